@@ -1,0 +1,188 @@
+//! Subcommands: `serve`, `check-config`, `contact <key>`.
+
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::model::Identity;
+use crate::pipeline::now_millis;
+use crate::store::{Store, StoreError};
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "attentiond", version, about = "Turns marketing and CRM webhooks into a living attention score and writes it back to the CRM.")]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "ATTENTIOND_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: webhooks, pipeline, sinks, admin API.
+    Serve,
+    /// Validate the configuration and say what it sets up; exit 1 on any error.
+    CheckConfig,
+    /// Print one contact as JSON (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`).
+    Contact { key: String },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => serve(&cli.config),
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Contact { ref key } => contact(&cli.config, key),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("attentiond: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ATTENTIOND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    init_logging(&config.server.log_format);
+    for warning in config.warnings() {
+        tracing::warn!(message = "Configuration warning.", %warning);
+    }
+    let listener = std::net::TcpListener::bind(&config.server.listen)
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    actix_web::rt::System::new().block_on(crate::server::run(config, listener, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{}: {error}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("{}: OK", path.display());
+    println!("listen: {}", config.server.listen);
+    for (name, source) in &config.sources {
+        let kind = serde_json::to_value(kind_of_source(source)).unwrap_or_default();
+        println!("source {name} ({}): POST /webhooks/{name}", kind.as_str().unwrap_or("?"));
+    }
+    for (name, sink) in &config.sinks {
+        println!("sink {name} ({})", kind_of_sink(sink));
+    }
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_of_source(source: &crate::sources::SourceConfig) -> &'static str {
+    match source {
+        crate::sources::SourceConfig::Hubspot(_) => "hubspot",
+        crate::sources::SourceConfig::Standard(_) => "standard",
+    }
+}
+
+fn kind_of_sink(sink: &crate::sinks::SinkConfig) -> &'static str {
+    match sink {
+        crate::sinks::SinkConfig::Hubspot(_) => "hubspot",
+    }
+}
+
+/// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
+fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let view = match Store::open(&config.store.path) {
+        Ok(store) => {
+            let identity = match key.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
+                Some(id) => store
+                    .contact(id)?
+                    .and_then(|c| c.identities.first().cloned()),
+                None => Some(Identity::parse_user_key(key).ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?),
+            };
+            match identity {
+                Some(identity) => store
+                    .contact_view(&identity, now_millis(), &config.scoring)?
+                    .map(|view| serde_json::to_value(view))
+                    .transpose()?,
+                None => None,
+            }
+        }
+        Err(StoreError::Locked(_)) => ask_daemon(&config, key)?,
+        Err(error) => return Err(error.into()),
+    };
+    match view {
+        Some(view) => {
+            println!("{}", serde_json::to_string_pretty(&view)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("no contact known as `{key}`");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::Value>> {
+    let token = config
+        .server
+        .admin_token
+        .as_ref()
+        .ok_or_else(|| anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it"))?;
+    let url = format!("http://{}/api/v1/contacts/{}", config.server.listen, key);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .with_context(|| format!("the store is in use and the daemon at {} does not answer", config.server.listen))?;
+        match response.status().as_u16() {
+            200 => Ok(Some(response.json().await?)),
+            404 => Ok(None),
+            status => Err(anyhow!("the daemon answered {status}: {}", response.text().await.unwrap_or_default())),
+        }
+    })
+}

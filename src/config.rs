@@ -1,0 +1,400 @@
+//! Settings: the TOML file, `ATTENTIOND__SECTION__KEY` overrides, `*_file` secrets, and
+//! validation.
+//!
+//! Loading touches the world (files, environment); [`Config::validate`] does not, so it
+//! runs the same in `check-config`, at start-up and in tests.
+
+use crate::scoring::ScoringConfig;
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/attentiond.toml";
+
+/// Keys whose value is a secret and which therefore also accept `<key>_file`.
+const SECRET_KEYS: &[&str] = &["admin_token", "client_secret", "secret", "access_token"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: config::ConfigError,
+    },
+    #[error("cannot read secret file {path} for `{key}`: {source}")]
+    SecretFile {
+        key: String,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{key}` and `{key}_file` are both set; keep one")]
+    SecretTwice { key: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl ConfigError {
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A credential. It never prints: logs and `check-config` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // An environment override of an all-digit token arrives as a number.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+        }
+        Ok(match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => Secret(text),
+            Raw::Int(number) => Secret(number.to_string()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub scoring: ScoringConfig,
+    /// `[sources.<name>]`: each is served at `POST /webhooks/<name>`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// `[sinks.<name>]`: where scores are written back.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The public base URL platforms call (`https://attention.example.com`). Signatures
+    /// that cover the URL (HubSpot v2/v3) are checked against it instead of the URL
+    /// seen behind a proxy.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Bearer token for `/api/v1`. Without it the admin API answers 401 to everyone.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    /// Larger webhook bodies are refused with 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Log format: `text` for a terminal, `json` for a log collector.
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            public_url: None,
+            admin_token: None,
+            max_body_bytes: default_max_body_bytes(),
+            log_format: default_log_format(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the sled database. Created if missing.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    /// Processed webhook deliveries are kept this many days for `replay`, then pruned.
+    #[serde(default = "default_inbox_retention_days")]
+    pub inbox_retention_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+            inbox_retention_days: default_inbox_retention_days(),
+        }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("./data")
+}
+fn default_inbox_retention_days() -> u32 {
+    7
+}
+
+impl Config {
+    /// Reads the file, then the environment, then `*_file` secrets.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("ATTENTIOND")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let mut tree: serde_json::Value =
+            built
+                .try_deserialize()
+                .map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        resolve_secret_files(&mut tree, "")?;
+        Config::from_value(tree)
+    }
+
+    /// Parses an already-merged settings tree; errors name the key path.
+    pub fn from_value(tree: serde_json::Value) -> Result<Config, ConfigError> {
+        let config: Config = serde_path_to_error::deserialize(tree).map_err(|error| {
+            let path = error.path().to_string();
+            ConfigError::invalid(
+                if path == "." { String::new() } else { path },
+                error.into_inner().to_string(),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .map_err(|source| ConfigError::Read {
+                path: "<inline>".into(),
+                source,
+            })?;
+        let mut tree: serde_json::Value =
+            built
+                .try_deserialize()
+                .map_err(|source| ConfigError::Read {
+                    path: "<inline>".into(),
+                    source,
+                })?;
+        resolve_secret_files(&mut tree, "")?;
+        Config::from_value(tree)
+    }
+
+    /// Pure checks of what types alone cannot say.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::invalid(
+                "server.listen",
+                format!("`{}` is not an address:port", self.server.listen),
+            ));
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::invalid(
+                    "server.public_url",
+                    "must start with https:// or http://",
+                ));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be greater than 0",
+            ));
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::invalid(
+                "server.log_format",
+                "expected one of `text`, `json`",
+            ));
+        }
+        self.scoring
+            .validate()
+            .map_err(|(key, message)| ConfigError::invalid(format!("scoring.{key}"), message))?;
+        for (name, source) in &self.sources {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ConfigError::invalid(
+                    format!("sources.{name}"),
+                    "a source name is part of its URL: use letters, digits, `-` and `_`",
+                ));
+            }
+            source
+                .validate()
+                .map_err(|(key, message)| {
+                    ConfigError::invalid(format!("sources.{name}.{key}"), message)
+                })?;
+        }
+        for (name, sink) in &self.sinks {
+            sink.validate()
+                .map_err(|(key, message)| ConfigError::invalid(format!("sinks.{name}.{key}"), message))?;
+        }
+        Ok(())
+    }
+
+    /// Problems that do not stop the daemon but that an operator should hear about.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.server.admin_token.is_none() {
+            warnings.push("server.admin_token is not set: /api/v1 refuses every request".into());
+        }
+        if self.sources.is_empty() {
+            warnings.push("no [sources.<name>] configured: no webhook is accepted".into());
+        }
+        warnings
+    }
+}
+
+/// Replaces every `<secret>_file = "/path"` with `<secret> = "<file contents>"`.
+fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), ConfigError> {
+    let serde_json::Value::Object(map) = tree else {
+        return Ok(());
+    };
+    let file_keys: Vec<String> = map
+        .keys()
+        .filter(|key| {
+            key.strip_suffix("_file")
+                .is_some_and(|base| SECRET_KEYS.contains(&base))
+        })
+        .cloned()
+        .collect();
+    for file_key in file_keys {
+        let base = file_key.trim_end_matches("_file").to_string();
+        let full_key = format!("{at}{base}");
+        if map.contains_key(&base) {
+            return Err(ConfigError::SecretTwice { key: full_key });
+        }
+        let Some(serde_json::Value::String(path)) = map.remove(&file_key) else {
+            return Err(ConfigError::invalid(
+                format!("{at}{file_key}"),
+                "must be a path",
+            ));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+            key: full_key,
+            path: path.clone(),
+            source,
+        })?;
+        map.insert(
+            base,
+            serde_json::Value::String(text.trim_end_matches(['\r', '\n']).to_string()),
+        );
+    }
+    for (key, value) in map.iter_mut() {
+        resolve_secret_files(value, &format!("{at}{key}."))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_example_config_is_valid() {
+        let config = Config::load(Path::new(DEFAULT_CONFIG_PATH)).expect("example config");
+        assert!(config.sources.contains_key("hubspot"));
+        assert!(config.sources.contains_key("site"));
+        assert!(config.sinks.contains_key("hubspot"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_path() {
+        let error = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("server"), "{text}");
+        assert!(text.contains("lisen"), "{text}");
+        assert!(text.contains("listen"), "lists valid keys: {text}");
+    }
+
+    #[test]
+    fn an_unknown_kind_lists_the_valid_ones() {
+        let error = Config::from_toml("[sources.x]\nkind = \"hubspott\"\n").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("sources.x"), "{text}");
+        assert!(text.contains("hubspot") && text.contains("standard"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_key_inside_a_source_is_named() {
+        let error =
+            Config::from_toml("[sources.site]\nkind = \"standard\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nsecrett = 1\n")
+                .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("sources.site"), "{text}");
+        assert!(text.contains("secrett"), "{text}");
+    }
+
+    #[test]
+    fn a_secret_can_come_from_a_file_and_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret-token\n").unwrap();
+        let config = Config::from_toml(&format!(
+            "[server]\nadmin_token_file = \"{}\"\n",
+            path.display()
+        ))
+        .unwrap();
+        let token = config.server.admin_token.clone().unwrap();
+        assert_eq!(token.expose(), "s3cret-token");
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_secret_and_its_file_together_are_refused() {
+        let error =
+            Config::from_toml("[server]\nadmin_token = \"a\"\nadmin_token_file = \"/x\"\n").unwrap_err();
+        assert!(error.to_string().contains("server.admin_token"), "{error}");
+    }
+}

@@ -1,0 +1,115 @@
+//! `/api/v1`: what an operator or a script asks about contacts and failed pushes.
+//! Every route needs `Authorization: Bearer <server.admin_token>`.
+
+use super::{AppState, Problem};
+use crate::model::Identity;
+use crate::pipeline::now_millis;
+use crate::sinks;
+use crate::sources::constant_time_eq;
+use crate::store::view::rfc3339;
+use crate::store::StoreError;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
+    let Some(token) = &state.config.server.admin_token else {
+        return Err(Problem::new(401, "the admin API is disabled: set server.admin_token"));
+    };
+    let given = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+        Ok(())
+    } else {
+        tracing::warn!(message = "Admin API request without a valid token.", path = %request.path());
+        Err(Problem::new(401, "missing or wrong bearer token"))
+    }
+}
+
+fn internal(error: StoreError) -> Problem {
+    tracing::error!(message = "Admin API store error.", %error);
+    Problem::new(500, "store error")
+}
+
+/// `key` is an email, `hubspot:<id>`, `anon:<id>` or a contact id `c_<n>`.
+pub async fn contact(state: web::Data<AppState>, key: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let key = key.into_inner();
+    let now = now_millis();
+    let view = match key.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
+        Some(id) => match state.store.contact(id).map_err(internal)? {
+            Some(contact) => {
+                let touches = state.store.touches_of(id).map_err(internal)?;
+                Some(crate::store::ContactView::build(&contact, &touches, now, &state.config.scoring))
+            }
+            None => None,
+        },
+        None => {
+            let identity = Identity::parse_user_key(&key)
+                .ok_or_else(|| Problem::new(400, format!("`{key}` is not an email, `system:id` or contact id")))?;
+            state.store.contact_view(&identity, now, &state.config.scoring).map_err(internal)?
+        }
+    };
+    match view {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(Problem::new(404, format!("no contact known as `{key}`"))),
+    }
+}
+
+pub async fn dead_letters(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let letters = state.store.dead_letters().map_err(internal)?;
+    let items: Vec<serde_json::Value> = letters
+        .iter()
+        .map(|letter| {
+            serde_json::json!({
+                "id": letter.id.to_string(),
+                "sink": letter.sink,
+                "contact": crate::store::Contact::public_id(letter.contact),
+                "identities": letter.identities.iter().map(Identity::key).collect::<Vec<_>>(),
+                "fields": letter.fields,
+                "error": letter.error,
+                "attempts": letter.attempts,
+                "failed_at": rfc3339(letter.failed_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "dead_letters": items })))
+}
+
+fn parse_id(id: &str) -> Result<u64, Problem> {
+    id.parse().map_err(|_| Problem::new(400, format!("`{id}` is not a dead letter id")))
+}
+
+pub async fn retry_dead_letter(state: web::Data<AppState>, id: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let id = parse_id(&id)?;
+    if sinks::retry_dead_letter(&state.store, id).map_err(internal)? {
+        Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": [id.to_string()] })))
+    } else {
+        Err(Problem::new(404, format!("no dead letter {id}")))
+    }
+}
+
+pub async fn retry_all_dead_letters(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let mut retried = Vec::new();
+    for letter in state.store.dead_letters().map_err(internal)? {
+        if sinks::retry_dead_letter(&state.store, letter.id).map_err(internal)? {
+            retried.push(letter.id.to_string());
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": retried })))
+}
+
+pub async fn delete_dead_letter(state: web::Data<AppState>, id: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let id = parse_id(&id)?;
+    if sinks::delete_dead_letter(&state.store, id).map_err(internal)? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Problem::new(404, format!("no dead letter {id}")))
+    }
+}

@@ -1,0 +1,35 @@
+//! `/healthz`, `/readyz`, `/metrics`: what a load balancer, systemd and Prometheus ask.
+
+use super::AppState;
+use actix_web::{web, HttpResponse};
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+/// Ready when the store answers and the pipeline is going round.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store_ok = state.store.trees().meta.get(b"cursor").is_ok();
+    let pipeline_ok = state.pipeline.is_running();
+    let body = serde_json::json!({ "store": store_ok, "pipeline": pipeline_ok });
+    if store_ok && pipeline_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let metrics = &state.metrics;
+    metrics.inbox_pending.set(state.store.inbox_pending() as i64);
+    metrics.contacts.set(state.store.contact_count() as i64);
+    for name in state.config.sinks.keys() {
+        metrics
+            .outbox_pending
+            .get_or_create(&crate::metrics::SinkLabels { sink: name.clone() })
+            .set(state.store.outbox_pending(name) as i64);
+    }
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.encode())
+}

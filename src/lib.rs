@@ -1,0 +1,16 @@
+//! attentiond: signed webhooks in, a living attention score per contact out to the CRM.
+//!
+//! Flow: `http` (ingest) → `store` (durable inbox) → `pipeline` (normalized events,
+//! identity resolution, `scoring`) → `store` (outbox) → `sinks` (CRM REST APIs).
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod model;
+pub mod pipeline;
+pub mod scoring;
+pub mod server;
+pub mod sinks;
+pub mod sources;
+pub mod store;

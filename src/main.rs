@@ -1,0 +1,5 @@
+//! The `attentiond` binary: parses arguments and hands over to the CLI.
+
+fn main() -> std::process::ExitCode {
+    attentiond::cli::main()
+}

@@ -1,0 +1,98 @@
+//! Prometheus metrics: the numbers an operator graphs and alerts on.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub source: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkStatusLabels {
+    pub sink: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    pub sink: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub webhooks: Family<WebhookLabels, Counter>,
+    pub inbox_pending: Gauge,
+    pub touches: Family<KindLabels, Counter>,
+    pub duplicates: Counter,
+    pub sink_requests: Family<SinkStatusLabels, Counter>,
+    pub sink_records_written: Family<SinkLabels, Counter>,
+    pub sink_retries: Family<SinkLabels, Counter>,
+    pub dead_letters: Family<SinkLabels, Counter>,
+    pub outbox_pending: Family<SinkLabels, Gauge>,
+    pub outbox_oldest_seconds: Family<SinkLabels, Gauge>,
+    pub contacts: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("attentiond");
+        let metrics = Metrics {
+            webhooks: Family::default(),
+            inbox_pending: Gauge::default(),
+            touches: Family::default(),
+            duplicates: Counter::default(),
+            sink_requests: Family::default(),
+            sink_records_written: Family::default(),
+            sink_retries: Family::default(),
+            dead_letters: Family::default(),
+            outbox_pending: Family::default(),
+            outbox_oldest_seconds: Family::default(),
+            contacts: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("webhooks", "Webhook deliveries by source and HTTP status", metrics.webhooks.clone());
+        registry.register("inbox_pending", "Acknowledged deliveries not yet applied", metrics.inbox_pending.clone());
+        registry.register("touches", "Touches applied, by kind", metrics.touches.clone());
+        registry.register("duplicate_events", "Redelivered events dropped by the pipeline", metrics.duplicates.clone());
+        registry.register("sink_requests", "Requests to CRMs by sink and HTTP status", metrics.sink_requests.clone());
+        registry.register("sink_records_written", "Records the CRM accepted", metrics.sink_records_written.clone());
+        registry.register("sink_retries", "Batches or records retried", metrics.sink_retries.clone());
+        registry.register("dead_letters", "Records parked after failing for good", metrics.dead_letters.clone());
+        registry.register("outbox_pending", "Records waiting to be written, by sink", metrics.outbox_pending.clone());
+        registry.register(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest record waiting for a sink",
+            metrics.outbox_oldest_seconds.clone(),
+        );
+        registry.register("contacts", "Contacts known", metrics.contacts.clone());
+        Arc::new(Metrics { registry, ..metrics })
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    pub fn webhook(&self, source: &str, status: u16) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                source: source.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+    }
+}

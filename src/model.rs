@@ -1,0 +1,204 @@
+//! The vocabulary every other room speaks: what a platform told us, normalized.
+//!
+//! Sources turn webhook bytes into [`Event`]s; the pipeline applies them; scoring reads
+//! [`Touch`]es. Nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Milliseconds since the Unix epoch, UTC. Every time in the model uses it so that
+/// scoring arithmetic is plain integers and floats.
+pub type Millis = i64;
+
+pub const MILLIS_PER_DAY: f64 = 86_400_000.0;
+
+macro_rules! touch_kinds {
+    ($($variant:ident => $name:literal, $label:literal, $plural:literal;)+) => {
+        /// What kind of attention a touch is. The names are the public contract of the
+        /// `standard` source's `kind` field and of every `[scoring]` table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum TouchKind { $($variant,)+ }
+
+        impl TouchKind {
+            pub const ALL: &'static [TouchKind] = &[$(TouchKind::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(TouchKind::$variant => $name,)+ }
+            }
+
+            /// The words a rep reads in `attention_reasons`.
+            pub fn label(self) -> &'static str {
+                match self { $(TouchKind::$variant => $label,)+ }
+            }
+
+            pub fn plural(self) -> &'static str {
+                match self { $(TouchKind::$variant => $plural,)+ }
+            }
+
+            pub fn parse(name: &str) -> Option<TouchKind> {
+                match name { $($name => Some(TouchKind::$variant),)+ _ => None }
+            }
+
+            /// "a, b, c" for error messages that must list the valid choices.
+            pub fn names() -> String {
+                [$($name),+].join(", ")
+            }
+        }
+    };
+}
+
+touch_kinds! {
+    EmailOpen => "email_open", "email open", "email opens";
+    EmailClick => "email_click", "email click", "email clicks";
+    EmailReply => "email_reply", "email reply", "email replies";
+    FormSubmit => "form_submit", "form submit", "form submits";
+    SiteVisit => "site_visit", "site visit", "site visits";
+    PageView => "page_view", "page view", "page views";
+    PricingView => "pricing_view", "pricing page view", "pricing page views";
+    ContentDownload => "content_download", "content download", "content downloads";
+    WebinarRegistered => "webinar_registered", "webinar registration", "webinar registrations";
+    WebinarAttended => "webinar_attended", "webinar attended", "webinars attended";
+    MeetingBooked => "meeting_booked", "meeting booked", "meetings booked";
+    MeetingAttended => "meeting_attended", "meeting attended", "meetings attended";
+    Call => "call", "call", "calls";
+    Chat => "chat", "chat", "chats";
+    TrialSignup => "trial_signup", "trial signup", "trial signups";
+    DemoRequest => "demo_request", "demo request", "demo requests";
+    MeetingCanceled => "meeting_canceled", "meeting canceled", "meetings canceled";
+    Unsubscribe => "unsubscribe", "unsubscribe", "unsubscribes";
+    HardBounce => "hard_bounce", "hard bounce", "hard bounces";
+    SpamComplaint => "spam_complaint", "spam complaint", "spam complaints";
+}
+
+impl fmt::Display for TouchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One way of recognising a person. Its [`Identity::key`] is what users type in the
+/// admin API and CLI: `someone@example.com`, `hubspot:123`, `anon:abc`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Identity {
+    Email(String),
+    /// An id in a CRM or platform: `system` is e.g. `hubspot`.
+    Crm {
+        system: String,
+        id: String,
+    },
+    Anonymous(String),
+}
+
+impl Identity {
+    /// Emails are compared case-insensitively everywhere, as every CRM does.
+    pub fn email(address: &str) -> Identity {
+        Identity::Email(address.trim().to_ascii_lowercase())
+    }
+
+    pub fn crm(system: &str, id: impl Into<String>) -> Identity {
+        Identity::Crm {
+            system: system.to_string(),
+            id: id.into(),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        match self {
+            Identity::Email(address) => format!("email:{address}"),
+            Identity::Crm { system, id } => format!("{system}:{id}"),
+            Identity::Anonymous(id) => format!("anon:{id}"),
+        }
+    }
+
+    /// Reads what a user typed: a bare address is an email, `system:id` otherwise.
+    pub fn parse_user_key(text: &str) -> Option<Identity> {
+        let text = text.trim();
+        if text.contains('@') && !text.starts_with("email:") {
+            return Some(Identity::email(text));
+        }
+        let (system, id) = text.split_once(':')?;
+        if id.is_empty() || system.is_empty() {
+            return None;
+        }
+        Some(match system {
+            "email" => Identity::email(id),
+            "anon" => Identity::Anonymous(id.to_string()),
+            _ => Identity::crm(system, id),
+        })
+    }
+
+    /// Known people outrank anonymous visitors when two contacts merge.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Identity::Anonymous(_))
+    }
+}
+
+/// A single engagement signal, as normalized by a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Touch {
+    /// Everything the delivery told us about who this is; resolved to one contact.
+    pub who: Vec<Identity>,
+    pub kind: TouchKind,
+    pub occurred_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Value>,
+}
+
+/// What one delivery means, after its source has normalized it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventBody {
+    Touch(Touch),
+    /// These identities are one person (a form fill ties an anonymous visitor to an
+    /// email; a CRM tells us a contact's new address).
+    Identify { who: Vec<Identity> },
+    /// A CRM merged records: everything known under `from` now belongs to `into`.
+    Merge { into: Identity, from: Vec<Identity> },
+    /// A privacy deletion: forget the person entirely and never push them again.
+    Erase { who: Identity },
+}
+
+/// An event plus the provider's id for it, which makes redelivery harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique within its source; the same provider event always gets the same id.
+    pub provider_id: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_keys_read_as_a_user_means_them() {
+        assert_eq!(
+            Identity::parse_user_key("Ann@Example.COM"),
+            Some(Identity::email("ann@example.com"))
+        );
+        assert_eq!(
+            Identity::parse_user_key("hubspot:123"),
+            Some(Identity::crm("hubspot", "123"))
+        );
+        assert_eq!(
+            Identity::parse_user_key("anon:xyz"),
+            Some(Identity::Anonymous("xyz".into()))
+        );
+        assert_eq!(Identity::parse_user_key("nonsense"), None);
+        assert_eq!(Identity::email(" A@B.c ").key(), "email:a@b.c");
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        for kind in TouchKind::ALL {
+            assert_eq!(TouchKind::parse(kind.as_str()), Some(*kind));
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+    }
+}

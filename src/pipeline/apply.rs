@@ -1,0 +1,427 @@
+//! Applying one delivery: every effect and the cursor advance in one sled transaction,
+//! so a crash before commit replays the delivery and a crash after it never repeats it.
+
+use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::scoring::{self, ScoringConfig};
+use crate::sinks::SinkConfig;
+use crate::store::records::{
+    erased_key, outbox_key, read_u64, seen_key, touch_id, touch_key, u64_key,
+};
+use crate::store::{Contact, DeadLetter, InboxEntry, OutboxEntry, Store, StoreError, StoredTouch};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::collections::{BTreeMap, BTreeSet};
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// What a committed delivery did, for metrics and logs.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub touches: Vec<TouchKind>,
+    pub duplicates: usize,
+    pub dropped_erased: usize,
+}
+
+pub struct Context<'a> {
+    pub store: &'a Store,
+    pub scoring: &'a ScoringConfig,
+    pub sinks: &'a BTreeMap<String, SinkConfig>,
+    pub now: Millis,
+}
+
+/// The transaction's view of the trees, with the touch keys it wrote per contact
+/// (a transaction cannot scan its own writes, and a merge must move them too).
+struct Tx<'t> {
+    contacts: &'t TransactionalTree,
+    identities: &'t TransactionalTree,
+    touches: &'t TransactionalTree,
+    seen: &'t TransactionalTree,
+    outbox: &'t TransactionalTree,
+    erased: &'t TransactionalTree,
+    meta: &'t TransactionalTree,
+    dead_letters: &'t TransactionalTree,
+    written_touches: BTreeMap<u64, Vec<Vec<u8>>>,
+    dirty: BTreeSet<u64>,
+    applied: Applied,
+}
+
+fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(error.into())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> TxResult<T> {
+    serde_json::from_slice(bytes).map_err(|_| abort(StoreError::Corrupt { tree, key: format!("{key:?}") }))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(abort)
+}
+
+pub fn apply_delivery(context: &Context<'_>, seq: u64, entry: &InboxEntry) -> Result<Applied, StoreError> {
+    let trees = context.store.trees();
+    let list = [
+        &trees.contacts,
+        &trees.identities,
+        &trees.touches,
+        &trees.seen,
+        &trees.outbox,
+        &trees.erased,
+        &trees.meta,
+        &trees.dead_letters,
+    ];
+    let applied = list[..].transaction(|views: &Vec<TransactionalTree>| {
+        let mut tx = Tx {
+            contacts: &views[0],
+            identities: &views[1],
+            touches: &views[2],
+            seen: &views[3],
+            outbox: &views[4],
+            erased: &views[5],
+            meta: &views[6],
+            dead_letters: &views[7],
+            written_touches: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            applied: Applied::default(),
+        };
+        for event in &entry.events {
+            let seen = seen_key(&entry.source, &event.provider_id);
+            if tx.seen.get(&seen)?.is_some() {
+                tx.applied.duplicates += 1;
+                continue;
+            }
+            tx.apply_event(context, &entry.source, event)?;
+            tx.seen.insert(seen, &u64_key(seq))?;
+        }
+        let dirty = std::mem::take(&mut tx.dirty);
+        for contact in dirty {
+            tx.queue_if_visible_changed(context, contact)?;
+        }
+        tx.meta.insert(b"cursor".as_slice(), &u64_key(seq))?;
+        Ok(std::mem::take(&mut tx.applied))
+    })?;
+    context.store.set_cursor_cached(seq);
+    Ok(applied)
+}
+
+/// Re-checks contacts whose displayed fields changed through decay alone.
+pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> {
+    let trees = context.store.trees();
+    let list = [&trees.contacts, &trees.outbox];
+    let queued = list[..].transaction(|views: &Vec<TransactionalTree>| {
+        let mut queued = 0;
+        for id in ids {
+            let Some(bytes) = views[0].get(u64_key(*id))? else { continue };
+            let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
+            if queue(context, &views[1], &mut contact)? {
+                views[0].insert(&u64_key(*id), encode(&contact)?)?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    })?;
+    Ok(queued)
+}
+
+/// Puts the contact's fields in every sink's outbox if a rep would see a change.
+fn queue(context: &Context<'_>, outbox: &TransactionalTree, contact: &mut Contact) -> TxResult<bool> {
+    let visible = scoring::visible(&contact.attention, context.now, context.scoring);
+    if contact.visible.as_ref() == Some(&visible) {
+        return Ok(false);
+    }
+    for (name, sink) in context.sinks {
+        if !sink.addressable(&contact.identities) {
+            continue;
+        }
+        let entry = OutboxEntry {
+            contact: contact.id,
+            identities: contact.identities.clone(),
+            fields: visible.clone(),
+            queued_at: context.now,
+            attempts: 0,
+            not_before: 0,
+            last_error: None,
+        };
+        outbox.insert(outbox_key(name, contact.id), encode(&entry)?)?;
+    }
+    contact.visible = Some(visible);
+    Ok(true)
+}
+
+impl Tx<'_> {
+    fn apply_event(&mut self, context: &Context<'_>, source: &str, event: &Event) -> TxResult<()> {
+        match &event.body {
+            EventBody::Touch(touch) => self.touch(context, source, &event.provider_id, touch),
+            EventBody::Identify { who } => {
+                if self.any_erased(who)? {
+                    self.applied.dropped_erased += 1;
+                    return Ok(());
+                }
+                let id = self.resolve(context, who)?;
+                self.dirty.insert(id);
+                Ok(())
+            }
+            EventBody::Merge { into, from } => {
+                let mut all = vec![into.clone()];
+                all.extend(from.iter().cloned());
+                if self.any_erased(&all)? {
+                    self.applied.dropped_erased += 1;
+                    return Ok(());
+                }
+                // Only contacts we already know are merged; unknown ids add nothing.
+                let mut known = Vec::new();
+                for identity in &all {
+                    if self.lookup(identity)?.is_some() {
+                        known.push(identity.clone());
+                    }
+                }
+                if known.is_empty() {
+                    return Ok(());
+                }
+                let winner = self.resolve_preferring(context, &known, into)?;
+                if let Some(mut contact) = self.load(winner)? {
+                    // The losing CRM ids are no longer records to write to, but late
+                    // events naming them still resolve here through `identities`.
+                    contact.identities.retain(|known| !from.contains(known));
+                    for identity in from {
+                        if !contact.retired.contains(identity) {
+                            contact.retired.push(identity.clone());
+                        }
+                    }
+                    contact.add_identity(into.clone());
+                    self.save(&contact)?;
+                }
+                for identity in from.iter().chain(std::iter::once(into)) {
+                    self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+                }
+                self.dirty.insert(winner);
+                Ok(())
+            }
+            EventBody::Erase { who } => self.erase(context, who),
+        }
+    }
+
+    fn touch(&mut self, context: &Context<'_>, source: &str, provider_id: &str, touch: &Touch) -> TxResult<()> {
+        if self.any_erased(&touch.who)? {
+            self.applied.dropped_erased += 1;
+            return Ok(());
+        }
+        let id = self.resolve(context, &touch.who)?;
+        let Some(mut contact) = self.load(id)? else {
+            return Err(abort(StoreError::Corrupt { tree: "contacts", key: id.to_string() }));
+        };
+        // A clock ahead of ours must not lift attention above what is real now.
+        let occurred_at = touch.occurred_at.min(context.now);
+        let weight = contact.attention.add(touch.kind, occurred_at, context.scoring);
+        contact.touch_count += 1;
+        if touch.account.is_some() {
+            contact.account = touch.account.clone();
+        }
+        let touch_id = touch_id(source, provider_id);
+        let stored = StoredTouch {
+            id: hex::encode(touch_id),
+            kind: touch.kind,
+            occurred_at,
+            source: source.to_string(),
+            weight,
+            properties: touch.properties.clone(),
+        };
+        let key = touch_key(id, occurred_at, &touch_id).to_vec();
+        self.touches.insert(key.clone(), encode(&stored)?)?;
+        self.written_touches.entry(id).or_default().push(key);
+        self.save(&contact)?;
+        self.dirty.insert(id);
+        self.applied.touches.push(touch.kind);
+        Ok(())
+    }
+
+    fn any_erased(&self, who: &[Identity]) -> TxResult<bool> {
+        for identity in who {
+            if self.erased.get(erased_key(identity))?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn lookup(&self, identity: &Identity) -> TxResult<Option<u64>> {
+        let Some(id) = self.identities.get(identity.key().as_bytes())?.and_then(|v| read_u64(&v)) else {
+            return Ok(None);
+        };
+        // A mapping to a contact that no longer exists is treated as unknown.
+        Ok(self.contacts.get(u64_key(id))?.map(|_| id))
+    }
+
+    fn load(&self, id: u64) -> TxResult<Option<Contact>> {
+        match self.contacts.get(u64_key(id))? {
+            Some(bytes) => Ok(Some(decode("contacts", &u64_key(id), &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn save(&self, contact: &Contact) -> TxResult<()> {
+        self.contacts.insert(&u64_key(contact.id), encode(contact)?)?;
+        Ok(())
+    }
+
+    /// The one contact these identities belong to: found, created, or made by merging
+    /// the contacts they were spread over.
+    fn resolve(&mut self, context: &Context<'_>, who: &[Identity]) -> TxResult<u64> {
+        self.resolve_inner(context, who, None)
+    }
+
+    fn resolve_preferring(&mut self, context: &Context<'_>, who: &[Identity], preferred: &Identity) -> TxResult<u64> {
+        self.resolve_inner(context, who, Some(preferred))
+    }
+
+    fn resolve_inner(&mut self, context: &Context<'_>, who: &[Identity], preferred: Option<&Identity>) -> TxResult<u64> {
+        let mut found: Vec<u64> = Vec::new();
+        for identity in who {
+            if let Some(id) = self.lookup(identity)? {
+                if !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+        }
+        let winner = match found.len() {
+            0 => {
+                let id = self.contacts.generate_id()?;
+                self.save(&Contact::new(id, context.now))?;
+                id
+            }
+            1 => found[0],
+            _ => {
+                let winner = self.pick_winner(&found, preferred)?;
+                for loser in found.iter().copied().filter(|id| *id != winner) {
+                    self.merge(context, winner, loser)?;
+                }
+                winner
+            }
+        };
+        let Some(mut contact) = self.load(winner)? else {
+            return Err(abort(StoreError::Corrupt { tree: "contacts", key: winner.to_string() }));
+        };
+        for identity in who {
+            contact.add_identity(identity.clone());
+            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+        }
+        self.save(&contact)?;
+        Ok(winner)
+    }
+
+    /// The preferred identity's contact if given; else one known by email or CRM id
+    /// rather than an anonymous visitor; else the oldest.
+    fn pick_winner(&self, candidates: &[u64], preferred: Option<&Identity>) -> TxResult<u64> {
+        if let Some(identity) = preferred {
+            if let Some(id) = self.lookup(identity)? {
+                if candidates.contains(&id) {
+                    return Ok(id);
+                }
+            }
+        }
+        let mut best: Option<(bool, std::cmp::Reverse<u64>)> = None;
+        for id in candidates {
+            let known = self
+                .load(*id)?
+                .is_some_and(|c| c.identities.iter().any(Identity::is_known));
+            let rank = (known, std::cmp::Reverse(*id));
+            if best.is_none_or(|b| rank > b) {
+                best = Some(rank);
+            }
+        }
+        Ok(best.map(|(_, std::cmp::Reverse(id))| id).unwrap_or(candidates[0]))
+    }
+
+    /// Moves everything of `loser` to `winner`. Exact: attention sums are linear.
+    fn merge(&mut self, context: &Context<'_>, winner: u64, loser: u64) -> TxResult<()> {
+        let (Some(mut into), Some(from)) = (self.load(winner)?, self.load(loser)?) else {
+            return Ok(());
+        };
+        into.attention.merge(from.attention, context.scoring);
+        into.touch_count += from.touch_count;
+        if into.account.is_none() {
+            into.account = from.account;
+        }
+        for identity in from.identities {
+            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+            into.add_identity(identity);
+        }
+        for identity in from.retired {
+            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+            if !into.retired.contains(&identity) {
+                into.retired.push(identity);
+            }
+        }
+        for key in self.touch_keys_of(context.store, loser)? {
+            if let Some(value) = self.touches.remove(key.as_slice())? {
+                let mut moved = key.clone();
+                moved[..8].copy_from_slice(&winner.to_be_bytes());
+                self.touches.insert(moved.clone(), value)?;
+                self.written_touches.entry(winner).or_default().push(moved);
+            }
+        }
+        self.written_touches.remove(&loser);
+        self.contacts.remove(&u64_key(loser))?;
+        for name in context.sinks.keys() {
+            self.outbox.remove(outbox_key(name, loser))?;
+        }
+        self.dirty.remove(&loser);
+        self.save(&into)?;
+        self.dirty.insert(winner);
+        Ok(())
+    }
+
+    fn touch_keys_of(&self, store: &Store, contact: u64) -> TxResult<Vec<Vec<u8>>> {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for item in store.trees().touches.scan_prefix(u64_key(contact)).keys() {
+            keys.push(item.map_err(|e| abort(StoreError::Sled(e)))?.to_vec());
+        }
+        if let Some(written) = self.written_touches.get(&contact) {
+            keys.extend(written.iter().cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// Forgets a person: contact, identities, touches, pending pushes, dead letters.
+    fn erase(&mut self, context: &Context<'_>, who: &Identity) -> TxResult<()> {
+        self.erased.insert(&erased_key(who), &u64_key(context.now as u64))?;
+        let Some(id) = self.lookup(who)? else {
+            return Ok(());
+        };
+        if let Some(contact) = self.load(id)? {
+            for identity in contact.identities.iter().chain(&contact.retired) {
+                self.identities.remove(identity.key().as_bytes())?;
+                self.erased.insert(&erased_key(identity), &u64_key(context.now as u64))?;
+            }
+        }
+        self.identities.remove(who.key().as_bytes())?;
+        for key in self.touch_keys_of(context.store, id)? {
+            self.touches.remove(key)?;
+        }
+        self.written_touches.remove(&id);
+        self.contacts.remove(&u64_key(id))?;
+        for name in context.sinks.keys() {
+            self.outbox.remove(outbox_key(name, id))?;
+        }
+        for item in context.store.trees().dead_letters.iter() {
+            let (key, value) = item.map_err(|e| abort(StoreError::Sled(e)))?;
+            let letter: DeadLetter = decode("dead_letters", &key, &value)?;
+            if letter.contact == id {
+                self.dead_letters.remove(key)?;
+            }
+        }
+        self.dirty.remove(&id);
+        Ok(())
+    }
+
+    fn queue_if_visible_changed(&mut self, context: &Context<'_>, id: u64) -> TxResult<()> {
+        let Some(mut contact) = self.load(id)? else {
+            return Ok(());
+        };
+        if queue(context, self.outbox, &mut contact)? {
+            self.save(&contact)?;
+        }
+        Ok(())
+    }
+}

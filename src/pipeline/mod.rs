@@ -1,0 +1,199 @@
+//! The pipeline: one worker applies durable inbox deliveries in sequence order, and
+//! between them refreshes decayed scores and prunes the inbox.
+//!
+//! It is the only writer of contacts, identities and touches, so it can read state
+//! outside a transaction and still write consistently inside one.
+
+mod apply;
+
+pub use apply::{apply_delivery, refresh, Applied, Context};
+
+use crate::config::Config;
+use crate::metrics::{KindLabels, Metrics};
+use crate::store::records::{decode_inbox, read_u64, u64_key};
+use crate::store::{Store, StoreError};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Deliveries read from the inbox per round.
+const ROUND: usize = 256;
+/// Contacts re-checked per refresh transaction.
+const REFRESH_CHUNK: usize = 512;
+
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub struct Pipeline {
+    stop: Arc<AtomicBool>,
+    heartbeat: Arc<AtomicI64>,
+    thread: Option<JoinHandle<()>>,
+    store: Store,
+}
+
+impl Pipeline {
+    pub fn spawn(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> std::io::Result<Pipeline> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let heartbeat = Arc::new(AtomicI64::new(now_millis()));
+        let worker = Worker {
+            store: store.clone(),
+            config,
+            metrics,
+            stop: stop.clone(),
+            heartbeat: heartbeat.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("pipeline".into())
+            .spawn(move || worker.run())?;
+        Ok(Pipeline {
+            stop,
+            heartbeat,
+            thread: Some(thread),
+            store,
+        })
+    }
+
+    pub fn health(&self) -> PipelineHealth {
+        PipelineHealth {
+            heartbeat: self.heartbeat.clone(),
+            stop: self.stop.clone(),
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.store.wake_pipeline();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Tells from any thread whether the worker is going round.
+#[derive(Clone)]
+pub struct PipelineHealth {
+    heartbeat: Arc<AtomicI64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl PipelineHealth {
+    /// The worker beats at least every second unless it is stuck; a long refresh
+    /// also beats between chunks.
+    pub fn is_running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed) && now_millis() - self.heartbeat.load(Ordering::Relaxed) < 30_000
+    }
+}
+
+struct Worker {
+    store: Store,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    heartbeat: Arc<AtomicI64>,
+}
+
+impl Worker {
+    fn run(self) {
+        let refresh_every = self.config.scoring.refresh_interval_secs as i64 * 1000;
+        let mut next_refresh = now_millis() + refresh_every;
+        let mut failures = 0u32;
+        while !self.stop.load(Ordering::SeqCst) {
+            self.heartbeat.store(now_millis(), Ordering::Relaxed);
+            match self.round() {
+                Ok(0) => {
+                    failures = 0;
+                    if now_millis() >= next_refresh {
+                        if let Err(error) = self.refresh_all().and_then(|_| self.prune_inbox()) {
+                            tracing::error!(message = "Decay refresh failed.", %error);
+                        }
+                        next_refresh = now_millis() + refresh_every;
+                    }
+                    self.store.wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
+                }
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    // The cursor did not move: the same delivery is tried again.
+                    tracing::error!(message = "Pipeline could not apply a delivery; retrying.", %error, failures);
+                    std::thread::sleep(Duration::from_millis(200 * failures.min(25) as u64));
+                }
+            }
+            self.metrics.inbox_pending.set(self.store.inbox_pending() as i64);
+        }
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            store: &self.store,
+            scoring: &self.config.scoring,
+            sinks: &self.config.sinks,
+            now: now_millis(),
+        }
+    }
+
+    /// Applies what is durable past the cursor; returns how many deliveries.
+    fn round(&self) -> Result<usize, StoreError> {
+        let entries = self.store.inbox_after(self.store.cursor(), ROUND)?;
+        for (seq, entry) in &entries {
+            let applied = apply_delivery(&self.context(), *seq, entry)?;
+            for kind in &applied.touches {
+                self.metrics.touches.get_or_create(&KindLabels { kind: kind.as_str().to_string() }).inc();
+            }
+            self.metrics.duplicates.inc_by(applied.duplicates as u64);
+            if applied.dropped_erased > 0 {
+                tracing::info!(message = "Events about erased contacts dropped.", source = %entry.source, count = applied.dropped_erased);
+            }
+            self.metrics.inbox_pending.set(self.store.inbox_pending() as i64);
+        }
+        Ok(entries.len())
+    }
+
+    /// Queues contacts whose score, trend or reasons changed through decay alone.
+    pub fn refresh_all(&self) -> Result<(), StoreError> {
+        let mut ids = Vec::with_capacity(REFRESH_CHUNK);
+        let mut queued = 0;
+        for key in self.store.trees().contacts.iter().keys() {
+            if let Some(id) = read_u64(&key?) {
+                ids.push(id);
+            }
+            if ids.len() == REFRESH_CHUNK {
+                self.heartbeat.store(now_millis(), Ordering::Relaxed);
+                queued += refresh(&self.context(), &ids)?;
+                ids.clear();
+                // Deliveries must not wait behind a long refresh.
+                self.round()?;
+            }
+        }
+        queued += refresh(&self.context(), &ids)?;
+        self.metrics.contacts.set(self.store.contact_count() as i64);
+        if queued > 0 {
+            tracing::info!(message = "Decay refresh queued changed contacts.", queued);
+        }
+        Ok(())
+    }
+
+    /// Drops applied deliveries older than the retention.
+    fn prune_inbox(&self) -> Result<(), StoreError> {
+        let keep_after = now_millis() - self.config.store.inbox_retention_days as i64 * 86_400_000;
+        let cursor = self.store.cursor();
+        let inbox = &self.store.trees().inbox;
+        for item in inbox.range(..=u64_key(cursor)) {
+            let (key, value) = item?;
+            match decode_inbox(&value) {
+                Some((entry, _)) if entry.received_at >= keep_after => break,
+                _ => {
+                    inbox.remove(key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! Exact exponential decay, stored as value + as-of time.
+//!
+//! A decayed sum is linear, so `Σ wᵢ·½^((t−tᵢ)/h)` can be kept as one number `A` valid
+//! at `as_of` and read at any `t` as `A·½^((t−as_of)/h)`. A late touch (older than
+//! `as_of`) is added pre-decayed to `as_of`; nothing is approximated, whatever the
+//! order in which touches arrive.
+
+use super::ScoringConfig;
+use crate::model::{Millis, TouchKind, MILLIS_PER_DAY};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many recent touch times of a kind are kept for "3 clicks this week".
+const RECENT_PER_KIND: usize = 20;
+/// Daily cap counters older than this many days before the newest are dropped.
+const CAP_MEMORY_DAYS: i64 = 35;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attention {
+    /// The time at which the sums below are exact.
+    pub as_of: Millis,
+    /// Decayed sum at `half_life_days`: the attention that becomes the score.
+    pub raw: f64,
+    /// Decayed sum at `fast_half_life_days`, for the trend.
+    pub fast: f64,
+    /// Decayed sum at `slow_half_life_days`, for the trend.
+    pub slow: f64,
+    /// Per kind: contribution to `raw`, counts and recent times, for reasons.
+    pub kinds: BTreeMap<TouchKind, KindStats>,
+    /// Touches counted per `kind@day` for the daily caps.
+    #[serde(default)]
+    pub daily: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindStats {
+    /// This kind's part of `raw`, at `as_of`.
+    pub contribution: f64,
+    /// Touches of this kind, counted or capped.
+    pub count: u64,
+    pub last_at: Millis,
+    /// Newest times first, at most [`RECENT_PER_KIND`].
+    pub recent: Vec<Millis>,
+}
+
+fn decay(value: f64, from: Millis, to: Millis, half_life_days: f64) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
+    let days = (to - from) as f64 / MILLIS_PER_DAY;
+    value * 0.5f64.powf(days / half_life_days)
+}
+
+fn day_key(kind: TouchKind, at: Millis) -> String {
+    format!("{}@{}", kind.as_str(), day_of(at))
+}
+
+fn day_of(at: Millis) -> i64 {
+    at.div_euclid(MILLIS_PER_DAY as i64)
+}
+
+impl Attention {
+    /// Records a touch and returns the weight it was counted with (0 when capped).
+    pub fn add(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> f64 {
+        let weight = if self.take_cap_slot(kind, at, config) {
+            config.weight(kind)
+        } else {
+            0.0
+        };
+        self.add_weighted(kind, at, weight, config);
+        weight
+    }
+
+    fn take_cap_slot(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> bool {
+        let Some(cap) = config.daily_cap(kind) else {
+            return true;
+        };
+        let counter = self.daily.entry(day_key(kind, at)).or_insert(0);
+        if *counter >= cap {
+            return false;
+        }
+        *counter += 1;
+        self.prune_daily(at);
+        true
+    }
+
+    fn prune_daily(&mut self, at: Millis) {
+        let newest = day_of(at).max(day_of(self.as_of));
+        self.daily.retain(|key, _| {
+            key.rsplit_once('@')
+                .and_then(|(_, day)| day.parse::<i64>().ok())
+                .is_some_and(|day| newest - day <= CAP_MEMORY_DAYS)
+        });
+    }
+
+    fn add_weighted(&mut self, kind: TouchKind, at: Millis, weight: f64, config: &ScoringConfig) {
+        if self.kinds.is_empty() && self.raw == 0.0 && self.as_of == 0 {
+            self.as_of = at;
+        }
+        if at > self.as_of {
+            self.advance(at, config);
+        }
+        let as_of = self.as_of;
+        self.raw += decay(weight, at, as_of, config.half_life_days);
+        self.fast += decay(weight, at, as_of, config.fast_half_life_days);
+        self.slow += decay(weight, at, as_of, config.slow_half_life_days);
+        let stats = self.kinds.entry(kind).or_default();
+        stats.contribution += decay(weight, at, as_of, config.half_life_days);
+        stats.count += 1;
+        stats.last_at = stats.last_at.max(at);
+        let position = stats.recent.partition_point(|&t| t > at);
+        stats.recent.insert(position, at);
+        stats.recent.truncate(RECENT_PER_KIND);
+    }
+
+    /// Moves the exact point forward; values read the same at every time afterwards.
+    pub fn advance(&mut self, to: Millis, config: &ScoringConfig) {
+        if to <= self.as_of {
+            return;
+        }
+        let from = self.as_of;
+        self.raw = decay(self.raw, from, to, config.half_life_days);
+        self.fast = decay(self.fast, from, to, config.fast_half_life_days);
+        self.slow = decay(self.slow, from, to, config.slow_half_life_days);
+        for stats in self.kinds.values_mut() {
+            stats.contribution = decay(stats.contribution, from, to, config.half_life_days);
+        }
+        self.as_of = to;
+    }
+
+    pub fn raw_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
+        decay(self.raw, self.as_of, now, config.half_life_days)
+    }
+
+    pub fn fast_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
+        decay(self.fast, self.as_of, now, config.fast_half_life_days)
+    }
+
+    pub fn slow_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
+        decay(self.slow, self.as_of, now, config.slow_half_life_days)
+    }
+
+    pub fn contribution_at(&self, kind: TouchKind, now: Millis, config: &ScoringConfig) -> f64 {
+        self.kinds
+            .get(&kind)
+            .map(|stats| decay(stats.contribution, self.as_of, now, config.half_life_days))
+            .unwrap_or(0.0)
+    }
+
+    pub fn last_touch_at(&self) -> Option<Millis> {
+        self.kinds.values().map(|stats| stats.last_at).max()
+    }
+
+    /// Folds another contact's attention into this one (identity merge). Exact, since
+    /// both sums are linear: align both to the later `as_of` and add.
+    pub fn merge(&mut self, mut other: Attention, config: &ScoringConfig) {
+        if other.kinds.is_empty() && other.raw == 0.0 {
+            for (key, count) in other.daily {
+                *self.daily.entry(key).or_insert(0) += count;
+            }
+            return;
+        }
+        if self.kinds.is_empty() && self.raw == 0.0 && self.as_of == 0 {
+            self.as_of = other.as_of;
+        }
+        let to = self.as_of.max(other.as_of);
+        self.advance(to, config);
+        other.advance(to, config);
+        self.raw += other.raw;
+        self.fast += other.fast;
+        self.slow += other.slow;
+        for (kind, theirs) in other.kinds {
+            let ours = self.kinds.entry(kind).or_default();
+            ours.contribution += theirs.contribution;
+            ours.count += theirs.count;
+            ours.last_at = ours.last_at.max(theirs.last_at);
+            ours.recent.extend(theirs.recent);
+            ours.recent.sort_unstable_by(|a, b| b.cmp(a));
+            ours.recent.truncate(RECENT_PER_KIND);
+        }
+        for (key, count) in other.daily {
+            *self.daily.entry(key).or_insert(0) += count;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DAY: Millis = MILLIS_PER_DAY as Millis;
+    const NOW: Millis = 1_790_000_000_000;
+
+    fn brute_force(touches: &[(Millis, f64)], now: Millis, half_life: f64) -> f64 {
+        touches
+            .iter()
+            .map(|(at, w)| w * 0.5f64.powf((now - at) as f64 / MILLIS_PER_DAY / half_life))
+            .sum()
+    }
+
+    #[test]
+    fn a_touch_loses_half_its_weight_per_half_life() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        attention.add(TouchKind::FormSubmit, NOW, &config);
+        assert!((attention.raw_at(NOW, &config) - 10.0).abs() < 1e-9);
+        assert!((attention.raw_at(NOW + 14 * DAY, &config) - 5.0).abs() < 1e-9);
+        assert!((attention.raw_at(NOW + 28 * DAY, &config) - 2.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_late_touch_decays_from_when_it_happened() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        attention.add(TouchKind::EmailClick, NOW, &config);
+        // Arrives now, happened two half-lives ago.
+        attention.add(TouchKind::FormSubmit, NOW - 28 * DAY, &config);
+        let expected = 3.0 + 10.0 / 4.0;
+        assert!((attention.raw_at(NOW, &config) - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_daily_cap_counts_forty_opens_as_two() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let counted: f64 = (0..40)
+            .map(|i| attention.add(TouchKind::EmailOpen, NOW + i * 1000, &config))
+            .sum();
+        assert_eq!(counted, 2.0);
+        assert_eq!(attention.kinds[&TouchKind::EmailOpen].count, 40);
+        // The next day counts again.
+        assert_eq!(attention.add(TouchKind::EmailOpen, NOW + DAY, &config), 1.0);
+    }
+
+    #[test]
+    fn merging_two_contacts_equals_one_contact_with_all_touches() {
+        let config = ScoringConfig::default();
+        let mut anonymous = Attention::default();
+        anonymous.add(TouchKind::PricingView, NOW - 5 * DAY, &config);
+        let mut known = Attention::default();
+        known.add(TouchKind::FormSubmit, NOW - DAY, &config);
+        known.merge(anonymous, &config);
+        let mut together = Attention::default();
+        together.add(TouchKind::FormSubmit, NOW - DAY, &config);
+        together.add(TouchKind::PricingView, NOW - 5 * DAY, &config);
+        assert!((known.raw_at(NOW, &config) - together.raw_at(NOW, &config)).abs() < 1e-9);
+        assert_eq!(known.kinds.len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn any_arrival_order_gives_the_exact_decayed_sum(
+            offsets in proptest::collection::vec((0i64..400 * DAY, 0usize..4), 1..60)
+        ) {
+            let config = ScoringConfig::default();
+            let kinds = [TouchKind::FormSubmit, TouchKind::MeetingBooked, TouchKind::Unsubscribe, TouchKind::EmailReply];
+            let mut attention = Attention::default();
+            let mut log = Vec::new();
+            for (offset, k) in &offsets {
+                let at = NOW - offset;
+                let w = attention.add(kinds[*k], at, &config);
+                log.push((at, w));
+            }
+            for half_life in [config.half_life_days] {
+                let exact = brute_force(&log, NOW, half_life);
+                let ours = attention.raw_at(NOW, &config);
+                prop_assert!((exact - ours).abs() <= 1e-9 * exact.abs().max(1.0));
+            }
+            let exact_fast = brute_force(&log, NOW, config.fast_half_life_days);
+            prop_assert!((exact_fast - attention.fast_at(NOW, &config)).abs() <= 1e-9 * exact_fast.abs().max(1.0));
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Scoring: how touches become the attention a rep sees. Pure: no I/O, no clock; the
+//! time is always an argument.
+//!
+//! The model in one paragraph: every touch adds its kind's weight to a sum that halves
+//! every `half_life_days` (raw attention). The 0–100 score is a saturating curve of raw
+//! attention. The trend compares attention per day over a fast and a slow half-life.
+//! `docs/scoring.md` has the formulas and worked examples.
+
+mod attention;
+mod reasons;
+
+pub use attention::{Attention, KindStats};
+pub use reasons::reasons;
+
+use crate::model::{Millis, TouchKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// Days after which a touch counts half as much.
+    #[serde(default = "default_half_life_days")]
+    pub half_life_days: f64,
+    /// Half-life (days) of the short memory the trend compares.
+    #[serde(default = "default_fast_half_life_days")]
+    pub fast_half_life_days: f64,
+    /// Half-life (days) of the long memory the trend compares.
+    #[serde(default = "default_slow_half_life_days")]
+    pub slow_half_life_days: f64,
+    /// Raw attention at which the score reaches 63 (= 100 × (1 − 1/e)).
+    #[serde(default = "default_score_scale")]
+    pub score_scale: f64,
+    /// `rising` when recent attention per day exceeds long-run attention per day by
+    /// this factor.
+    #[serde(default = "default_rising_ratio")]
+    pub rising_ratio: f64,
+    /// `fading` when recent attention per day is below this fraction of the long run.
+    #[serde(default = "default_fading_ratio")]
+    pub fading_ratio: f64,
+    /// Weight of one touch of each kind; unlisted kinds keep their default.
+    #[serde(default)]
+    pub weights: BTreeMap<TouchKind, f64>,
+    /// Most touches of a kind counted per contact per UTC day; more are logged with
+    /// weight 0. Unlisted kinds keep their default; 0 means no cap.
+    #[serde(default)]
+    pub daily_caps: BTreeMap<TouchKind, u32>,
+    /// How often (seconds) contacts are re-checked so that attention fading through
+    /// decay alone reaches the CRM.
+    #[serde(default = "default_refresh_interval_secs")]
+    pub refresh_interval_secs: u64,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        ScoringConfig {
+            half_life_days: default_half_life_days(),
+            fast_half_life_days: default_fast_half_life_days(),
+            slow_half_life_days: default_slow_half_life_days(),
+            score_scale: default_score_scale(),
+            rising_ratio: default_rising_ratio(),
+            fading_ratio: default_fading_ratio(),
+            weights: BTreeMap::new(),
+            daily_caps: BTreeMap::new(),
+            refresh_interval_secs: default_refresh_interval_secs(),
+        }
+    }
+}
+
+fn default_half_life_days() -> f64 {
+    14.0
+}
+fn default_fast_half_life_days() -> f64 {
+    3.0
+}
+fn default_slow_half_life_days() -> f64 {
+    30.0
+}
+fn default_score_scale() -> f64 {
+    25.0
+}
+fn default_rising_ratio() -> f64 {
+    1.3
+}
+fn default_fading_ratio() -> f64 {
+    0.7
+}
+fn default_refresh_interval_secs() -> u64 {
+    300
+}
+
+/// Default weight of one touch: what it says about buying intent, roughly "how many
+/// email opens is this worth". Negative kinds are signals to back off.
+pub fn default_weight(kind: TouchKind) -> f64 {
+    use TouchKind::*;
+    match kind {
+        EmailOpen => 1.0,
+        EmailClick => 3.0,
+        EmailReply => 8.0,
+        FormSubmit => 10.0,
+        SiteVisit => 2.0,
+        PageView => 1.0,
+        PricingView => 5.0,
+        ContentDownload => 6.0,
+        WebinarRegistered => 6.0,
+        WebinarAttended => 12.0,
+        MeetingBooked => 20.0,
+        MeetingAttended => 25.0,
+        Call => 8.0,
+        Chat => 6.0,
+        TrialSignup => 15.0,
+        DemoRequest => 20.0,
+        MeetingCanceled => -10.0,
+        Unsubscribe => -15.0,
+        HardBounce => -5.0,
+        SpamComplaint => -25.0,
+    }
+}
+
+/// Default daily cap: kinds that machines or habits repeat cheaply are capped.
+pub fn default_daily_cap(kind: TouchKind) -> Option<u32> {
+    use TouchKind::*;
+    match kind {
+        EmailOpen => Some(2),
+        EmailClick => Some(3),
+        PageView => Some(10),
+        SiteVisit => Some(3),
+        PricingView => Some(3),
+        ContentDownload => Some(3),
+        Chat => Some(3),
+        Call => Some(5),
+        _ => None,
+    }
+}
+
+impl ScoringConfig {
+    pub fn weight(&self, kind: TouchKind) -> f64 {
+        self.weights
+            .get(&kind)
+            .copied()
+            .unwrap_or_else(|| default_weight(kind))
+    }
+
+    pub fn daily_cap(&self, kind: TouchKind) -> Option<u32> {
+        match self.daily_caps.get(&kind) {
+            Some(0) => None,
+            Some(cap) => Some(*cap),
+            None => default_daily_cap(kind),
+        }
+    }
+
+    /// Returns the offending key and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (key, value) in [
+            ("half_life_days", self.half_life_days),
+            ("fast_half_life_days", self.fast_half_life_days),
+            ("slow_half_life_days", self.slow_half_life_days),
+            ("score_scale", self.score_scale),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err((key.into(), "must be a number greater than 0".into()));
+            }
+        }
+        if self.fast_half_life_days >= self.slow_half_life_days {
+            return Err((
+                "fast_half_life_days".into(),
+                "must be shorter than slow_half_life_days".into(),
+            ));
+        }
+        if !(self.rising_ratio > 1.0) {
+            return Err(("rising_ratio".into(), "must be greater than 1".into()));
+        }
+        if !(self.fading_ratio > 0.0 && self.fading_ratio < 1.0) {
+            return Err(("fading_ratio".into(), "must be between 0 and 1".into()));
+        }
+        for (kind, weight) in &self.weights {
+            if !weight.is_finite() {
+                return Err((format!("weights.{kind}"), "must be a finite number".into()));
+            }
+        }
+        if self.refresh_interval_secs == 0 {
+            return Err(("refresh_interval_secs".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    Rising,
+    Steady,
+    Fading,
+}
+
+impl Trend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trend::Rising => "rising",
+            Trend::Steady => "steady",
+            Trend::Fading => "fading",
+        }
+    }
+}
+
+/// The fields a rep sees. A contact is pushed to the CRM only when these change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visible {
+    pub score: u8,
+    pub trend: Trend,
+    pub reasons: Vec<String>,
+    pub last_touch_at: Option<Millis>,
+}
+
+/// Maps raw attention (unbounded) onto 0–100: `100 × (1 − e^(−raw / scale))`, rounded.
+/// Monotone, 0 for no (or net negative) attention, and never quite 100.
+pub fn score(raw: f64, config: &ScoringConfig) -> u8 {
+    if raw <= 0.0 || !raw.is_finite() {
+        return 0;
+    }
+    let value = 100.0 * (1.0 - (-raw / config.score_scale).exp());
+    value.round().clamp(0.0, 99.0) as u8
+}
+
+/// Compares attention per day in the short and the long memory. A constant rate of
+/// touches reads the same per day in both (`acc × ln2 / half_life`), so their ratio is
+/// ~1 for steady attention, high for a fresh burst and near 0 for old touches.
+pub fn trend(attention: &Attention, now: Millis, config: &ScoringConfig) -> Trend {
+    // Below this many weight-units per day the contact is simply quiet, not fading.
+    const QUIET: f64 = 1e-4;
+    let ln2 = std::f64::consts::LN_2;
+    let fast = attention.fast_at(now, config) * ln2 / config.fast_half_life_days;
+    let slow = attention.slow_at(now, config) * ln2 / config.slow_half_life_days;
+    if fast.abs() < QUIET && slow.abs() < QUIET {
+        return Trend::Steady;
+    }
+    if fast > slow * config.rising_ratio {
+        Trend::Rising
+    } else if fast < slow * config.fading_ratio {
+        Trend::Fading
+    } else {
+        Trend::Steady
+    }
+}
+
+/// Everything a rep sees, at `now`.
+pub fn visible(attention: &Attention, now: Millis, config: &ScoringConfig) -> Visible {
+    Visible {
+        score: score(attention.raw_at(now, config), config),
+        trend: trend(attention, now, config),
+        reasons: reasons(attention, now, config),
+        last_touch_at: attention.last_touch_at(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MILLIS_PER_DAY;
+
+    const DAY: Millis = MILLIS_PER_DAY as Millis;
+    const NOW: Millis = 1_790_000_000_000;
+
+    #[test]
+    fn score_is_monotone_and_bounded() {
+        let config = ScoringConfig::default();
+        let mut last = 0;
+        for step in 0..2000 {
+            let value = score(step as f64 * 0.25, &config);
+            assert!(value >= last);
+            assert!(value <= 99);
+            last = value;
+        }
+        assert_eq!(score(0.0, &config), 0);
+        assert_eq!(score(-10.0, &config), 0);
+        assert_eq!(score(25.0, &config), 63);
+    }
+
+    #[test]
+    fn a_burst_today_on_a_new_contact_is_rising() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        attention.add(TouchKind::FormSubmit, NOW - 3_600_000, &config);
+        attention.add(TouchKind::EmailClick, NOW - 1_800_000, &config);
+        assert_eq!(trend(&attention, NOW, &config), Trend::Rising);
+    }
+
+    #[test]
+    fn touches_ninety_days_old_are_fading() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        attention.add(TouchKind::EmailOpen, NOW - 90 * DAY, &config);
+        attention.add(TouchKind::EmailClick, NOW - 91 * DAY, &config);
+        assert_eq!(trend(&attention, NOW, &config), Trend::Fading);
+    }
+
+    #[test]
+    fn a_daily_habit_is_steady() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        for day in 0..120 {
+            attention.add(TouchKind::PageView, NOW - day * DAY, &config);
+        }
+        assert_eq!(trend(&attention, NOW, &config), Trend::Steady);
+    }
+
+    #[test]
+    fn no_touches_is_steady_and_zero() {
+        let config = ScoringConfig::default();
+        let attention = Attention::default();
+        let seen = visible(&attention, NOW, &config);
+        assert_eq!(seen.score, 0);
+        assert_eq!(seen.trend, Trend::Steady);
+        assert!(seen.reasons.is_empty());
+    }
+
+    #[test]
+    fn unknown_weight_keys_are_refused_with_the_valid_kinds() {
+        let error = toml_to_scoring("[weights]\nemail_opens = 2.0\n").unwrap_err();
+        assert!(error.contains("email_open"), "{error}");
+    }
+
+    fn toml_to_scoring(text: &str) -> Result<ScoringConfig, String> {
+        let value: serde_json::Value = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| e.to_string())?;
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,102 @@
+//! Wires the rooms together and runs the daemon until `shutdown` resolves. The
+//! listener and the shutdown future are injected, so tests run the real thing.
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::sinks::PushLoop;
+use crate::store::{GroupCommit, Store};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(config: Config, listener: std::net::TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.store.path)
+        .with_context(|| format!("cannot create the store directory {}", config.store.path.display()))?;
+    let store = Store::open(&config.store.path).context("cannot open the store")?;
+    let metrics = Metrics::new();
+    let commit = GroupCommit::spawn(store.clone());
+    let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone()).context("cannot start the pipeline")?;
+    let pipeline_health = pipeline.health();
+
+    let (stop_sinks, sinks_stopped) = watch::channel(false);
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("attentiond/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let mut sink_tasks = Vec::new();
+    for (name, sink) in &config.sinks {
+        let push = PushLoop {
+            name: name.clone(),
+            config: sink.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            client: client.clone(),
+        };
+        sink_tasks.push(tokio::spawn(push.run(sinks_stopped.clone())));
+    }
+
+    let state = AppState {
+        config: config.clone(),
+        store: store.clone(),
+        commit,
+        metrics,
+        pipeline: pipeline_health.clone(),
+    };
+    let address = listener.local_addr().ok();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(http::routes)
+    })
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)
+    .context("cannot listen")?
+    .run();
+    let handle = server.handle();
+    tracing::info!(message = "attentiond is serving.", address = ?address, sources = config.sources.len(), sinks = config.sinks.len());
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let watchdog = spawn_watchdog(pipeline_health);
+
+    let server_task = tokio::spawn(server);
+    shutdown.await;
+    tracing::info!(message = "Shutting down: finishing requests, then the pipeline.");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    handle.stop(true).await;
+    let _ = server_task.await;
+    let _ = stop_sinks.send(true);
+    for task in sink_tasks {
+        let _ = task.await;
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    pipeline.shutdown();
+    store.flush().context("final flush of the store")?;
+    Ok(())
+}
+
+/// Pings systemd's watchdog while the pipeline is healthy, so a stuck pipeline
+/// gets the service restarted.
+fn spawn_watchdog(pipeline: crate::pipeline::PipelineHealth) -> Option<tokio::task::JoinHandle<()>> {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return None;
+    }
+    let period = Duration::from_micros(usec / 2);
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            if pipeline.is_running() {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
+        }
+    }))
+}

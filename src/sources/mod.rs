@@ -1,0 +1,147 @@
+//! Sources: one file per platform, each verifying the platform's signature and turning
+//! its payload into [`Event`]s. Pure functions of (bytes, headers, url, config, now).
+//!
+//! Adding a platform is one file here and one line in the `sources!` list below.
+
+use crate::model::{Event, Millis};
+use serde::Deserialize;
+
+macro_rules! sources {
+    ($($variant:ident => $module:ident :: $config:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// `[sources.<name>]`; `kind` picks the platform.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum SourceConfig {
+            $($variant($module::$config),)+
+        }
+
+        impl SourceConfig {
+            fn adapter(&self) -> &dyn Adapter {
+                match self {
+                    $(SourceConfig::$variant(config) => config,)+
+                }
+            }
+        }
+    };
+}
+
+sources! {
+    Hubspot => hubspot::HubspotSource,
+    Standard => standard::StandardSource,
+}
+
+/// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    pub method: &'a str,
+    /// The full URL the platform called (public URL when configured).
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl Delivery<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn require_header(&self, name: &'static str) -> Result<&str, SourceError> {
+        self.header(name).ok_or(SourceError::MissingHeader(name))
+    }
+}
+
+/// Why a delivery was refused. [`SourceError::status`] is the one place that decides
+/// the HTTP answer.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SourceError {
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("invalid signature")]
+    InvalidSignature,
+    #[error("timestamp outside the {0}s tolerance")]
+    StaleTimestamp(u64),
+    #[error("unreadable timestamp header")]
+    BadTimestamp,
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+}
+
+impl SourceError {
+    pub fn status(&self) -> u16 {
+        match self {
+            SourceError::MissingHeader(_)
+            | SourceError::InvalidSignature
+            | SourceError::StaleTimestamp(_)
+            | SourceError::BadTimestamp => 401,
+            SourceError::Malformed(_) => 400,
+        }
+    }
+
+    pub fn malformed(reason: impl Into<String>) -> SourceError {
+        SourceError::Malformed(reason.into())
+    }
+}
+
+/// One platform.
+pub trait Adapter {
+    /// Pure checks of the settings: the offending key and why.
+    fn validate(&self) -> Result<(), (String, String)>;
+    /// Checks that the delivery really comes from the platform, on the exact bytes.
+    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
+    /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.
+    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError>;
+}
+
+/// Events of a delivery whose signature was checked. Only [`SourceConfig::accept`]
+/// makes one, so code that stores deliveries cannot be handed an unverified one.
+#[derive(Debug)]
+pub struct Accepted {
+    events: Vec<Event>,
+}
+
+impl Accepted {
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+}
+
+impl SourceConfig {
+    /// Verifies, then normalizes.
+    pub fn accept(&self, delivery: &Delivery<'_>, now: Millis) -> Result<Accepted, SourceError> {
+        let adapter = self.adapter();
+        adapter.verify(delivery, now)?;
+        let events = adapter.normalize(delivery)?;
+        Ok(Accepted { events })
+    }
+
+    /// Pure checks of the source's settings: the offending key and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        self.adapter().validate()
+    }
+}
+
+/// Equal-time comparison, so that a forger learns nothing from how fast we refuse.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Accepts a timestamp within `tolerance_secs` of now, in either direction.
+pub(crate) fn check_window(at: Millis, now: Millis, tolerance_secs: u64) -> Result<(), SourceError> {
+    let tolerance = tolerance_secs as i64 * 1000;
+    if (now - at).abs() > tolerance {
+        return Err(SourceError::StaleTimestamp(tolerance_secs));
+    }
+    Ok(())
+}

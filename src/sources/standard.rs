@@ -1,0 +1,338 @@
+//! `kind = "standard"`: our own touch API, signed per Standard Webhooks v1
+//! (standardwebhooks.com), so any of its reference libraries can send to us.
+//!
+//! Signed content is `webhook-id.webhook-timestamp.body`, HMAC-SHA256 with the bytes of
+//! the `whsec_` secret, serialized `v1,<base64>`; several space-separated signatures
+//! may be sent during key rotation.
+
+use super::{check_window, Adapter, Delivery, SourceError};
+use crate::config::Secret;
+use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardSource {
+    /// The signing secret, `whsec_` followed by base64 (as the libraries generate).
+    pub secret: Secret,
+    /// Seconds a `webhook-timestamp` may differ from our clock, either way.
+    #[serde(default = "default_tolerance_secs")]
+    pub tolerance_secs: u64,
+}
+
+fn default_tolerance_secs() -> u64 {
+    300
+}
+
+fn decode_secret(secret: &str) -> Option<Vec<u8>> {
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    let key = STANDARD
+        .decode(encoded)
+        .or_else(|_| STANDARD_NO_PAD.decode(encoded.trim_end_matches('=')))
+        .ok()?;
+    (!key.is_empty()).then_some(key)
+}
+
+impl Adapter for StandardSource {
+    fn validate(&self) -> Result<(), (String, String)> {
+        if decode_secret(self.secret.expose()).is_none() {
+            return Err((
+                "secret".into(),
+                "must be `whsec_` followed by base64 of the key bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
+        let id = delivery.require_header("webhook-id")?;
+        let timestamp = delivery.require_header("webhook-timestamp")?;
+        let signatures = delivery.require_header("webhook-signature")?;
+        let seconds: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SourceError::BadTimestamp)?;
+        check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
+        let key = decode_secret(self.secret.expose()).ok_or(SourceError::InvalidSignature)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SourceError::InvalidSignature)?;
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(delivery.body);
+        let expected = mac.finalize().into_bytes();
+        let matched = signatures
+            .split(' ')
+            .filter_map(|entry| entry.strip_prefix("v1,"))
+            .filter_map(|encoded| STANDARD.decode(encoded).ok())
+            .any(|given| super::constant_time_eq(&given, &expected));
+        if matched {
+            Ok(())
+        } else {
+            Err(SourceError::InvalidSignature)
+        }
+    }
+
+    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        let id = delivery.require_header("webhook-id")?;
+        let envelope: Envelope = serde_json::from_slice(delivery.body)
+            .map_err(|error| SourceError::malformed(format!("body is not a touch API payload: {error}")))?;
+        let body = match envelope.kind.as_str() {
+            "touch" => EventBody::Touch(touch(envelope.data)?),
+            "identify" => EventBody::Identify {
+                who: identify(envelope.data)?,
+            },
+            other => {
+                return Err(SourceError::malformed(format!(
+                    "unknown type `{other}`: expected `touch` or `identify`"
+                )))
+            }
+        };
+        Ok(vec![Event {
+            provider_id: id.to_string(),
+            body,
+        }])
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    data: Data,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    email: Option<String>,
+    anonymous_id: Option<String>,
+    kind: Option<String>,
+    occurred_at: Option<String>,
+    account: Option<String>,
+    properties: Option<serde_json::Value>,
+}
+
+fn who(data: &Data) -> Vec<Identity> {
+    let mut who = Vec::new();
+    if let Some(email) = data.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        who.push(Identity::email(email));
+    }
+    if let Some(anonymous) = data.anonymous_id.as_deref().filter(|a| !a.is_empty()) {
+        who.push(Identity::Anonymous(anonymous.to_string()));
+    }
+    who
+}
+
+fn touch(data: Data) -> Result<Touch, SourceError> {
+    let who = who(&data);
+    if who.is_empty() {
+        return Err(SourceError::malformed(
+            "data.email or data.anonymous_id is required",
+        ));
+    }
+    if let Some(email) = &data.email {
+        if !email.contains('@') {
+            return Err(SourceError::malformed(format!(
+                "data.email `{email}` is not an email address"
+            )));
+        }
+    }
+    let kind_name = data
+        .kind
+        .as_deref()
+        .ok_or_else(|| SourceError::malformed("data.kind is required"))?;
+    let kind = TouchKind::parse(kind_name).ok_or_else(|| {
+        SourceError::malformed(format!(
+            "unknown kind `{kind_name}`: expected one of {}",
+            TouchKind::names()
+        ))
+    })?;
+    let occurred_at = data
+        .occurred_at
+        .as_deref()
+        .ok_or_else(|| SourceError::malformed("data.occurred_at is required (RFC 3339)"))?;
+    let occurred_at = chrono::DateTime::parse_from_rfc3339(occurred_at)
+        .map_err(|_| {
+            SourceError::malformed(format!(
+                "data.occurred_at `{occurred_at}` is not an RFC 3339 time"
+            ))
+        })?
+        .timestamp_millis();
+    Ok(Touch {
+        who,
+        kind,
+        occurred_at,
+        account: data.account,
+        properties: data.properties,
+    })
+}
+
+fn identify(data: Data) -> Result<Vec<Identity>, SourceError> {
+    if data.email.is_none() || data.anonymous_id.is_none() {
+        return Err(SourceError::malformed(
+            "identify needs data.anonymous_id and data.email",
+        ));
+    }
+    Ok(who(&data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(secret: &str) -> StandardSource {
+        StandardSource {
+            secret: Secret::new(secret),
+            tolerance_secs: 300,
+        }
+    }
+
+    fn headers(id: &str, ts: &str, sig: &str) -> Vec<(String, String)> {
+        vec![
+            ("webhook-id".into(), id.into()),
+            ("webhook-timestamp".into(), ts.into()),
+            ("webhook-signature".into(), sig.into()),
+        ]
+    }
+
+    fn check(secret: &str, id: &str, ts: &str, body: &str, sig: &str) -> Result<(), SourceError> {
+        let headers = headers(id, ts, sig);
+        let delivery = Delivery {
+            method: "POST",
+            url: "http://localhost/webhooks/site",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let now = ts.parse::<i64>().unwrap() * 1000;
+        source(secret).verify(&delivery, now)
+    }
+
+    // Vector from standard-webhooks/standard-webhooks
+    // libraries/python/tests/test_webhooks.py and libraries/javascript/src/webhook.test.ts.
+    #[test]
+    fn the_reference_libraries_vector_verifies() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let (id, ts, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", r#"{"test": 2432232314}"#);
+        assert_eq!(check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), Ok(()));
+        // Last character changed.
+        assert_eq!(
+            check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(check(secret, id, ts, body, "v1,"), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJEL"),
+            Err(SourceError::InvalidSignature)
+        );
+        // A rotation list with junk around the valid one passes.
+        assert_eq!(
+            check(
+                secret,
+                id,
+                ts,
+                body,
+                "v2,abc v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1a,xyz"
+            ),
+            Ok(())
+        );
+    }
+
+    // Vector from standard-webhooks/standard-webhooks libraries/rust/src/lib.rs (tests).
+    #[test]
+    fn the_rust_library_vector_verifies() {
+        assert_eq!(
+            check(
+                "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                "1649367553",
+                r#"{"email":"test@example.com","username":"test_user"}"#,
+                "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn stale_and_future_timestamps_are_refused() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let headers = headers("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: br#"{"test": 2432232314}"#,
+        };
+        let signed_at = 1_614_265_330_000;
+        let src = source(secret);
+        assert!(src.verify(&delivery, signed_at + 299_000).is_ok());
+        assert_eq!(src.verify(&delivery, signed_at + 301_000), Err(SourceError::StaleTimestamp(300)));
+        assert_eq!(src.verify(&delivery, signed_at - 301_000), Err(SourceError::StaleTimestamp(300)));
+    }
+
+    #[test]
+    fn a_missing_header_is_named() {
+        let headers = vec![("webhook-id".to_string(), "x".to_string())];
+        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: b"{}" };
+        assert_eq!(
+            source("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(&delivery, 0),
+            Err(SourceError::MissingHeader("webhook-timestamp"))
+        );
+    }
+
+    fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
+        let headers = headers("msg_1", "0", "");
+        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() };
+        source("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").normalize(&delivery)
+    }
+
+    #[test]
+    fn a_touch_becomes_one_event_keyed_by_webhook_id() {
+        let events = normalize(
+            r#"{"type":"touch","timestamp":"2026-11-20T10:00:00Z","data":{"email":"Ann@Example.com","kind":"pricing_view","occurred_at":"2026-11-20T09:59:00+01:00","properties":{"url":"/pricing"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].provider_id, "msg_1");
+        let EventBody::Touch(touch) = &events[0].body else { panic!("not a touch") };
+        assert_eq!(touch.kind, TouchKind::PricingView);
+        assert_eq!(touch.who, vec![Identity::email("ann@example.com")]);
+        assert_eq!(touch.occurred_at, 1_795_165_140_000);
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_valid_kinds() {
+        let error = normalize(r#"{"type":"touch","data":{"email":"a@b.c","kind":"webinar","occurred_at":"2026-11-20T09:59:00Z"}}"#).unwrap_err();
+        let SourceError::Malformed(reason) = error else { panic!() };
+        assert!(reason.contains("webinar") && reason.contains("webinar_attended") && reason.contains("form_submit"), "{reason}");
+    }
+
+    #[test]
+    fn malformed_payloads_say_why() {
+        for (body, needle) in [
+            ("not json", "not a touch API payload"),
+            (r#"{"type":"touch","data":{"kind":"form_submit","occurred_at":"2026-11-20T09:59:00Z"}}"#, "email or data.anonymous_id"),
+            (r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit","occurred_at":"yesterday"}}"#, "RFC 3339"),
+            (r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit"}}"#, "occurred_at is required"),
+            (r#"{"type":"hello","data":{}}"#, "unknown type"),
+            (r#"{"type":"identify","data":{"email":"a@b.c"}}"#, "anonymous_id"),
+        ] {
+            match normalize(body) {
+                Err(SourceError::Malformed(reason)) => assert!(reason.contains(needle), "{body}: {reason}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn identify_ties_an_anonymous_visitor_to_an_email() {
+        let events = normalize(r#"{"type":"identify","data":{"email":"a@b.c","anonymous_id":"v-1"}}"#).unwrap();
+        assert_eq!(
+            events[0].body,
+            EventBody::Identify { who: vec![Identity::email("a@b.c"), Identity::Anonymous("v-1".into())] }
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! What is kept on disk, tree by tree, and how keys are laid out.
+
+use crate::model::{Event, Identity, Millis, TouchKind};
+use crate::scoring::{Attention, Visible};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A person as attentiond knows them: every identity seen, and their attention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: u64,
+    pub identities: Vec<Identity>,
+    /// CRM ids merged away: no longer written to, still recognised in events.
+    #[serde(default)]
+    pub retired: Vec<Identity>,
+    #[serde(default)]
+    pub account: Option<String>,
+    pub attention: Attention,
+    pub touch_count: u64,
+    pub created_at: Millis,
+    /// What was last queued for the CRMs; the next push happens when this changes.
+    #[serde(default)]
+    pub visible: Option<Visible>,
+}
+
+impl Contact {
+    pub fn new(id: u64, created_at: Millis) -> Contact {
+        Contact {
+            id,
+            identities: Vec::new(),
+            retired: Vec::new(),
+            account: None,
+            attention: Attention::default(),
+            touch_count: 0,
+            created_at,
+            visible: None,
+        }
+    }
+
+    /// Public name of a contact: stable, opaque, short.
+    pub fn public_id(id: u64) -> String {
+        format!("c_{id}")
+    }
+
+    pub fn add_identity(&mut self, identity: Identity) {
+        if !self.identities.contains(&identity) {
+            self.identities.push(identity);
+            self.identities.sort();
+        }
+    }
+
+    pub fn crm_id(&self, system: &str) -> Option<&str> {
+        self.identities.iter().find_map(|identity| match identity {
+            Identity::Crm { system: s, id } if s == system => Some(id.as_str()),
+            _ => None,
+        })
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        self.identities.iter().find_map(|identity| match identity {
+            Identity::Email(address) => Some(address.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// One touch in a contact's log, the source of truth for rescoring.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredTouch {
+    pub id: String,
+    pub kind: TouchKind,
+    pub occurred_at: Millis,
+    pub source: String,
+    /// The weight it was counted with (0 when a daily cap held it back).
+    pub weight: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Value>,
+}
+
+/// A contact's latest fields waiting to be written to one sink. One per sink and
+/// contact: a newer value replaces an older one before it is ever sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub contact: u64,
+    pub identities: Vec<Identity>,
+    pub fields: Visible,
+    pub queued_at: Millis,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not retried before this time (backoff after a per-record failure).
+    #[serde(default)]
+    pub not_before: Millis,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// A record a sink gave up on, with the CRM's own words.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: u64,
+    pub sink: String,
+    pub contact: u64,
+    pub identities: Vec<Identity>,
+    pub fields: Visible,
+    pub error: String,
+    pub attempts: u32,
+    pub failed_at: Millis,
+}
+
+/// A verified delivery as written to the inbox, before the pipeline applies it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub source: String,
+    pub received_at: Millis,
+    pub events: Vec<Event>,
+}
+
+/// Inbox values are the entry's JSON, then the raw body (kept for replay and audit).
+pub fn encode_inbox(entry: &InboxEntry, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let meta = serde_json::to_vec(entry)?;
+    let mut out = Vec::with_capacity(4 + meta.len() + body.len());
+    out.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+pub fn decode_inbox(bytes: &[u8]) -> Option<(InboxEntry, &[u8])> {
+    let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    let meta = bytes.get(4..4 + len)?;
+    let entry = serde_json::from_slice(meta).ok()?;
+    Some((entry, &bytes[4 + len..]))
+}
+
+pub fn u64_key(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+pub fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// Same source and provider id → same touch id, whatever the delivery attempt.
+pub fn touch_id(source: &str, provider_id: &str) -> [u8; 8] {
+    let digest = Sha256::new()
+        .chain_update(source.as_bytes())
+        .chain_update([0])
+        .chain_update(provider_id.as_bytes())
+        .finalize();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest[..8]);
+    id
+}
+
+/// Touches sort by contact, then time, then id, so one contact's log is one range.
+pub fn touch_key(contact: u64, occurred_at: Millis, id: &[u8; 8]) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&contact.to_be_bytes());
+    // Flipping the sign bit keeps negative times (before 1970) in order.
+    key[8..16].copy_from_slice(&((occurred_at as u64) ^ (1 << 63)).to_be_bytes());
+    key[16..].copy_from_slice(id);
+    key
+}
+
+pub fn seen_key(source: &str, provider_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(source.len() + 1 + provider_id.len());
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.extend_from_slice(provider_id.as_bytes());
+    key
+}
+
+pub fn outbox_prefix(sink: &str) -> Vec<u8> {
+    let mut key = sink.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+pub fn outbox_key(sink: &str, contact: u64) -> Vec<u8> {
+    let mut key = outbox_prefix(sink);
+    key.extend_from_slice(&contact.to_be_bytes());
+    key
+}
+
+/// Erased people are remembered only as a hash of an identity, so that later events
+/// about them are dropped without keeping who they were.
+pub fn erased_key(identity: &Identity) -> [u8; 32] {
+    Sha256::digest(identity.key().as_bytes()).into()
+}

@@ -1,0 +1,101 @@
+//! The contact as the admin API and `attentiond contact` show it.
+
+use super::{Contact, Store, StoreError, StoredTouch};
+use crate::model::{Identity, Millis};
+use crate::scoring::{self, ScoringConfig};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct ContactView {
+    pub id: String,
+    pub emails: Vec<String>,
+    pub crm_ids: BTreeMap<String, String>,
+    pub anonymous_ids: Vec<String>,
+    pub account: Option<String>,
+    pub score: u8,
+    pub raw: f64,
+    pub trend: &'static str,
+    pub touch_count: u64,
+    pub last_touch_at: Option<String>,
+    pub reasons: Vec<String>,
+    pub touches: Vec<TouchView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TouchView {
+    pub id: String,
+    pub kind: &'static str,
+    pub occurred_at: String,
+    pub source: String,
+    pub weight: f64,
+}
+
+pub fn rfc3339(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+impl ContactView {
+    pub fn build(contact: &Contact, touches: &[StoredTouch], now: Millis, config: &ScoringConfig) -> ContactView {
+        let mut emails = Vec::new();
+        let mut crm_ids = BTreeMap::new();
+        let mut anonymous_ids = Vec::new();
+        for identity in &contact.identities {
+            match identity {
+                Identity::Email(address) => emails.push(address.clone()),
+                Identity::Crm { system, id } => {
+                    crm_ids.insert(system.clone(), id.clone());
+                }
+                Identity::Anonymous(id) => anonymous_ids.push(id.clone()),
+            }
+        }
+        let raw = contact.attention.raw_at(now, config);
+        let mut touches: Vec<TouchView> = touches
+            .iter()
+            .map(|touch| TouchView {
+                id: touch.id.clone(),
+                kind: touch.kind.as_str(),
+                occurred_at: rfc3339(touch.occurred_at),
+                source: touch.source.clone(),
+                weight: touch.weight,
+            })
+            .collect();
+        // Newest first: what a rep asks about is what just happened.
+        touches.reverse();
+        ContactView {
+            id: Contact::public_id(contact.id),
+            emails,
+            crm_ids,
+            anonymous_ids,
+            account: contact.account.clone(),
+            score: scoring::score(raw, config),
+            raw: (raw * 1000.0).round() / 1000.0,
+            trend: scoring::trend(&contact.attention, now, config).as_str(),
+            touch_count: contact.touch_count,
+            last_touch_at: contact.attention.last_touch_at().map(rfc3339),
+            reasons: scoring::reasons(&contact.attention, now, config),
+            touches,
+        }
+    }
+}
+
+impl Store {
+    /// Finds a contact by any of its identities and shows it as of `now`.
+    pub fn contact_view(
+        &self,
+        identity: &Identity,
+        now: Millis,
+        config: &ScoringConfig,
+    ) -> Result<Option<ContactView>, StoreError> {
+        let Some(id) = self.contact_id_for(identity)? else {
+            return Ok(None);
+        };
+        let Some(contact) = self.contact(id)? else {
+            return Ok(None);
+        };
+        let touches = self.touches_of(id)?;
+        Ok(Some(ContactView::build(&contact, &touches, now, config)))
+    }
+}
