@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "attentiond", version, about = "Turns marketing and CRM webhooks into a living attention score and writes it back to the CRM.")]
+#[command(
+    name = "attentiond",
+    version,
+    about = "Turns marketing and CRM webhooks into a living attention score and writes it back to the CRM."
+)]
 pub struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "ATTENTIOND_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
@@ -52,7 +56,9 @@ fn load(path: &Path) -> anyhow::Result<Config> {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ATTENTIOND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -68,7 +74,11 @@ fn serve(path: &Path) -> anyhow::Result<ExitCode> {
     }
     let listener = std::net::TcpListener::bind(&config.server.listen)
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    actix_web::rt::System::new().block_on(crate::server::run(config, listener, shutdown_signal()))?;
+    actix_web::rt::System::new().block_on(crate::server::run(
+        config,
+        listener,
+        shutdown_signal(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -106,7 +116,10 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     println!("listen: {}", config.server.listen);
     for (name, source) in &config.sources {
         let kind = serde_json::to_value(kind_of_source(source)).unwrap_or_default();
-        println!("source {name} ({}): POST /webhooks/{name}", kind.as_str().unwrap_or("?"));
+        println!(
+            "source {name} ({}): POST /webhooks/{name}",
+            kind.as_str().unwrap_or("?")
+        );
     }
     for (name, sink) in &config.sinks {
         println!("sink {name} ({})", kind_of_sink(sink));
@@ -139,12 +152,14 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
                 Some(id) => store
                     .contact(id)?
                     .and_then(|c| c.identities.first().cloned()),
-                None => Some(Identity::parse_user_key(key).ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?),
+                None => Some(Identity::parse_user_key(key).ok_or_else(|| {
+                    anyhow!("`{key}` is not an email, `system:id` or contact id")
+                })?),
             };
             match identity {
                 Some(identity) => store
                     .contact_view(&identity, now_millis(), &config.scoring)?
-                    .map(|view| serde_json::to_value(view))
+                    .map(serde_json::to_value)
                     .transpose()?,
                 None => None,
             }
@@ -165,24 +180,32 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
 }
 
 fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::Value>> {
-    let token = config
-        .server
-        .admin_token
-        .as_ref()
-        .ok_or_else(|| anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it"))?;
+    let token = config.server.admin_token.as_ref().ok_or_else(|| {
+        anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
+    })?;
     let url = format!("http://{}/api/v1/contacts/{}", config.server.listen, key);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let response = reqwest::Client::new()
             .get(&url)
             .bearer_auth(token.expose())
             .send()
             .await
-            .with_context(|| format!("the store is in use and the daemon at {} does not answer", config.server.listen))?;
+            .with_context(|| {
+                format!(
+                    "the store is in use and the daemon at {} does not answer",
+                    config.server.listen
+                )
+            })?;
         match response.status().as_u16() {
             200 => Ok(Some(response.json().await?)),
             404 => Ok(None),
-            status => Err(anyhow!("the daemon answered {status}: {}", response.text().await.unwrap_or_default())),
+            status => Err(anyhow!(
+                "the daemon answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            )),
         }
     })
 }

@@ -270,15 +270,14 @@ impl Config {
                     "a source name is part of its URL: use letters, digits, `-` and `_`",
                 ));
             }
-            source
-                .validate()
-                .map_err(|(key, message)| {
-                    ConfigError::invalid(format!("sources.{name}.{key}"), message)
-                })?;
+            source.validate().map_err(|(key, message)| {
+                ConfigError::invalid(format!("sources.{name}.{key}"), message)
+            })?;
         }
         for (name, sink) in &self.sinks {
-            sink.validate()
-                .map_err(|(key, message)| ConfigError::invalid(format!("sinks.{name}.{key}"), message))?;
+            sink.validate().map_err(|(key, message)| {
+                ConfigError::invalid(format!("sinks.{name}.{key}"), message)
+            })?;
         }
         Ok(())
     }
@@ -351,7 +350,8 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_named_with_its_path() {
-        let error = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let error =
+            Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
         let text = error.to_string();
         assert!(text.contains("server"), "{text}");
         assert!(text.contains("lisen"), "{text}");
@@ -363,7 +363,10 @@ mod tests {
         let error = Config::from_toml("[sources.x]\nkind = \"hubspott\"\n").unwrap_err();
         let text = error.to_string();
         assert!(text.contains("sources.x"), "{text}");
-        assert!(text.contains("hubspot") && text.contains("standard"), "{text}");
+        assert!(
+            text.contains("hubspot") && text.contains("standard"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -393,8 +396,8 @@ mod tests {
 
     #[test]
     fn a_secret_and_its_file_together_are_refused() {
-        let error =
-            Config::from_toml("[server]\nadmin_token = \"a\"\nadmin_token_file = \"/x\"\n").unwrap_err();
+        let error = Config::from_toml("[server]\nadmin_token = \"a\"\nadmin_token_file = \"/x\"\n")
+            .unwrap_err();
         assert!(error.to_string().contains("server.admin_token"), "{error}");
     }
 }

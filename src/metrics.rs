@@ -61,22 +61,61 @@ impl Metrics {
             contacts: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("webhooks", "Webhook deliveries by source and HTTP status", metrics.webhooks.clone());
-        registry.register("inbox_pending", "Acknowledged deliveries not yet applied", metrics.inbox_pending.clone());
-        registry.register("touches", "Touches applied, by kind", metrics.touches.clone());
-        registry.register("duplicate_events", "Redelivered events dropped by the pipeline", metrics.duplicates.clone());
-        registry.register("sink_requests", "Requests to CRMs by sink and HTTP status", metrics.sink_requests.clone());
-        registry.register("sink_records_written", "Records the CRM accepted", metrics.sink_records_written.clone());
-        registry.register("sink_retries", "Batches or records retried", metrics.sink_retries.clone());
-        registry.register("dead_letters", "Records parked after failing for good", metrics.dead_letters.clone());
-        registry.register("outbox_pending", "Records waiting to be written, by sink", metrics.outbox_pending.clone());
+        registry.register(
+            "webhooks",
+            "Webhook deliveries by source and HTTP status",
+            metrics.webhooks.clone(),
+        );
+        registry.register(
+            "inbox_pending",
+            "Acknowledged deliveries not yet applied",
+            metrics.inbox_pending.clone(),
+        );
+        registry.register(
+            "touches",
+            "Touches applied, by kind",
+            metrics.touches.clone(),
+        );
+        registry.register(
+            "duplicate_events",
+            "Redelivered events dropped by the pipeline",
+            metrics.duplicates.clone(),
+        );
+        registry.register(
+            "sink_requests",
+            "Requests to CRMs by sink and HTTP status",
+            metrics.sink_requests.clone(),
+        );
+        registry.register(
+            "sink_records_written",
+            "Records the CRM accepted",
+            metrics.sink_records_written.clone(),
+        );
+        registry.register(
+            "sink_retries",
+            "Batches or records retried",
+            metrics.sink_retries.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Records parked after failing for good",
+            metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "Records waiting to be written, by sink",
+            metrics.outbox_pending.clone(),
+        );
         registry.register(
             "outbox_oldest_pending_seconds",
             "Age of the oldest record waiting for a sink",
             metrics.outbox_oldest_seconds.clone(),
         );
         registry.register("contacts", "Contacts known", metrics.contacts.clone());
-        Arc::new(Metrics { registry, ..metrics })
+        Arc::new(Metrics {
+            registry,
+            ..metrics
+        })
     }
 
     pub fn encode(&self) -> String {

@@ -155,11 +155,18 @@ pub enum EventBody {
     Touch(Touch),
     /// These identities are one person (a form fill ties an anonymous visitor to an
     /// email; a CRM tells us a contact's new address).
-    Identify { who: Vec<Identity> },
+    Identify {
+        who: Vec<Identity>,
+    },
     /// A CRM merged records: everything known under `from` now belongs to `into`.
-    Merge { into: Identity, from: Vec<Identity> },
+    Merge {
+        into: Identity,
+        from: Vec<Identity>,
+    },
     /// A privacy deletion: forget the person entirely and never push them again.
-    Erase { who: Identity },
+    Erase {
+        who: Identity,
+    },
 }
 
 /// An event plus the provider's id for it, which makes redelivery harmless.

@@ -14,14 +14,23 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub async fn run(config: Config, listener: std::net::TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    std::fs::create_dir_all(&config.store.path)
-        .with_context(|| format!("cannot create the store directory {}", config.store.path.display()))?;
+    std::fs::create_dir_all(&config.store.path).with_context(|| {
+        format!(
+            "cannot create the store directory {}",
+            config.store.path.display()
+        )
+    })?;
     let store = Store::open(&config.store.path).context("cannot open the store")?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
-    let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone()).context("cannot start the pipeline")?;
+    let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone())
+        .context("cannot start the pipeline")?;
     let pipeline_health = pipeline.health();
 
     let (stop_sinks, sinks_stopped) = watch::channel(false);
@@ -85,7 +94,9 @@ pub async fn run(config: Config, listener: std::net::TcpListener, shutdown: impl
 
 /// Pings systemd's watchdog while the pipeline is healthy, so a stuck pipeline
 /// gets the service restarted.
-fn spawn_watchdog(pipeline: crate::pipeline::PipelineHealth) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_watchdog(
+    pipeline: crate::pipeline::PipelineHealth,
+) -> Option<tokio::task::JoinHandle<()>> {
     let mut usec = 0u64;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
         return None;

@@ -12,7 +12,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
     let Some(token) = &state.config.server.admin_token else {
-        return Err(Problem::new(401, "the admin API is disabled: set server.admin_token"));
+        return Err(Problem::new(
+            401,
+            "the admin API is disabled: set server.admin_token",
+        ));
     };
     let given = request
         .headers()
@@ -34,7 +37,11 @@ fn internal(error: StoreError) -> Problem {
 }
 
 /// `key` is an email, `hubspot:<id>`, `anon:<id>` or a contact id `c_<n>`.
-pub async fn contact(state: web::Data<AppState>, key: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn contact(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
     let now = now_millis();
@@ -42,14 +49,26 @@ pub async fn contact(state: web::Data<AppState>, key: web::Path<String>, request
         Some(id) => match state.store.contact(id).map_err(internal)? {
             Some(contact) => {
                 let touches = state.store.touches_of(id).map_err(internal)?;
-                Some(crate::store::ContactView::build(&contact, &touches, now, &state.config.scoring))
+                Some(crate::store::ContactView::build(
+                    &contact,
+                    &touches,
+                    now,
+                    &state.config.scoring,
+                ))
             }
             None => None,
         },
         None => {
-            let identity = Identity::parse_user_key(&key)
-                .ok_or_else(|| Problem::new(400, format!("`{key}` is not an email, `system:id` or contact id")))?;
-            state.store.contact_view(&identity, now, &state.config.scoring).map_err(internal)?
+            let identity = Identity::parse_user_key(&key).ok_or_else(|| {
+                Problem::new(
+                    400,
+                    format!("`{key}` is not an email, `system:id` or contact id"),
+                )
+            })?;
+            state
+                .store
+                .contact_view(&identity, now, &state.config.scoring)
+                .map_err(internal)?
         }
     };
     match view {
@@ -58,7 +77,10 @@ pub async fn contact(state: web::Data<AppState>, key: web::Path<String>, request
     }
 }
 
-pub async fn dead_letters(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn dead_letters(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let letters = state.store.dead_letters().map_err(internal)?;
     let items: Vec<serde_json::Value> = letters
@@ -80,10 +102,15 @@ pub async fn dead_letters(state: web::Data<AppState>, request: HttpRequest) -> R
 }
 
 fn parse_id(id: &str) -> Result<u64, Problem> {
-    id.parse().map_err(|_| Problem::new(400, format!("`{id}` is not a dead letter id")))
+    id.parse()
+        .map_err(|_| Problem::new(400, format!("`{id}` is not a dead letter id")))
 }
 
-pub async fn retry_dead_letter(state: web::Data<AppState>, id: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn retry_dead_letter(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let id = parse_id(&id)?;
     if sinks::retry_dead_letter(&state.store, id).map_err(internal)? {
@@ -93,7 +120,10 @@ pub async fn retry_dead_letter(state: web::Data<AppState>, id: web::Path<String>
     }
 }
 
-pub async fn retry_all_dead_letters(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn retry_all_dead_letters(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let mut retried = Vec::new();
     for letter in state.store.dead_letters().map_err(internal)? {
@@ -104,7 +134,11 @@ pub async fn retry_all_dead_letters(state: web::Data<AppState>, request: HttpReq
     Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": retried })))
 }
 
-pub async fn delete_dead_letter(state: web::Data<AppState>, id: web::Path<String>, request: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn delete_dead_letter(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let id = parse_id(&id)?;
     if sinks::delete_dead_letter(&state.store, id).map_err(internal)? {

@@ -17,7 +17,10 @@ pub async fn webhook(
     let name = name.into_inner();
     let Some(source) = state.config.sources.get(&name) else {
         tracing::warn!(message = "Webhook for an unknown source.", source = %name);
-        return Err(Problem::new(404, format!("no source named `{name}` is configured")));
+        return Err(Problem::new(
+            404,
+            format!("no source named `{name}` is configured"),
+        ));
     };
     let refuse = |status: u16, reason: String| {
         state.metrics.webhook(&name, status);
@@ -36,7 +39,8 @@ pub async fn webhook(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|error| refuse(400, format!("could not read the body: {error}")))?;
+        let chunk =
+            chunk.map_err(|error| refuse(400, format!("could not read the body: {error}")))?;
         if body.len() + chunk.len() > limit {
             return Err(refuse(413, format!("body larger than {limit} bytes")));
         }
@@ -47,7 +51,9 @@ pub async fn webhook(
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .filter_map(|(key, value)| Some((key.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .filter_map(|(key, value)| {
+            Some((key.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
         .collect();
     let delivery = Delivery {
         method: request.method().as_str(),
@@ -56,9 +62,15 @@ pub async fn webhook(
         body: &body,
     };
     let now = now_millis();
-    let accepted = source.accept(&delivery, now).map_err(|error: SourceError| refuse(error.status(), error.to_string()))?;
+    let accepted = source
+        .accept(&delivery, now)
+        .map_err(|error: SourceError| refuse(error.status(), error.to_string()))?;
 
-    match state.store.append(&state.commit, &name, accepted, &body, now).await {
+    match state
+        .store
+        .append(&state.commit, &name, accepted, &body, now)
+        .await
+    {
         Ok(outcome) => {
             state.metrics.webhook(&name, 200);
             let status = match outcome {
@@ -71,7 +83,10 @@ pub async fn webhook(
         Err(error) => {
             state.metrics.webhook(&name, 503);
             tracing::error!(message = "Delivery could not be stored; the platform will retry.", source = %name, %error);
-            Err(Problem::new(503, "delivery could not be stored durably; retry later"))
+            Err(Problem::new(
+                503,
+                "delivery could not be stored durably; retry later",
+            ))
         }
     }
 }

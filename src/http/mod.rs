@@ -36,8 +36,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/contacts/{key}", web::get().to(admin::contact))
                 .route("/dead-letters", web::get().to(admin::dead_letters))
-                .route("/dead-letters/retry", web::post().to(admin::retry_all_dead_letters))
-                .route("/dead-letters/{id}/retry", web::post().to(admin::retry_dead_letter))
-                .route("/dead-letters/{id}", web::delete().to(admin::delete_dead_letter)),
+                .route(
+                    "/dead-letters/retry",
+                    web::post().to(admin::retry_all_dead_letters),
+                )
+                .route(
+                    "/dead-letters/{id}/retry",
+                    web::post().to(admin::retry_dead_letter),
+                )
+                .route(
+                    "/dead-letters/{id}",
+                    web::delete().to(admin::delete_dead_letter),
+                ),
         );
 }

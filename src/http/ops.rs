@@ -21,7 +21,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let metrics = &state.metrics;
-    metrics.inbox_pending.set(state.store.inbox_pending() as i64);
+    metrics
+        .inbox_pending
+        .set(state.store.inbox_pending() as i64);
     metrics.contacts.set(state.store.contact_count() as i64);
     for name in state.config.sinks.keys() {
         metrics

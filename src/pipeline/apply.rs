@@ -1,6 +1,9 @@
 //! Applying one delivery: every effect and the cursor advance in one sled transaction,
 //! so a crash before commit replays the delivery and a crash after it never repeats it.
+//! Reads go to the trees directly (the pipeline is their only writer); writes collect
+//! in overlays that commit together.
 
+use super::overlay::Overlay;
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
 use crate::scoring::{self, ScoringConfig};
 use crate::sinks::SinkConfig;
@@ -9,10 +12,10 @@ use crate::store::records::{
 };
 use crate::store::{Contact, DeadLetter, InboxEntry, OutboxEntry, Store, StoreError, StoredTouch};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
+use sled::{Batch, Transactional};
 use std::collections::{BTreeMap, BTreeSet};
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+type TxResult<T> = Result<T, StoreError>;
 
 /// What a committed delivery did, for metrics and logs.
 #[derive(Debug, Default)]
@@ -29,76 +32,107 @@ pub struct Context<'a> {
     pub now: Millis,
 }
 
-/// The transaction's view of the trees, with the touch keys it wrote per contact
-/// (a transaction cannot scan its own writes, and a merge must move them too).
+/// One delivery's view of the trees it changes.
 struct Tx<'t> {
-    contacts: &'t TransactionalTree,
-    identities: &'t TransactionalTree,
-    touches: &'t TransactionalTree,
-    seen: &'t TransactionalTree,
-    outbox: &'t TransactionalTree,
-    erased: &'t TransactionalTree,
-    meta: &'t TransactionalTree,
-    dead_letters: &'t TransactionalTree,
-    written_touches: BTreeMap<u64, Vec<Vec<u8>>>,
+    store: &'t Store,
+    contacts: Overlay<'t>,
+    identities: Overlay<'t>,
+    touches: Overlay<'t>,
+    seen: Overlay<'t>,
+    outbox: Overlay<'t>,
+    erased: Overlay<'t>,
+    meta: Overlay<'t>,
+    dead_letters: Overlay<'t>,
     dirty: BTreeSet<u64>,
     applied: Applied,
 }
 
-fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(error.into())
+fn abort(error: impl Into<StoreError>) -> StoreError {
+    error.into()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> TxResult<T> {
-    serde_json::from_slice(bytes).map_err(|_| abort(StoreError::Corrupt { tree, key: format!("{key:?}") }))
+fn decode<T: serde::de::DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    bytes: &[u8],
+) -> TxResult<T> {
+    serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt {
+        tree,
+        key: format!("{key:?}"),
+    })
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
-    serde_json::to_vec(value).map_err(abort)
+    Ok(serde_json::to_vec(value)?)
 }
 
-pub fn apply_delivery(context: &Context<'_>, seq: u64, entry: &InboxEntry) -> Result<Applied, StoreError> {
-    let trees = context.store.trees();
-    let list = [
-        &trees.contacts,
-        &trees.identities,
-        &trees.touches,
-        &trees.seen,
-        &trees.outbox,
-        &trees.erased,
-        &trees.meta,
-        &trees.dead_letters,
-    ];
-    let applied = list[..].transaction(|views: &Vec<TransactionalTree>| {
-        let mut tx = Tx {
-            contacts: &views[0],
-            identities: &views[1],
-            touches: &views[2],
-            seen: &views[3],
-            outbox: &views[4],
-            erased: &views[5],
-            meta: &views[6],
-            dead_letters: &views[7],
-            written_touches: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            applied: Applied::default(),
-        };
-        for event in &entry.events {
-            let seen = seen_key(&entry.source, &event.provider_id);
-            if tx.seen.get(&seen)?.is_some() {
-                tx.applied.duplicates += 1;
-                continue;
-            }
-            tx.apply_event(context, &entry.source, event)?;
-            tx.seen.insert(seen, &u64_key(seq))?;
+/// Commits one batch per tree, all or nothing.
+fn commit(trees: &[&sled::Tree], batches: Vec<Batch>) -> Result<(), StoreError> {
+    trees.transaction(|views: &Vec<TransactionalTree>| {
+        for (view, batch) in views.iter().zip(&batches) {
+            view.apply_batch(batch)?;
         }
-        let dirty = std::mem::take(&mut tx.dirty);
-        for contact in dirty {
-            tx.queue_if_visible_changed(context, contact)?;
-        }
-        tx.meta.insert(b"cursor".as_slice(), &u64_key(seq))?;
-        Ok(std::mem::take(&mut tx.applied))
+        Ok::<(), ConflictableTransactionError<StoreError>>(())
     })?;
+    Ok(())
+}
+
+pub fn apply_delivery(
+    context: &Context<'_>,
+    seq: u64,
+    entry: &InboxEntry,
+) -> Result<Applied, StoreError> {
+    let trees = context.store.trees();
+    let mut tx = Tx {
+        store: context.store,
+        contacts: Overlay::new(&trees.contacts),
+        identities: Overlay::new(&trees.identities),
+        touches: Overlay::new(&trees.touches),
+        seen: Overlay::new(&trees.seen),
+        outbox: Overlay::new(&trees.outbox),
+        erased: Overlay::new(&trees.erased),
+        meta: Overlay::new(&trees.meta),
+        dead_letters: Overlay::new(&trees.dead_letters),
+        dirty: BTreeSet::new(),
+        applied: Applied::default(),
+    };
+    for event in &entry.events {
+        let seen = seen_key(&entry.source, &event.provider_id);
+        if tx.seen.get(&seen)?.is_some() {
+            tx.applied.duplicates += 1;
+            continue;
+        }
+        tx.apply_event(context, &entry.source, event)?;
+        tx.seen.insert(seen, u64_key(seq));
+    }
+    let dirty = std::mem::take(&mut tx.dirty);
+    for contact in dirty {
+        tx.queue_if_visible_changed(context, contact)?;
+    }
+    tx.meta.insert(b"cursor", u64_key(seq));
+    let applied = std::mem::take(&mut tx.applied);
+    commit(
+        &[
+            &trees.contacts,
+            &trees.identities,
+            &trees.touches,
+            &trees.seen,
+            &trees.outbox,
+            &trees.erased,
+            &trees.meta,
+            &trees.dead_letters,
+        ],
+        vec![
+            tx.contacts.into_batch(),
+            tx.identities.into_batch(),
+            tx.touches.into_batch(),
+            tx.seen.into_batch(),
+            tx.outbox.into_batch(),
+            tx.erased.into_batch(),
+            tx.meta.into_batch(),
+            tx.dead_letters.into_batch(),
+        ],
+    )?;
     context.store.set_cursor_cached(seq);
     Ok(applied)
 }
@@ -106,24 +140,30 @@ pub fn apply_delivery(context: &Context<'_>, seq: u64, entry: &InboxEntry) -> Re
 /// Re-checks contacts whose displayed fields changed through decay alone.
 pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> {
     let trees = context.store.trees();
-    let list = [&trees.contacts, &trees.outbox];
-    let queued = list[..].transaction(|views: &Vec<TransactionalTree>| {
-        let mut queued = 0;
-        for id in ids {
-            let Some(bytes) = views[0].get(u64_key(*id))? else { continue };
-            let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
-            if queue(context, &views[1], &mut contact)? {
-                views[0].insert(&u64_key(*id), encode(&contact)?)?;
-                queued += 1;
-            }
+    let mut contacts = Overlay::new(&trees.contacts);
+    let mut outbox = Overlay::new(&trees.outbox);
+    let mut queued = 0;
+    for id in ids {
+        let Some(bytes) = contacts.get(u64_key(*id))? else {
+            continue;
+        };
+        let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
+        if queue(context, &mut outbox, &mut contact)? {
+            contacts.insert(u64_key(*id), encode(&contact)?);
+            queued += 1;
         }
-        Ok(queued)
-    })?;
+    }
+    if queued > 0 {
+        commit(
+            &[&trees.contacts, &trees.outbox],
+            vec![contacts.into_batch(), outbox.into_batch()],
+        )?;
+    }
     Ok(queued)
 }
 
 /// Puts the contact's fields in every sink's outbox if a rep would see a change.
-fn queue(context: &Context<'_>, outbox: &TransactionalTree, contact: &mut Contact) -> TxResult<bool> {
+fn queue(context: &Context<'_>, outbox: &mut Overlay<'_>, contact: &mut Contact) -> TxResult<bool> {
     let visible = scoring::visible(&contact.attention, context.now, context.scoring);
     if contact.visible.as_ref() == Some(&visible) {
         return Ok(false);
@@ -141,7 +181,7 @@ fn queue(context: &Context<'_>, outbox: &TransactionalTree, contact: &mut Contac
             not_before: 0,
             last_error: None,
         };
-        outbox.insert(outbox_key(name, contact.id), encode(&entry)?)?;
+        outbox.insert(outbox_key(name, contact.id), encode(&entry)?);
     }
     contact.visible = Some(visible);
     Ok(true)
@@ -191,7 +231,8 @@ impl Tx<'_> {
                     self.save(&contact)?;
                 }
                 for identity in from.iter().chain(std::iter::once(into)) {
-                    self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+                    self.identities
+                        .insert(identity.key().as_bytes(), u64_key(winner));
                 }
                 self.dirty.insert(winner);
                 Ok(())
@@ -200,18 +241,29 @@ impl Tx<'_> {
         }
     }
 
-    fn touch(&mut self, context: &Context<'_>, source: &str, provider_id: &str, touch: &Touch) -> TxResult<()> {
+    fn touch(
+        &mut self,
+        context: &Context<'_>,
+        source: &str,
+        provider_id: &str,
+        touch: &Touch,
+    ) -> TxResult<()> {
         if self.any_erased(&touch.who)? {
             self.applied.dropped_erased += 1;
             return Ok(());
         }
         let id = self.resolve(context, &touch.who)?;
         let Some(mut contact) = self.load(id)? else {
-            return Err(abort(StoreError::Corrupt { tree: "contacts", key: id.to_string() }));
+            return Err(abort(StoreError::Corrupt {
+                tree: "contacts",
+                key: id.to_string(),
+            }));
         };
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
-        let weight = contact.attention.add(touch.kind, occurred_at, context.scoring);
+        let weight = contact
+            .attention
+            .add(touch.kind, occurred_at, context.scoring);
         contact.touch_count += 1;
         if touch.account.is_some() {
             contact.account = touch.account.clone();
@@ -225,9 +277,8 @@ impl Tx<'_> {
             weight,
             properties: touch.properties.clone(),
         };
-        let key = touch_key(id, occurred_at, &touch_id).to_vec();
-        self.touches.insert(key.clone(), encode(&stored)?)?;
-        self.written_touches.entry(id).or_default().push(key);
+        self.touches
+            .insert(touch_key(id, occurred_at, &touch_id), encode(&stored)?);
         self.save(&contact)?;
         self.dirty.insert(id);
         self.applied.touches.push(touch.kind);
@@ -244,7 +295,11 @@ impl Tx<'_> {
     }
 
     fn lookup(&self, identity: &Identity) -> TxResult<Option<u64>> {
-        let Some(id) = self.identities.get(identity.key().as_bytes())?.and_then(|v| read_u64(&v)) else {
+        let Some(id) = self
+            .identities
+            .get(identity.key().as_bytes())?
+            .and_then(|v| read_u64(&v))
+        else {
             return Ok(None);
         };
         // A mapping to a contact that no longer exists is treated as unknown.
@@ -258,8 +313,8 @@ impl Tx<'_> {
         }
     }
 
-    fn save(&self, contact: &Contact) -> TxResult<()> {
-        self.contacts.insert(&u64_key(contact.id), encode(contact)?)?;
+    fn save(&mut self, contact: &Contact) -> TxResult<()> {
+        self.contacts.insert(u64_key(contact.id), encode(contact)?);
         Ok(())
     }
 
@@ -269,11 +324,21 @@ impl Tx<'_> {
         self.resolve_inner(context, who, None)
     }
 
-    fn resolve_preferring(&mut self, context: &Context<'_>, who: &[Identity], preferred: &Identity) -> TxResult<u64> {
+    fn resolve_preferring(
+        &mut self,
+        context: &Context<'_>,
+        who: &[Identity],
+        preferred: &Identity,
+    ) -> TxResult<u64> {
         self.resolve_inner(context, who, Some(preferred))
     }
 
-    fn resolve_inner(&mut self, context: &Context<'_>, who: &[Identity], preferred: Option<&Identity>) -> TxResult<u64> {
+    fn resolve_inner(
+        &mut self,
+        context: &Context<'_>,
+        who: &[Identity],
+        preferred: Option<&Identity>,
+    ) -> TxResult<u64> {
         let mut found: Vec<u64> = Vec::new();
         for identity in who {
             if let Some(id) = self.lookup(identity)? {
@@ -284,7 +349,7 @@ impl Tx<'_> {
         }
         let winner = match found.len() {
             0 => {
-                let id = self.contacts.generate_id()?;
+                let id = self.store.generate_id()?;
                 self.save(&Contact::new(id, context.now))?;
                 id
             }
@@ -298,11 +363,15 @@ impl Tx<'_> {
             }
         };
         let Some(mut contact) = self.load(winner)? else {
-            return Err(abort(StoreError::Corrupt { tree: "contacts", key: winner.to_string() }));
+            return Err(abort(StoreError::Corrupt {
+                tree: "contacts",
+                key: winner.to_string(),
+            }));
         };
         for identity in who {
             contact.add_identity(identity.clone());
-            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+            self.identities
+                .insert(identity.key().as_bytes(), u64_key(winner));
         }
         self.save(&contact)?;
         Ok(winner)
@@ -328,7 +397,9 @@ impl Tx<'_> {
                 best = Some(rank);
             }
         }
-        Ok(best.map(|(_, std::cmp::Reverse(id))| id).unwrap_or(candidates[0]))
+        Ok(best
+            .map(|(_, std::cmp::Reverse(id))| id)
+            .unwrap_or(candidates[0]))
     }
 
     /// Moves everything of `loser` to `winner`. Exact: attention sums are linear.
@@ -342,25 +413,25 @@ impl Tx<'_> {
             into.account = from.account;
         }
         for identity in from.identities {
-            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+            self.identities
+                .insert(identity.key().as_bytes(), u64_key(winner));
             into.add_identity(identity);
         }
         for identity in from.retired {
-            self.identities.insert(identity.key().as_bytes(), &u64_key(winner))?;
+            self.identities
+                .insert(identity.key().as_bytes(), u64_key(winner));
             if !into.retired.contains(&identity) {
                 into.retired.push(identity);
             }
         }
-        for key in self.touch_keys_of(context.store, loser)? {
-            if let Some(value) = self.touches.remove(key.as_slice())? {
-                let mut moved = key.clone();
+        for key in self.touches.keys_with_prefix(&u64_key(loser))? {
+            if let Some(value) = self.touches.remove(&key)? {
+                let mut moved = key;
                 moved[..8].copy_from_slice(&winner.to_be_bytes());
-                self.touches.insert(moved.clone(), value)?;
-                self.written_touches.entry(winner).or_default().push(moved);
+                self.touches.insert(moved, value.to_vec());
             }
         }
-        self.written_touches.remove(&loser);
-        self.contacts.remove(&u64_key(loser))?;
+        self.contacts.remove(u64_key(loser))?;
         for name in context.sinks.keys() {
             self.outbox.remove(outbox_key(name, loser))?;
         }
@@ -370,42 +441,29 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn touch_keys_of(&self, store: &Store, contact: u64) -> TxResult<Vec<Vec<u8>>> {
-        let mut keys: Vec<Vec<u8>> = Vec::new();
-        for item in store.trees().touches.scan_prefix(u64_key(contact)).keys() {
-            keys.push(item.map_err(|e| abort(StoreError::Sled(e)))?.to_vec());
-        }
-        if let Some(written) = self.written_touches.get(&contact) {
-            keys.extend(written.iter().cloned());
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
-    }
-
     /// Forgets a person: contact, identities, touches, pending pushes, dead letters.
     fn erase(&mut self, context: &Context<'_>, who: &Identity) -> TxResult<()> {
-        self.erased.insert(&erased_key(who), &u64_key(context.now as u64))?;
+        self.erased
+            .insert(erased_key(who), u64_key(context.now as u64));
         let Some(id) = self.lookup(who)? else {
             return Ok(());
         };
         if let Some(contact) = self.load(id)? {
             for identity in contact.identities.iter().chain(&contact.retired) {
                 self.identities.remove(identity.key().as_bytes())?;
-                self.erased.insert(&erased_key(identity), &u64_key(context.now as u64))?;
+                self.erased
+                    .insert(erased_key(identity), u64_key(context.now as u64));
             }
         }
         self.identities.remove(who.key().as_bytes())?;
-        for key in self.touch_keys_of(context.store, id)? {
+        for key in self.touches.keys_with_prefix(&u64_key(id))? {
             self.touches.remove(key)?;
         }
-        self.written_touches.remove(&id);
-        self.contacts.remove(&u64_key(id))?;
+        self.contacts.remove(u64_key(id))?;
         for name in context.sinks.keys() {
             self.outbox.remove(outbox_key(name, id))?;
         }
-        for item in context.store.trees().dead_letters.iter() {
-            let (key, value) = item.map_err(|e| abort(StoreError::Sled(e)))?;
+        for (key, value) in self.dead_letters.entries()? {
             let letter: DeadLetter = decode("dead_letters", &key, &value)?;
             if letter.contact == id {
                 self.dead_letters.remove(key)?;
@@ -419,7 +477,7 @@ impl Tx<'_> {
         let Some(mut contact) = self.load(id)? else {
             return Ok(());
         };
-        if queue(context, self.outbox, &mut contact)? {
+        if queue(context, &mut self.outbox, &mut contact)? {
             self.save(&contact)?;
         }
         Ok(())

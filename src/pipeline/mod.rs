@@ -5,6 +5,7 @@
 //! outside a transaction and still write consistently inside one.
 
 mod apply;
+mod overlay;
 
 pub use apply::{apply_delivery, refresh, Applied, Context};
 
@@ -34,7 +35,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn spawn(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> std::io::Result<Pipeline> {
+    pub fn spawn(
+        store: Store,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Pipeline> {
         let stop = Arc::new(AtomicBool::new(false));
         let heartbeat = Arc::new(AtomicI64::new(now_millis()));
         let worker = Worker {
@@ -88,7 +93,8 @@ impl PipelineHealth {
     /// The worker beats at least every second unless it is stuck; a long refresh
     /// also beats between chunks.
     pub fn is_running(&self) -> bool {
-        !self.stop.load(Ordering::Relaxed) && now_millis() - self.heartbeat.load(Ordering::Relaxed) < 30_000
+        !self.stop.load(Ordering::Relaxed)
+            && now_millis() - self.heartbeat.load(Ordering::Relaxed) < 30_000
     }
 }
 
@@ -116,7 +122,8 @@ impl Worker {
                         }
                         next_refresh = now_millis() + refresh_every;
                     }
-                    self.store.wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
+                    self.store
+                        .wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
                 }
                 Ok(_) => failures = 0,
                 Err(error) => {
@@ -126,7 +133,9 @@ impl Worker {
                     std::thread::sleep(Duration::from_millis(200 * failures.min(25) as u64));
                 }
             }
-            self.metrics.inbox_pending.set(self.store.inbox_pending() as i64);
+            self.metrics
+                .inbox_pending
+                .set(self.store.inbox_pending() as i64);
         }
     }
 
@@ -145,13 +154,20 @@ impl Worker {
         for (seq, entry) in &entries {
             let applied = apply_delivery(&self.context(), *seq, entry)?;
             for kind in &applied.touches {
-                self.metrics.touches.get_or_create(&KindLabels { kind: kind.as_str().to_string() }).inc();
+                self.metrics
+                    .touches
+                    .get_or_create(&KindLabels {
+                        kind: kind.as_str().to_string(),
+                    })
+                    .inc();
             }
             self.metrics.duplicates.inc_by(applied.duplicates as u64);
             if applied.dropped_erased > 0 {
                 tracing::info!(message = "Events about erased contacts dropped.", source = %entry.source, count = applied.dropped_erased);
             }
-            self.metrics.inbox_pending.set(self.store.inbox_pending() as i64);
+            self.metrics
+                .inbox_pending
+                .set(self.store.inbox_pending() as i64);
         }
         Ok(entries.len())
     }

@@ -262,7 +262,8 @@ mod tests {
                 let w = attention.add(kinds[*k], at, &config);
                 log.push((at, w));
             }
-            for half_life in [config.half_life_days] {
+            {
+                let half_life = config.half_life_days;
                 let exact = brute_force(&log, NOW, half_life);
                 let ours = attention.raw_at(NOW, &config);
                 prop_assert!((exact - ours).abs() <= 1e-9 * exact.abs().max(1.0));

@@ -167,7 +167,7 @@ impl ScoringConfig {
                 "must be shorter than slow_half_life_days".into(),
             ));
         }
-        if !(self.rising_ratio > 1.0) {
+        if self.rising_ratio.is_nan() || self.rising_ratio <= 1.0 {
             return Err(("rising_ratio".into(), "must be greater than 1".into()));
         }
         if !(self.fading_ratio > 0.0 && self.fading_ratio < 1.0) {

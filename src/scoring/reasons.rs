@@ -72,7 +72,14 @@ mod tests {
         }
         attention.add(TouchKind::EmailOpen, NOW - 40 * DAY, &config);
         let said = reasons(&attention, NOW, &config);
-        assert_eq!(said, vec!["form submit 2d ago", "3 email clicks this week", "email open 5w ago"]);
+        assert_eq!(
+            said,
+            vec![
+                "form submit 2d ago",
+                "3 email clicks this week",
+                "email open 5w ago"
+            ]
+        );
     }
 
     #[test]
@@ -94,6 +101,9 @@ mod tests {
         let config = ScoringConfig::default();
         let mut attention = Attention::default();
         attention.add(TouchKind::Unsubscribe, NOW - DAY, &config);
-        assert_eq!(reasons(&attention, NOW, &config), vec!["unsubscribe 1d ago"]);
+        assert_eq!(
+            reasons(&attention, NOW, &config),
+            vec!["unsubscribe 1d ago"]
+        );
     }
 }

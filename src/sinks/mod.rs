@@ -61,17 +61,28 @@ pub trait CrmInfo {
 
 /// A CRM: [`CrmInfo`] plus sending one batch.
 pub trait Crm: CrmInfo {
-    fn send(&self, client: &reqwest::Client, batch: &[OutboxEntry]) -> impl std::future::Future<Output = Outcome> + Send;
+    fn send(
+        &self,
+        client: &reqwest::Client,
+        batch: &[OutboxEntry],
+    ) -> impl std::future::Future<Output = Outcome> + Send;
 }
 
 /// How a batch went, as the shared loop needs to know it.
 #[derive(Debug)]
 pub enum Outcome {
     /// The CRM answered per record: `None` accepted, `Some(error)` refused.
-    PerRecord { status: u16, errors: Vec<Option<String>> },
+    PerRecord {
+        status: u16,
+        errors: Vec<Option<String>>,
+    },
     /// Nothing was written and trying again later will help (429, 5xx, network,
     /// or credentials the operator must fix). `retry_after` when the CRM said.
-    Transient { status: Option<u16>, retry_after: Option<Duration>, error: String },
+    Transient {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        error: String,
+    },
     /// The whole batch was refused (4xx): one bad record can do that, so the
     /// records are retried one by one.
     Rejected { status: u16, error: String },
@@ -92,7 +103,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn backoff(failures: u32) -> Duration {
     let ceiling = Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF);
-    let jittered = rand::thread_rng().gen_range(ceiling.as_millis() as u64 / 2..=ceiling.as_millis() as u64);
+    let jittered =
+        rand::thread_rng().gen_range(ceiling.as_millis() as u64 / 2..=ceiling.as_millis() as u64);
     Duration::from_millis(jittered)
 }
 
@@ -112,7 +124,11 @@ impl PushLoop {
         let mut failures = 0u32;
         let mut one_by_one = false;
         loop {
-            let wait = if failures == 0 { interval } else { self.pause_after_failure(failures) };
+            let wait = if failures == 0 {
+                interval
+            } else {
+                self.pause_after_failure(failures)
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
@@ -135,7 +151,8 @@ impl PushLoop {
                     one_by_one = false;
                     break;
                 }
-                let entries: Vec<OutboxEntry> = batch.iter().map(|(_, entry)| entry.clone()).collect();
+                let entries: Vec<OutboxEntry> =
+                    batch.iter().map(|(_, entry)| entry.clone()).collect();
                 let outcome = self.config.send(&self.client, &entries).await;
                 match outcome {
                     Outcome::PerRecord { status, errors } => {
@@ -148,9 +165,22 @@ impl PushLoop {
                             one_by_one = false;
                         }
                     }
-                    Outcome::Transient { status, retry_after, error } => {
-                        self.count_request(status.map(|s| s.to_string()).unwrap_or_else(|| "error".into()));
-                        self.metrics.sink_retries.get_or_create(&SinkLabels { sink: self.name.clone() }).inc();
+                    Outcome::Transient {
+                        status,
+                        retry_after,
+                        error,
+                    } => {
+                        self.count_request(
+                            status
+                                .map(|s| s.to_string())
+                                .unwrap_or_else(|| "error".into()),
+                        );
+                        self.metrics
+                            .sink_retries
+                            .get_or_create(&SinkLabels {
+                                sink: self.name.clone(),
+                            })
+                            .inc();
                         failures += 1;
                         tracing::warn!(message = "CRM unavailable; batch kept for retry.", sink = %self.name, %error, status, failures);
                         if let Some(delay) = retry_after {
@@ -186,7 +216,10 @@ impl PushLoop {
     fn count_request(&self, status: String) {
         self.metrics
             .sink_requests
-            .get_or_create(&SinkStatusLabels { sink: self.name.clone(), status })
+            .get_or_create(&SinkStatusLabels {
+                sink: self.name.clone(),
+                status,
+            })
             .inc();
     }
 
@@ -207,14 +240,26 @@ impl PushLoop {
         let now = now_millis();
         let mut pending = 0i64;
         let mut oldest: Option<Millis> = None;
-        for value in self.store.trees().outbox.scan_prefix(outbox_prefix(&self.name)).values().flatten() {
+        for value in self
+            .store
+            .trees()
+            .outbox
+            .scan_prefix(outbox_prefix(&self.name))
+            .values()
+            .flatten()
+        {
             pending += 1;
             if let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) {
                 oldest = Some(oldest.map_or(entry.queued_at, |o| o.min(entry.queued_at)));
             }
         }
-        let labels = SinkLabels { sink: self.name.clone() };
-        self.metrics.outbox_pending.get_or_create(&labels).set(pending);
+        let labels = SinkLabels {
+            sink: self.name.clone(),
+        };
+        self.metrics
+            .outbox_pending
+            .get_or_create(&labels)
+            .set(pending);
         self.metrics
             .outbox_oldest_seconds
             .get_or_create(&labels)
@@ -246,16 +291,28 @@ impl PushLoop {
 
     /// Applies per-record results. An entry replaced by a newer value while the
     /// request was in flight is left alone: the newer value still has to go.
-    fn settle(&self, batch: &[(sled::IVec, OutboxEntry)], errors: &[Option<String>]) -> Result<(), StoreError> {
+    fn settle(
+        &self,
+        batch: &[(sled::IVec, OutboxEntry)],
+        errors: &[Option<String>],
+    ) -> Result<(), StoreError> {
         let outbox = &self.store.trees().outbox;
         let max_attempts = self.config.crm().max_attempts();
-        let labels = SinkLabels { sink: self.name.clone() };
+        let labels = SinkLabels {
+            sink: self.name.clone(),
+        };
         for (index, (read, entry)) in batch.iter().enumerate() {
             let key = outbox_key(&self.name, entry.contact);
             match errors.get(index).cloned().flatten() {
                 None => {
-                    if outbox.compare_and_swap(&key, Some(read), None as Option<&[u8]>)?.is_ok() {
-                        self.metrics.sink_records_written.get_or_create(&labels).inc();
+                    if outbox
+                        .compare_and_swap(&key, Some(read), None as Option<&[u8]>)?
+                        .is_ok()
+                    {
+                        self.metrics
+                            .sink_records_written
+                            .get_or_create(&labels)
+                            .inc();
                     }
                 }
                 Some(error) => {
@@ -271,7 +328,10 @@ impl PushLoop {
                             attempts,
                             failed_at: now_millis(),
                         };
-                        if outbox.compare_and_swap(&key, Some(read), None as Option<&[u8]>)?.is_ok() {
+                        if outbox
+                            .compare_and_swap(&key, Some(read), None as Option<&[u8]>)?
+                            .is_ok()
+                        {
                             self.store
                                 .trees()
                                 .dead_letters
@@ -284,7 +344,11 @@ impl PushLoop {
                         retry.attempts = attempts;
                         retry.not_before = now_millis() + backoff(attempts).as_millis() as i64;
                         retry.last_error = Some(error.clone());
-                        let _ = outbox.compare_and_swap(&key, Some(read), Some(serde_json::to_vec(&retry)?))?;
+                        let _ = outbox.compare_and_swap(
+                            &key,
+                            Some(read),
+                            Some(serde_json::to_vec(&retry)?),
+                        )?;
                         self.metrics.sink_retries.get_or_create(&labels).inc();
                         tracing::info!(message = "CRM refused a record; will retry.", sink = %self.name, contact = entry.contact, %error, attempts);
                     }
@@ -312,9 +376,11 @@ pub fn retry_dead_letter(store: &Store, id: u64) -> Result<bool, StoreError> {
         last_error: None,
     };
     let key = outbox_key(&letter.sink, letter.contact);
-    let _ = trees
-        .outbox
-        .compare_and_swap(&key, None as Option<&[u8]>, Some(serde_json::to_vec(&entry)?))?;
+    let _ = trees.outbox.compare_and_swap(
+        &key,
+        None as Option<&[u8]>,
+        Some(serde_json::to_vec(&entry)?),
+    )?;
     trees.dead_letters.remove(u64_key(id))?;
     Ok(true)
 }

@@ -138,7 +138,11 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Accepts a timestamp within `tolerance_secs` of now, in either direction.
-pub(crate) fn check_window(at: Millis, now: Millis, tolerance_secs: u64) -> Result<(), SourceError> {
+pub(crate) fn check_window(
+    at: Millis,
+    now: Millis,
+    tolerance_secs: u64,
+) -> Result<(), SourceError> {
     let tolerance = tolerance_secs as i64 * 1000;
     if (now - at).abs() > tolerance {
         return Err(SourceError::StaleTimestamp(tolerance_secs));

@@ -36,7 +36,9 @@ impl GroupCommit {
                 };
                 match &result {
                     Ok(()) => store.mark_durable(covered),
-                    Err(error) => tracing::error!(message = "Flush failed; deliveries are refused until it succeeds.", %error),
+                    Err(error) => {
+                        tracing::error!(message = "Flush failed; deliveries are refused until it succeeds.", %error)
+                    }
                 }
                 for waiter in batch {
                     let _ = waiter.send(result.clone());

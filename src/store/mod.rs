@@ -91,7 +91,10 @@ impl Store {
             .flush_every_ms(Some(1000))
             .open()
             .map_err(|error| match error {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
                     StoreError::Locked(format!("{}: {io}", path.display()))
                 }
                 other => StoreError::Sled(other),
@@ -114,7 +117,11 @@ impl Store {
             durable_changed: (Mutex::new(()), Condvar::new()),
             cursor: AtomicU64::new(0),
         };
-        let cursor = inner.meta.get(CURSOR)?.and_then(|v| read_u64(&v)).unwrap_or(0);
+        let cursor = inner
+            .meta
+            .get(CURSOR)?
+            .and_then(|v| read_u64(&v))
+            .unwrap_or(0);
         let last_inbox = inner
             .inbox
             .last()?
@@ -125,7 +132,9 @@ impl Store {
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.
         inner.durable_seq.store(last, Ordering::SeqCst);
-        Ok(Store { inner: Arc::new(inner) })
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     pub(crate) fn trees(&self) -> &Inner {
@@ -147,7 +156,11 @@ impl Store {
         }
         let mut already_seen = true;
         for event in &events {
-            if !self.inner.seen.contains_key(seen_key(source, &event.provider_id))? {
+            if !self
+                .inner
+                .seen
+                .contains_key(seen_key(source, &event.provider_id))?
+            {
                 already_seen = false;
                 break;
             }
@@ -167,7 +180,11 @@ impl Store {
             body,
         )?;
         let seq = {
-            let _guard = self.inner.append_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _guard = self
+                .inner
+                .append_lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
             self.inner.inbox.insert(u64_key(seq), value)?;
             self.inner.last_seq.store(seq, Ordering::SeqCst);
@@ -222,15 +239,27 @@ impl Store {
     }
 
     /// The durable inbox entries after `after`, oldest first, at most `limit`.
-    pub fn inbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, InboxEntry)>, StoreError> {
+    pub fn inbox_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, InboxEntry)>, StoreError> {
         let upto = self.durable_seq();
         let mut out = Vec::new();
         if upto <= after {
             return Ok(out);
         }
-        for item in self.inner.inbox.range(u64_key(after + 1)..=u64_key(upto)).take(limit) {
+        for item in self
+            .inner
+            .inbox
+            .range(u64_key(after + 1)..=u64_key(upto))
+            .take(limit)
+        {
             let (key, value) = item?;
-            let seq = read_u64(&key).ok_or(StoreError::Corrupt { tree: "inbox", key: format!("{key:?}") })?;
+            let seq = read_u64(&key).ok_or(StoreError::Corrupt {
+                tree: "inbox",
+                key: format!("{key:?}"),
+            })?;
             match decode_inbox(&value) {
                 Some((entry, _body)) => out.push((seq, entry)),
                 None => {
@@ -239,7 +268,11 @@ impl Store {
                     tracing::error!(message = "Unreadable inbox entry skipped.", seq);
                     out.push((
                         seq,
-                        InboxEntry { source: String::new(), received_at: 0, events: Vec::new() },
+                        InboxEntry {
+                            source: String::new(),
+                            received_at: 0,
+                            events: Vec::new(),
+                        },
                     ));
                 }
             }
@@ -262,9 +295,11 @@ impl Store {
 
     pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
         match self.inner.contacts.get(u64_key(id))? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
-                tree: "contacts",
-                key: id.to_string(),
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
+                StoreError::Corrupt {
+                    tree: "contacts",
+                    key: id.to_string(),
+                }
             })?)),
             None => Ok(None),
         }
@@ -274,10 +309,12 @@ impl Store {
         let mut touches = Vec::new();
         for item in self.inner.touches.scan_prefix(u64_key(contact)) {
             let (key, value) = item?;
-            touches.push(serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
-                tree: "touches",
-                key: format!("{key:?}"),
-            })?);
+            touches.push(
+                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
+                    tree: "touches",
+                    key: format!("{key:?}"),
+                })?,
+            );
         }
         Ok(touches)
     }
@@ -287,23 +324,31 @@ impl Store {
     }
 
     pub fn outbox_pending(&self, sink: &str) -> usize {
-        self.inner.outbox.scan_prefix(records::outbox_prefix(sink)).count()
+        self.inner
+            .outbox
+            .scan_prefix(records::outbox_prefix(sink))
+            .count()
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.dead_letters.iter() {
             let (key, value) = item?;
-            out.push(serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
-                tree: "dead_letters",
-                key: format!("{key:?}"),
-            })?);
+            out.push(
+                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
+                    tree: "dead_letters",
+                    key: format!("{key:?}"),
+                })?,
+            );
         }
         Ok(out)
     }
 
     pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {
-        Ok(self.inner.erased.contains_key(records::erased_key(identity))?)
+        Ok(self
+            .inner
+            .erased
+            .contains_key(records::erased_key(identity))?)
     }
 
     pub fn generate_id(&self) -> Result<u64, StoreError> {

@@ -38,7 +38,12 @@ pub fn rfc3339(at: Millis) -> String {
 }
 
 impl ContactView {
-    pub fn build(contact: &Contact, touches: &[StoredTouch], now: Millis, config: &ScoringConfig) -> ContactView {
+    pub fn build(
+        contact: &Contact,
+        touches: &[StoredTouch],
+        now: Millis,
+        config: &ScoringConfig,
+    ) -> ContactView {
         let mut emails = Vec::new();
         let mut crm_ids = BTreeMap::new();
         let mut anonymous_ids = Vec::new();

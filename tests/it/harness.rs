@@ -1,0 +1,242 @@
+//! Starts the daemon in-process (its own actix system on its own thread) with a
+//! config written for the test, and signs deliveries the way platforms do.
+
+use attentiond::config::Config;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::time::{Duration, Instant};
+
+pub const SITE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const HUBSPOT_SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct Daemon {
+    pub base: String,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    pub dir: tempfile::TempDir,
+}
+
+/// A config with the `site` (standard) and `hubspot` sources, plus `extra` TOML.
+pub fn config_text(dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+admin_token = "{ADMIN_TOKEN}"
+max_body_bytes = 65536
+
+[store]
+path = "{}"
+
+[sources.site]
+kind = "standard"
+secret = "{SITE_SECRET}"
+
+[sources.hubspot]
+kind = "hubspot"
+client_secret = "{HUBSPOT_SECRET}"
+{extra}
+"#,
+        dir.join("data").display()
+    )
+}
+
+impl Daemon {
+    pub fn start(extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Daemon::start_in(dir, extra)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, extra: &str) -> Daemon {
+        let config = Config::from_toml(&config_text(dir.path(), extra)).expect("test config");
+        Daemon::start_with(dir, config)
+    }
+
+    pub fn start_with(dir: tempfile::TempDir, config: Config) -> Daemon {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(attentiond::server::run(
+                config,
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+            ))
+        });
+        Daemon {
+            base,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            thread: Some(thread),
+            dir,
+        }
+    }
+
+    /// Stops gracefully and hands back the data directory for a restart.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread
+                .join()
+                .expect("daemon thread")
+                .expect("daemon ran cleanly");
+        }
+    }
+
+    pub async fn post_site(&self, id: &str, body: &str) -> reqwest::Response {
+        let headers = sign_standard(SITE_SECRET, id, unix_now(), body);
+        self.post("/webhooks/site", &headers, body).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        body: &str,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (key, value) in headers {
+            request = request.header(key, value);
+        }
+        request.send().await.expect("daemon answers")
+    }
+
+    pub async fn contact(&self, key: &str) -> Option<serde_json::Value> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/contacts/{key}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin api");
+        match response.status().as_u16() {
+            200 => Some(response.json().await.expect("json")),
+            404 => None,
+            other => panic!("contact {key}: HTTP {other}"),
+        }
+    }
+
+    /// Waits until the contact satisfies `done` (the pipeline works after the ack).
+    pub async fn wait_contact(
+        &self,
+        key: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(view) = self.contact(key).await {
+                if done(&view) {
+                    return view;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "contact {key} never reached the expected state: {:?}",
+                self.contact(key).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Waits until every acknowledged delivery has been applied.
+    pub async fn drained(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self
+            .metrics()
+            .await
+            .contains("attentiond_inbox_pending 0\n")
+        {
+            assert!(Instant::now() < deadline, "pipeline never drained");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Signs with the Standard Webhooks reference library, as a sender would.
+pub fn sign_standard(secret: &str, id: &str, timestamp: i64, body: &str) -> Vec<(String, String)> {
+    let signature = standardwebhooks::Webhook::new(secret)
+        .expect("secret")
+        .sign(id, timestamp, body.as_bytes())
+        .expect("sign");
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), timestamp.to_string()),
+        ("webhook-signature".into(), signature),
+    ]
+}
+
+/// HubSpot v3: base64 HMAC-SHA256 of method + URI + body + timestamp (ms).
+pub fn sign_hubspot_v3(
+    secret: &str,
+    method: &str,
+    uri: &str,
+    body: &str,
+    timestamp_ms: i64,
+) -> Vec<(String, String)> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{method}{uri}{body}{timestamp_ms}").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    vec![
+        ("X-HubSpot-Signature-v3".into(), signature),
+        (
+            "X-HubSpot-Request-Timestamp".into(),
+            timestamp_ms.to_string(),
+        ),
+    ]
+}
+
+pub fn touch_body(email: &str, kind: &str, occurred_at: &str) -> String {
+    serde_json::json!({
+        "type": "touch",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "data": { "email": email, "kind": kind, "occurred_at": occurred_at }
+    })
+    .to_string()
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

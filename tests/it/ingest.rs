@@ -1,0 +1,363 @@
+//! Webhooks in: what a site sending signed touches sees, good and bad.
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_signed_touch_is_acknowledged_scored_and_explained() {
+    let daemon = Daemon::start("");
+    let response = daemon
+        .post_site(
+            "msg_1",
+            &touch_body("Ann@Example.com", "form_submit", &now_rfc3339()),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["status"],
+        "accepted"
+    );
+
+    let view = daemon
+        .wait_contact("ann@example.com", |v| v["touch_count"] == 1)
+        .await;
+    assert!(view["id"].as_str().unwrap().starts_with("c_"));
+    assert_eq!(view["emails"], serde_json::json!(["ann@example.com"]));
+    assert_eq!(view["trend"], "rising");
+    let score = view["score"].as_u64().unwrap();
+    assert!(
+        (30..=40).contains(&score),
+        "one fresh form submit scores about 33, got {score}"
+    );
+    assert!((view["raw"].as_f64().unwrap() - 10.0).abs() < 0.01);
+    assert_eq!(view["reasons"], serde_json::json!(["form submit today"]));
+    let touch = &view["touches"][0];
+    assert_eq!(touch["kind"], "form_submit");
+    assert_eq!(touch["source"], "site");
+    assert_eq!(touch["weight"], 10.0);
+    assert!(view["last_touch_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn a_late_touch_decays_from_when_it_happened() {
+    let daemon = Daemon::start("");
+    let four_weeks_ago = (chrono::Utc::now() - chrono::Duration::days(28)).to_rfc3339();
+    let response = daemon
+        .post_site(
+            "msg_late",
+            &touch_body("late@example.com", "form_submit", &four_weeks_ago),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let view = daemon
+        .wait_contact("late@example.com", |v| v["touch_count"] == 1)
+        .await;
+    // Two half-lives of 14 days: a quarter of the weight is left.
+    assert!((view["raw"].as_f64().unwrap() - 2.5).abs() < 0.01, "{view}");
+    assert_eq!(view["trend"], "fading");
+}
+
+#[tokio::test]
+async fn a_redelivery_counts_once_even_when_concurrent() {
+    let daemon = Daemon::start("");
+    let body = touch_body("dup@example.com", "email_click", &now_rfc3339());
+    let first = daemon.post_site("msg_dup", &body).await;
+    assert_eq!(first.status(), 200);
+    daemon
+        .wait_contact("dup@example.com", |v| v["touch_count"] == 1)
+        .await;
+    let again = daemon.post_site("msg_dup", &body).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["status"],
+        "duplicate"
+    );
+
+    let body = touch_body("burst@example.com", "email_click", &now_rfc3339());
+    let burst: Vec<_> = (0..16)
+        .map(|_| daemon.post_site("msg_burst", &body))
+        .collect();
+    for response in futures_util::future::join_all(burst).await {
+        assert_eq!(response.status(), 200);
+    }
+    daemon.drained().await;
+    assert_eq!(
+        daemon.contact("burst@example.com").await.unwrap()["touch_count"],
+        1
+    );
+    assert_eq!(
+        daemon.contact("dup@example.com").await.unwrap()["touch_count"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_list_with_the_right_signature_is_accepted() {
+    let daemon = Daemon::start("");
+    let body = touch_body("rot@example.com", "page_view", &now_rfc3339());
+    let mut headers = sign_standard(SITE_SECRET, "msg_rot", unix_now(), &body);
+    let good = headers[2].1.clone();
+    headers[2].1 = format!("v1,bm90IHRoZSByaWdodCBvbmU= {good}");
+    assert_eq!(
+        daemon
+            .post("/webhooks/site", &headers, &body)
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (
+        status,
+        body["detail"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
+    let daemon = Daemon::start("");
+    let now = unix_now();
+    let body = |who: &str| touch_body(&format!("{who}@example.com"), "form_submit", &now_rfc3339());
+
+    let wrong_secret = sign_standard(
+        "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        "m1",
+        now,
+        &body("wrongsecret"),
+    );
+    let (status, detail) = problem(
+        daemon
+            .post("/webhooks/site", &wrong_secret, &body("wrongsecret"))
+            .await,
+    )
+    .await;
+    assert_eq!((status, detail.as_str()), (401, "invalid signature"));
+
+    // Signed one body, sent another.
+    let signed_for_other = sign_standard(SITE_SECRET, "m2", now, &body("original"));
+    assert_eq!(
+        problem(
+            daemon
+                .post("/webhooks/site", &signed_for_other, &body("tampered"))
+                .await
+        )
+        .await
+        .0,
+        401
+    );
+
+    let mut missing = sign_standard(SITE_SECRET, "m3", now, &body("missing"));
+    missing.remove(2);
+    let (status, detail) = problem(
+        daemon
+            .post("/webhooks/site", &missing, &body("missing"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "missing header webhook-signature")
+    );
+
+    let stale = sign_standard(SITE_SECRET, "m4", now - 600, &body("stale"));
+    let (status, detail) =
+        problem(daemon.post("/webhooks/site", &stale, &body("stale")).await).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("tolerance"), "{detail}");
+
+    let future = sign_standard(SITE_SECRET, "m5", now + 600, &body("future"));
+    assert_eq!(
+        problem(
+            daemon
+                .post("/webhooks/site", &future, &body("future"))
+                .await
+        )
+        .await
+        .0,
+        401
+    );
+
+    let headers = sign_standard(SITE_SECRET, "m6", now, &body("nosource"));
+    let (status, detail) = problem(
+        daemon
+            .post("/webhooks/nosuch", &headers, &body("nosource"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(detail.contains("nosuch"));
+
+    let huge = touch_body("huge@example.com", "form_submit", &now_rfc3339()).replace(
+        "\"type\"",
+        &format!("\"pad\":\"{}\",\"type\"", "x".repeat(70_000)),
+    );
+    let headers = sign_standard(SITE_SECRET, "m7", now, &huge);
+    assert_eq!(
+        problem(daemon.post("/webhooks/site", &headers, &huge).await)
+            .await
+            .0,
+        413
+    );
+
+    let unknown_kind = touch_body("badkind@example.com", "webinar", &now_rfc3339());
+    let headers = sign_standard(SITE_SECRET, "m8", now, &unknown_kind);
+    let (status, detail) =
+        problem(daemon.post("/webhooks/site", &headers, &unknown_kind).await).await;
+    assert_eq!(status, 400);
+    assert!(
+        detail.contains("unknown kind `webinar`") && detail.contains("webinar_attended"),
+        "{detail}"
+    );
+
+    let not_json = "{\"type\": \"touch\", \"data\": ";
+    let headers = sign_standard(SITE_SECRET, "m9", now, not_json);
+    let (status, detail) = problem(daemon.post("/webhooks/site", &headers, not_json).await).await;
+    assert_eq!(status, 400);
+    assert!(detail.starts_with("malformed payload"), "{detail}");
+
+    // A good delivery after the bad ones: once it is applied, anything stored before
+    // it would have been applied too.
+    assert_eq!(daemon.post_site("m10", &body("good")).await.status(), 200);
+    daemon
+        .wait_contact("good@example.com", |v| v["touch_count"] == 1)
+        .await;
+    for who in [
+        "wrongsecret",
+        "original",
+        "tampered",
+        "missing",
+        "stale",
+        "future",
+        "nosource",
+        "huge",
+        "badkind",
+    ] {
+        assert!(
+            daemon
+                .contact(&format!("{who}@example.com"))
+                .await
+                .is_none(),
+            "{who} was stored"
+        );
+    }
+    let metrics = daemon.metrics().await;
+    assert!(
+        metrics.contains(r#"attentiond_webhooks_total{source="site",status="401"} 5"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"attentiond_webhooks_total{source="site",status="400"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"attentiond_webhooks_total{source="site",status="413"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"attentiond_webhooks_total{source="site",status="200"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn identify_carries_anonymous_attention_into_the_known_contact() {
+    let daemon = Daemon::start("");
+    let anonymous = serde_json::json!({"type": "touch", "data": {"anonymous_id": "visitor-7", "kind": "pricing_view", "occurred_at": now_rfc3339()}}).to_string();
+    assert_eq!(daemon.post_site("a1", &anonymous).await.status(), 200);
+    assert_eq!(
+        daemon
+            .post_site(
+                "a2",
+                &touch_body("bo@example.com", "email_click", &now_rfc3339())
+            )
+            .await
+            .status(),
+        200
+    );
+    daemon
+        .wait_contact("anon:visitor-7", |v| v["touch_count"] == 1)
+        .await;
+    let identify = serde_json::json!({"type": "identify", "data": {"anonymous_id": "visitor-7", "email": "bo@example.com"}}).to_string();
+    assert_eq!(daemon.post_site("a3", &identify).await.status(), 200);
+    let view = daemon
+        .wait_contact("bo@example.com", |v| v["touch_count"] == 2)
+        .await;
+    assert_eq!(view["anonymous_ids"], serde_json::json!(["visitor-7"]));
+    assert!(
+        (view["raw"].as_f64().unwrap() - 8.0).abs() < 0.01,
+        "pricing view 5 + click 3: {view}"
+    );
+    let by_anon = daemon.contact("anon:visitor-7").await.unwrap();
+    assert_eq!(by_anon["id"], view["id"]);
+}
+
+#[tokio::test]
+async fn the_admin_api_wants_its_token() {
+    let daemon = Daemon::start("");
+    let url = format!("{}/api/v1/contacts/ann@example.com", daemon.base);
+    let none = daemon.client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["content-type"], "application/problem+json");
+    let wrong = daemon
+        .client
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(daemon.contact("nobody@example.com").await.is_none());
+    let dead = daemon
+        .client
+        .get(format!("{}/api/v1/dead-letters", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dead.status(), 401);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let daemon = Daemon::start("");
+    let health = daemon
+        .client
+        .get(format!("{}/healthz", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = daemon
+        .client
+        .get(format!("{}/readyz", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"store": true, "pipeline": true})
+    );
+    assert_eq!(
+        daemon
+            .post_site(
+                "h1",
+                &touch_body("m@example.com", "email_open", &now_rfc3339())
+            )
+            .await
+            .status(),
+        200
+    );
+    daemon
+        .wait_contact("m@example.com", |v| v["touch_count"] == 1)
+        .await;
+    let metrics = daemon.metrics().await;
+    for name in [
+        r#"attentiond_webhooks_total{source="site",status="200"} 1"#,
+        "attentiond_inbox_pending 0",
+        r#"attentiond_touches_total{kind="email_open"} 1"#,
+    ] {
+        assert!(metrics.contains(name), "{name} missing from {metrics}");
+    }
+}

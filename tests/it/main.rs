@@ -1,0 +1,10 @@
+//! Integration tests: the real daemon on 127.0.0.1, real HTTP, a fake HubSpot that
+//! speaks HubSpot's request and response shapes.
+
+mod cli;
+mod crash;
+mod fake_hubspot;
+mod harness;
+mod hubspot_source;
+mod ingest;
+mod sink;
