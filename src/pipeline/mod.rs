@@ -7,7 +7,7 @@
 mod apply;
 mod overlay;
 
-pub use apply::{apply_delivery, refresh, Applied, Context};
+pub use apply::{apply_deliveries, refresh, Applied, Context};
 
 use crate::config::Config;
 use crate::metrics::{KindLabels, Metrics};
@@ -151,24 +151,28 @@ impl Worker {
     /// Applies what is durable past the cursor; returns how many deliveries.
     fn round(&self) -> Result<usize, StoreError> {
         let entries = self.store.inbox_after(self.store.cursor(), ROUND)?;
-        for (seq, entry) in &entries {
-            let applied = apply_delivery(&self.context(), *seq, entry)?;
-            for kind in &applied.touches {
-                self.metrics
-                    .touches
-                    .get_or_create(&KindLabels {
-                        kind: kind.as_str().to_string(),
-                    })
-                    .inc();
-            }
-            self.metrics.duplicates.inc_by(applied.duplicates as u64);
-            if applied.dropped_erased > 0 {
-                tracing::info!(message = "Events about erased contacts dropped.", source = %entry.source, count = applied.dropped_erased);
-            }
-            self.metrics
-                .inbox_pending
-                .set(self.store.inbox_pending() as i64);
+        if entries.is_empty() {
+            return Ok(0);
         }
+        let applied = apply_deliveries(&self.context(), &entries)?;
+        for kind in &applied.touches {
+            self.metrics
+                .touches
+                .get_or_create(&KindLabels {
+                    kind: kind.as_str().to_string(),
+                })
+                .inc();
+        }
+        self.metrics.duplicates.inc_by(applied.duplicates as u64);
+        if applied.dropped_erased > 0 {
+            tracing::info!(
+                message = "Events about erased contacts dropped.",
+                count = applied.dropped_erased
+            );
+        }
+        self.metrics
+            .inbox_pending
+            .set(self.store.inbox_pending() as i64);
         Ok(entries.len())
     }
 
