@@ -30,8 +30,6 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("`{key}` and `{key}_file` are both set; keep one")]
-    SecretTwice { key: String },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -295,7 +293,9 @@ impl Config {
     }
 }
 
-/// Replaces every `<secret>_file = "/path"` with `<secret> = "<file contents>"`.
+/// Replaces every `<secret>_file = "/path"` with `<secret> = "<file contents>"`. The
+/// file wins over an inline value, so `ATTENTIOND__..._FILE` (systemd credentials)
+/// overrides a secret left in the config file.
 fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), ConfigError> {
     let serde_json::Value::Object(map) = tree else {
         return Ok(());
@@ -311,9 +311,6 @@ fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), Co
     for file_key in file_keys {
         let base = file_key.trim_end_matches("_file").to_string();
         let full_key = format!("{at}{base}");
-        if map.contains_key(&base) {
-            return Err(ConfigError::SecretTwice { key: full_key });
-        }
         let Some(serde_json::Value::String(path)) = map.remove(&file_key) else {
             return Err(ConfigError::invalid(
                 format!("{at}{file_key}"),
@@ -395,9 +392,21 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_and_its_file_together_are_refused() {
-        let error = Config::from_toml("[server]\nadmin_token = \"a\"\nadmin_token_file = \"/x\"\n")
-            .unwrap_err();
-        assert!(error.to_string().contains("server.admin_token"), "{error}");
+    fn a_secret_file_wins_over_the_inline_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "from-file").unwrap();
+        let config = Config::from_toml(&format!(
+            "[server]\nadmin_token = \"inline\"\nadmin_token_file = \"{}\"\n",
+            path.display()
+        ))
+        .unwrap();
+        assert_eq!(config.server.admin_token.unwrap().expose(), "from-file");
+        let missing =
+            Config::from_toml("[server]\nadmin_token_file = \"/nonexistent/x\"\n").unwrap_err();
+        assert!(
+            missing.to_string().contains("server.admin_token"),
+            "{missing}"
+        );
     }
 }
