@@ -153,3 +153,57 @@ async fn contact_prints_the_same_json_while_running_and_after_stopping() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no contact"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_name_the_source_and_the_reason_but_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = spawn_binary(dir.path(), free_port());
+    wait_healthy(&daemon.base).await;
+    let body = touch_body("log@example.com", "form_submit", &now_rfc3339());
+    let client = reqwest::Client::new();
+    let mut request = client
+        .post(format!("{}/webhooks/site", daemon.base))
+        .body(body.clone());
+    for (key, value) in sign_standard(
+        "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        "log-1",
+        unix_now(),
+        &body,
+    ) {
+        request = request.header(key, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 401);
+    let admin = client
+        .get(format!("{}/api/v1/contacts/log@example.com", daemon.base))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 401);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    daemon.child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let refused = log
+        .lines()
+        .find(|line| line.contains("Webhook refused"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        refused.contains("source=site")
+            && refused.contains("invalid signature")
+            && refused.contains("status=401"),
+        "{refused}"
+    );
+    for secret in [
+        SITE_SECRET,
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        HUBSPOT_SECRET,
+        ADMIN_TOKEN,
+        "guess",
+    ] {
+        assert!(!log.contains(secret), "log reveals {secret}:\n{log}");
+    }
+}

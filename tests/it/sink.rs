@@ -382,3 +382,99 @@ async fn queued_scores_survive_a_restart_while_hubspot_is_down() {
     assert!(fake.contact("outage@example.com").is_none());
     drop(daemon);
 }
+
+#[tokio::test]
+async fn fading_through_decay_alone_reaches_hubspot() {
+    let fake = FakeHubspot::start();
+    let extra = format!(
+        "{}\n[scoring]\nrefresh_interval_secs = 1\n",
+        sink_config(&fake, 100, 5)
+    );
+    let daemon = Daemon::start(&extra);
+    // Happened 23:59:57 ago: "today" now, "1d ago" in three seconds, with no new touch.
+    let almost_a_day = (chrono::Utc::now() - chrono::Duration::seconds(86_400 - 3)).to_rfc3339();
+    daemon
+        .post_site(
+            "f1",
+            &touch_body("fading@example.com", "form_submit", &almost_a_day),
+        )
+        .await;
+    fake.wait_for("first push", |f| f.contact("fading@example.com").is_some())
+        .await;
+    assert_eq!(
+        fake.contact("fading@example.com").unwrap()["attention_reasons"],
+        "form submit today"
+    );
+    fake.wait_for("refreshed push", |f| {
+        f.contact("fading@example.com")
+            .is_some_and(|c| c["attention_reasons"] == "form submit 1d ago")
+    })
+    .await;
+    assert_eq!(inputs_for(&fake, "fading@example.com").len(), 2);
+    assert_eq!(
+        daemon.contact("fading@example.com").await.unwrap()["touch_count"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn nothing_about_an_erased_contact_is_pushed_again() {
+    let fake = FakeHubspot::start();
+    let daemon = Daemon::start(&sink_config(&fake, 100, 5));
+    let uri = format!("{}/webhooks/hubspot", daemon.base);
+    let send = |event_id: u64, subscription: &str, extra: serde_json::Value| {
+        let mut event = serde_json::json!({"eventId": event_id, "subscriptionId": 1, "portalId": 1, "appId": 1,
+            "occurredAt": chrono::Utc::now().timestamp_millis(), "subscriptionType": subscription,
+            "attemptNumber": 0, "objectId": 7001, "changeSource": "CRM"});
+        event
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let body = serde_json::json!([event]).to_string();
+        let headers = sign_hubspot_v3(
+            HUBSPOT_SECRET,
+            "POST",
+            &uri,
+            &body,
+            chrono::Utc::now().timestamp_millis(),
+        );
+        let daemon = &daemon;
+        async move {
+            daemon
+                .post("/webhooks/hubspot", &headers, &body)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis().to_string();
+    assert_eq!(
+        send(
+            1,
+            "contact.propertyChange",
+            serde_json::json!({"propertyName": "recent_conversion_date", "propertyValue": now_ms})
+        )
+        .await,
+        200
+    );
+    fake.wait_for("pushed once", |f| f.contact("7001").is_some())
+        .await;
+    let before = inputs_for(&fake, "7001").len();
+    assert_eq!(
+        send(2, "contact.privacyDeletion", serde_json::json!({})).await,
+        200
+    );
+    assert_eq!(
+        send(
+            3,
+            "contact.propertyChange",
+            serde_json::json!({"propertyName": "hs_email_last_click_date", "propertyValue": now_ms})
+        )
+        .await,
+        200
+    );
+    daemon.drained().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(inputs_for(&fake, "7001").len(), before);
+    assert!(daemon.contact("hubspot:7001").await.is_none());
+}
