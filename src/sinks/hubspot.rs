@@ -218,7 +218,11 @@ impl Crm for HubspotSink {
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                return Outcome::Transient { status: None, retry_after: None, error: error.without_url().to_string() }
+                return Outcome::Transient {
+                    status: None,
+                    retry_after: None,
+                    error: super::error_chain(&error.without_url()),
+                }
             }
         };
         let status = response.status().as_u16();

@@ -98,6 +98,18 @@ impl SinkConfig {
     }
 }
 
+/// "error sending request: connection refused" rather than the first word alone.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
