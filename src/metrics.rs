@@ -111,7 +111,11 @@ impl Metrics {
             "Age of the oldest record waiting for a sink",
             metrics.outbox_oldest_seconds.clone(),
         );
-        registry.register("contacts", "Contacts known", metrics.contacts.clone());
+        registry.register(
+            "contacts",
+            "Contacts known, counted at each decay refresh",
+            metrics.contacts.clone(),
+        );
         Arc::new(Metrics {
             registry,
             ..metrics

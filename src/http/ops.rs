@@ -24,7 +24,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics
         .inbox_pending
         .set(state.store.inbox_pending() as i64);
-    metrics.contacts.set(state.store.contact_count() as i64);
     for name in state.config.sinks.keys() {
         metrics
             .outbox_pending

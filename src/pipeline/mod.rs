@@ -180,9 +180,11 @@ impl Worker {
     pub fn refresh_all(&self) -> Result<(), StoreError> {
         let mut ids = Vec::with_capacity(REFRESH_CHUNK);
         let mut queued = 0;
+        let mut known = 0;
         for key in self.store.trees().contacts.iter().keys() {
             if let Some(id) = read_u64(&key?) {
                 ids.push(id);
+                known += 1;
             }
             if ids.len() == REFRESH_CHUNK {
                 self.heartbeat.store(now_millis(), Ordering::Relaxed);
@@ -193,7 +195,7 @@ impl Worker {
             }
         }
         queued += refresh(&self.context(), &ids)?;
-        self.metrics.contacts.set(self.store.contact_count() as i64);
+        self.metrics.contacts.set(known);
         if queued > 0 {
             tracing::info!(message = "Decay refresh queued changed contacts.", queued);
         }

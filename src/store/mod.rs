@@ -319,10 +319,6 @@ impl Store {
         Ok(touches)
     }
 
-    pub fn contact_count(&self) -> usize {
-        self.inner.contacts.len()
-    }
-
     pub fn outbox_pending(&self, sink: &str) -> usize {
         self.inner
             .outbox
