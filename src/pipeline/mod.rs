@@ -109,7 +109,8 @@ struct Worker {
 impl Worker {
     fn run(self) {
         let refresh_every = self.config.scoring.refresh_interval_secs as i64 * 1000;
-        let mut next_refresh = now_millis() + refresh_every;
+        // A first refresh right away: after downtime, scores have faded meanwhile.
+        let mut next_refresh = now_millis();
         let mut failures = 0u32;
         while !self.stop.load(Ordering::SeqCst) {
             self.heartbeat.store(now_millis(), Ordering::Relaxed);
