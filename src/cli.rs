@@ -148,6 +148,12 @@ fn kind_of_sink(sink: &crate::sinks::SinkConfig) -> &'static str {
 /// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
 fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
+    if !config.store.path.join("db").exists() {
+        return Err(anyhow!(
+            "no store at {} (check store.path)",
+            config.store.path.display()
+        ));
+    }
     let view = match Store::open(&config.store.path) {
         Ok(store) => {
             let identity = match key.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
@@ -185,13 +191,16 @@ fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::V
     let token = config.server.admin_token.as_ref().ok_or_else(|| {
         anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
     })?;
-    let url = format!("http://{}/api/v1/contacts/{}", config.server.listen, key);
+    let mut url = reqwest::Url::parse(&format!("http://{}/api/v1/contacts", config.server.listen))?;
+    url.path_segments_mut()
+        .map_err(|_| anyhow!("server.listen does not make a URL"))?
+        .push(key);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let response = reqwest::Client::new()
-            .get(&url)
+            .get(url)
             .bearer_auth(token.expose())
             .send()
             .await

@@ -146,7 +146,8 @@ pub struct StoreConfig {
     /// Directory of the sled database. Created if missing.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
-    /// Processed webhook deliveries are kept this many days for `replay`, then pruned.
+    /// Applied webhook deliveries (with their raw bodies) are kept this many days for
+    /// audit, then pruned.
     #[serde(default = "default_inbox_retention_days")]
     pub inbox_retention_days: u32,
 }

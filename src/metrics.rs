@@ -139,3 +139,20 @@ impl Metrics {
             .inc();
     }
 }
+
+/// Sets a sink's outbox gauges from the store: pending records and the age of the
+/// oldest, the number an operator alerts on.
+pub fn record_outbox(metrics: &Metrics, store: &crate::store::Store, sink: &str, now: i64) {
+    let (pending, oldest) = store.outbox_stats(sink);
+    let labels = SinkLabels {
+        sink: sink.to_string(),
+    };
+    metrics
+        .outbox_pending
+        .get_or_create(&labels)
+        .set(pending as i64);
+    metrics
+        .outbox_oldest_seconds
+        .get_or_create(&labels)
+        .set(oldest.map_or(0, |o| (now - o).max(0) / 1000));
+}

@@ -91,7 +91,12 @@ pub async fn dead_letters(
                 "sink": letter.sink,
                 "contact": crate::store::Contact::public_id(letter.contact),
                 "identities": letter.identities.iter().map(Identity::key).collect::<Vec<_>>(),
-                "fields": letter.fields,
+                "fields": {
+                    "score": letter.fields.score,
+                    "trend": letter.fields.trend,
+                    "reasons": letter.fields.reasons,
+                    "last_touch_at": letter.fields.last_touch_at.map(rfc3339),
+                },
                 "error": letter.error,
                 "attempts": letter.attempts,
                 "failed_at": rfc3339(letter.failed_at),

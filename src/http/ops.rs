@@ -24,11 +24,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics
         .inbox_pending
         .set(state.store.inbox_pending() as i64);
+    let now = crate::pipeline::now_millis();
     for name in state.config.sinks.keys() {
-        metrics
-            .outbox_pending
-            .get_or_create(&crate::metrics::SinkLabels { sink: name.clone() })
-            .set(state.store.outbox_pending(name) as i64);
+        crate::metrics::record_outbox(metrics, &state.store, name, now);
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

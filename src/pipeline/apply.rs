@@ -1,5 +1,6 @@
-//! Applying one delivery: every effect and the cursor advance in one sled transaction,
-//! so a crash before commit replays the delivery and a crash after it never repeats it.
+//! Applying deliveries: every effect of a group of consecutive deliveries and the
+//! cursor advance commit in one sled transaction, so a crash before the commit
+//! replays them and a crash after it never repeats them.
 //! Reads go to the trees directly (the pipeline is their only writer); writes collect
 //! in overlays that commit together.
 

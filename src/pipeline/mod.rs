@@ -114,23 +114,25 @@ impl Worker {
         let mut failures = 0u32;
         while !self.stop.load(Ordering::SeqCst) {
             self.heartbeat.store(now_millis(), Ordering::Relaxed);
+            // Due refreshes run even under steady traffic; deliveries wait at most
+            // one chunk, since refresh_all applies pending ones between chunks.
+            if now_millis() >= next_refresh {
+                if let Err(error) = self.refresh_all().and_then(|_| self.prune_inbox()) {
+                    tracing::error!(message = "Decay refresh failed.", %error);
+                }
+                next_refresh = now_millis() + refresh_every;
+            }
             match self.round() {
                 Ok(0) => {
                     failures = 0;
-                    if now_millis() >= next_refresh {
-                        if let Err(error) = self.refresh_all().and_then(|_| self.prune_inbox()) {
-                            tracing::error!(message = "Decay refresh failed.", %error);
-                        }
-                        next_refresh = now_millis() + refresh_every;
-                    }
                     self.store
                         .wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
                 }
                 Ok(_) => failures = 0,
                 Err(error) => {
                     failures += 1;
-                    // The cursor did not move: the same delivery is tried again.
-                    tracing::error!(message = "Pipeline could not apply a delivery; retrying.", %error, failures);
+                    // The cursor did not move: the same deliveries are tried again.
+                    tracing::error!(message = "Pipeline could not apply deliveries; retrying.", %error, failures);
                     std::thread::sleep(Duration::from_millis(200 * failures.min(25) as u64));
                 }
             }

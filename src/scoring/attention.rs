@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How many recent touch times of a kind are kept for "3 clicks this week".
-const RECENT_PER_KIND: usize = 20;
+pub(super) const RECENT_PER_KIND: usize = 20;
 /// Daily cap counters older than this many days before the newest are dropped.
 const CAP_MEMORY_DAYS: i64 = 35;
 

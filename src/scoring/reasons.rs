@@ -1,5 +1,6 @@
 //! The one-line "why" a rep reads next to the score: the biggest contributions, in words.
 
+use super::attention::RECENT_PER_KIND;
 use super::{Attention, ScoringConfig};
 use crate::model::{Millis, MILLIS_PER_DAY};
 
@@ -25,11 +26,20 @@ pub fn reasons(attention: &Attention, now: Millis, config: &ScoringConfig) -> Ve
                     .filter(|&&at| at <= now && now - at < days * MILLIS_PER_DAY as i64)
                     .count()
             };
+            // Only the newest touches of a kind are remembered: when all of them fall
+            // in the window there may have been more.
+            let count = |n: usize| {
+                if n == RECENT_PER_KIND {
+                    format!("{n}+")
+                } else {
+                    n.to_string()
+                }
+            };
             let (week, month) = (within(7), within(30));
             let phrase = if week >= 2 {
-                format!("{week} {} this week", kind.plural())
+                format!("{} {} this week", count(week), kind.plural())
             } else if month >= 2 {
-                format!("{month} {} this month", kind.plural())
+                format!("{} {} this month", count(month), kind.plural())
             } else {
                 format!("{} {}", kind.label(), ago(stats.last_at, now))
             };
@@ -94,6 +104,19 @@ mod tests {
         assert_eq!(said.len(), 3);
         assert_eq!(said[0], "meeting booked today");
         assert_eq!(said[1], "pricing page view today");
+    }
+
+    #[test]
+    fn more_touches_than_remembered_read_as_at_least() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        for minute in 0..40 {
+            attention.add(TouchKind::EmailOpen, NOW - minute * 60_000, &config);
+        }
+        assert_eq!(
+            reasons(&attention, NOW, &config),
+            vec!["20+ email opens this week"]
+        );
     }
 
     #[test]

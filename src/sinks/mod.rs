@@ -6,9 +6,9 @@
 //! on 429/5xx, retries failing records and parks the hopeless in dead letters.
 
 use crate::metrics::{Metrics, SinkLabels, SinkStatusLabels};
-use crate::model::{Identity, Millis};
+use crate::model::Identity;
 use crate::pipeline::now_millis;
-use crate::store::records::{outbox_key, outbox_prefix, u64_key};
+use crate::store::records::{dead_letter_id, outbox_key, outbox_prefix, u64_key};
 use crate::store::{DeadLetter, OutboxEntry, Store, StoreError};
 use rand::Rng;
 use serde::Deserialize;
@@ -249,33 +249,7 @@ impl PushLoop {
     }
 
     fn update_gauges(&self) {
-        let now = now_millis();
-        let mut pending = 0i64;
-        let mut oldest: Option<Millis> = None;
-        for value in self
-            .store
-            .trees()
-            .outbox
-            .scan_prefix(outbox_prefix(&self.name))
-            .values()
-            .flatten()
-        {
-            pending += 1;
-            if let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) {
-                oldest = Some(oldest.map_or(entry.queued_at, |o| o.min(entry.queued_at)));
-            }
-        }
-        let labels = SinkLabels {
-            sink: self.name.clone(),
-        };
-        self.metrics
-            .outbox_pending
-            .get_or_create(&labels)
-            .set(pending);
-        self.metrics
-            .outbox_oldest_seconds
-            .get_or_create(&labels)
-            .set(oldest.map_or(0, |o| (now - o).max(0) / 1000));
+        crate::metrics::record_outbox(&self.metrics, &self.store, &self.name, now_millis());
     }
 
     /// Up to `limit` entries due now, with the exact bytes read (for compare-and-swap).
@@ -331,7 +305,7 @@ impl PushLoop {
                     let attempts = entry.attempts + 1;
                     if attempts >= max_attempts {
                         let letter = DeadLetter {
-                            id: self.store.generate_id()?,
+                            id: dead_letter_id(&self.name, entry.contact),
                             sink: self.name.clone(),
                             contact: entry.contact,
                             identities: entry.identities.clone(),

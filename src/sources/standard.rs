@@ -127,6 +127,15 @@ fn who(data: &Data) -> Vec<Identity> {
     who
 }
 
+fn check_email(data: &Data) -> Result<(), SourceError> {
+    match &data.email {
+        Some(email) if !email.contains('@') => Err(SourceError::malformed(format!(
+            "data.email `{email}` is not an email address"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn touch(data: Data) -> Result<Touch, SourceError> {
     let who = who(&data);
     if who.is_empty() {
@@ -134,13 +143,7 @@ fn touch(data: Data) -> Result<Touch, SourceError> {
             "data.email or data.anonymous_id is required",
         ));
     }
-    if let Some(email) = &data.email {
-        if !email.contains('@') {
-            return Err(SourceError::malformed(format!(
-                "data.email `{email}` is not an email address"
-            )));
-        }
-    }
+    check_email(&data)?;
     let kind_name = data
         .kind
         .as_deref()
@@ -177,6 +180,7 @@ fn identify(data: Data) -> Result<Vec<Identity>, SourceError> {
             "identify needs data.anonymous_id and data.email",
         ));
     }
+    check_email(&data)?;
     Ok(who(&data))
 }
 
@@ -319,6 +323,7 @@ mod tests {
             (r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit"}}"#, "occurred_at is required"),
             (r#"{"type":"hello","data":{}}"#, "unknown type"),
             (r#"{"type":"identify","data":{"email":"a@b.c"}}"#, "anonymous_id"),
+            (r#"{"type":"identify","data":{"email":"nobody","anonymous_id":"v"}}"#, "not an email"),
         ] {
             match normalize(body) {
                 Err(SourceError::Malformed(reason)) => assert!(reason.contains(needle), "{body}: {reason}"),

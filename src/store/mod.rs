@@ -264,7 +264,7 @@ impl Store {
                 Some((entry, _body)) => out.push((seq, entry)),
                 None => {
                     // A record we cannot read must not stall the pipeline forever;
-                    // it is skipped loudly and stays in the inbox for inspection.
+                    // it is skipped loudly and pruned with the others later.
                     tracing::error!(message = "Unreadable inbox entry skipped.", seq);
                     out.push((
                         seq,
@@ -319,11 +319,23 @@ impl Store {
         Ok(touches)
     }
 
-    pub fn outbox_pending(&self, sink: &str) -> usize {
-        self.inner
+    /// Records waiting for a sink, and when the oldest of them was queued.
+    pub fn outbox_stats(&self, sink: &str) -> (usize, Option<Millis>) {
+        let mut pending = 0;
+        let mut oldest: Option<Millis> = None;
+        for value in self
+            .inner
             .outbox
             .scan_prefix(records::outbox_prefix(sink))
-            .count()
+            .values()
+            .flatten()
+        {
+            pending += 1;
+            if let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) {
+                oldest = Some(oldest.map_or(entry.queued_at, |o| o.min(entry.queued_at)));
+            }
+        }
+        (pending, oldest)
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {

@@ -115,7 +115,7 @@ pub struct InboxEntry {
     pub events: Vec<Event>,
 }
 
-/// Inbox values are the entry's JSON, then the raw body (kept for replay and audit).
+/// Inbox values are the entry's JSON, then the raw body (kept for audit until the retention ends).
 pub fn encode_inbox(entry: &InboxEntry, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
     let meta = serde_json::to_vec(entry)?;
     let mut out = Vec::with_capacity(4 + meta.len() + body.len());
@@ -180,6 +180,18 @@ pub fn outbox_key(sink: &str, contact: u64) -> Vec<u8> {
     let mut key = outbox_prefix(sink);
     key.extend_from_slice(&contact.to_be_bytes());
     key
+}
+
+/// One dead letter per sink and contact: a newer failure replaces the older one
+/// instead of piling up beside it.
+pub fn dead_letter_id(sink: &str, contact: u64) -> u64 {
+    let digest = Sha256::new()
+        .chain_update(sink.as_bytes())
+        .chain_update([0])
+        .chain_update(contact.to_be_bytes())
+        .finalize();
+    // Kept below 2^53 so that JavaScript clients read it exactly.
+    u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) >> 11
 }
 
 /// Erased people are remembered only as a hash of an identity, so that later events

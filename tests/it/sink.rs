@@ -233,6 +233,41 @@ async fn a_record_hubspot_refuses_is_parked_without_holding_back_others() {
         "{letter}"
     );
     assert_eq!(inputs_for(&fake, "unknown@example.com").len(), 2);
+    assert!(
+        letter["fields"]["last_touch_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'),
+        "{letter}"
+    );
+
+    // The same record failing again replaces its dead letter instead of adding one.
+    daemon
+        .post_site(
+            "p3",
+            &touch_body("unknown@example.com", "meeting_booked", &now_rfc3339()),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while inputs_for(&fake, "unknown@example.com").len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = list().await;
+    assert_eq!(
+        again["dead_letters"].as_array().unwrap().len(),
+        1,
+        "{again}"
+    );
+    assert_eq!(again["dead_letters"][0]["id"], letter["id"]);
+    assert!(
+        again["dead_letters"][0]["fields"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("meeting booked"),
+        "{again}"
+    );
 
     let id = letter["id"].as_str().unwrap();
     let deleted = daemon
