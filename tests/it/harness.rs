@@ -155,6 +155,37 @@ impl Daemon {
         }
     }
 
+    /// The `dead_letters` array of `GET /api/v1/dead-letters`.
+    pub async fn dead_letters(&self) -> Vec<serde_json::Value> {
+        let listing: serde_json::Value = self
+            .client
+            .get(format!("{}/api/v1/dead-letters", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin api")
+            .json()
+            .await
+            .expect("json");
+        listing["dead_letters"]
+            .as_array()
+            .cloned()
+            .expect("dead_letters array")
+    }
+
+    /// Waits until some record has been parked.
+    pub async fn wait_dead_letters(&self) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let letters = self.dead_letters().await;
+            if !letters.is_empty() {
+                return letters;
+            }
+            assert!(Instant::now() < deadline, "nothing was parked");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn metrics(&self) -> String {
         self.client
             .get(format!("{}/metrics", self.base))

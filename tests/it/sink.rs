@@ -161,17 +161,7 @@ async fn server_errors_are_retried_until_hubspot_recovers() {
     assert_eq!(answered, vec![500, 500, 200]);
     // Outages do not count against a record: nothing was parked although
     // max_attempts is 2.
-    let dead: serde_json::Value = daemon
-        .client
-        .get(format!("{}/api/v1/dead-letters", daemon.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(dead["dead_letters"], serde_json::json!([]));
+    assert!(daemon.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
@@ -197,28 +187,8 @@ async fn a_record_hubspot_refuses_is_parked_without_holding_back_others() {
     .await;
     assert!(fake.requests().iter().any(|r| r.answered == 207));
 
-    let list = || async {
-        daemon
-            .client
-            .get(format!("{}/api/v1/dead-letters", daemon.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let letters = loop {
-        let letters = list().await;
-        if !letters["dead_letters"].as_array().unwrap().is_empty() {
-            break letters;
-        }
-        assert!(std::time::Instant::now() < deadline, "never parked");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let letter = &letters["dead_letters"][0];
+    let letters = daemon.wait_dead_letters().await;
+    let letter = &letters[0];
     assert_eq!(letter["sink"], "hubspot");
     assert_eq!(letter["attempts"], 2);
     assert_eq!(
@@ -254,19 +224,15 @@ async fn a_record_hubspot_refuses_is_parked_without_holding_back_others() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = list().await;
-    assert_eq!(
-        again["dead_letters"].as_array().unwrap().len(),
-        1,
-        "{again}"
-    );
-    assert_eq!(again["dead_letters"][0]["id"], letter["id"]);
+    let again = daemon.dead_letters().await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["id"], letter["id"]);
     assert!(
-        again["dead_letters"][0]["fields"]["reasons"][0]
+        again[0]["fields"]["reasons"][0]
             .as_str()
             .unwrap()
             .contains("meeting booked"),
-        "{again}"
+        "{again:?}"
     );
 
     let id = letter["id"].as_str().unwrap();
@@ -278,7 +244,7 @@ async fn a_record_hubspot_refuses_is_parked_without_holding_back_others() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(list().await["dead_letters"], serde_json::json!([]));
+    assert!(daemon.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
@@ -292,25 +258,8 @@ async fn a_dead_letter_can_be_retried_once_the_crm_is_fixed() {
             &touch_body("fixme@example.com", "form_submit", &now_rfc3339()),
         )
         .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let letters = loop {
-        let letters: serde_json::Value = daemon
-            .client
-            .get(format!("{}/api/v1/dead-letters", daemon.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !letters["dead_letters"].as_array().unwrap().is_empty() {
-            break letters;
-        }
-        assert!(std::time::Instant::now() < deadline, "never parked");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(letters["dead_letters"][0]["error"]
+    let letters = daemon.wait_dead_letters().await;
+    assert!(letters[0]["error"]
         .as_str()
         .unwrap()
         .contains("attention_score does not exist"));
