@@ -347,3 +347,33 @@ async fn behind_a_proxy_the_public_url_is_what_hubspot_signed() {
         200
     );
 }
+
+// The fixture and v1 signature of hubspot-api-nodejs test/unit/signature.spec.ts (also
+// in HubSpot's "validating requests" page), sent byte for byte over HTTP.
+#[tokio::test]
+async fn the_sdk_test_vector_is_accepted_over_http() {
+    let daemon = Daemon::start("");
+    let body = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
+    let headers = vec![
+        (
+            "X-HubSpot-Signature".to_string(),
+            "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de".to_string(),
+        ),
+        ("X-HubSpot-Signature-Version".to_string(), "v1".to_string()),
+    ];
+    let response = daemon.post("/webhooks/hubspot", &headers, body).await;
+    assert_eq!(response.status(), 200);
+    // A creation carries no attention: acknowledged, nothing stored.
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["status"],
+        "ignored"
+    );
+    let tampered = body.replace("\"objectId\":123", "\"objectId\":124");
+    assert_eq!(
+        daemon
+            .post("/webhooks/hubspot", &headers, &tampered)
+            .await
+            .status(),
+        401
+    );
+}
