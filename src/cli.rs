@@ -1,9 +1,8 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`.
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
-use crate::model::Identity;
 use crate::pipeline::now_millis;
-use crate::store::{Store, StoreError};
+use crate::store::{ContactKey, Store, StoreError};
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -117,32 +116,15 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     println!("{}: OK", path.display());
     println!("listen: {}", config.server.listen);
     for (name, source) in &config.sources {
-        let kind = serde_json::to_value(kind_of_source(source)).unwrap_or_default();
-        println!(
-            "source {name} ({}): POST /webhooks/{name}",
-            kind.as_str().unwrap_or("?")
-        );
+        println!("source {name} ({}): POST /webhooks/{name}", source.kind());
     }
     for (name, sink) in &config.sinks {
-        println!("sink {name} ({})", kind_of_sink(sink));
+        println!("sink {name} ({})", sink.kind());
     }
     for warning in config.warnings() {
         println!("warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn kind_of_source(source: &crate::sources::SourceConfig) -> &'static str {
-    match source {
-        crate::sources::SourceConfig::Hubspot(_) => "hubspot",
-        crate::sources::SourceConfig::Standard(_) => "standard",
-    }
-}
-
-fn kind_of_sink(sink: &crate::sinks::SinkConfig) -> &'static str {
-    match sink {
-        crate::sinks::SinkConfig::Hubspot(_) => "hubspot",
-    }
 }
 
 /// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
@@ -156,21 +138,12 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     }
     let view = match Store::open(&config.store.path) {
         Ok(store) => {
-            let identity = match key.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
-                Some(id) => store
-                    .contact(id)?
-                    .and_then(|c| c.identities.first().cloned()),
-                None => Some(Identity::parse_user_key(key).ok_or_else(|| {
-                    anyhow!("`{key}` is not an email, `system:id` or contact id")
-                })?),
-            };
-            match identity {
-                Some(identity) => store
-                    .contact_view(&identity, now_millis(), &config.scoring)?
-                    .map(serde_json::to_value)
-                    .transpose()?,
-                None => None,
-            }
+            let parsed = ContactKey::parse(key)
+                .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
+            store
+                .contact_view(&parsed, now_millis(), &config.scoring)?
+                .map(serde_json::to_value)
+                .transpose()?
         }
         Err(StoreError::Locked(_)) => ask_daemon(&config, key)?,
         Err(error) => return Err(error.into()),

@@ -167,6 +167,62 @@ pub enum EventBody {
     Erase {
         who: Identity,
     },
+    /// Something happened in the pipeline of revenue (kept to learn from, not scored).
+    Outcome(Outcome),
+    /// Facts about the person (title, company, …) as a system of record states them.
+    Profile(Profile),
+}
+
+/// What happened to an opportunity (deal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    OpportunityCreated,
+    StageChanged,
+    Won,
+    Lost,
+}
+
+impl OutcomeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::OpportunityCreated => "opportunity_created",
+            OutcomeKind::StageChanged => "stage_changed",
+            OutcomeKind::Won => "won",
+            OutcomeKind::Lost => "lost",
+        }
+    }
+}
+
+/// A revenue event about a contact (when `who` names one) or only an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    #[serde(default)]
+    pub who: Vec<Identity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub kind: OutcomeKind,
+    /// The opportunity or deal id in its system, e.g. `salesforce:006…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opportunity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub occurred_at: Millis,
+}
+
+/// Profile fields as one source states them at one time; newer values win per field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub who: Vec<Identity>,
+    /// Field name (`title`, `company`, `industry`, `employees`, `country`, …) → value.
+    pub fields: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub occurred_at: Millis,
 }
 
 /// An event plus the provider's id for it, which makes redelivery harmless.

@@ -7,7 +7,7 @@ use crate::pipeline::now_millis;
 use crate::sinks;
 use crate::sources::constant_time_eq;
 use crate::store::view::rfc3339;
-use crate::store::StoreError;
+use crate::store::{ContactKey, StoreError};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
@@ -44,33 +44,16 @@ pub async fn contact(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
-    let now = now_millis();
-    let view = match key.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
-        Some(id) => match state.store.contact(id).map_err(internal)? {
-            Some(contact) => {
-                let touches = state.store.touches_of(id).map_err(internal)?;
-                Some(crate::store::ContactView::build(
-                    &contact,
-                    &touches,
-                    now,
-                    &state.config.scoring,
-                ))
-            }
-            None => None,
-        },
-        None => {
-            let identity = Identity::parse_user_key(&key).ok_or_else(|| {
-                Problem::new(
-                    400,
-                    format!("`{key}` is not an email, `system:id` or contact id"),
-                )
-            })?;
-            state
-                .store
-                .contact_view(&identity, now, &state.config.scoring)
-                .map_err(internal)?
-        }
-    };
+    let parsed = ContactKey::parse(&key).ok_or_else(|| {
+        Problem::new(
+            400,
+            format!("`{key}` is not an email, `system:id` or contact id"),
+        )
+    })?;
+    let view = state
+        .store
+        .contact_view(&parsed, now_millis(), &state.config.scoring)
+        .map_err(internal)?;
     match view {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
         None => Err(Problem::new(404, format!("no contact known as `{key}`"))),

@@ -1,12 +1,38 @@
-//! `POST /webhooks/{source}`: verify on the exact bytes, store durably, acknowledge.
+//! `/webhooks/{source}`: verify on the exact bytes, store durably, acknowledge.
 //! Nothing else happens on the request path; the pipeline does the rest.
 
 use super::{AppState, Problem};
 use crate::pipeline::now_millis;
-use crate::sources::{Delivery, SourceError};
+use crate::sources::{Delivery, Reply, SourceConfig, SourceError};
 use crate::store::Appended;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+
+fn reply(reply: Reply) -> HttpResponse {
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(reply.status)
+            .unwrap_or(actix_web::http::StatusCode::OK),
+    )
+    .content_type(reply.content_type)
+    .body(reply.body)
+}
+
+/// Counts, logs and answers a refusal, in the platform's format when it has one.
+fn refuse(
+    state: &AppState,
+    name: &str,
+    source: Option<&SourceConfig>,
+    error: SourceError,
+) -> HttpResponse {
+    let status = error.status();
+    state.metrics.webhook(name, status);
+    tracing::warn!(message = "Webhook refused.", source = %name, status, reason = %error);
+    match source.and_then(|source| source.refusal(&error)) {
+        Some(custom) => reply(Reply { status, ..custom }),
+        None => actix_web::ResponseError::error_response(&Problem::new(status, error.to_string())),
+    }
+}
 
 pub async fn webhook(
     state: web::Data<AppState>,
@@ -22,27 +48,32 @@ pub async fn webhook(
             format!("no source named `{name}` is configured"),
         ));
     };
-    let refuse = |status: u16, reason: String| {
-        state.metrics.webhook(&name, status);
-        tracing::warn!(message = "Webhook refused.", source = %name, status, %reason);
-        Problem::new(status, reason)
-    };
 
     let limit = state.config.server.max_body_bytes;
+    let too_large = || SourceError::TooLarge(limit);
     let declared = request
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(refuse(413, format!("body larger than {limit} bytes")));
+        return Ok(refuse(&state, &name, Some(source), too_large()));
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|error| refuse(400, format!("could not read the body: {error}")))?;
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                return Ok(refuse(
+                    &state,
+                    &name,
+                    Some(source),
+                    SourceError::malformed(format!("could not read the body: {error}")),
+                ))
+            }
+        };
         if body.len() + chunk.len() > limit {
-            return Err(refuse(413, format!("body larger than {limit} bytes")));
+            return Ok(refuse(&state, &name, Some(source), too_large()));
         }
         body.extend_from_slice(&chunk);
     }
@@ -62,9 +93,22 @@ pub async fn webhook(
         body: &body,
     };
     let now = now_millis();
-    let accepted = source
-        .accept(&delivery, now)
-        .map_err(|error: SourceError| refuse(error.status(), error.to_string()))?;
+    if let Some(probed) = source.probe(&delivery, now) {
+        return Ok(match probed {
+            Ok(answer) => reply(answer),
+            Err(error) => refuse(&state, &name, Some(source), error),
+        });
+    }
+    if request.method() != Method::POST {
+        return Err(Problem::new(
+            405,
+            format!("source `{name}` accepts POST only"),
+        ));
+    }
+    let accepted = match source.accept(&delivery, now) {
+        Ok(accepted) => accepted,
+        Err(error) => return Ok(refuse(&state, &name, Some(source), error)),
+    };
 
     match state
         .store
@@ -73,6 +117,9 @@ pub async fn webhook(
     {
         Ok(outcome) => {
             state.metrics.webhook(&name, 200);
+            if let Some(answer) = source.acknowledgement() {
+                return Ok(reply(answer));
+            }
             let status = match outcome {
                 Appended::Stored(_) => "accepted",
                 Appended::Duplicate => "duplicate",

@@ -29,6 +29,9 @@ pub struct AppState {
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/webhooks/{source}", web::post().to(ingest::webhook))
+        // Some platforms check the URL with a GET or HEAD before sending events.
+        .route("/webhooks/{source}", web::get().to(ingest::webhook))
+        .route("/webhooks/{source}", web::head().to(ingest::webhook))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))

@@ -5,13 +5,17 @@
 //! in overlays that commit together.
 
 use super::overlay::Overlay;
-use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, TouchKind};
 use crate::scoring::{self, ScoringConfig};
 use crate::sinks::SinkConfig;
 use crate::store::records::{
-    erased_key, outbox_key, read_u64, seen_key, touch_id, touch_key, u64_key,
+    account_outcome_prefix, contact_outcome_prefix, erased_key, outbox_key, outcome_key, read_u64,
+    seen_key, touch_id, touch_key, u64_key,
 };
-use crate::store::{Contact, DeadLetter, InboxEntry, OutboxEntry, Store, StoreError, StoredTouch};
+use crate::store::{
+    Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, Store, StoreError, StoredOutcome,
+    StoredTouch,
+};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,6 +43,7 @@ struct Tx<'t> {
     contacts: Overlay<'t>,
     identities: Overlay<'t>,
     touches: Overlay<'t>,
+    outcomes: Overlay<'t>,
     seen: Overlay<'t>,
     outbox: Overlay<'t>,
     erased: Overlay<'t>,
@@ -94,6 +99,7 @@ pub fn apply_deliveries(
         contacts: Overlay::new(&trees.contacts),
         identities: Overlay::new(&trees.identities),
         touches: Overlay::new(&trees.touches),
+        outcomes: Overlay::new(&trees.outcomes),
         seen: Overlay::new(&trees.seen),
         outbox: Overlay::new(&trees.outbox),
         erased: Overlay::new(&trees.erased),
@@ -124,6 +130,7 @@ pub fn apply_deliveries(
             &trees.contacts,
             &trees.identities,
             &trees.touches,
+            &trees.outcomes,
             &trees.seen,
             &trees.outbox,
             &trees.erased,
@@ -134,6 +141,7 @@ pub fn apply_deliveries(
             tx.contacts.into_batch(),
             tx.identities.into_batch(),
             tx.touches.into_batch(),
+            tx.outcomes.into_batch(),
             tx.seen.into_batch(),
             tx.outbox.into_batch(),
             tx.erased.into_batch(),
@@ -246,6 +254,10 @@ impl Tx<'_> {
                 Ok(())
             }
             EventBody::Erase { who } => self.erase(context, who),
+            EventBody::Outcome(outcome) => {
+                self.outcome(context, source, &event.provider_id, outcome)
+            }
+            EventBody::Profile(profile) => self.profile(context, source, profile),
         }
     }
 
@@ -290,6 +302,78 @@ impl Tx<'_> {
         self.save(&contact)?;
         self.dirty.insert(id);
         self.applied.touches.push(touch.kind);
+        Ok(())
+    }
+
+    /// Logs a revenue event under its contact, or under its account alone.
+    fn outcome(
+        &mut self,
+        context: &Context<'_>,
+        source: &str,
+        provider_id: &str,
+        outcome: &Outcome,
+    ) -> TxResult<()> {
+        if self.any_erased(&outcome.who)? {
+            self.applied.dropped_erased += 1;
+            return Ok(());
+        }
+        let prefix = if !outcome.who.is_empty() {
+            let id = self.resolve(context, &outcome.who)?;
+            if let (Some(account), Some(mut contact)) = (&outcome.account, self.load(id)?) {
+                contact.account = Some(account.clone());
+                self.save(&contact)?;
+            }
+            contact_outcome_prefix(id)
+        } else if let Some(account) = &outcome.account {
+            account_outcome_prefix(account)
+        } else {
+            return Ok(());
+        };
+        let id = touch_id(source, provider_id);
+        let stored = StoredOutcome {
+            id: hex::encode(id),
+            kind: outcome.kind,
+            source: source.to_string(),
+            occurred_at: outcome.occurred_at,
+            account: outcome.account.clone(),
+            opportunity: outcome.opportunity.clone(),
+            stage: outcome.stage.clone(),
+            amount: outcome.amount,
+            currency: outcome.currency.clone(),
+        };
+        self.outcomes.insert(
+            outcome_key(&prefix, outcome.occurred_at, &id),
+            encode(&stored)?,
+        );
+        Ok(())
+    }
+
+    fn profile(&mut self, context: &Context<'_>, source: &str, profile: &Profile) -> TxResult<()> {
+        if self.any_erased(&profile.who)? {
+            self.applied.dropped_erased += 1;
+            return Ok(());
+        }
+        if profile.who.is_empty() {
+            return Ok(());
+        }
+        let id = self.resolve(context, &profile.who)?;
+        let Some(mut contact) = self.load(id)? else {
+            return Ok(());
+        };
+        contact.merge_profile(profile.fields.iter().map(|(name, value)| {
+            (
+                name.clone(),
+                ProfileField {
+                    value: value.clone(),
+                    source: source.to_string(),
+                    at: profile.occurred_at,
+                },
+            )
+        }));
+        if profile.account.is_some() {
+            contact.account = profile.account.clone();
+        }
+        self.save(&contact)?;
         Ok(())
     }
 
@@ -432,11 +516,23 @@ impl Tx<'_> {
                 into.retired.push(identity);
             }
         }
+        into.merge_profile(from.profile);
         for key in self.touches.keys_with_prefix(&u64_key(loser))? {
             if let Some(value) = self.touches.remove(&key)? {
                 let mut moved = key;
                 moved[..8].copy_from_slice(&winner.to_be_bytes());
                 self.touches.insert(moved, value.to_vec());
+            }
+        }
+        let (from_prefix, into_prefix) = (
+            contact_outcome_prefix(loser),
+            contact_outcome_prefix(winner),
+        );
+        for key in self.outcomes.keys_with_prefix(&from_prefix)? {
+            if let Some(value) = self.outcomes.remove(&key)? {
+                let mut moved = into_prefix.clone();
+                moved.extend_from_slice(&key[from_prefix.len()..]);
+                self.outcomes.insert(moved, value.to_vec());
             }
         }
         self.contacts.remove(u64_key(loser))?;
@@ -466,6 +562,12 @@ impl Tx<'_> {
         self.identities.remove(who.key().as_bytes())?;
         for key in self.touches.keys_with_prefix(&u64_key(id))? {
             self.touches.remove(key)?;
+        }
+        for key in self
+            .outcomes
+            .keys_with_prefix(&contact_outcome_prefix(id))?
+        {
+            self.outcomes.remove(key)?;
         }
         self.contacts.remove(u64_key(id))?;
         for name in context.sinks.keys() {

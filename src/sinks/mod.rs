@@ -34,6 +34,13 @@ macro_rules! sinks {
                 }
             }
 
+            /// The config `kind` of this sink.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(SinkConfig::$variant(_) => stringify!($module),)+
+                }
+            }
+
             async fn send(&self, client: &reqwest::Client, batch: &[OutboxEntry]) -> Outcome {
                 match self {
                     $(SinkConfig::$variant(config) => config.send(client, batch).await,)+

@@ -23,6 +23,13 @@ macro_rules! sources {
                     $(SourceConfig::$variant(config) => config,)+
                 }
             }
+
+            /// The config `kind` of this source.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(SourceConfig::$variant(_) => stringify!($module),)+
+                }
+            }
         }
     };
 }
@@ -63,12 +70,18 @@ pub enum SourceError {
     MissingHeader(&'static str),
     #[error("invalid signature")]
     InvalidSignature,
+    /// A shared secret, token or account id that does not match (schemes without
+    /// signatures: URL keys, Basic auth, organization ids).
+    #[error("{0}")]
+    BadCredentials(String),
     #[error("timestamp outside the {0}s tolerance")]
     StaleTimestamp(u64),
     #[error("unreadable timestamp header")]
     BadTimestamp,
     #[error("malformed payload: {0}")]
     Malformed(String),
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 impl SourceError {
@@ -76,9 +89,11 @@ impl SourceError {
         match self {
             SourceError::MissingHeader(_)
             | SourceError::InvalidSignature
+            | SourceError::BadCredentials(_)
             | SourceError::StaleTimestamp(_)
             | SourceError::BadTimestamp => 401,
             SourceError::Malformed(_) => 400,
+            SourceError::TooLarge(_) => 413,
         }
     }
 
@@ -87,10 +102,46 @@ impl SourceError {
     }
 }
 
+/// An answer a platform expects in its own format (a SOAP envelope, a challenge
+/// response), instead of our JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
 /// One platform.
 pub trait Adapter {
     /// Pure checks of the settings: the offending key and why.
     fn validate(&self) -> Result<(), (String, String)>;
+
+    /// Requests a platform makes to check the endpoint before it sends events (a GET
+    /// or HEAD, a URL-validation challenge). `Some` answers them without storing
+    /// anything; `None` means this is an ordinary delivery.
+    fn probe(&self, _delivery: &Delivery<'_>, _now: Millis) -> Option<Result<Reply, SourceError>> {
+        None
+    }
+
+    /// The body that tells the platform a delivery was taken (`None`: our JSON).
+    fn acknowledgement(&self) -> Option<Reply> {
+        None
+    }
+
+    /// The body of a refusal, when the platform needs its own format (`None`: RFC 7807).
+    fn refusal(&self, _error: &SourceError) -> Option<Reply> {
+        None
+    }
     /// Checks that the delivery really comes from the platform, on the exact bytes.
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
     /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.
@@ -126,6 +177,22 @@ impl SourceConfig {
     /// Pure checks of the source's settings: the offending key and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.adapter().validate()
+    }
+
+    pub fn probe(
+        &self,
+        delivery: &Delivery<'_>,
+        now: Millis,
+    ) -> Option<Result<Reply, SourceError>> {
+        self.adapter().probe(delivery, now)
+    }
+
+    pub fn acknowledgement(&self) -> Option<Reply> {
+        self.adapter().acknowledgement()
+    }
+
+    pub fn refusal(&self, error: &SourceError) -> Option<Reply> {
+        self.adapter().refusal(error)
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `contacts`,
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
+//! `outcomes` (contact or account/time/id → outcome),
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod commit;
@@ -9,8 +10,10 @@ pub mod records;
 pub mod view;
 
 pub use commit::GroupCommit;
-pub use records::{Contact, DeadLetter, InboxEntry, OutboxEntry, StoredTouch};
-pub use view::{ContactView, TouchView};
+pub use records::{
+    Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, StoredOutcome, StoredTouch,
+};
+pub use view::{ContactKey, ContactView, TouchView};
 
 use crate::model::{Identity, Millis};
 use crate::sources::Accepted;
@@ -67,6 +70,7 @@ pub(crate) struct Inner {
     pub contacts: sled::Tree,
     pub identities: sled::Tree,
     pub touches: sled::Tree,
+    pub outcomes: sled::Tree,
     pub outbox: sled::Tree,
     pub dead_letters: sled::Tree,
     pub erased: sled::Tree,
@@ -106,6 +110,7 @@ impl Store {
             contacts: tree("contacts")?,
             identities: tree("identities")?,
             touches: tree("touches")?,
+            outcomes: tree("outcomes")?,
             outbox: tree("outbox")?,
             dead_letters: tree("dead_letters")?,
             erased: tree("erased")?,
@@ -336,6 +341,24 @@ impl Store {
             }
         }
         (pending, oldest)
+    }
+
+    pub fn outcomes_of(&self, contact: u64) -> Result<Vec<StoredOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for item in self
+            .inner
+            .outcomes
+            .scan_prefix(records::contact_outcome_prefix(contact))
+        {
+            let (key, value) = item?;
+            outcomes.push(
+                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
+                    tree: "outcomes",
+                    key: format!("{key:?}"),
+                })?,
+            );
+        }
+        Ok(outcomes)
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {

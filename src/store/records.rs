@@ -1,9 +1,10 @@
 //! What is kept on disk, tree by tree, and how keys are laid out.
 
-use crate::model::{Event, Identity, Millis, TouchKind};
+use crate::model::{Event, Identity, Millis, OutcomeKind, TouchKind};
 use crate::scoring::{Attention, Visible};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// A person as attentiond knows them: every identity seen, and their attention.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +22,49 @@ pub struct Contact {
     /// What was last queued for the CRMs; the next push happens when this changes.
     #[serde(default)]
     pub visible: Option<Visible>,
+    /// Profile fields, each with where and when it was stated.
+    #[serde(default)]
+    pub profile: BTreeMap<String, ProfileField>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileField {
+    pub value: String,
+    pub source: String,
+    pub at: Millis,
+}
+
+impl Contact {
+    /// Takes each field unless a newer value is already known.
+    pub fn merge_profile(&mut self, fields: impl IntoIterator<Item = (String, ProfileField)>) {
+        for (name, field) in fields {
+            match self.profile.get(&name) {
+                Some(known) if known.at > field.at => {}
+                _ => {
+                    self.profile.insert(name, field);
+                }
+            }
+        }
+    }
+}
+
+/// One revenue event in the outcome log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredOutcome {
+    pub id: String,
+    pub kind: OutcomeKind,
+    pub source: String,
+    pub occurred_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opportunity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 impl Contact {
@@ -34,6 +78,7 @@ impl Contact {
             touch_count: 0,
             created_at,
             visible: None,
+            profile: BTreeMap::new(),
         }
     }
 
@@ -198,4 +243,26 @@ pub fn dead_letter_id(sink: &str, contact: u64) -> u64 {
 /// about them are dropped without keeping who they were.
 pub fn erased_key(identity: &Identity) -> [u8; 32] {
     Sha256::digest(identity.key().as_bytes()).into()
+}
+
+/// Outcomes of a contact: `c`, contact, time, id. One contact's log is one range.
+pub fn contact_outcome_prefix(contact: u64) -> Vec<u8> {
+    let mut key = vec![b'c'];
+    key.extend_from_slice(&contact.to_be_bytes());
+    key
+}
+
+/// Outcomes known only by account: `a`, account, 0, time, id.
+pub fn account_outcome_prefix(account: &str) -> Vec<u8> {
+    let mut key = vec![b'a'];
+    key.extend_from_slice(account.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn outcome_key(prefix: &[u8], occurred_at: Millis, id: &[u8; 8]) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&((occurred_at as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(id);
+    key
 }

@@ -1,6 +1,6 @@
 //! The contact as the admin API and `attentiond contact` show it.
 
-use super::{Contact, Store, StoreError, StoredTouch};
+use super::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
 use crate::model::{Identity, Millis};
 use crate::scoring::{self, ScoringConfig};
 use serde::Serialize;
@@ -20,6 +20,35 @@ pub struct ContactView {
     pub last_touch_at: Option<String>,
     pub reasons: Vec<String>,
     pub touches: Vec<TouchView>,
+    /// Field → value, with the source and time that stated it.
+    pub profile: BTreeMap<String, ProfileView>,
+    /// Revenue events, newest first.
+    pub outcomes: Vec<OutcomeView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    pub value: String,
+    pub source: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutcomeView {
+    pub id: String,
+    pub kind: &'static str,
+    pub occurred_at: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -41,6 +70,7 @@ impl ContactView {
     pub fn build(
         contact: &Contact,
         touches: &[StoredTouch],
+        outcomes: &[StoredOutcome],
         now: Millis,
         config: &ScoringConfig,
     ) -> ContactView {
@@ -82,25 +112,77 @@ impl ContactView {
             last_touch_at: contact.attention.last_touch_at().map(rfc3339),
             reasons: scoring::reasons(&contact.attention, now, config),
             touches,
+            profile: contact
+                .profile
+                .iter()
+                .map(|(name, field)| {
+                    (
+                        name.clone(),
+                        ProfileView {
+                            value: field.value.clone(),
+                            source: field.source.clone(),
+                            at: rfc3339(field.at),
+                        },
+                    )
+                })
+                .collect(),
+            outcomes: outcomes
+                .iter()
+                .rev()
+                .map(|outcome| OutcomeView {
+                    id: outcome.id.clone(),
+                    kind: outcome.kind.as_str(),
+                    occurred_at: rfc3339(outcome.occurred_at),
+                    source: outcome.source.clone(),
+                    account: outcome.account.clone(),
+                    opportunity: outcome.opportunity.clone(),
+                    stage: outcome.stage.clone(),
+                    amount: outcome.amount,
+                    currency: outcome.currency.clone(),
+                })
+                .collect(),
         }
     }
 }
 
+/// What a user may type to name a contact: an email, `system:id`, `anon:id`, `c_<n>`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContactKey {
+    Id(u64),
+    Identity(Identity),
+}
+
+impl ContactKey {
+    pub fn parse(text: &str) -> Option<ContactKey> {
+        if let Some(id) = text.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
+            return Some(ContactKey::Id(id));
+        }
+        Identity::parse_user_key(text).map(ContactKey::Identity)
+    }
+}
+
 impl Store {
-    /// Finds a contact by any of its identities and shows it as of `now`.
+    /// Finds a contact by id or any of its identities and shows it as of `now`.
     pub fn contact_view(
         &self,
-        identity: &Identity,
+        key: &ContactKey,
         now: Millis,
         config: &ScoringConfig,
     ) -> Result<Option<ContactView>, StoreError> {
-        let Some(id) = self.contact_id_for(identity)? else {
-            return Ok(None);
+        let id = match key {
+            ContactKey::Id(id) => *id,
+            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
         };
         let Some(contact) = self.contact(id)? else {
             return Ok(None);
         };
         let touches = self.touches_of(id)?;
-        Ok(Some(ContactView::build(&contact, &touches, now, config)))
+        let outcomes = self.outcomes_of(id)?;
+        Ok(Some(ContactView::build(
+            &contact, &touches, &outcomes, now, config,
+        )))
     }
 }
