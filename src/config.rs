@@ -15,7 +15,16 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG_PATH: &str = "config/attentiond.toml";
 
 /// Keys whose value is a secret and which therefore also accept `<key>_file`.
-const SECRET_KEYS: &[&str] = &["admin_token", "client_secret", "secret", "access_token"];
+const SECRET_KEYS: &[&str] = &[
+    "admin_token",
+    "client_secret",
+    "secret",
+    "access_token",
+    "token",
+    "password",
+    "key",
+    "webhook_key",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
