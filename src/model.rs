@@ -194,7 +194,8 @@ impl OutcomeKind {
     }
 }
 
-/// A revenue event about a contact (when `who` names one) or only an account.
+/// A revenue event about a contact (when `who` names one), else an account, else only
+/// its opportunity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     #[serde(default)]

@@ -7,7 +7,7 @@ use crate::pipeline::now_millis;
 use crate::sinks;
 use crate::sources::constant_time_eq;
 use crate::store::view::rfc3339;
-use crate::store::{ContactKey, StoreError};
+use crate::store::{ContactKey, OutcomeView, StoreError};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
@@ -58,6 +58,34 @@ pub async fn contact(
         Some(view) => Ok(HttpResponse::Ok().json(view)),
         None => Err(Problem::new(404, format!("no contact known as `{key}`"))),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct OutcomeQuery {
+    account: Option<String>,
+    opportunity: Option<String>,
+}
+
+/// Outcomes not tied to a known contact: `?account=<key>` or `?opportunity=<key>`.
+pub async fn outcomes(
+    state: web::Data<AppState>,
+    query: web::Query<OutcomeQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let found = match (&query.account, &query.opportunity) {
+        (Some(account), None) => state.store.account_outcomes(account),
+        (None, Some(opportunity)) => state.store.opportunity_outcomes(opportunity),
+        _ => {
+            return Err(Problem::new(
+                400,
+                "give exactly one of `account` or `opportunity`",
+            ))
+        }
+    }
+    .map_err(internal)?;
+    let outcomes: Vec<OutcomeView> = found.iter().rev().map(OutcomeView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "outcomes": outcomes })))
 }
 
 pub async fn dead_letters(

@@ -38,6 +38,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .route("/contacts/{key}", web::get().to(admin::contact))
+                .route("/outcomes", web::get().to(admin::outcomes))
                 .route("/dead-letters", web::get().to(admin::dead_letters))
                 .route(
                     "/dead-letters/retry",

@@ -9,8 +9,8 @@ use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, 
 use crate::scoring::{self, ScoringConfig};
 use crate::sinks::SinkConfig;
 use crate::store::records::{
-    account_outcome_prefix, contact_outcome_prefix, erased_key, outbox_key, outcome_key, read_u64,
-    seen_key, touch_id, touch_key, u64_key,
+    account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
+    outbox_key, outcome_key, read_u64, seen_key, touch_id, touch_key, u64_key,
 };
 use crate::store::{
     Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, Store, StoreError, StoredOutcome,
@@ -305,7 +305,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Logs a revenue event under its contact, or under its account alone.
+    /// Logs a revenue event under its contact, else its account, else its opportunity
+    /// (a CRM deal whose people are not known yet).
     fn outcome(
         &mut self,
         context: &Context<'_>,
@@ -326,6 +327,8 @@ impl Tx<'_> {
             contact_outcome_prefix(id)
         } else if let Some(account) = &outcome.account {
             account_outcome_prefix(account)
+        } else if let Some(opportunity) = &outcome.opportunity {
+            opportunity_outcome_prefix(opportunity)
         } else {
             return Ok(());
         };

@@ -11,7 +11,7 @@
 
 use super::{check_window, constant_time_eq, Adapter, Delivery, SourceError};
 use crate::config::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -254,9 +254,34 @@ impl HubspotSource {
                 Some(EventBody::Merge { into: contact(into), from })
             }
             "contact.privacyDeletion" => Some(EventBody::Erase { who: contact(&n.object_id) }),
+            "deal.creation" => Some(EventBody::Outcome(deal_outcome(n, OutcomeKind::OpportunityCreated, None))),
+            "deal.propertyChange" if n.property_name.as_deref() == Some("dealstage") => {
+                let stage = n.property_value.clone().unwrap_or_default();
+                let kind = match stage.as_str() {
+                    "closedwon" => OutcomeKind::Won,
+                    "closedlost" => OutcomeKind::Lost,
+                    _ => OutcomeKind::StageChanged,
+                };
+                Some(EventBody::Outcome(deal_outcome(n, kind, Some(stage))))
+            }
             // Creation, plain deletion and other objects carry no attention.
             _ => None,
         })
+    }
+}
+
+/// Deal webhooks name the deal only; its contacts and company come with association
+/// events, so the outcome is kept under the deal until they are linked.
+fn deal_outcome(n: &Notification, kind: OutcomeKind, stage: Option<String>) -> Outcome {
+    Outcome {
+        who: Vec::new(),
+        account: None,
+        kind,
+        opportunity: Some(format!("hubspot-deal:{}", n.object_id)),
+        stage,
+        amount: None,
+        currency: None,
+        occurred_at: n.occurred_at,
     }
 }
 
@@ -410,6 +435,33 @@ mod tests {
                 into: Identity::crm("hubspot", "300"),
                 from: vec![Identity::crm("hubspot", "100"), Identity::crm("hubspot", "200")]
             }
+        );
+    }
+
+    // Deal events as in developers.hubspot.com/docs/api/webhooks (deal.creation,
+    // deal.propertyChange with propertyName/propertyValue).
+    #[test]
+    fn deal_stages_become_outcomes() {
+        let events = normalize(r#"[
+          {"eventId":21,"subscriptionId":3,"portalId":33,"appId":1160452,"occurredAt":1700000000000,"subscriptionType":"deal.creation","attemptNumber":0,"objectId":9001,"changeSource":"CRM","changeFlag":"NEW"},
+          {"eventId":22,"subscriptionId":4,"portalId":33,"appId":1160452,"occurredAt":1700000100000,"subscriptionType":"deal.propertyChange","attemptNumber":0,"objectId":9001,"propertyName":"dealstage","propertyValue":"closedwon","changeSource":"CRM"},
+          {"eventId":23,"subscriptionId":4,"portalId":33,"appId":1160452,"occurredAt":1700000200000,"subscriptionType":"deal.propertyChange","attemptNumber":0,"objectId":9002,"propertyName":"dealstage","propertyValue":"presentationscheduled","changeSource":"CRM"},
+          {"eventId":24,"subscriptionId":5,"portalId":33,"appId":1160452,"occurredAt":1700000200000,"subscriptionType":"deal.propertyChange","attemptNumber":0,"objectId":9002,"propertyName":"amount","propertyValue":"5000","changeSource":"CRM"}
+        ]"#).unwrap();
+        let kinds: Vec<(OutcomeKind, Option<String>, String)> = events
+            .iter()
+            .map(|e| match &e.body {
+                EventBody::Outcome(o) => (o.kind, o.stage.clone(), o.opportunity.clone().unwrap()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (OutcomeKind::OpportunityCreated, None, "hubspot-deal:9001".into()),
+                (OutcomeKind::Won, Some("closedwon".into()), "hubspot-deal:9001".into()),
+                (OutcomeKind::StageChanged, Some("presentationscheduled".into()), "hubspot-deal:9002".into()),
+            ]
         );
     }
 

@@ -13,7 +13,7 @@ pub use commit::GroupCommit;
 pub use records::{
     Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, StoredOutcome, StoredTouch,
 };
-pub use view::{ContactKey, ContactView, TouchView};
+pub use view::{ContactKey, ContactView, OutcomeView, TouchView};
 
 use crate::model::{Identity, Millis};
 use crate::sources::Accepted;
@@ -344,12 +344,25 @@ impl Store {
     }
 
     pub fn outcomes_of(&self, contact: u64) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&records::contact_outcome_prefix(contact))
+    }
+
+    /// Outcomes kept under an account (no contact known).
+    pub fn account_outcomes(&self, account: &str) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&records::account_outcome_prefix(account))
+    }
+
+    /// Outcomes kept under an opportunity (neither contact nor account known).
+    pub fn opportunity_outcomes(
+        &self,
+        opportunity: &str,
+    ) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&records::opportunity_outcome_prefix(opportunity))
+    }
+
+    fn outcomes_under(&self, prefix: &[u8]) -> Result<Vec<StoredOutcome>, StoreError> {
         let mut outcomes = Vec::new();
-        for item in self
-            .inner
-            .outcomes
-            .scan_prefix(records::contact_outcome_prefix(contact))
-        {
+        for item in self.inner.outcomes.scan_prefix(prefix) {
             let (key, value) = item?;
             outcomes.push(
                 serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {

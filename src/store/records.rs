@@ -260,6 +260,14 @@ pub fn account_outcome_prefix(account: &str) -> Vec<u8> {
     key
 }
 
+/// Outcomes known only by their opportunity: `o`, opportunity, 0, time, id.
+pub fn opportunity_outcome_prefix(opportunity: &str) -> Vec<u8> {
+    let mut key = vec![b'o'];
+    key.extend_from_slice(opportunity.as_bytes());
+    key.push(0);
+    key
+}
+
 pub fn outcome_key(prefix: &[u8], occurred_at: Millis, id: &[u8; 8]) -> Vec<u8> {
     let mut key = prefix.to_vec();
     key.extend_from_slice(&((occurred_at as u64) ^ (1 << 63)).to_be_bytes());

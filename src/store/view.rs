@@ -126,21 +126,23 @@ impl ContactView {
                     )
                 })
                 .collect(),
-            outcomes: outcomes
-                .iter()
-                .rev()
-                .map(|outcome| OutcomeView {
-                    id: outcome.id.clone(),
-                    kind: outcome.kind.as_str(),
-                    occurred_at: rfc3339(outcome.occurred_at),
-                    source: outcome.source.clone(),
-                    account: outcome.account.clone(),
-                    opportunity: outcome.opportunity.clone(),
-                    stage: outcome.stage.clone(),
-                    amount: outcome.amount,
-                    currency: outcome.currency.clone(),
-                })
-                .collect(),
+            outcomes: outcomes.iter().rev().map(OutcomeView::from).collect(),
+        }
+    }
+}
+
+impl From<&StoredOutcome> for OutcomeView {
+    fn from(outcome: &StoredOutcome) -> OutcomeView {
+        OutcomeView {
+            id: outcome.id.clone(),
+            kind: outcome.kind.as_str(),
+            occurred_at: rfc3339(outcome.occurred_at),
+            source: outcome.source.clone(),
+            account: outcome.account.clone(),
+            opportunity: outcome.opportunity.clone(),
+            stage: outcome.stage.clone(),
+            amount: outcome.amount,
+            currency: outcome.currency.clone(),
         }
     }
 }

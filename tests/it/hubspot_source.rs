@@ -377,3 +377,50 @@ async fn the_sdk_test_vector_is_accepted_over_http() {
         401
     );
 }
+
+#[tokio::test]
+async fn deal_stages_are_kept_as_outcomes_of_the_deal() {
+    let daemon = Daemon::start("");
+    let created = event(
+        8001,
+        9001,
+        "deal.creation",
+        serde_json::json!({"changeFlag": "NEW"}),
+    );
+    let won = event(
+        8002,
+        9001,
+        "deal.propertyChange",
+        serde_json::json!({"propertyName": "dealstage", "propertyValue": "closedwon"}),
+    );
+    assert_eq!(send(&daemon, &[created, won.clone()]).await.status(), 200);
+    assert_eq!(send(&daemon, &[won]).await.status(), 200);
+    daemon.drained().await;
+    let outcomes = |query: &'static str| {
+        let daemon = &daemon;
+        async move {
+            daemon
+                .client
+                .get(format!("{}/api/v1/outcomes?{query}", daemon.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let listed: serde_json::Value = outcomes("opportunity=hubspot-deal:9001")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = listed["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["won", "opportunity_created"], "{listed}");
+    assert_eq!(listed["outcomes"][0]["stage"], "closedwon");
+    assert_eq!(listed["outcomes"][0]["source"], "hubspot");
+    assert_eq!(outcomes("account=x&opportunity=y").await.status(), 400);
+}
