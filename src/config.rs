@@ -24,6 +24,8 @@ const SECRET_KEYS: &[&str] = &[
     "password",
     "key",
     "webhook_key",
+    "signing_key",
+    "secret_token",
 ];
 
 #[derive(Debug, thiserror::Error)]

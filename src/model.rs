@@ -66,6 +66,7 @@ touch_kinds! {
     TrialSignup => "trial_signup", "trial signup", "trial signups";
     DemoRequest => "demo_request", "demo request", "demo requests";
     MeetingCanceled => "meeting_canceled", "meeting canceled", "meetings canceled";
+    MeetingNoShow => "meeting_no_show", "meeting no-show", "meeting no-shows";
     Unsubscribe => "unsubscribe", "unsubscribe", "unsubscribes";
     HardBounce => "hard_bounce", "hard bounce", "hard bounces";
     SpamComplaint => "spam_complaint", "spam complaint", "spam complaints";

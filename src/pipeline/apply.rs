@@ -281,9 +281,10 @@ impl Tx<'_> {
         };
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
+        let factor = scoring::touch_factor(touch.kind, touch.properties.as_ref(), context.scoring);
         let weight = contact
             .attention
-            .add(touch.kind, occurred_at, context.scoring);
+            .add_scaled(touch.kind, occurred_at, factor, context.scoring);
         contact.touch_count += 1;
         if touch.account.is_some() {
             contact.account = touch.account.clone();

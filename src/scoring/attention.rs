@@ -62,8 +62,20 @@ fn day_of(at: Millis) -> i64 {
 impl Attention {
     /// Records a touch and returns the weight it was counted with (0 when capped).
     pub fn add(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> f64 {
+        self.add_scaled(kind, at, 1.0, config)
+    }
+
+    /// Like [`Attention::add`] with the kind's weight multiplied by `factor` (e.g. a
+    /// webinar attended for half its length).
+    pub fn add_scaled(
+        &mut self,
+        kind: TouchKind,
+        at: Millis,
+        factor: f64,
+        config: &ScoringConfig,
+    ) -> f64 {
         let weight = if self.take_cap_slot(kind, at, config) {
-            config.weight(kind)
+            config.weight(kind) * factor
         } else {
             0.0
         };

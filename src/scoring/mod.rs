@@ -45,6 +45,10 @@ pub struct ScoringConfig {
     /// weight 0. Unlisted kinds keep their default; 0 means no cap.
     #[serde(default)]
     pub daily_caps: BTreeMap<TouchKind, u32>,
+    /// Minutes of a webinar that count as attending it fully: a participant who
+    /// stayed this long gets the full `webinar_attended` weight, less time less.
+    #[serde(default = "default_webinar_full_minutes")]
+    pub webinar_full_minutes: f64,
     /// How often (seconds) contacts are re-checked so that attention fading through
     /// decay alone reaches the CRM.
     #[serde(default = "default_refresh_interval_secs")]
@@ -62,6 +66,7 @@ impl Default for ScoringConfig {
             fading_ratio: default_fading_ratio(),
             weights: BTreeMap::new(),
             daily_caps: BTreeMap::new(),
+            webinar_full_minutes: default_webinar_full_minutes(),
             refresh_interval_secs: default_refresh_interval_secs(),
         }
     }
@@ -84,6 +89,9 @@ fn default_rising_ratio() -> f64 {
 }
 fn default_fading_ratio() -> f64 {
     0.7
+}
+fn default_webinar_full_minutes() -> f64 {
+    60.0
 }
 fn default_refresh_interval_secs() -> u64 {
     300
@@ -111,6 +119,7 @@ pub fn default_weight(kind: TouchKind) -> f64 {
         TrialSignup => 15.0,
         DemoRequest => 20.0,
         MeetingCanceled => -10.0,
+        MeetingNoShow => -12.0,
         Unsubscribe => -15.0,
         HardBounce => -5.0,
         SpamComplaint => -25.0,
@@ -156,6 +165,7 @@ impl ScoringConfig {
             ("fast_half_life_days", self.fast_half_life_days),
             ("slow_half_life_days", self.slow_half_life_days),
             ("score_scale", self.score_scale),
+            ("webinar_full_minutes", self.webinar_full_minutes),
         ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err((key.into(), "must be a number greater than 0".into()));
@@ -210,6 +220,28 @@ pub struct Visible {
     pub trend: Trend,
     pub reasons: Vec<String>,
     pub last_touch_at: Option<Millis>,
+}
+
+/// How much of its kind's weight a touch earns. Sources report facts (minutes in a
+/// webinar); the weighting of those facts is decided here. A touch reporting
+/// `minutes` counts in proportion to `webinar_full_minutes`, capped at the full weight;
+/// a bare "joined" counts a quarter.
+pub fn touch_factor(
+    kind: TouchKind,
+    properties: Option<&serde_json::Value>,
+    config: &ScoringConfig,
+) -> f64 {
+    if kind != TouchKind::WebinarAttended {
+        return 1.0;
+    }
+    match properties
+        .and_then(|p| p.get("minutes"))
+        .and_then(|m| m.as_f64())
+    {
+        Some(minutes) => (minutes / config.webinar_full_minutes).clamp(0.0, 1.0),
+        None if properties.and_then(|p| p.get("joined")).is_some() => 0.25,
+        None => 1.0,
+    }
 }
 
 /// Maps raw attention (unbounded) onto 0–100: `100 × (1 − e^(−raw / scale))`, rounded.
@@ -302,6 +334,25 @@ mod tests {
             attention.add(TouchKind::PageView, NOW - day * DAY, &config);
         }
         assert_eq!(trend(&attention, NOW, &config), Trend::Steady);
+    }
+
+    #[test]
+    fn webinar_minutes_scale_the_weight_up_to_the_full_length() {
+        let config = ScoringConfig::default();
+        let kind = TouchKind::WebinarAttended;
+        let factor = |p: serde_json::Value| touch_factor(kind, Some(&p), &config);
+        assert_eq!(factor(serde_json::json!({"minutes": 30})), 0.5);
+        assert_eq!(factor(serde_json::json!({"minutes": 240})), 1.0);
+        assert_eq!(factor(serde_json::json!({"joined": true})), 0.25);
+        assert_eq!(touch_factor(kind, None, &config), 1.0);
+        assert_eq!(
+            touch_factor(
+                TouchKind::FormSubmit,
+                Some(&serde_json::json!({"minutes": 1})),
+                &config
+            ),
+            1.0
+        );
     }
 
     #[test]

@@ -37,6 +37,10 @@ macro_rules! sources {
 sources! {
     Hubspot => hubspot::HubspotSource,
     Standard => standard::StandardSource,
+    Calendly => calendly::CalendlySource,
+    Typeform => typeform::TypeformSource,
+    Zoom => zoom::ZoomSource,
+    Intercom => intercom::IntercomSource,
 }
 
 /// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
