@@ -34,13 +34,31 @@ fn refuse(
     }
 }
 
+pub async fn webhook_path(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let (name, _rest) = path.into_inner();
+    ingest(state, name, request, payload).await
+}
+
 pub async fn webhook(
     state: web::Data<AppState>,
     name: web::Path<String>,
     request: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let name = name.into_inner();
+    ingest(state, name.into_inner(), request, payload).await
+}
+
+async fn ingest(
+    state: web::Data<AppState>,
+    name: String,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
     let Some(source) = state.config.sources.get(&name) else {
         tracing::warn!(message = "Webhook for an unknown source.", source = %name);
         return Err(Problem::new(
@@ -59,6 +77,10 @@ pub async fn webhook(
     if declared.is_some_and(|length| length > limit) {
         return Ok(refuse(&state, &name, Some(source), too_large()));
     }
+    // Gzip bodies (the Segment libraries send them) are inflated here, and the limit
+    // applies to the inflated size, so a small bomb cannot grow past it.
+    let mut payload =
+        actix_web::dev::Decompress::from_headers(payload.into_inner(), request.headers());
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = match chunk {

@@ -32,6 +32,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
         // Some platforms check the URL with a GET or HEAD before sending events.
         .route("/webhooks/{source}", web::get().to(ingest::webhook))
         .route("/webhooks/{source}", web::head().to(ingest::webhook))
+        // Sources that speak a whole API (the Segment tracking API's /v1/batch, …)
+        // get the rest of the path; the adapter reads it from the delivery's URL.
+        .route(
+            "/webhooks/{source}/{rest:.*}",
+            web::post().to(ingest::webhook_path),
+        )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
