@@ -13,6 +13,8 @@ macro_rules! sources {
         /// `[sources.<name>]`; `kind` picks the platform.
         #[derive(Debug, Clone, Deserialize)]
         #[serde(tag = "kind", rename_all = "snake_case")]
+        // Built once at start-up and never moved on a hot path: size does not matter.
+        #[allow(clippy::large_enum_variant)]
         pub enum SourceConfig {
             $($variant($module::$config),)+
         }
@@ -41,6 +43,7 @@ sources! {
     Typeform => typeform::TypeformSource,
     Zoom => zoom::ZoomSource,
     Intercom => intercom::IntercomSource,
+    Mapped => mapped::MappedSource,
 }
 
 /// What a platform sent, as the HTTP layer saw it. Header names are lowercase.

@@ -474,3 +474,96 @@ async fn intercom_conversations_by_people_are_chats() {
         1
     );
 }
+
+/// The Typeform webhook described as a `mapped` source: the same fixture and signature
+/// give the same touch and profile.
+const TYPEFORM_AS_MAPPED: &str = r#"
+[sources.forms]
+kind = "mapped"
+[sources.forms.auth]
+scheme = "hmac"
+header = "Typeform-Signature"
+secret = "typeform-secret"
+algorithm = "sha256"
+encoding = "base64"
+prefix = "sha256="
+[sources.forms.fields]
+event_id = "/event_id"
+email = "/form_response/answers/1/email"
+anonymous_id = "/form_response/hidden/anonymous_id"
+kind_field = "/event_type"
+occurred_at = "/form_response/submitted_at"
+[sources.forms.kinds]
+form_response = "form_submit"
+[sources.forms.profile]
+company = "/form_response/answers/0/text"
+"#;
+
+#[tokio::test]
+async fn a_mapped_source_expresses_the_typeform_webhook() {
+    let daemon = Daemon::start(TYPEFORM_AS_MAPPED);
+    let body = typeform_response("mapped-1", "mapped@example.com");
+    let response = daemon
+        .post(
+            "/webhooks/forms",
+            &typeform_headers("typeform-secret", &body),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let view = daemon
+        .wait_contact("mapped@example.com", |v| v["touch_count"] == 1)
+        .await;
+    assert_eq!(view["touches"][0]["kind"], "form_submit");
+    assert_eq!(view["touches"][0]["source"], "forms");
+    assert_eq!(view["profile"]["company"]["value"], "Acme Inc");
+    assert_eq!(view["anonymous_ids"], serde_json::json!(["visitor-tf"]));
+    // Redelivery, bad signature, and an authentic payload the mapping cannot read.
+    assert_eq!(
+        daemon
+            .post(
+                "/webhooks/forms",
+                &typeform_headers("typeform-secret", &body),
+                &body
+            )
+            .await
+            .status(),
+        200
+    );
+    let other = typeform_response("mapped-2", "nope@example.com");
+    assert_eq!(
+        daemon
+            .post(
+                "/webhooks/forms",
+                &typeform_headers("wrong", &other),
+                &other
+            )
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        daemon.post("/webhooks/forms", &[], &other).await.status(),
+        401
+    );
+    let unreadable = r#"{"event_type":"form_response"}"#;
+    let response = daemon
+        .post(
+            "/webhooks/forms",
+            &typeform_headers("typeform-secret", unreadable),
+            unreadable,
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let detail: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        detail["detail"].as_str().unwrap().contains("/event_id"),
+        "{detail}"
+    );
+    daemon.drained().await;
+    assert!(daemon.contact("nope@example.com").await.is_none());
+    assert_eq!(
+        daemon.contact("mapped@example.com").await.unwrap()["touch_count"],
+        1
+    );
+}
