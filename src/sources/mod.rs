@@ -36,6 +36,7 @@ macro_rules! sources {
 
 sources! {
     Hubspot => hubspot::HubspotSource,
+    Mailchimp => mailchimp::MailchimpSource,
     Standard => standard::StandardSource,
 }
 
