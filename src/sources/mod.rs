@@ -37,6 +37,7 @@ macro_rules! sources {
 sources! {
     Hubspot => hubspot::HubspotSource,
     Mailchimp => mailchimp::MailchimpSource,
+    Mandrill => mandrill::MandrillSource,
     Standard => standard::StandardSource,
 }
 
