@@ -38,6 +38,8 @@ macro_rules! sources {
 
 sources! {
     Hubspot => hubspot::HubspotSource,
+    Mailchimp => mailchimp::MailchimpSource,
+    Mandrill => mandrill::MandrillSource,
     Standard => standard::StandardSource,
     Calendly => calendly::CalendlySource,
     Typeform => typeform::TypeformSource,

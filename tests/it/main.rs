@@ -9,3 +9,5 @@ mod hubspot_source;
 mod ingest;
 mod sink;
 mod source_behaviour;
+mod source_mailchimp;
+mod source_mandrill;
