@@ -36,6 +36,7 @@ macro_rules! sources {
 
 sources! {
     Hubspot => hubspot::HubspotSource,
+    Salesforce => salesforce::SalesforceSource,
     Standard => standard::StandardSource,
 }
 
