@@ -290,14 +290,22 @@ async fn bad_deliveries_get_a_soap_fault_and_store_nothing() {
     let body = |n: &str, lead_id: &str| {
         message(
             ORG,
-            &[lead(&format!("04l5e00000Bad{n}AAJ"), lead_id, &format!("bad{n}@example.com"))],
+            &[lead(
+                &format!("04l5e00000Bad{n}AAJ"),
+                lead_id,
+                &format!("bad{n}@example.com"),
+            )],
         )
     };
 
     // Another org, with the right token.
     let other_org = message(
         "00D5e000000KQ2fEAG",
-        &[lead("04l5e00000Bad1AAJ", "00Q5e00000Bad01EAB", "bad1@example.com")],
+        &[lead(
+            "04l5e00000Bad1AAJ",
+            "00Q5e00000Bad01EAB",
+            "bad1@example.com",
+        )],
     );
     assert_fault(send(&daemon, &other_org).await, 401, "OrganizationId").await;
     // No token, a wrong token.
@@ -318,16 +326,18 @@ async fn bad_deliveries_get_a_soap_fault_and_store_nothing() {
     assert_fault(send(&daemon, &broken).await, 400, "malformed payload").await;
     let no_id = body("5", "00Q5e00000Bad05EAB").replace("<Id>04l5e00000Bad5AAJ</Id>", "");
     assert_fault(send(&daemon, &no_id).await, 400, "missing Id").await;
-    let no_object_id = body("6", "00Q5e00000Bad06EAB").replace(
-        "<sf:Id>00Q5e00000Bad06EAB</sf:Id>",
-        "",
-    );
+    let no_object_id =
+        body("6", "00Q5e00000Bad06EAB").replace("<sf:Id>00Q5e00000Bad06EAB</sf:Id>", "");
     assert_fault(send(&daemon, &no_object_id).await, 400, "no Id").await;
     // A good message in the same batch as a broken one does not sneak through.
     let half_bad = message(
         ORG,
         &[
-            lead("04l5e00000Bad7AAJ", "00Q5e00000Bad07EAB", "bad7@example.com"),
+            lead(
+                "04l5e00000Bad7AAJ",
+                "00Q5e00000Bad07EAB",
+                "bad7@example.com",
+            ),
             lead("04l5e00000Bad8AAJ", "not-an-id", "bad8@example.com"),
         ],
     );
@@ -342,7 +352,10 @@ async fn bad_deliveries_get_a_soap_fault_and_store_nothing() {
     daemon.drained().await;
     for n in 1..=8 {
         assert!(
-            daemon.contact(&format!("bad{n}@example.com")).await.is_none(),
+            daemon
+                .contact(&format!("bad{n}@example.com"))
+                .await
+                .is_none(),
             "bad{n} was stored"
         );
         assert!(daemon
@@ -379,6 +392,9 @@ async fn a_salesforce_lead_and_a_site_touch_are_one_contact() {
     assert_eq!(view["touches"][0]["kind"], "pricing_view");
     assert_eq!(view["touches"][0]["source"], "site");
     assert_eq!(view["profile"]["title"]["value"], "Architect");
-    let by_crm = daemon.contact(&format!("salesforce:{lead_id}")).await.unwrap();
+    let by_crm = daemon
+        .contact(&format!("salesforce:{lead_id}"))
+        .await
+        .unwrap();
     assert_eq!(by_crm["id"], view["id"]);
 }
