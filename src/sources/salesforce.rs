@@ -1231,6 +1231,36 @@ mod tests {
     }
 
     #[test]
+    fn the_tables_read_from_a_config_file() {
+        let text = r#"
+[sources.sf]
+kind = "salesforce"
+organization_id = "00D5e000000KQ2e"
+token = "t"
+
+[sources.sf.task_types]
+Email = "none"
+Demo = "demo_request"
+
+[sources.sf.campaign_member_statuses]
+"Visited Booth" = "meeting_attended"
+
+[sources.sf.profile_fields]
+Account_Name__c = "company"
+"#;
+        let config = crate::config::Config::from_toml(text).unwrap();
+        let crate::sources::SourceConfig::Salesforce(src) = &config.sources["sf"] else { panic!() };
+        assert_eq!(src.task_type("Email"), Some(None));
+        assert_eq!(src.task_type("demo"), Some(Some(TouchKind::DemoRequest)));
+        assert_eq!(src.task_type("Call"), Some(Some(TouchKind::Call)));
+        assert_eq!(src.campaign_status("visited booth"), Some(TouchKind::MeetingAttended));
+        assert!(src.profile_table().iter().any(|(f, n)| f.eq_ignore_ascii_case("Account_Name__c") && n == "company"));
+        let bad = text.replace("\"meeting_attended\"", "\"booth\"");
+        let error = crate::config::Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(error.contains("campaign_member_statuses.") && error.contains("webinar_attended"), "{error}");
+    }
+
+    #[test]
     fn validation_names_the_key() {
         assert_eq!(source().validate(), Ok(()));
         let mut src = source();
