@@ -40,6 +40,7 @@ sources! {
     Hubspot => hubspot::HubspotSource,
     Mailchimp => mailchimp::MailchimpSource,
     Mandrill => mandrill::MandrillSource,
+    Salesforce => salesforce::SalesforceSource,
     Standard => standard::StandardSource,
     Calendly => calendly::CalendlySource,
     Typeform => typeform::TypeformSource,

@@ -11,3 +11,4 @@ mod sink;
 mod source_behaviour;
 mod source_mailchimp;
 mod source_mandrill;
+mod source_salesforce;
