@@ -36,6 +36,7 @@ macro_rules! sources {
 
 sources! {
     Hubspot => hubspot::HubspotSource,
+    Marketo => marketo::MarketoSource,
     Standard => standard::StandardSource,
 }
 
