@@ -8,3 +8,4 @@ mod harness;
 mod hubspot_source;
 mod ingest;
 mod sink;
+mod source_marketo;
