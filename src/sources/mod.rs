@@ -37,6 +37,7 @@ macro_rules! sources {
 sources! {
     Hubspot => hubspot::HubspotSource,
     Marketo => marketo::MarketoSource,
+    Pipedrive => pipedrive::PipedriveSource,
     Standard => standard::StandardSource,
 }
 
