@@ -55,18 +55,31 @@ async fn send(daemon: &Daemon, secret: Option<&str>, body: &str) -> reqwest::Res
 async fn problem(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
-    (status, body["detail"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["detail"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 #[tokio::test]
 async fn a_form_fill_becomes_a_touch_and_profile_of_the_lead() {
     let daemon = daemon();
-    let body = rendered("form_submit", 1001, "Ann.Lee@Example.com", &system_date_time(0));
+    let body = rendered(
+        "form_submit",
+        1001,
+        "Ann.Lee@Example.com",
+        &system_date_time(0),
+    );
     let response = send(&daemon, Some(SECRET), &body).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "accepted");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["status"],
+        "accepted"
+    );
     let view = daemon
-        .wait_contact("marketo:1001", |v| v["touch_count"] == 1 && v["profile"]["first_name"].is_object())
+        .wait_contact("marketo:1001", |v| {
+            v["touch_count"] == 1 && v["profile"]["first_name"].is_object()
+        })
         .await;
     assert_eq!(view["crm_ids"], serde_json::json!({"marketo": "1001"}));
     assert_eq!(view["emails"], serde_json::json!(["ann.lee@example.com"]));
@@ -75,7 +88,10 @@ async fn a_form_fill_becomes_a_touch_and_profile_of_the_lead() {
     assert_eq!(view["profile"]["first_name"]["value"], "Ann");
     assert_eq!(view["profile"]["company"]["value"], "Example Corp");
     assert_eq!(view["profile"]["company"]["source"], "marketo");
-    assert!(view["profile"].get("title").is_none(), "empty tokens are not profile values: {view}");
+    assert!(
+        view["profile"].get("title").is_none(),
+        "empty tokens are not profile values: {view}"
+    );
     assert!(view["profile"].get("country").is_none());
     assert_eq!(view["account"], "marketo-company:Example Corp");
 }
@@ -85,38 +101,65 @@ async fn the_same_request_sent_twice_counts_once() {
     let daemon = daemon();
     let body = rendered("email_click", 1002, "bo@example.com", &system_date_time(5));
     assert_eq!(send(&daemon, Some(SECRET), &body).await.status(), 200);
-    daemon.wait_contact("marketo:1002", |v| v["touch_count"] == 1).await;
+    daemon
+        .wait_contact("marketo:1002", |v| v["touch_count"] == 1)
+        .await;
     let again = send(&daemon, Some(SECRET), &body).await;
     assert_eq!(again.status(), 200);
-    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["status"], "duplicate");
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["status"],
+        "duplicate"
+    );
     // A repeat whose profile tokens read differently is still the same engagement.
     let reread = body.replace("\"Software\"", "\"Fintech\"");
     assert_eq!(send(&daemon, Some(SECRET), &reread).await.status(), 200);
     // A later click is a new touch.
     let later = rendered("email_click", 1002, "bo@example.com", &system_date_time(1));
     assert_eq!(send(&daemon, Some(SECRET), &later).await.status(), 200);
-    daemon.wait_contact("marketo:1002", |v| v["touch_count"] == 2).await;
+    daemon
+        .wait_contact("marketo:1002", |v| v["touch_count"] == 2)
+        .await;
     daemon.drained().await;
-    assert_eq!(daemon.contact("marketo:1002").await.unwrap()["touch_count"], 2);
+    assert_eq!(
+        daemon.contact("marketo:1002").await.unwrap()["touch_count"],
+        2
+    );
 }
 
 #[tokio::test]
 async fn a_lead_first_seen_in_marketo_is_the_same_contact_when_seen_by_email_elsewhere() {
     let daemon = daemon();
-    let body = rendered("webinar_attended", 1003, "cara@example.com", &system_date_time(10));
+    let body = rendered(
+        "webinar_attended",
+        1003,
+        "cara@example.com",
+        &system_date_time(10),
+    );
     assert_eq!(send(&daemon, Some(SECRET), &body).await.status(), 200);
-    daemon.wait_contact("marketo:1003", |v| v["touch_count"] == 1).await;
+    daemon
+        .wait_contact("marketo:1003", |v| v["touch_count"] == 1)
+        .await;
     let response = daemon
-        .post_site("after-marketo", &touch_body("Cara@Example.com", "pricing_view", &now_rfc3339()))
+        .post_site(
+            "after-marketo",
+            &touch_body("Cara@Example.com", "pricing_view", &now_rfc3339()),
+        )
         .await;
     assert_eq!(response.status(), 200);
-    let view = daemon.wait_contact("cara@example.com", |v| v["touch_count"] == 2).await;
+    let view = daemon
+        .wait_contact("cara@example.com", |v| v["touch_count"] == 2)
+        .await;
     assert_eq!(view["crm_ids"]["marketo"], "1003");
     let mut sources: Vec<(String, String)> = view["touches"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["kind"].as_str().unwrap().to_string(), t["source"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["kind"].as_str().unwrap().to_string(),
+                t["source"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     sources.sort();
     assert_eq!(
@@ -126,7 +169,10 @@ async fn a_lead_first_seen_in_marketo_is_the_same_contact_when_seen_by_email_els
             ("webinar_attended".to_string(), "marketo".to_string())
         ]
     );
-    assert_eq!(daemon.contact("marketo:1003").await.unwrap()["id"], view["id"]);
+    assert_eq!(
+        daemon.contact("marketo:1003").await.unwrap()["id"],
+        view["id"]
+    );
 }
 
 #[tokio::test]
@@ -134,19 +180,52 @@ async fn bad_marketo_deliveries_get_a_clear_answer_and_change_nothing() {
     let daemon = daemon();
     let at = system_date_time(0);
 
-    let (status, detail) = problem(send(&daemon, None, &rendered("form_submit", 2001, "a1@example.com", &at)).await).await;
-    assert_eq!((status, detail.as_str()), (401, "missing header X-Attentiond-Secret"));
+    let (status, detail) = problem(
+        send(
+            &daemon,
+            None,
+            &rendered("form_submit", 2001, "a1@example.com", &at),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "missing header X-Attentiond-Secret")
+    );
 
-    let (status, detail) =
-        problem(send(&daemon, Some("wrong-secret"), &rendered("form_submit", 2002, "a2@example.com", &at)).await).await;
-    assert_eq!((status, detail.as_str()), (401, "wrong secret in header X-Attentiond-Secret"));
+    let (status, detail) = problem(
+        send(
+            &daemon,
+            Some("wrong-secret"),
+            &rendered("form_submit", 2002, "a2@example.com", &at),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "wrong secret in header X-Attentiond-Secret")
+    );
 
     // Authentic but not the template: each answer names the field.
     for (body, needle) in [
-        (rendered("form_fill", 2003, "a3@example.com", &at), "unknown kind `form_fill`"),
-        (rendered("form_submit", 2004, "a4@example.com", "last tuesday"), "occurred_at `last tuesday`"),
-        (rendered("form_submit", 2005, "a5@example.com", &at).replace("\"lead_id\": 2005,", ""), "lead_id is required"),
-        ("{\"kind\": \"form_submit\", \"lead_id\": 2006, ".to_string(), "JSON object"),
+        (
+            rendered("form_fill", 2003, "a3@example.com", &at),
+            "unknown kind `form_fill`",
+        ),
+        (
+            rendered("form_submit", 2004, "a4@example.com", "last tuesday"),
+            "occurred_at `last tuesday`",
+        ),
+        (
+            rendered("form_submit", 2005, "a5@example.com", &at).replace("\"lead_id\": 2005,", ""),
+            "lead_id is required",
+        ),
+        (
+            "{\"kind\": \"form_submit\", \"lead_id\": 2006, ".to_string(),
+            "JSON object",
+        ),
     ] {
         let (status, detail) = problem(send(&daemon, Some(SECRET), &body).await).await;
         assert_eq!(status, 400, "{body}");
@@ -163,11 +242,25 @@ async fn bad_marketo_deliveries_get_a_clear_answer_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status(), 405);
 
-    assert_eq!(send(&daemon, Some(SECRET), &rendered("form_submit", 2999, "ok@example.com", &at)).await.status(), 200);
-    daemon.wait_contact("marketo:2999", |v| v["touch_count"] == 1).await;
+    assert_eq!(
+        send(
+            &daemon,
+            Some(SECRET),
+            &rendered("form_submit", 2999, "ok@example.com", &at)
+        )
+        .await
+        .status(),
+        200
+    );
+    daemon
+        .wait_contact("marketo:2999", |v| v["touch_count"] == 1)
+        .await;
     daemon.drained().await;
     for id in 2001..=2006 {
-        assert!(daemon.contact(&format!("marketo:{id}")).await.is_none(), "marketo:{id}");
+        assert!(
+            daemon.contact(&format!("marketo:{id}")).await.is_none(),
+            "marketo:{id}"
+        );
     }
     for n in 1..=5 {
         assert!(daemon.contact(&format!("a{n}@example.com")).await.is_none());
@@ -181,10 +274,24 @@ async fn the_time_zone_setting_reads_system_date_time() {
     ));
     let body = rendered("form_submit", 3001, "tz@example.com", "2026-01-10 12:00:00");
     let headers = vec![("X-Marketo-Key".to_string(), SECRET.to_string())];
-    assert_eq!(daemon.post("/webhooks/marketo", &headers, &body).await.status(), 200);
-    let view = daemon.wait_contact("marketo:3001", |v| v["touch_count"] == 1).await;
-    assert_eq!(view["touches"][0]["occurred_at"], "2026-01-10T10:00:00.000Z");
+    assert_eq!(
+        daemon
+            .post("/webhooks/marketo", &headers, &body)
+            .await
+            .status(),
+        200
+    );
+    let view = daemon
+        .wait_contact("marketo:3001", |v| v["touch_count"] == 1)
+        .await;
+    assert_eq!(
+        view["touches"][0]["occurred_at"],
+        "2026-01-10T10:00:00.000Z"
+    );
     // The default header name is not the configured one.
     let (status, detail) = problem(send(&daemon, Some(SECRET), &body).await).await;
-    assert_eq!((status, detail.as_str()), (401, "missing header X-Marketo-Key"));
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "missing header X-Marketo-Key")
+    );
 }

@@ -74,7 +74,14 @@ fn activity_done(event_id: &str, id: u64, person_id: u64, kind: &str) -> serde_j
     })
 }
 
-fn deal(event_id: &str, action: &str, id: u64, person_id: u64, status: &str, previous: serde_json::Value) -> serde_json::Value {
+fn deal(
+    event_id: &str,
+    action: &str,
+    id: u64,
+    person_id: u64,
+    status: &str,
+    previous: serde_json::Value,
+) -> serde_json::Value {
     serde_json::json!({
         "data": {
             "add_time": iso(120), "close_time": null, "creator_user_id": 12415231, "currency": "EUR",
@@ -89,30 +96,69 @@ fn deal(event_id: &str, action: &str, id: u64, person_id: u64, status: &str, pre
 }
 
 async fn send(daemon: &Daemon, body: &serde_json::Value) -> reqwest::Response {
-    daemon.post("/webhooks/pipedrive", &basic(USER, PASSWORD), &body.to_string()).await
+    daemon
+        .post(
+            "/webhooks/pipedrive",
+            &basic(USER, PASSWORD),
+            &body.to_string(),
+        )
+        .await
 }
 
 async fn status_of(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let text = body["status"].as_str().or(body["detail"].as_str()).unwrap_or_default().to_string();
+    let text = body["status"]
+        .as_str()
+        .or(body["detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
     (status, text)
 }
 
 #[tokio::test]
 async fn a_person_their_done_activities_and_their_deal_arrive_on_one_contact() {
     let daemon = daemon();
-    assert_eq!(status_of(send(&daemon, &person("ev-p1", 501, "Dana@Example.com", 77)).await).await, (200, "accepted".into()));
-    assert_eq!(status_of(send(&daemon, &activity_done("ev-a1", 9001, 501, "call")).await).await, (200, "accepted".into()));
-    assert_eq!(status_of(send(&daemon, &activity_done("ev-a2", 9002, 501, "meeting")).await).await, (200, "accepted".into()));
+    assert_eq!(
+        status_of(send(&daemon, &person("ev-p1", 501, "Dana@Example.com", 77)).await).await,
+        (200, "accepted".into())
+    );
+    assert_eq!(
+        status_of(send(&daemon, &activity_done("ev-a1", 9001, 501, "call")).await).await,
+        (200, "accepted".into())
+    );
+    assert_eq!(
+        status_of(send(&daemon, &activity_done("ev-a2", 9002, 501, "meeting")).await).await,
+        (200, "accepted".into())
+    );
     // A custom type mapped in the config; a task is not attention.
     send(&daemon, &activity_done("ev-a3", 9003, 501, "demo")).await;
-    assert_eq!(status_of(send(&daemon, &activity_done("ev-a4", 9004, 501, "task")).await).await, (200, "ignored".into()));
-    send(&daemon, &deal("ev-d1", "create", 31, 501, "open", serde_json::Value::Null)).await;
-    send(&daemon, &deal("ev-d2", "change", 31, 501, "won", serde_json::json!({"status": "open"}))).await;
+    assert_eq!(
+        status_of(send(&daemon, &activity_done("ev-a4", 9004, 501, "task")).await).await,
+        (200, "ignored".into())
+    );
+    send(
+        &daemon,
+        &deal("ev-d1", "create", 31, 501, "open", serde_json::Value::Null),
+    )
+    .await;
+    send(
+        &daemon,
+        &deal(
+            "ev-d2",
+            "change",
+            31,
+            501,
+            "won",
+            serde_json::json!({"status": "open"}),
+        ),
+    )
+    .await;
 
     let view = daemon
-        .wait_contact("pipedrive:501", |v| v["touch_count"] == 3 && v["outcomes"].as_array().is_some_and(|o| o.len() == 2))
+        .wait_contact("pipedrive:501", |v| {
+            v["touch_count"] == 3 && v["outcomes"].as_array().is_some_and(|o| o.len() == 2)
+        })
         .await;
     assert_eq!(view["crm_ids"], serde_json::json!({"pipedrive": "501"}));
     assert_eq!(view["emails"], serde_json::json!(["dana@example.com"]));
@@ -121,7 +167,12 @@ async fn a_person_their_done_activities_and_their_deal_arrive_on_one_contact() {
     assert_eq!(view["profile"]["phone"]["value"], "+1 555 0100");
     assert_eq!(view["profile"]["first_name"]["source"], "pipedrive");
     assert_eq!(view["account"], "pipedrive-org:77");
-    let mut kinds: Vec<&str> = view["touches"].as_array().unwrap().iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    let mut kinds: Vec<&str> = view["touches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
     kinds.sort();
     assert_eq!(kinds, vec!["call", "demo_request", "meeting_attended"]);
     let outcomes = view["outcomes"].as_array().unwrap();
@@ -132,23 +183,44 @@ async fn a_person_their_done_activities_and_their_deal_arrive_on_one_contact() {
     assert_eq!(won["stage"], "2");
     assert_eq!(won["source"], "pipedrive");
     assert!(outcomes.iter().any(|o| o["kind"] == "opportunity_created"));
-    assert_eq!(daemon.contact("dana@example.com").await.unwrap()["id"], view["id"]);
+    assert_eq!(
+        daemon.contact("dana@example.com").await.unwrap()["id"],
+        view["id"]
+    );
 }
 
 #[tokio::test]
 async fn a_retried_webhook_counts_once() {
     let daemon = daemon();
     let first = activity_done("ev-retry-1", 9101, 502, "call");
-    assert_eq!(status_of(send(&daemon, &first).await).await, (200, "accepted".into()));
-    daemon.wait_contact("pipedrive:502", |v| v["touch_count"] == 1).await;
+    assert_eq!(
+        status_of(send(&daemon, &first).await).await,
+        (200, "accepted".into())
+    );
+    daemon
+        .wait_contact("pipedrive:502", |v| v["touch_count"] == 1)
+        .await;
     // Pipedrive retries with the same meta.id and a higher attempt.
     let mut retry = first.clone();
     retry["meta"]["attempt"] = 2.into();
-    assert_eq!(status_of(send(&daemon, &retry).await).await, (200, "duplicate".into()));
-    let mut won = deal("ev-retry-2", "change", 32, 502, "won", serde_json::json!({"status": "open"}));
+    assert_eq!(
+        status_of(send(&daemon, &retry).await).await,
+        (200, "duplicate".into())
+    );
+    let mut won = deal(
+        "ev-retry-2",
+        "change",
+        32,
+        502,
+        "won",
+        serde_json::json!({"status": "open"}),
+    );
     send(&daemon, &won).await;
     won["meta"]["attempt"] = 3.into();
-    assert_eq!(status_of(send(&daemon, &won).await).await, (200, "duplicate".into()));
+    assert_eq!(
+        status_of(send(&daemon, &won).await).await,
+        (200, "duplicate".into())
+    );
     daemon.drained().await;
     let view = daemon.contact("pipedrive:502").await.unwrap();
     assert_eq!(view["touch_count"], 1);
@@ -162,7 +234,10 @@ async fn deletes_are_acknowledged_and_change_nothing() {
     deleted["meta"]["action"] = "delete".into();
     deleted["previous"] = deleted["data"].take();
     deleted["data"] = serde_json::Value::Null;
-    assert_eq!(status_of(send(&daemon, &deleted).await).await, (200, "ignored".into()));
+    assert_eq!(
+        status_of(send(&daemon, &deleted).await).await,
+        (200, "ignored".into())
+    );
     daemon.drained().await;
     assert!(daemon.contact("pipedrive:503").await.is_none());
 }
@@ -170,17 +245,38 @@ async fn deletes_are_acknowledged_and_change_nothing() {
 #[tokio::test]
 async fn bad_pipedrive_deliveries_get_a_clear_answer_and_change_nothing() {
     let daemon = daemon();
-    let body = |n: u64| activity_done(&format!("ev-bad-{n}"), 9200 + n, 600 + n, "call").to_string();
+    let body =
+        |n: u64| activity_done(&format!("ev-bad-{n}"), 9200 + n, 600 + n, "call").to_string();
 
     let (status, detail) = status_of(daemon.post("/webhooks/pipedrive", &[], &body(1)).await).await;
-    assert_eq!((status, detail.as_str()), (401, "missing header Authorization"));
-    let (status, detail) = status_of(daemon.post("/webhooks/pipedrive", &basic(USER, "wrong"), &body(2)).await).await;
-    assert_eq!((status, detail.as_str()), (401, "wrong Basic auth username or password"));
-    let (status, _) = status_of(daemon.post("/webhooks/pipedrive", &basic("someone", PASSWORD), &body(3)).await).await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "missing header Authorization")
+    );
+    let (status, detail) = status_of(
+        daemon
+            .post("/webhooks/pipedrive", &basic(USER, "wrong"), &body(2))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "wrong Basic auth username or password")
+    );
+    let (status, _) = status_of(
+        daemon
+            .post("/webhooks/pipedrive", &basic("someone", PASSWORD), &body(3))
+            .await,
+    )
+    .await;
     assert_eq!(status, 401);
     let bearer = vec![("Authorization".to_string(), "Bearer abc".to_string())];
-    let (status, detail) = status_of(daemon.post("/webhooks/pipedrive", &bearer, &body(4)).await).await;
-    assert_eq!((status, detail.as_str()), (401, "Authorization is not HTTP Basic"));
+    let (status, detail) =
+        status_of(daemon.post("/webhooks/pipedrive", &bearer, &body(4)).await).await;
+    assert_eq!(
+        (status, detail.as_str()),
+        (401, "Authorization is not HTTP Basic")
+    );
 
     // Authentic but unreadable: the answer names the field.
     let mut no_id = activity_done("ev-bad-5", 9205, 605, "call");
@@ -192,15 +288,30 @@ async fn bad_pipedrive_deliveries_get_a_clear_answer_and_change_nothing() {
         (bad_action.to_string(), "meta.action `archive`"),
         ("[]".to_string(), "Pipedrive webhook JSON object"),
     ] {
-        let (status, detail) = status_of(daemon.post("/webhooks/pipedrive", &basic(USER, PASSWORD), &text).await).await;
+        let (status, detail) = status_of(
+            daemon
+                .post("/webhooks/pipedrive", &basic(USER, PASSWORD), &text)
+                .await,
+        )
+        .await;
         assert_eq!(status, 400, "{text}");
         assert!(detail.contains(needle), "{detail}");
     }
 
-    assert_eq!(status_of(send(&daemon, &activity_done("ev-ok", 9299, 699, "call")).await).await.0, 200);
-    daemon.wait_contact("pipedrive:699", |v| v["touch_count"] == 1).await;
+    assert_eq!(
+        status_of(send(&daemon, &activity_done("ev-ok", 9299, 699, "call")).await)
+            .await
+            .0,
+        200
+    );
+    daemon
+        .wait_contact("pipedrive:699", |v| v["touch_count"] == 1)
+        .await;
     daemon.drained().await;
     for n in 601..=606 {
-        assert!(daemon.contact(&format!("pipedrive:{n}")).await.is_none(), "pipedrive:{n}");
+        assert!(
+            daemon.contact(&format!("pipedrive:{n}")).await.is_none(),
+            "pipedrive:{n}"
+        );
     }
 }
