@@ -41,6 +41,8 @@ sources! {
     Mailchimp => mailchimp::MailchimpSource,
     Mandrill => mandrill::MandrillSource,
     Salesforce => salesforce::SalesforceSource,
+    Marketo => marketo::MarketoSource,
+    Pipedrive => pipedrive::PipedriveSource,
     Standard => standard::StandardSource,
     Calendly => calendly::CalendlySource,
     Typeform => typeform::TypeformSource,

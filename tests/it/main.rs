@@ -11,4 +11,6 @@ mod sink;
 mod source_behaviour;
 mod source_mailchimp;
 mod source_mandrill;
+mod source_marketo;
+mod source_pipedrive;
 mod source_salesforce;
