@@ -9,7 +9,7 @@
 
 use crate::harness::*;
 
-const SECRET: &str = "marketo-shared-secret-123";
+pub(crate) const SECRET: &str = "marketo-shared-secret-123";
 
 fn daemon() -> Daemon {
     Daemon::start(&format!(
@@ -17,13 +17,13 @@ fn daemon() -> Daemon {
     ))
 }
 
-fn system_date_time(minutes_ago: i64) -> String {
+pub(crate) fn system_date_time(minutes_ago: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
 
-fn rendered(kind: &str, lead_id: u64, email: &str, at: &str) -> String {
+pub(crate) fn rendered(kind: &str, lead_id: u64, email: &str, at: &str) -> String {
     format!(
         r#"{{
   "kind": "{kind}",

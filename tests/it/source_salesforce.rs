@@ -398,3 +398,71 @@ async fn a_salesforce_lead_and_a_site_touch_are_one_contact() {
         .unwrap();
     assert_eq!(by_crm["id"], view["id"]);
 }
+
+/// One person seen first in Marketo by email and later in Salesforce as a Lead with the
+/// same email is one contact with both ids, and its touch history is whole.
+#[tokio::test]
+async fn a_marketo_lead_and_a_salesforce_lead_with_one_email_are_one_contact() {
+    let marketo = format!(
+        "\n[sources.marketo]\nkind = \"marketo\"\nsecret = \"{}\"\n",
+        crate::source_marketo::SECRET
+    );
+    let daemon = Daemon::start(&format!("{}{marketo}", source_toml()));
+    let form_fill = crate::source_marketo::rendered(
+        "form_submit",
+        1234,
+        "ann@x.com",
+        &crate::source_marketo::system_date_time(30),
+    );
+    let headers = vec![(
+        "X-Attentiond-Secret".to_string(),
+        crate::source_marketo::SECRET.to_string(),
+    )];
+    assert_eq!(
+        daemon
+            .post("/webhooks/marketo", &headers, &form_fill)
+            .await
+            .status(),
+        200
+    );
+    daemon
+        .wait_contact("marketo:1234", |v| v["touch_count"] == 1)
+        .await;
+
+    let lead_id = "00Q5e00000AnnLdEAJ";
+    assert_acked(
+        send(
+            &daemon,
+            &message(
+                ORG,
+                &[
+                    lead("04l5e00000Ann01AAJ", lead_id, "ann@x.com"),
+                    call_task("04l5e00000Ann02AAJ", lead_id),
+                ],
+            ),
+        )
+        .await,
+    )
+    .await;
+    let view = daemon
+        .wait_contact("ann@x.com", |v| v["touch_count"] == 2)
+        .await;
+    assert_eq!(view["crm_ids"]["marketo"], "1234");
+    assert_eq!(view["crm_ids"]["salesforce"], lead_id);
+    let sources: Vec<&str> = view["touches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"marketo") && sources.contains(&"salesforce"),
+        "{sources:?}"
+    );
+    let by_marketo = daemon.contact("marketo:1234").await.unwrap();
+    let by_salesforce = daemon
+        .contact(&format!("salesforce:{lead_id}"))
+        .await
+        .unwrap();
+    assert_eq!(by_marketo["id"], by_salesforce["id"]);
+}
