@@ -41,6 +41,7 @@ sources! {
     Typeform => typeform::TypeformSource,
     Zoom => zoom::ZoomSource,
     Intercom => intercom::IntercomSource,
+    Segment => segment::SegmentSource,
 }
 
 /// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
