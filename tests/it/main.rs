@@ -9,3 +9,4 @@ mod hubspot_source;
 mod ingest;
 mod sink;
 mod source_behaviour;
+mod source_segment;
