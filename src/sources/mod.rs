@@ -49,6 +49,7 @@ sources! {
     Zoom => zoom::ZoomSource,
     Intercom => intercom::IntercomSource,
     Mapped => mapped::MappedSource,
+    Segment => segment::SegmentSource,
 }
 
 /// What a platform sent, as the HTTP layer saw it. Header names are lowercase.

@@ -14,3 +14,4 @@ mod source_mandrill;
 mod source_marketo;
 mod source_pipedrive;
 mod source_salesforce;
+mod source_segment;
