@@ -344,6 +344,18 @@ async fn zoom_url_validation_registration_and_attendance() {
         "{attended}"
     );
 
+    // Zoom's retry of the same event counts once.
+    assert_eq!(
+        daemon
+            .post(
+                "/webhooks/zoom",
+                &zoom_headers("zoom-secret-token", &left, now),
+                &left
+            )
+            .await
+            .status(),
+        200
+    );
     let stale = zoom_headers("zoom-secret-token", &registered, now - 600);
     assert_eq!(
         daemon
@@ -382,6 +394,10 @@ async fn zoom_url_validation_registration_and_attendance() {
     );
     daemon.drained().await;
     assert!(daemon.contact("oscar@example.com").await.is_none());
+    assert_eq!(
+        daemon.contact("jill@example.com").await.unwrap()["touch_count"],
+        2
+    );
 }
 
 #[tokio::test]
