@@ -222,6 +222,16 @@ impl Drop for Daemon {
     }
 }
 
+/// Status and `detail` of an RFC 7807 answer.
+pub async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (
+        status,
+        body["detail"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
 pub fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }

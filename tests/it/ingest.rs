@@ -106,15 +106,6 @@ async fn a_rotated_key_list_with_the_right_signature_is_accepted() {
     );
 }
 
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    (
-        status,
-        body["detail"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn bad_input_gets_a_clear_answer_and_changes_nothing() {
     let daemon = Daemon::start("");

@@ -245,15 +245,6 @@ async fn a_redelivered_batch_counts_once_but_every_open_counts() {
     );
 }
 
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    (
-        status,
-        body["detail"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn bad_input_gets_a_clear_answer_and_stores_nothing() {
     let daemon = Daemon::start(&config());

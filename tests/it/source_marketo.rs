@@ -52,15 +52,6 @@ async fn send(daemon: &Daemon, secret: Option<&str>, body: &str) -> reqwest::Res
     daemon.post("/webhooks/marketo", &headers, body).await
 }
 
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    (
-        status,
-        body["detail"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
 #[tokio::test]
 async fn a_form_fill_becomes_a_touch_and_profile_of_the_lead() {
     let daemon = daemon();
