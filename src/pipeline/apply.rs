@@ -336,14 +336,11 @@ impl Tx<'_> {
         let id = touch_id(source, provider_id);
         let stored = StoredOutcome {
             id: hex::encode(id),
-            kind: outcome.kind,
             source: source.to_string(),
-            occurred_at: outcome.occurred_at,
-            account: outcome.account.clone(),
-            opportunity: outcome.opportunity.clone(),
-            stage: outcome.stage.clone(),
-            amount: outcome.amount,
-            currency: outcome.currency.clone(),
+            outcome: Outcome {
+                who: Vec::new(),
+                ..outcome.clone()
+            },
         };
         self.outcomes.insert(
             outcome_key(&prefix, outcome.occurred_at, &id),

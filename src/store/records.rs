@@ -1,6 +1,6 @@
 //! What is kept on disk, tree by tree, and how keys are laid out.
 
-use crate::model::{Event, Identity, Millis, OutcomeKind, TouchKind};
+use crate::model::{Event, Identity, Millis, Outcome, TouchKind};
 use crate::scoring::{Attention, Visible};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,23 +48,14 @@ impl Contact {
     }
 }
 
-/// One revenue event in the outcome log.
+/// One revenue event in the outcome log. Who it concerns is the key, so `who` is
+/// stored empty.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredOutcome {
     pub id: String,
-    pub kind: OutcomeKind,
     pub source: String,
-    pub occurred_at: Millis,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opportunity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 impl Contact {

@@ -132,12 +132,13 @@ impl ContactView {
 }
 
 impl From<&StoredOutcome> for OutcomeView {
-    fn from(outcome: &StoredOutcome) -> OutcomeView {
+    fn from(stored: &StoredOutcome) -> OutcomeView {
+        let outcome = &stored.outcome;
         OutcomeView {
-            id: outcome.id.clone(),
+            id: stored.id.clone(),
             kind: outcome.kind.as_str(),
             occurred_at: rfc3339(outcome.occurred_at),
-            source: outcome.source.clone(),
+            source: stored.source.clone(),
             account: outcome.account.clone(),
             opportunity: outcome.opportunity.clone(),
             stage: outcome.stage.clone(),
