@@ -389,6 +389,19 @@ mod tests {
     }
 
     #[test]
+    fn table_keys_keep_their_case_and_dots() {
+        let config = Config::from_toml(
+            "[sources.app]\nkind = \"mapped\"\n[sources.app.auth]\nscheme = \"bearer\"\nsecret = \"s\"\n[sources.app.fields]\nevent_id = \"/id\"\nemail = \"/email\"\nkind_field = \"/action\"\noccurred_at = \"/at\"\n[sources.app.kinds]\n\"trial.started\" = \"trial_signup\"\n\"Demo Requested\" = \"demo_request\"\n",
+        )
+        .unwrap();
+        let Some(crate::sources::SourceConfig::Mapped(mapped)) = config.sources.get("app") else {
+            panic!("not mapped")
+        };
+        let keys: Vec<&str> = mapped.kinds.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["Demo Requested", "trial.started"]);
+    }
+
+    #[test]
     fn a_secret_can_come_from_a_file_and_never_prints() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
