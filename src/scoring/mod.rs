@@ -7,6 +7,7 @@
 //! `docs/scoring.md` has the formulas and worked examples.
 
 mod attention;
+pub mod fit;
 mod reasons;
 
 pub use attention::{Attention, KindStats};
@@ -49,6 +50,13 @@ pub struct ScoringConfig {
     /// stayed this long gets the full `webinar_attended` weight, less time less.
     #[serde(default = "default_webinar_full_minutes")]
     pub webinar_full_minutes: f64,
+    /// Ideal customer profile rules: see `docs/scoring.md#fit`.
+    #[serde(default)]
+    pub fit: fit::FitConfig,
+    /// Lowest scores of attention bands 1, 2 and 3 (band 4 is below), for
+    /// `attention_matrix`.
+    #[serde(default = "default_attention_bands")]
+    pub attention_bands: [u8; 3],
     /// How often (seconds) contacts are re-checked so that attention fading through
     /// decay alone reaches the CRM.
     #[serde(default = "default_refresh_interval_secs")]
@@ -67,6 +75,8 @@ impl Default for ScoringConfig {
             weights: BTreeMap::new(),
             daily_caps: BTreeMap::new(),
             webinar_full_minutes: default_webinar_full_minutes(),
+            fit: fit::FitConfig::default(),
+            attention_bands: default_attention_bands(),
             refresh_interval_secs: default_refresh_interval_secs(),
         }
     }
@@ -89,6 +99,9 @@ fn default_rising_ratio() -> f64 {
 }
 fn default_fading_ratio() -> f64 {
     0.7
+}
+fn default_attention_bands() -> [u8; 3] {
+    [70, 40, 15]
 }
 fn default_webinar_full_minutes() -> f64 {
     60.0
@@ -187,6 +200,20 @@ impl ScoringConfig {
             if !weight.is_finite() {
                 return Err((format!("weights.{kind}"), "must be a finite number".into()));
             }
+        }
+        let [first, second, third] = self.attention_bands;
+        if !(first > second && second > third) {
+            return Err((
+                "attention_bands".into(),
+                "must be three scores from high to low, e.g. [70, 40, 15]".into(),
+            ));
+        }
+        let [a, b, c] = self.fit.grade_thresholds;
+        if !(a > b && b > c) {
+            return Err((
+                "fit.grade_thresholds".into(),
+                "must be three points from high to low, e.g. [40, 20, 0]".into(),
+            ));
         }
         if self.refresh_interval_secs == 0 {
             return Err(("refresh_interval_secs".into(), "must be at least 1".into()));

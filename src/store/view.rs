@@ -19,6 +19,14 @@ pub struct ContactView {
     pub touch_count: u64,
     pub last_touch_at: Option<String>,
     pub reasons: Vec<String>,
+    /// Fit to the ideal customer profile, `A` (best) to `D`.
+    pub fit_grade: &'static str,
+    pub fit_points: f64,
+    pub fit_reasons: Vec<String>,
+    /// Required profile fields not known yet.
+    pub fit_missing: Vec<String>,
+    /// Fit grade and attention band: `A1` … `D4`.
+    pub attention_matrix: String,
     pub touches: Vec<TouchView>,
     /// Field → value, with the source and time that stated it.
     pub profile: BTreeMap<String, ProfileView>,
@@ -87,6 +95,13 @@ impl ContactView {
             }
         }
         let raw = contact.attention.raw_at(now, config);
+        let score = scoring::score(raw, config);
+        let profile: BTreeMap<String, String> = contact
+            .profile
+            .iter()
+            .map(|(name, field)| (name.clone(), field.value.clone()))
+            .collect();
+        let fit = scoring::fit::fit(&profile, contact.email(), &config.fit);
         let mut touches: Vec<TouchView> = touches
             .iter()
             .map(|touch| TouchView {
@@ -105,12 +120,17 @@ impl ContactView {
             crm_ids,
             anonymous_ids,
             account: contact.account.clone(),
-            score: scoring::score(raw, config),
+            score,
             raw: (raw * 1000.0).round() / 1000.0,
             trend: scoring::trend(&contact.attention, now, config).as_str(),
             touch_count: contact.touch_count,
             last_touch_at: contact.attention.last_touch_at().map(rfc3339),
             reasons: scoring::reasons(&contact.attention, now, config),
+            fit_grade: fit.grade.as_str(),
+            fit_points: fit.points,
+            attention_matrix: scoring::fit::matrix(fit.grade, score, config.attention_bands),
+            fit_reasons: fit.reasons,
+            fit_missing: fit.missing,
             touches,
             profile: contact
                 .profile

@@ -35,6 +35,10 @@ async fn a_signed_touch_is_acknowledged_scored_and_explained() {
     assert_eq!(touch["source"], "site");
     assert_eq!(touch["weight"], 10.0);
     assert!(view["last_touch_at"].as_str().unwrap().ends_with('Z'));
+    // Nothing known about the person yet: neutral fit, and what to ask for.
+    assert_eq!(view["fit_grade"], "C");
+    assert_eq!(view["fit_missing"], serde_json::json!(["title", "company"]));
+    assert_eq!(view["attention_matrix"], "C3");
 }
 
 #[tokio::test]

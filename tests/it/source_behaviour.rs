@@ -331,6 +331,13 @@ async fn zoom_url_validation_registration_and_attendance() {
         .wait_contact("jill@example.com", |v| v["touch_count"] == 2)
         .await;
     assert_eq!(view["profile"]["title"]["value"], "VP Engineering");
+    // A VP (+25) at a company with a profile: fit B, and the reason says why.
+    assert_eq!(view["fit_grade"], "B", "{view}");
+    assert_eq!(
+        view["fit_reasons"],
+        serde_json::json!(["title: VP Engineering (+25)"])
+    );
+    assert_eq!(view["fit_missing"], serde_json::json!([]));
     let attended = view["touches"]
         .as_array()
         .unwrap()
