@@ -9,6 +9,7 @@
 mod attention;
 pub mod fit;
 mod reasons;
+pub mod stage;
 
 pub use attention::{Attention, KindStats};
 pub use reasons::reasons;
