@@ -53,10 +53,6 @@ struct Tx<'t> {
     applied: Applied,
 }
 
-fn abort(error: impl Into<StoreError>) -> StoreError {
-    error.into()
-}
-
 fn decode<T: serde::de::DeserializeOwned>(
     tree: &'static str,
     key: &[u8],
@@ -274,10 +270,10 @@ impl Tx<'_> {
         }
         let id = self.resolve(context, &touch.who)?;
         let Some(mut contact) = self.load(id)? else {
-            return Err(abort(StoreError::Corrupt {
+            return Err(StoreError::Corrupt {
                 tree: "contacts",
                 key: id.to_string(),
-            }));
+            });
         };
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
@@ -456,10 +452,10 @@ impl Tx<'_> {
             }
         };
         let Some(mut contact) = self.load(winner)? else {
-            return Err(abort(StoreError::Corrupt {
+            return Err(StoreError::Corrupt {
                 tree: "contacts",
                 key: winner.to_string(),
-            }));
+            });
         };
         for identity in who {
             contact.add_identity(identity.clone());

@@ -146,7 +146,7 @@ impl PushLoop {
             let wait = if failures == 0 {
                 interval
             } else {
-                self.pause_after_failure(failures)
+                backoff(failures)
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -226,10 +226,6 @@ impl PushLoop {
                 }
             }
         }
-    }
-
-    fn pause_after_failure(&self, failures: u32) -> Duration {
-        backoff(failures)
     }
 
     fn count_request(&self, status: String) {

@@ -163,29 +163,22 @@ impl Adapter for MailchimpSource {
                 }
                 events.extend(self.profile(&form, email, occurred_at, format!("{id}:profile")));
             }
-            "unsubscribe" => {
-                let email = form.email("data[email]")?;
+            "unsubscribe" | "cleaned" => {
+                // Both say "stop": an unsubscribe by the person, a cleaned address by
+                // the mail servers (kept with Mailchimp's reason).
+                let (kind, fields): (TouchKind, &[&str]) = if kind == "unsubscribe" {
+                    (TouchKind::Unsubscribe, &["list_id", "id", "action", "reason", "campaign_id"])
+                } else {
+                    (TouchKind::HardBounce, &["list_id", "reason", "campaign_id"])
+                };
                 events.push(Event {
                     provider_id: id,
                     body: EventBody::Touch(Touch {
-                        who: vec![email],
-                        kind: TouchKind::Unsubscribe,
+                        who: vec![form.email("data[email]")?],
+                        kind,
                         occurred_at,
                         account: None,
-                        properties: form.properties(&["list_id", "id", "action", "reason", "campaign_id"]),
-                    }),
-                });
-            }
-            "cleaned" => {
-                let email = form.email("data[email]")?;
-                events.push(Event {
-                    provider_id: id,
-                    body: EventBody::Touch(Touch {
-                        who: vec![email],
-                        kind: TouchKind::HardBounce,
-                        occurred_at,
-                        account: None,
-                        properties: form.properties(&["list_id", "reason", "campaign_id"]),
+                        properties: form.properties(fields),
                     }),
                 });
             }

@@ -118,6 +118,11 @@ impl Daemon {
         request.send().await.expect("daemon answers")
     }
 
+    /// The status a POST gets, for bad-input checks that need nothing else.
+    pub async fn status(&self, path: &str, headers: &[(String, String)], body: &str) -> u16 {
+        self.post(path, headers, body).await.status().as_u16()
+    }
+
     pub async fn contact(&self, key: &str) -> Option<serde_json::Value> {
         let response = self
             .client

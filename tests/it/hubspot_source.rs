@@ -235,21 +235,9 @@ async fn hubspot_signature_rules_hold_over_http() {
     let now = chrono::Utc::now().timestamp_millis();
 
     let stale = sign_hubspot_v3(HUBSPOT_SECRET, "POST", &uri, &body, now - 6 * 60 * 1000);
-    assert_eq!(
-        daemon
-            .post("/webhooks/hubspot", &stale, &body)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/hubspot", &stale, &body).await, 401);
     let wrong = sign_hubspot_v3("other-secret", "POST", &uri, &body, now);
-    assert_eq!(
-        daemon
-            .post("/webhooks/hubspot", &wrong, &body)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/hubspot", &wrong, &body).await, 401);
     let other_url = sign_hubspot_v3(
         HUBSPOT_SECRET,
         "POST",
@@ -258,16 +246,10 @@ async fn hubspot_signature_rules_hold_over_http() {
         now,
     );
     assert_eq!(
-        daemon
-            .post("/webhooks/hubspot", &other_url, &body)
-            .await
-            .status(),
+        daemon.status("/webhooks/hubspot", &other_url, &body).await,
         401
     );
-    assert_eq!(
-        daemon.post("/webhooks/hubspot", &[], &body).await.status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/hubspot", &[], &body).await, 401);
 
     // Authentic but not HubSpot's format.
     let object = r#"{"eventId": 1}"#;
@@ -284,10 +266,7 @@ async fn hubspot_signature_rules_hold_over_http() {
         ("X-HubSpot-Signature-Version".to_string(), "v1".to_string()),
     ];
     assert_eq!(
-        daemon
-            .post("/webhooks/hubspot", &headers, &body)
-            .await
-            .status(),
+        daemon.status("/webhooks/hubspot", &headers, &body).await,
         200
     );
     daemon
@@ -327,9 +306,8 @@ async fn behind_a_proxy_the_public_url_is_what_hubspot_signed() {
     );
     assert_eq!(
         daemon
-            .post("/webhooks/hubspot?portal=1", &seen_locally, &body)
-            .await
-            .status(),
+            .status("/webhooks/hubspot?portal=1", &seen_locally, &body)
+            .await,
         401
     );
     let public = sign_hubspot_v3(
@@ -341,9 +319,8 @@ async fn behind_a_proxy_the_public_url_is_what_hubspot_signed() {
     );
     assert_eq!(
         daemon
-            .post("/webhooks/hubspot?portal=1", &public, &body)
-            .await
-            .status(),
+            .status("/webhooks/hubspot?portal=1", &public, &body)
+            .await,
         200
     );
 }
@@ -371,9 +348,8 @@ async fn the_sdk_test_vector_is_accepted_over_http() {
     let tampered = body.replace("\"objectId\":123", "\"objectId\":124");
     assert_eq!(
         daemon
-            .post("/webhooks/hubspot", &headers, &tampered)
-            .await
-            .status(),
+            .status("/webhooks/hubspot", &headers, &tampered)
+            .await,
         401
     );
 }

@@ -111,13 +111,12 @@ async fn calendly_bookings_no_shows_and_bad_signatures() {
         "payload": {"uri": "https://api.calendly.com/invitee_no_shows/NS1", "invitee": "https://api.calendly.com/scheduled_events/EV1/invitees/INV1", "created_at": iso(0)}}).to_string();
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/calendly",
                 &calendly_headers("calendly-signing-key", &no_show, now),
                 &no_show
             )
-            .await
-            .status(),
+            .await,
         200
     );
     let view = daemon
@@ -154,10 +153,7 @@ async fn calendly_bookings_no_shows_and_bad_signatures() {
         ),
     ] {
         assert_eq!(
-            daemon
-                .post("/webhooks/calendly", &headers, &body)
-                .await
-                .status(),
+            daemon.status("/webhooks/calendly", &headers, &body).await,
             status,
             "{headers:?}"
         );
@@ -191,13 +187,12 @@ async fn typeform_responses_become_form_submits_with_profile() {
     let body = typeform_response("LtWXD3crgy", "laura@example.com");
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/typeform",
                 &typeform_headers("typeform-secret", &body),
                 &body
             )
-            .await
-            .status(),
+            .await,
         200
     );
     let view = daemon
@@ -216,56 +211,46 @@ async fn typeform_responses_become_form_submits_with_profile() {
     );
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/typeform",
                 &typeform_headers("typeform-secret", &body),
                 &body
             )
-            .await
-            .status(),
+            .await,
         200
     );
 
     let other = typeform_response("evt-2", "eve@example.com");
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/typeform",
                 &typeform_headers("wrong", &other),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/typeform",
                 &typeform_headers("typeform-secret", &body),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
-    assert_eq!(
-        daemon
-            .post("/webhooks/typeform", &[], &other)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/typeform", &[], &other).await, 401);
     let broken = r#"{"event_id":"x","event_type":"form_response"}"#;
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/typeform",
                 &typeform_headers("typeform-secret", broken),
                 broken
             )
-            .await
-            .status(),
+            .await,
         400
     );
     daemon.drained().await;
@@ -298,13 +283,12 @@ async fn zoom_url_validation_registration_and_attendance() {
     );
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/zoom",
                 &zoom_headers("wrong", challenge, now),
                 challenge
             )
-            .await
-            .status(),
+            .await,
         401
     );
 
@@ -317,13 +301,12 @@ async fn zoom_url_validation_registration_and_attendance() {
     for body in [&registered, &left] {
         assert_eq!(
             daemon
-                .post(
+                .status(
                     "/webhooks/zoom",
                     &zoom_headers("zoom-secret-token", body, now),
                     body
                 )
-                .await
-                .status(),
+                .await,
             200
         );
     }
@@ -354,49 +337,40 @@ async fn zoom_url_validation_registration_and_attendance() {
     // Zoom's retry of the same event counts once.
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/zoom",
                 &zoom_headers("zoom-secret-token", &left, now),
                 &left
             )
-            .await
-            .status(),
+            .await,
         200
     );
     let stale = zoom_headers("zoom-secret-token", &registered, now - 600);
     assert_eq!(
-        daemon
-            .post("/webhooks/zoom", &stale, &registered)
-            .await
-            .status(),
+        daemon.status("/webhooks/zoom", &stale, &registered).await,
         401
     );
     let other = registered.replace("jill@example.com", "oscar@example.com");
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/zoom",
                 &zoom_headers("zoom-secret-token", &registered, now),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
-    assert_eq!(
-        daemon.post("/webhooks/zoom", &[], &other).await.status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/zoom", &[], &other).await, 401);
     let broken = r#"{"event":"webinar.registration_created","payload":{"object":{}}}"#;
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/zoom",
                 &zoom_headers("zoom-secret-token", broken, now),
                 broken
             )
-            .await
-            .status(),
+            .await,
         400
     );
     daemon.drained().await;
@@ -417,13 +391,12 @@ async fn intercom_conversations_by_people_are_chats() {
     .to_string();
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/intercom",
                 &intercom_headers("intercom-client-secret", &started),
                 &started
             )
-            .await
-            .status(),
+            .await,
         200
     );
     let view = daemon
@@ -435,13 +408,12 @@ async fn intercom_conversations_by_people_are_chats() {
     assert_eq!(view["emails"], serde_json::json!(["ann@example.com"]));
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/intercom",
                 &intercom_headers("intercom-client-secret", &started),
                 &started
             )
-            .await
-            .status(),
+            .await,
         200
     );
 
@@ -451,43 +423,34 @@ async fn intercom_conversations_by_people_are_chats() {
         .replace("5310d8e7598c9a0b24000002", "T");
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/intercom",
                 &intercom_headers("wrong", &other),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/intercom",
                 &intercom_headers("intercom-client-secret", &started),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
-    assert_eq!(
-        daemon
-            .post("/webhooks/intercom", &[], &other)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/intercom", &[], &other).await, 401);
     let broken = r#"{"id":"n","topic":"conversation.user.created","data":{}}"#;
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/intercom",
                 &intercom_headers("intercom-client-secret", broken),
                 broken
             )
-            .await
-            .status(),
+            .await,
         400
     );
     daemon.drained().await;
@@ -544,31 +507,26 @@ async fn a_mapped_source_expresses_the_typeform_webhook() {
     // Redelivery, bad signature, and an authentic payload the mapping cannot read.
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/forms",
                 &typeform_headers("typeform-secret", &body),
                 &body
             )
-            .await
-            .status(),
+            .await,
         200
     );
     let other = typeform_response("mapped-2", "nope@example.com");
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/forms",
                 &typeform_headers("wrong", &other),
                 &other
             )
-            .await
-            .status(),
+            .await,
         401
     );
-    assert_eq!(
-        daemon.post("/webhooks/forms", &[], &other).await.status(),
-        401
-    );
+    assert_eq!(daemon.status("/webhooks/forms", &[], &other).await, 401);
     let unreadable = r#"{"event_type":"form_response"}"#;
     let response = daemon
         .post(

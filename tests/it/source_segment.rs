@@ -289,13 +289,12 @@ async fn segment_batches_merge_anonymous_attention_and_enforce_segments_limits()
     );
     assert_eq!(
         daemon
-            .post(
+            .status(
                 "/webhooks/seg/v1/batch",
                 &basic(WRITE_KEY),
                 &again.to_string()
             )
-            .await
-            .status(),
+            .await,
         200
     );
     daemon
