@@ -1,4 +1,5 @@
-//! Subcommands: `serve`, `check-config`, `contact <key>`.
+//! Subcommands: `serve`, `check-config`, `contact <key>`, `dead-letters list|retry`,
+//! `setup-crm <sink>`.
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::pipeline::now_millis;
@@ -30,6 +31,31 @@ pub enum Command {
     CheckConfig,
     /// Print one contact as JSON (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`).
     Contact { key: String },
+    /// Records a CRM refused for good: list them, or put them back in the outbox.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLetterAction,
+    },
+    /// Create the custom fields a sink writes in its CRM, unless they exist.
+    SetupCrm {
+        /// The sink's name, as in `[sinks.<name>]`.
+        sink: String,
+        /// Print the requests that would create fields instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterAction {
+    /// Print the dead letters as JSON, with the CRM's own error for each.
+    List,
+    /// Retry one dead letter by id, or all of them with `--all`.
+    Retry {
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -38,6 +64,8 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::Contact { ref key } => contact(&cli.config, key),
+        Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
+        Command::SetupCrm { ref sink, dry_run } => setup_crm(&cli.config, sink, dry_run),
     };
     match result {
         Ok(code) => code,
@@ -190,6 +218,136 @@ fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::V
                 "the daemon answered {status}: {}",
                 response.text().await.unwrap_or_default()
             )),
+        }
+    })
+}
+
+fn setup_crm(path: &Path, name: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let sink = config.sinks.get(name).ok_or_else(|| {
+        let known: Vec<&str> = config.sinks.keys().map(String::as_str).collect();
+        anyhow!(
+            "no sink `{name}` in the configuration (sinks: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut setup = crate::sinks::Setup::new(dry_run);
+    let client = crate::server::http_client()?;
+    let result = runtime.block_on(sink.setup(&client, &mut setup));
+    for step in &setup.steps {
+        println!("{step}");
+    }
+    result.with_context(|| format!("setting up sink `{name}` ({})", sink.kind()))?;
+    let existing = setup
+        .steps
+        .iter()
+        .filter(|step| matches!(step, crate::sinks::setup::Step::Exists(_)))
+        .count();
+    if dry_run {
+        println!("dry run: nothing was changed in {}", sink.kind());
+    } else {
+        println!(
+            "{} created, {existing} already there",
+            setup.created_count()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Works on the store directly; while the daemon holds it, through the admin API.
+fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    if let DeadLetterAction::Retry {
+        id: None,
+        all: false,
+    } = action
+    {
+        return Err(anyhow!("say which dead letter to retry, or --all"));
+    }
+    match Store::open(&config.store.path) {
+        Ok(store) => match action {
+            DeadLetterAction::List => {
+                let letters = crate::http::admin::dead_letters_json(&store)?;
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            DeadLetterAction::Retry { id: Some(id), .. } => {
+                let id: u64 = id
+                    .parse()
+                    .map_err(|_| anyhow!("`{id}` is not a dead letter id"))?;
+                if crate::sinks::retry_dead_letter(&store, id)? {
+                    store.flush()?;
+                    println!("dead letter {id} queued again");
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    eprintln!("no dead letter {id}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+            DeadLetterAction::Retry { .. } => {
+                let mut count = 0;
+                for letter in store.dead_letters()? {
+                    if crate::sinks::retry_dead_letter(&store, letter.id)? {
+                        count += 1;
+                    }
+                }
+                store.flush()?;
+                println!("{count} dead letters queued again");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Err(StoreError::Locked(_)) => dead_letters_via_daemon(&config, action),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn dead_letters_via_daemon(config: &Config, action: &DeadLetterAction) -> anyhow::Result<ExitCode> {
+    let token = config.server.admin_token.as_ref().ok_or_else(|| {
+        anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
+    })?;
+    let base = format!("http://{}/api/v1/dead-letters", config.server.listen);
+    let client = reqwest::Client::new();
+    let request = match action {
+        DeadLetterAction::List => client.get(&base),
+        DeadLetterAction::Retry { id: Some(id), .. } => client.post(format!("{base}/{id}/retry")),
+        DeadLetterAction::Retry { .. } => client.post(format!("{base}/retry")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let response = request
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "the store is in use and the daemon at {} does not answer",
+                    config.server.listen
+                )
+            })?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        match status {
+            200..=299 => {
+                println!("{}", serde_json::to_string_pretty(&body)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            404 => {
+                eprintln!(
+                    "{}",
+                    body["detail"].as_str().unwrap_or("no such dead letter")
+                );
+                Ok(ExitCode::FAILURE)
+            }
+            _ => Err(anyhow!("the daemon answered {status}: {body}")),
         }
     })
 }

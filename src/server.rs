@@ -34,11 +34,7 @@ pub async fn run(
     let pipeline_health = pipeline.health();
 
     let (stop_sinks, sinks_stopped) = watch::channel(false);
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("attentiond/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let client = http_client()?;
     let mut sink_tasks = Vec::new();
     for (name, sink) in &config.sinks {
         let push = PushLoop {
@@ -110,4 +106,13 @@ fn spawn_watchdog(
             }
         }
     }))
+}
+
+/// The client every sink uses: one connection pool, our name in `User-Agent`.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("attentiond/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build the HTTP client")
 }

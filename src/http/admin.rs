@@ -93,28 +93,35 @@ pub async fn dead_letters(
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
-    let letters = state.store.dead_letters().map_err(internal)?;
+    let listing = dead_letters_json(&state.store).map_err(internal)?;
+    Ok(HttpResponse::Ok().json(listing))
+}
+
+/// `{"dead_letters": [...]}`, as the admin API and `attentiond dead-letters list` show it.
+pub fn dead_letters_json(
+    store: &crate::store::Store,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let letters = store.dead_letters()?;
     let items: Vec<serde_json::Value> = letters
         .iter()
         .map(|letter| {
             serde_json::json!({
                 "id": letter.id.to_string(),
                 "sink": letter.sink,
-                "contact": crate::store::Contact::public_id(letter.contact),
+                "contact": (letter.account.is_none()).then(|| crate::store::Contact::public_id(letter.contact)),
+                "account": letter.account,
                 "identities": letter.identities.iter().map(Identity::key).collect::<Vec<_>>(),
-                "fields": {
-                    "score": letter.fields.score,
-                    "trend": letter.fields.trend,
-                    "reasons": letter.fields.reasons,
-                    "last_touch_at": letter.fields.last_touch_at.map(rfc3339),
-                },
+                "fields": letter.fields.iter().map(|(name, value)| (name.clone(), match value {
+                    crate::sinks::fields::FieldValue::List(items) => serde_json::json!(items),
+                    other => other.as_json(),
+                })).collect::<serde_json::Map<_, _>>(),
                 "error": letter.error,
                 "attempts": letter.attempts,
                 "failed_at": rfc3339(letter.failed_at),
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "dead_letters": items })))
+    Ok(serde_json::json!({ "dead_letters": items }))
 }
 
 fn parse_id(id: &str) -> Result<u64, Problem> {

@@ -1,7 +1,7 @@
 //! The HTTP face: webhooks in, the admin API, health and metrics. The only room that
 //! knows actix-web.
 
-mod admin;
+pub mod admin;
 mod ingest;
 mod ops;
 mod problem;

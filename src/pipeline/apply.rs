@@ -7,6 +7,7 @@
 use super::overlay::Overlay;
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, TouchKind};
 use crate::scoring::{self, ScoringConfig};
+use crate::sinks::fields::contact_fields;
 use crate::sinks::SinkConfig;
 use crate::store::records::{
     account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
@@ -186,8 +187,9 @@ fn queue(context: &Context<'_>, outbox: &mut Overlay<'_>, contact: &mut Contact)
         }
         let entry = OutboxEntry {
             contact: contact.id,
+            account: None,
             identities: contact.identities.clone(),
-            fields: visible.clone(),
+            fields: contact_fields(&visible),
             queued_at: context.now,
             attempts: 0,
             not_before: 0,

@@ -5,10 +5,10 @@
 //! addressed with `"idProperty": "email"`. HubSpot answers 200 when all inputs were
 //! written and 207 with `errors[]` (ids in `context.ids`) when some were not.
 
-use super::{Crm, CrmInfo, Outcome};
+use super::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
+use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
 use crate::config::Secret;
 use crate::model::Identity;
-use crate::store::view::rfc3339;
 use crate::store::OutboxEntry;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -23,7 +23,8 @@ pub struct HubspotSink {
     /// API base, `https://api.hubapi.com`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// Private app access token (scopes `crm.objects.contacts.write`).
+    /// Private app access token (scopes `crm.objects.contacts.write`, and
+    /// `crm.objects.companies.write` for account fields).
     pub access_token: Secret,
     /// How long changes collect before a batch is sent, in milliseconds.
     #[serde(default = "default_flush_interval_ms")]
@@ -37,33 +38,22 @@ pub struct HubspotSink {
     /// Seconds before a request is abandoned and retried.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
-    /// Contact property names written.
+    /// Requests per window: HubSpot allows private apps 100 per 10 s (190 on
+    /// Professional and Enterprise).
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: RateLimit,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Contact property names written, by attentiond field name.
     #[serde(default)]
-    pub fields: Fields,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fields {
-    #[serde(default = "default_score_field")]
-    pub score: String,
-    #[serde(default = "default_trend_field")]
-    pub trend: String,
-    #[serde(default = "default_reasons_field")]
-    pub reasons: String,
-    #[serde(default = "default_last_touch_field")]
-    pub last_touch_at: String,
-}
-
-impl Default for Fields {
-    fn default() -> Self {
-        Fields {
-            score: default_score_field(),
-            trend: default_trend_field(),
-            reasons: default_reasons_field(),
-            last_touch_at: default_last_touch_field(),
-        }
-    }
+    pub fields: FieldNames,
+    /// Company property names written, by attentiond account field name.
+    #[serde(default)]
+    pub account_fields: FieldNames,
+    /// The property group `setup-crm` puts the properties in.
+    #[serde(default = "default_property_group")]
+    pub property_group: String,
 }
 
 fn default_base_url() -> String {
@@ -81,18 +71,25 @@ fn default_max_attempts() -> u32 {
 fn default_timeout_secs() -> u64 {
     30
 }
-fn default_score_field() -> String {
-    "attention_score".into()
+fn default_rate_limit() -> RateLimit {
+    RateLimit {
+        requests: 100,
+        per_secs: 10.0,
+    }
 }
-fn default_trend_field() -> String {
-    "attention_trend".into()
+fn default_concurrency() -> usize {
+    4
 }
-fn default_reasons_field() -> String {
-    "attention_reasons".into()
+fn default_property_group() -> String {
+    "attention".into()
 }
-fn default_last_touch_field() -> String {
-    "attention_last_touch_at".into()
+
+/// `attention_score`, `attention_trend`, … on contacts and companies alike.
+fn default_name(spec: &FieldSpec) -> String {
+    format!("attention_{}", spec.name)
 }
+
+const COMPANY_PREFIX: &str = "hubspot-company:";
 
 /// How a contact is addressed in HubSpot: its id, else its email.
 fn address(identities: &[Identity]) -> Option<(String, bool)> {
@@ -110,19 +107,27 @@ fn address(identities: &[Identity]) -> Option<(String, bool)> {
 }
 
 impl HubspotSink {
-    pub fn body(&self, batch: &[OutboxEntry]) -> serde_json::Value {
+    fn names(&self, records: Records) -> FieldNames {
+        let configured = match records {
+            Records::Contacts => &self.fields,
+            Records::Accounts => &self.account_fields,
+        };
+        // validate() has refused unknown names, so this cannot fail here.
+        resolve_names(records, default_name, configured).unwrap_or_default()
+    }
+
+    pub fn body(&self, records: Records, batch: &[OutboxEntry]) -> serde_json::Value {
+        let names = self.names(records);
         let inputs: Vec<serde_json::Value> = batch
             .iter()
             .filter_map(|entry| {
-                let (id, by_email) = address(&entry.identities)?;
-                let mut properties = serde_json::Map::new();
-                properties.insert(self.fields.score.clone(), entry.fields.score.to_string().into());
-                properties.insert(self.fields.trend.clone(), entry.fields.trend.as_str().into());
-                properties.insert(self.fields.reasons.clone(), entry.fields.reasons.join("; ").into());
-                properties.insert(
-                    self.fields.last_touch_at.clone(),
-                    entry.fields.last_touch_at.map(rfc3339).unwrap_or_default().into(),
-                );
+                let (id, by_email) = match records {
+                    Records::Contacts => address(&entry.identities)?,
+                    Records::Accounts => (company_id(entry.account.as_deref()?)?.to_string(), false),
+                };
+                let properties: serde_json::Map<String, serde_json::Value> = mapped(&names, &entry.fields)
+                    .map(|(name, value)| (name.to_string(), value.as_text().into()))
+                    .collect();
                 let mut input = serde_json::json!({ "id": id, "properties": properties });
                 if by_email {
                     input["idProperty"] = "email".into();
@@ -131,6 +136,21 @@ impl HubspotSink {
             })
             .collect();
         serde_json::json!({ "inputs": inputs })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url.trim_end_matches('/'))
+    }
+}
+
+fn company_id(account: &str) -> Option<&str> {
+    account.strip_prefix(COMPANY_PREFIX).filter(|id| !id.is_empty())
+}
+
+fn object_type(records: Records) -> &'static str {
+    match records {
+        Records::Contacts => "contacts",
+        Records::Accounts => "companies",
     }
 }
 
@@ -185,6 +205,13 @@ impl CrmInfo for HubspotSink {
         if self.max_attempts == 0 {
             return Err(("max_attempts".into(), "must be at least 1".into()));
         }
+        self.rate_limit.validate().map_err(|error| ("rate_limit".to_string(), error))?;
+        if self.concurrency == 0 {
+            return Err(("concurrency".into(), "must be at least 1".into()));
+        }
+        resolve_names(Records::Contacts, default_name, &self.fields).map_err(|error| ("fields".to_string(), error))?;
+        resolve_names(Records::Accounts, default_name, &self.account_fields)
+            .map_err(|error| ("account_fields".to_string(), error))?;
         Ok(())
     }
 
@@ -192,8 +219,19 @@ impl CrmInfo for HubspotSink {
         address(identities).is_some()
     }
 
-    fn batch_limit(&self) -> usize {
+    fn account_addressable(&self, account: &str) -> bool {
+        company_id(account).is_some()
+    }
+
+    fn batch_limit(&self, _records: Records) -> usize {
         self.batch_size
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            rate: self.rate_limit,
+            concurrency: self.concurrency,
+        }
     }
 
     fn flush_interval(&self) -> Duration {
@@ -206,13 +244,13 @@ impl CrmInfo for HubspotSink {
 }
 
 impl Crm for HubspotSink {
-    async fn send(&self, client: &reqwest::Client, batch: &[OutboxEntry]) -> Outcome {
-        let url = format!("{}/crm/v3/objects/contacts/batch/update", self.base_url.trim_end_matches('/'));
+    async fn send(&self, client: &reqwest::Client, records: Records, batch: &[OutboxEntry]) -> Outcome {
+        let url = self.url(&format!("/crm/v3/objects/{}/batch/update", object_type(records)));
         let response = client
             .post(&url)
             .bearer_auth(self.access_token.expose())
             .timeout(Duration::from_secs(self.timeout_secs))
-            .json(&self.body(batch))
+            .json(&self.body(records, batch))
             .send()
             .await;
         let response = match response {
@@ -226,17 +264,12 @@ impl Crm for HubspotSink {
             }
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = super::retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
         match status {
             200..=299 => {
                 let parsed: BatchResponse = serde_json::from_str(&text).unwrap_or(BatchResponse { errors: Vec::new() });
-                Outcome::PerRecord { status, errors: per_record(batch, &parsed.errors) }
+                Outcome::PerRecord { status, errors: per_record(records, batch, &parsed.errors), pause: None }
             }
             429 => {
                 // HubSpot's 10-second window resets within 10 s; without a
@@ -253,12 +286,119 @@ impl Crm for HubspotSink {
             _ => Outcome::Rejected { status, error: describe(status, &text) },
         }
     }
+
+    /// Property group, then each property, on contacts and companies: read first,
+    /// created only when HubSpot answers 404.
+    async fn setup(&self, client: &reqwest::Client, setup: &mut Setup) -> Result<(), SinkError> {
+        for records in [Records::Contacts, Records::Accounts] {
+            let object = object_type(records);
+            let group_url = self.url(&format!("/crm/v3/properties/{object}/groups/{}", self.property_group));
+            if self.exists(client, &group_url).await? {
+                setup.exists(format!("{object} property group {}", self.property_group));
+            } else {
+                let url = self.url(&format!("/crm/v3/properties/{object}/groups"));
+                let body = serde_json::json!({"name": self.property_group, "label": "Attention", "displayOrder": -1});
+                if setup.may_send("POST", &url, &body) {
+                    self.create(client, &url, &body).await?;
+                    setup.created(format!("{object} property group {}", self.property_group));
+                }
+            }
+            for (name, property) in self.names(records) {
+                let Some(spec) = super::fields::spec(records, &name) else { continue };
+                let url = self.url(&format!("/crm/v3/properties/{object}/{property}"));
+                if self.exists(client, &url).await? {
+                    setup.exists(format!("{object} property {property}"));
+                    continue;
+                }
+                let body = self.property(spec, &property);
+                let url = self.url(&format!("/crm/v3/properties/{object}"));
+                if setup.may_send("POST", &url, &body) {
+                    self.create(client, &url, &body).await?;
+                    setup.created(format!("{object} property {property} ({})", spec.label));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HubspotSink {
+    fn property(&self, spec: &FieldSpec, name: &str) -> serde_json::Value {
+        let (kind, field_type) = match spec.kind {
+            FieldKind::Number | FieldKind::Decimal => ("number", "number"),
+            FieldKind::Text => ("string", "text"),
+            FieldKind::LongText => ("string", "textarea"),
+            FieldKind::DateTime => ("datetime", "date"),
+            FieldKind::Choice(_) => ("enumeration", "select"),
+        };
+        let mut body = serde_json::json!({
+            "name": name,
+            "label": spec.label,
+            "type": kind,
+            "fieldType": field_type,
+            "groupName": self.property_group,
+            "description": spec.description,
+            "formField": false,
+        });
+        if let FieldKind::Choice(values) = spec.kind {
+            body["options"] = values
+                .iter()
+                .enumerate()
+                .map(|(order, value)| serde_json::json!({"label": value, "value": value, "displayOrder": order, "hidden": false}))
+                .collect();
+        }
+        body
+    }
+
+    async fn exists(&self, client: &reqwest::Client, url: &str) -> Result<bool, SinkError> {
+        let response = client
+            .get(url)
+            .bearer_auth(self.access_token.expose())
+            .timeout(Duration::from_secs(self.timeout_secs))
+            .send()
+            .await
+            .map_err(SinkError::network)?;
+        match response.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            status => Err(api_error(url, status, &response.text().await.unwrap_or_default())),
+        }
+    }
+
+    async fn create(&self, client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Result<(), SinkError> {
+        let response = client
+            .post(url)
+            .bearer_auth(self.access_token.expose())
+            .timeout(Duration::from_secs(self.timeout_secs))
+            .json(body)
+            .send()
+            .await
+            .map_err(SinkError::network)?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            status => Err(api_error(url, status, &response.text().await.unwrap_or_default())),
+        }
+    }
+}
+
+fn api_error(url: &str, status: u16, body: &str) -> SinkError {
+    let what = url.split("/crm/").nth(1).map(|path| format!("/crm/{path}")).unwrap_or_else(|| url.to_string());
+    if status == 401 || status == 403 {
+        return SinkError::Auth(describe(status, body));
+    }
+    SinkError::Api { what, status, message: describe(status, body) }
 }
 
 /// Matches HubSpot's errors to the inputs they name (`context.ids`). An error that
 /// names no input is taken to concern every input.
-fn per_record(batch: &[OutboxEntry], errors: &[HubspotError]) -> Vec<Option<String>> {
-    let ids: Vec<Option<String>> = batch.iter().map(|entry| address(&entry.identities).map(|(id, _)| id)).collect();
+fn per_record(records: Records, batch: &[OutboxEntry], errors: &[HubspotError]) -> Vec<Option<String>> {
+    let ids: Vec<Option<String>> = batch
+        .iter()
+        .map(|entry| match records {
+            Records::Contacts => address(&entry.identities).map(|(id, _)| id),
+            Records::Accounts => entry.account.as_deref().and_then(company_id).map(str::to_string),
+        })
+        .collect();
     let mut out: Vec<Option<String>> = vec![None; batch.len()];
     for error in errors {
         let text = match &error.category {
@@ -280,17 +420,19 @@ fn per_record(batch: &[OutboxEntry], errors: &[HubspotError]) -> Vec<Option<Stri
 mod tests {
     use super::*;
     use crate::scoring::{Trend, Visible};
+    use crate::sinks::fields::contact_fields;
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
         OutboxEntry {
             contact: 1,
+            account: None,
             identities,
-            fields: Visible {
+            fields: contact_fields(&Visible {
                 score: 57,
                 trend: Trend::Rising,
                 reasons: vec!["form submit today".into(), "3 email clicks this week".into()],
                 last_touch_at: Some(1_700_000_000_000),
-            },
+            }),
             queued_at: 0,
             attempts: 0,
             not_before: 0,
@@ -304,7 +446,7 @@ mod tests {
 
     #[test]
     fn inputs_use_the_hubspot_id_else_the_email() {
-        let body = sink().body(&[
+        let body = sink().body(Records::Contacts, &[
             entry(vec![Identity::crm("hubspot", "51"), Identity::email("a@b.c")]),
             entry(vec![Identity::email("d@e.f")]),
         ]);
@@ -336,7 +478,7 @@ mod tests {
              "context": {"ids": ["2"]}, "errors": [], "links": {}}
         ]))
         .unwrap();
-        let out = per_record(&batch, &errors);
+        let out = per_record(Records::Contacts, &batch, &errors);
         assert_eq!(out[0], None);
         assert!(out[1].as_deref().unwrap().contains("OBJECT_NOT_FOUND"));
     }

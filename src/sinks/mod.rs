@@ -1,17 +1,28 @@
 //! Sinks: write the fields reps see back into their CRM.
 //!
-//! Each CRM is one file that maps fields, builds a batch request and reads the answer
-//! ([`Crm`]). The push loop here is shared: it takes the outbox in batches, sends,
-//! removes what the CRM accepted (unless a newer value arrived meanwhile), backs off
-//! on 429/5xx, retries failing records and parks the hopeless in dead letters.
+//! Each CRM is one file that maps fields, builds a batch request, reads the answer and
+//! creates its fields ([`Crm`]). The push loop here is shared: it takes the outbox in
+//! batches, waits for the sink's rate limit, sends up to `concurrency` batches at once,
+//! removes what the CRM accepted (unless a newer value arrived meanwhile), backs off on
+//! 429/5xx, retries failing records and parks the hopeless in dead letters.
+
+pub mod fields;
+pub mod setup;
 
 use crate::metrics::{Metrics, SinkLabels, SinkStatusLabels};
 use crate::model::Identity;
 use crate::pipeline::now_millis;
-use crate::store::records::{dead_letter_id, outbox_key, outbox_prefix, u64_key};
+use crate::store::records::{
+    account_outbox_key, dead_letter_id, entry_outbox_key, outbox_key, outbox_records_prefix,
+    u64_key,
+};
 use crate::store::{DeadLetter, OutboxEntry, Store, StoreError};
+use fields::Records;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use serde::Deserialize;
+pub use setup::{Setup, SinkError};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -41,9 +52,16 @@ macro_rules! sinks {
                 }
             }
 
-            async fn send(&self, client: &reqwest::Client, batch: &[OutboxEntry]) -> Outcome {
+            async fn send(&self, client: &reqwest::Client, records: Records, batch: &[OutboxEntry]) -> Outcome {
                 match self {
-                    $(SinkConfig::$variant(config) => config.send(client, batch).await,)+
+                    $(SinkConfig::$variant(config) => config.send(client, records, batch).await,)+
+                }
+            }
+
+            /// Creates the CRM fields this sink writes (`attentiond setup-crm`).
+            pub async fn setup(&self, client: &reqwest::Client, setup: &mut Setup) -> Result<(), SinkError> {
+                match self {
+                    $(SinkConfig::$variant(config) => config.setup(client, setup).await,)+
                 }
             }
         }
@@ -54,34 +72,86 @@ sinks! {
     Hubspot => hubspot::HubspotSink,
 }
 
+/// A token bucket: `requests` per `per_secs`, the burst being the whole bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per_secs: f64,
+}
+
+impl RateLimit {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.requests == 0 || !(self.per_secs > 0.0) {
+            return Err("requests and per_secs must be above 0".into());
+        }
+        Ok(())
+    }
+
+    fn limiter(&self) -> DefaultDirectRateLimiter {
+        let requests = NonZeroU32::new(self.requests).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::from_secs_f64(self.per_secs / f64::from(requests.get()))
+            .max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(requests))
+            .allow_burst(requests);
+        RateLimiter::direct(quota)
+    }
+}
+
+/// How hard a sink may press on its CRM.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub rate: RateLimit,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
 /// The synchronous part of a CRM: settings and addressing.
 pub trait CrmInfo {
     fn validate(&self) -> Result<(), (String, String)>;
     /// Can this contact be written at all (does the CRM know an id or email)?
     fn addressable(&self, identities: &[Identity]) -> bool;
+    /// Does this CRM hold the account with this key (`hubspot-company:<id>`)?
+    fn account_addressable(&self, _account: &str) -> bool {
+        false
+    }
     /// Most records per request.
-    fn batch_limit(&self) -> usize;
+    fn batch_limit(&self, records: Records) -> usize;
     fn flush_interval(&self) -> Duration;
     /// Failures of one record before it is parked.
     fn max_attempts(&self) -> u32;
+    fn limits(&self) -> Limits;
 }
 
-/// A CRM: [`CrmInfo`] plus sending one batch.
+/// A CRM: [`CrmInfo`] plus sending one batch and creating its fields.
 pub trait Crm: CrmInfo {
+    /// Writes one batch; all entries are of the kind `records`.
     fn send(
         &self,
         client: &reqwest::Client,
+        records: Records,
         batch: &[OutboxEntry],
     ) -> impl std::future::Future<Output = Outcome> + Send;
+
+    /// Creates the fields the sink writes, unless they exist; says what it did.
+    fn setup(
+        &self,
+        client: &reqwest::Client,
+        setup: &mut Setup,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 }
 
 /// How a batch went, as the shared loop needs to know it.
 #[derive(Debug)]
 pub enum Outcome {
     /// The CRM answered per record: `None` accepted, `Some(error)` refused.
+    /// `pause` when the CRM says its budget is nearly spent (Salesforce's daily
+    /// limit, Pipedrive's remaining tokens): no request before it has passed.
     PerRecord {
         status: u16,
         errors: Vec<Option<String>>,
+        pause: Option<Duration>,
     },
     /// Nothing was written and trying again later will help (429, 5xx, network,
     /// or credentials the operator must fix). `retry_after` when the CRM said.
@@ -103,6 +173,10 @@ impl SinkConfig {
     pub fn addressable(&self, identities: &[Identity]) -> bool {
         self.crm().addressable(identities)
     }
+
+    pub fn account_addressable(&self, account: &str) -> bool {
+        self.crm().account_addressable(account)
+    }
 }
 
 /// "error sending request: connection refused" rather than the first word alone.
@@ -115,6 +189,21 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.timestamp_millis() - now_millis();
+    Some(Duration::from_millis(wait.max(0) as u64))
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -136,12 +225,17 @@ pub struct PushLoop {
     pub client: reqwest::Client,
 }
 
+type Taken = (sled::IVec, OutboxEntry);
+
 impl PushLoop {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let crm = self.config.crm();
         let interval = crm.flush_interval();
+        let limits = crm.limits();
+        let limiter = limits.rate.limiter();
+        let concurrency = limits.concurrency.max(1);
         let mut failures = 0u32;
-        let mut one_by_one = false;
+        let mut one_by_one = [false, false];
         loop {
             let wait = if failures == 0 {
                 interval
@@ -155,76 +249,126 @@ impl PushLoop {
             if *stop.borrow() {
                 return;
             }
-            loop {
+            'drain: loop {
                 self.update_gauges();
-                let limit = if one_by_one { 1 } else { crm.batch_limit() };
-                let batch = match self.take_batch(limit) {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        tracing::error!(message = "Cannot read the outbox.", sink = %self.name, %error);
-                        failures += 1;
-                        break;
+                let mut sent_any = false;
+                for (slot, records) in [Records::Contacts, Records::Accounts]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let limit = if one_by_one[slot] {
+                        1
+                    } else {
+                        crm.batch_limit(records).max(1)
+                    };
+                    let taken = match self.take_batch(records, limit * concurrency) {
+                        Ok(taken) => taken,
+                        Err(error) => {
+                            tracing::error!(message = "Cannot read the outbox.", sink = %self.name, %error);
+                            failures += 1;
+                            break 'drain;
+                        }
+                    };
+                    if taken.is_empty() {
+                        one_by_one[slot] = false;
+                        continue;
                     }
-                };
-                if batch.is_empty() {
-                    one_by_one = false;
+                    sent_any = true;
+                    let batches: Vec<&[Taken]> = taken.chunks(limit).collect();
+                    let this = &self;
+                    let sends = batches.iter().map(|batch| {
+                        let limiter = &limiter;
+                        async move {
+                            limiter.until_ready().await;
+                            let entries: Vec<OutboxEntry> =
+                                batch.iter().map(|(_, entry)| entry.clone()).collect();
+                            this.config.send(&this.client, records, &entries).await
+                        }
+                    });
+                    let outcomes = tokio::select! {
+                        outcomes = futures_util::future::join_all(sends) => outcomes,
+                        _ = stop.changed() => return,
+                    };
+                    let mut retry_after: Option<Duration> = None;
+                    let mut transient = false;
+                    let mut pause: Option<Duration> = None;
+                    for (batch, outcome) in batches.iter().zip(outcomes) {
+                        match outcome {
+                            Outcome::PerRecord {
+                                status,
+                                errors,
+                                pause: wanted,
+                            } => {
+                                self.count_request(status.to_string());
+                                if let Err(error) = self.settle(batch, &errors) {
+                                    tracing::error!(message = "Cannot record sink results.", sink = %self.name, %error);
+                                }
+                                pause = pause.max(wanted);
+                            }
+                            Outcome::Transient {
+                                status,
+                                retry_after: wait,
+                                error,
+                            } => {
+                                self.count_request(
+                                    status
+                                        .map(|s| s.to_string())
+                                        .unwrap_or_else(|| "error".into()),
+                                );
+                                self.metrics
+                                    .sink_retries
+                                    .get_or_create(&self.labels())
+                                    .inc();
+                                tracing::warn!(message = "CRM unavailable; batch kept for retry.", sink = %self.name, %error, status, failures = failures + 1);
+                                transient = true;
+                                retry_after = retry_after.max(wait);
+                            }
+                            Outcome::Rejected { status, error } => {
+                                self.count_request(status.to_string());
+                                if batch.len() > 1 {
+                                    tracing::warn!(message = "CRM refused a batch; retrying its records one by one.", sink = %self.name, %error, status);
+                                    one_by_one[slot] = true;
+                                } else if let Err(error) = self.settle(batch, &[Some(error)]) {
+                                    tracing::error!(message = "Cannot record sink results.", sink = %self.name, %error);
+                                }
+                            }
+                        }
+                    }
+                    if transient {
+                        failures += 1;
+                        match retry_after {
+                            Some(delay) => {
+                                tokio::select! {
+                                    _ = tokio::time::sleep(delay) => {}
+                                    _ = stop.changed() => return,
+                                }
+                                continue 'drain;
+                            }
+                            None => break 'drain,
+                        }
+                    }
+                    failures = 0;
+                    if one_by_one[slot] && self.ready_count(records) == 0 {
+                        one_by_one[slot] = false;
+                    }
+                    if let Some(delay) = pause {
+                        tracing::info!(message = "CRM budget nearly spent; slowing down.", sink = %self.name, pause_ms = delay.as_millis() as u64);
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                }
+                if !sent_any {
                     break;
                 }
-                let entries: Vec<OutboxEntry> =
-                    batch.iter().map(|(_, entry)| entry.clone()).collect();
-                let outcome = self.config.send(&self.client, &entries).await;
-                match outcome {
-                    Outcome::PerRecord { status, errors } => {
-                        self.count_request(status.to_string());
-                        failures = 0;
-                        if let Err(error) = self.settle(&batch, &errors) {
-                            tracing::error!(message = "Cannot record sink results.", sink = %self.name, %error);
-                        }
-                        if one_by_one && self.ready_count() == 0 {
-                            one_by_one = false;
-                        }
-                    }
-                    Outcome::Transient {
-                        status,
-                        retry_after,
-                        error,
-                    } => {
-                        self.count_request(
-                            status
-                                .map(|s| s.to_string())
-                                .unwrap_or_else(|| "error".into()),
-                        );
-                        self.metrics
-                            .sink_retries
-                            .get_or_create(&SinkLabels {
-                                sink: self.name.clone(),
-                            })
-                            .inc();
-                        failures += 1;
-                        tracing::warn!(message = "CRM unavailable; batch kept for retry.", sink = %self.name, %error, status, failures);
-                        if let Some(delay) = retry_after {
-                            tokio::select! {
-                                _ = tokio::time::sleep(delay) => {}
-                                _ = stop.changed() => return,
-                            }
-                            continue;
-                        }
-                        break;
-                    }
-                    Outcome::Rejected { status, error } => {
-                        self.count_request(status.to_string());
-                        if batch.len() > 1 {
-                            tracing::warn!(message = "CRM refused a batch; retrying its records one by one.", sink = %self.name, %error, status);
-                            one_by_one = true;
-                        } else {
-                            let errors = vec![Some(error)];
-                            if let Err(error) = self.settle(&batch, &errors) {
-                                tracing::error!(message = "Cannot record sink results.", sink = %self.name, %error);
-                            }
-                        }
-                    }
-                }
             }
+        }
+    }
+
+    fn labels(&self) -> SinkLabels {
+        SinkLabels {
+            sink: self.name.clone(),
         }
     }
 
@@ -238,12 +382,12 @@ impl PushLoop {
             .inc();
     }
 
-    fn ready_count(&self) -> usize {
+    fn ready_count(&self, records: Records) -> usize {
         let now = now_millis();
         self.store
             .trees()
             .outbox
-            .scan_prefix(outbox_prefix(&self.name))
+            .scan_prefix(outbox_records_prefix(&self.name, records))
             .values()
             .filter_map(|value| value.ok())
             .filter_map(|value| serde_json::from_slice::<OutboxEntry>(&value).ok())
@@ -256,11 +400,11 @@ impl PushLoop {
     }
 
     /// Up to `limit` entries due now, with the exact bytes read (for compare-and-swap).
-    fn take_batch(&self, limit: usize) -> Result<Vec<(sled::IVec, OutboxEntry)>, StoreError> {
+    fn take_batch(&self, records: Records, limit: usize) -> Result<Vec<Taken>, StoreError> {
         let now = now_millis();
         let mut batch = Vec::new();
         let outbox = &self.store.trees().outbox;
-        for item in outbox.scan_prefix(outbox_prefix(&self.name)) {
+        for item in outbox.scan_prefix(outbox_records_prefix(&self.name, records)) {
             let (key, value) = item?;
             let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
                 tracing::error!(message = "Unreadable outbox entry dropped.", sink = %self.name);
@@ -280,18 +424,14 @@ impl PushLoop {
 
     /// Applies per-record results. An entry replaced by a newer value while the
     /// request was in flight is left alone: the newer value still has to go.
-    fn settle(
-        &self,
-        batch: &[(sled::IVec, OutboxEntry)],
-        errors: &[Option<String>],
-    ) -> Result<(), StoreError> {
+    fn settle(&self, batch: &[Taken], errors: &[Option<String>]) -> Result<(), StoreError> {
         let outbox = &self.store.trees().outbox;
         let max_attempts = self.config.crm().max_attempts();
         let labels = SinkLabels {
             sink: self.name.clone(),
         };
         for (index, (read, entry)) in batch.iter().enumerate() {
-            let key = outbox_key(&self.name, entry.contact);
+            let key = entry_outbox_key(&self.name, entry);
             match errors.get(index).cloned().flatten() {
                 None => {
                     if outbox
@@ -308,9 +448,10 @@ impl PushLoop {
                     let attempts = entry.attempts + 1;
                     if attempts >= max_attempts {
                         let letter = DeadLetter {
-                            id: dead_letter_id(&self.name, entry.contact),
+                            id: dead_letter_id(&self.name, entry.contact, entry.account.as_deref()),
                             sink: self.name.clone(),
                             contact: entry.contact,
+                            account: entry.account.clone(),
                             identities: entry.identities.clone(),
                             fields: entry.fields.clone(),
                             error: error.clone(),
@@ -357,6 +498,7 @@ pub fn retry_dead_letter(store: &Store, id: u64) -> Result<bool, StoreError> {
     let letter: DeadLetter = serde_json::from_slice(&bytes)?;
     let entry = OutboxEntry {
         contact: letter.contact,
+        account: letter.account.clone(),
         identities: letter.identities,
         fields: letter.fields,
         queued_at: now_millis(),
@@ -364,7 +506,10 @@ pub fn retry_dead_letter(store: &Store, id: u64) -> Result<bool, StoreError> {
         not_before: 0,
         last_error: None,
     };
-    let key = outbox_key(&letter.sink, letter.contact);
+    let key = match &letter.account {
+        Some(account) => account_outbox_key(&letter.sink, account),
+        None => outbox_key(&letter.sink, letter.contact),
+    };
     let _ = trees.outbox.compare_and_swap(
         &key,
         None as Option<&[u8]>,

@@ -2,6 +2,7 @@
 
 use crate::model::{Event, Identity, Millis, Outcome, TouchKind};
 use crate::scoring::{Attention, Visible};
+use crate::sinks::fields::{PushFields, Records};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -117,9 +118,13 @@ pub struct StoredTouch {
 /// contact: a newer value replaces an older one before it is ever sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutboxEntry {
+    /// The contact, or 0 for an account record.
     pub contact: u64,
+    /// The account key (`hubspot-company:<id>`, `salesforce:<id>`) for an account record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub identities: Vec<Identity>,
-    pub fields: Visible,
+    pub fields: PushFields,
     pub queued_at: Millis,
     #[serde(default)]
     pub attempts: u32,
@@ -136,8 +141,10 @@ pub struct DeadLetter {
     pub id: u64,
     pub sink: String,
     pub contact: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub identities: Vec<Identity>,
-    pub fields: Visible,
+    pub fields: PushFields,
     pub error: String,
     pub attempts: u32,
     pub failed_at: Millis,
@@ -212,20 +219,47 @@ pub fn outbox_prefix(sink: &str) -> Vec<u8> {
     key
 }
 
-pub fn outbox_key(sink: &str, contact: u64) -> Vec<u8> {
+/// A sink's pending records of one kind: `sink`, 0, `c` (contacts) or `a` (accounts).
+pub fn outbox_records_prefix(sink: &str, records: Records) -> Vec<u8> {
     let mut key = outbox_prefix(sink);
+    key.push(match records {
+        Records::Contacts => b'c',
+        Records::Accounts => b'a',
+    });
+    key
+}
+
+pub fn outbox_key(sink: &str, contact: u64) -> Vec<u8> {
+    let mut key = outbox_records_prefix(sink, Records::Contacts);
     key.extend_from_slice(&contact.to_be_bytes());
     key
 }
 
-/// One dead letter per sink and contact: a newer failure replaces the older one
+pub fn account_outbox_key(sink: &str, account: &str) -> Vec<u8> {
+    let mut key = outbox_records_prefix(sink, Records::Accounts);
+    key.extend_from_slice(account.as_bytes());
+    key
+}
+
+/// The outbox key of an entry, whichever kind of record it is.
+pub fn entry_outbox_key(sink: &str, entry: &OutboxEntry) -> Vec<u8> {
+    match &entry.account {
+        Some(account) => account_outbox_key(sink, account),
+        None => outbox_key(sink, entry.contact),
+    }
+}
+
+/// One dead letter per sink and record: a newer failure replaces the older one
 /// instead of piling up beside it.
-pub fn dead_letter_id(sink: &str, contact: u64) -> u64 {
-    let digest = Sha256::new()
+pub fn dead_letter_id(sink: &str, contact: u64, account: Option<&str>) -> u64 {
+    let mut hasher = Sha256::new()
         .chain_update(sink.as_bytes())
         .chain_update([0])
-        .chain_update(contact.to_be_bytes())
-        .finalize();
+        .chain_update(contact.to_be_bytes());
+    if let Some(account) = account {
+        hasher = hasher.chain_update(b"a").chain_update(account.as_bytes());
+    }
+    let digest = hasher.finalize();
     // Kept below 2^53 so that JavaScript clients read it exactly.
     u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) >> 11
 }
