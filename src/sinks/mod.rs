@@ -82,7 +82,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub fn validate(&self) -> Result<(), String> {
-        if self.requests == 0 || !(self.per_secs > 0.0) {
+        if self.requests == 0 || self.per_secs.is_nan() || self.per_secs <= 0.0 {
             return Err("requests and per_secs must be above 0".into());
         }
         Ok(())
