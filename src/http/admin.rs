@@ -60,6 +60,25 @@ pub async fn contact(
     }
 }
 
+/// `key` is the account key: `hubspot-company:<id>`, `salesforce:<id>`,
+/// `segment-group:<id>`, `domain:<domain>`, …
+pub async fn account(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let key = key.into_inner();
+    let view = state
+        .store
+        .account_view(&key, now_millis(), &state.config.scoring)
+        .map_err(internal)?;
+    match view {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(Problem::new(404, format!("no account known as `{key}`"))),
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct OutcomeQuery {
     account: Option<String>,

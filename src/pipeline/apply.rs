@@ -6,16 +6,18 @@
 
 use super::overlay::Overlay;
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, TouchKind};
-use crate::scoring::{self, ScoringConfig};
-use crate::sinks::fields::contact_fields;
+use crate::scoring::account::account_key;
+use crate::scoring::{self, qualify, ScoringConfig};
+use crate::sinks::fields::{account_fields, contact_fields};
 use crate::sinks::SinkConfig;
 use crate::store::records::{
-    account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
-    outbox_key, outcome_key, read_u64, seen_key, touch_id, touch_key, u64_key,
+    account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
+    opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_id, touch_key,
+    u64_key,
 };
 use crate::store::{
-    Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, Store, StoreError, StoredOutcome,
-    StoredTouch,
+    Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
+    StageChange, Store, StoreError, StoredOutcome, StoredTouch,
 };
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
@@ -50,6 +52,7 @@ struct Tx<'t> {
     erased: Overlay<'t>,
     meta: Overlay<'t>,
     dead_letters: Overlay<'t>,
+    accounts: Overlay<'t>,
     dirty: BTreeSet<u64>,
     applied: Applied,
 }
@@ -102,6 +105,7 @@ pub fn apply_deliveries(
         erased: Overlay::new(&trees.erased),
         meta: Overlay::new(&trees.meta),
         dead_letters: Overlay::new(&trees.dead_letters),
+        accounts: Overlay::new(&trees.accounts),
         dirty: BTreeSet::new(),
         applied: Applied::default(),
     };
@@ -117,9 +121,17 @@ pub fn apply_deliveries(
         }
     }
     let dirty = std::mem::take(&mut tx.dirty);
+    let mut dirty_accounts = BTreeSet::new();
     for contact in dirty {
-        tx.queue_if_visible_changed(context, contact)?;
+        tx.queue_if_visible_changed(context, contact, &mut dirty_accounts)?;
     }
+    update_accounts(
+        context,
+        &mut tx.contacts,
+        &mut tx.accounts,
+        &mut tx.outbox,
+        dirty_accounts,
+    )?;
     tx.meta.insert(b"cursor", u64_key(*last_seq));
     let applied = std::mem::take(&mut tx.applied);
     commit(
@@ -133,6 +145,7 @@ pub fn apply_deliveries(
             &trees.erased,
             &trees.meta,
             &trees.dead_letters,
+            &trees.accounts,
         ],
         vec![
             tx.contacts.into_batch(),
@@ -144,6 +157,7 @@ pub fn apply_deliveries(
             tx.erased.into_batch(),
             tx.meta.into_batch(),
             tx.dead_letters.into_batch(),
+            tx.accounts.into_batch(),
         ],
     )?;
     context.store.set_cursor_cached(*last_seq);
@@ -155,31 +169,209 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
     let trees = context.store.trees();
     let mut contacts = Overlay::new(&trees.contacts);
     let mut outbox = Overlay::new(&trees.outbox);
+    let mut accounts = Overlay::new(&trees.accounts);
+    let mut dirty_accounts = BTreeSet::new();
     let mut queued = 0;
     for id in ids {
         let Some(bytes) = contacts.get(u64_key(*id))? else {
             continue;
         };
         let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
-        if queue(context, &mut outbox, &mut contact)? {
+        let moved = join_account(context, &mut accounts, &mut contact, &mut dirty_accounts)?;
+        if queue(context, &mut outbox, &mut contact)? || moved {
+            if let Some(account) = &contact.account_key {
+                dirty_accounts.insert(account.clone());
+            }
             contacts.insert(u64_key(*id), encode(&contact)?);
             queued += 1;
         }
     }
-    if queued > 0 {
+    update_accounts(
+        context,
+        &mut contacts,
+        &mut accounts,
+        &mut outbox,
+        dirty_accounts,
+    )?;
+    if queued > 0 || !accounts.is_empty() {
         commit(
-            &[&trees.contacts, &trees.outbox],
-            vec![contacts.into_batch(), outbox.into_batch()],
+            &[&trees.contacts, &trees.outbox, &trees.accounts],
+            vec![
+                contacts.into_batch(),
+                outbox.into_batch(),
+                accounts.into_batch(),
+            ],
         )?;
     }
     Ok(queued)
 }
 
-/// Puts the contact's fields in every sink's outbox if a rep would see a change.
-fn queue(context: &Context<'_>, outbox: &mut Overlay<'_>, contact: &mut Contact) -> TxResult<bool> {
-    let visible = scoring::visible(&contact.attention, context.now, context.scoring);
-    if contact.visible.as_ref() == Some(&visible) {
+/// Puts the contact in the buying group of its account (and out of the previous
+/// one). Returns whether it moved.
+fn join_account(
+    context: &Context<'_>,
+    accounts: &mut Overlay<'_>,
+    contact: &mut Contact,
+    dirty_accounts: &mut BTreeSet<String>,
+) -> TxResult<bool> {
+    let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
+    if key == contact.account_key {
         return Ok(false);
+    }
+    if let Some(old) = contact.account_key.take() {
+        if let Some(bytes) = accounts.get(old.as_bytes())? {
+            let mut account: Account = decode("accounts", old.as_bytes(), &bytes)?;
+            account.members.retain(|member| *member != contact.id);
+            accounts.insert(old.as_bytes(), encode(&account)?);
+        }
+        dirty_accounts.insert(old);
+    }
+    if let Some(new) = &key {
+        let mut account: Account = match accounts.get(new.as_bytes())? {
+            Some(bytes) => decode("accounts", new.as_bytes(), &bytes)?,
+            None => Account {
+                key: new.clone(),
+                ..Account::default()
+            },
+        };
+        if !account.members.contains(&contact.id) {
+            account.members.push(contact.id);
+        }
+        accounts.insert(new.as_bytes(), encode(&account)?);
+        dirty_accounts.insert(new.clone());
+    }
+    contact.account_key = key;
+    Ok(true)
+}
+
+/// Rescores accounts whose members changed and queues the account fields for the
+/// sinks that hold such accounts, if a rep would see a change.
+fn update_accounts(
+    context: &Context<'_>,
+    contacts: &mut Overlay<'_>,
+    accounts: &mut Overlay<'_>,
+    outbox: &mut Overlay<'_>,
+    dirty: BTreeSet<String>,
+) -> TxResult<()> {
+    for key in dirty {
+        let Some(bytes) = accounts.get(key.as_bytes())? else {
+            continue;
+        };
+        let mut account: Account = decode("accounts", key.as_bytes(), &bytes)?;
+        let mut members = Vec::with_capacity(account.members.len());
+        for id in &account.members {
+            if let Some(bytes) = contacts.get(u64_key(*id))? {
+                members.push(decode::<Contact>("contacts", &u64_key(*id), &bytes)?);
+            }
+        }
+        // Merged-away and erased people leave the group here.
+        account.members = members.iter().map(|member| member.id).collect();
+        if account.members.is_empty() {
+            accounts.remove(key.as_bytes())?;
+            continue;
+        }
+        let scored = score_members(&key, &members, context.now, context.scoring);
+        let visible = AccountVisible {
+            score: scored.score,
+            trend: scored.trend,
+            people_engaged: scored.people_engaged,
+            reasons: scored.reasons,
+        };
+        if account.visible.as_ref() != Some(&visible) {
+            for (name, sink) in context.sinks {
+                if !sink.account_addressable(&key) {
+                    continue;
+                }
+                let entry = OutboxEntry {
+                    contact: 0,
+                    account: Some(key.clone()),
+                    identities: Vec::new(),
+                    fields: account_fields(&visible),
+                    queued_at: context.now,
+                    attempts: 0,
+                    not_before: 0,
+                    last_error: None,
+                };
+                outbox.insert(account_outbox_key(name, &key), encode(&entry)?);
+            }
+            account.visible = Some(visible);
+        }
+        accounts.insert(key.as_bytes(), encode(&account)?);
+    }
+    Ok(())
+}
+
+/// The account's score from its members' current attention.
+pub fn score_members(
+    key: &str,
+    members: &[Contact],
+    now: Millis,
+    config: &ScoringConfig,
+) -> scoring::account::AccountScore {
+    let name = account_name(key, members);
+    let facts: Vec<scoring::account::Member<'_>> = members
+        .iter()
+        .map(|contact| scoring::account::Member {
+            id: contact.id,
+            attention: &contact.attention,
+            title: contact
+                .profile
+                .get("title")
+                .map(|field| field.value.as_str()),
+        })
+        .collect();
+    scoring::account::score_account(&name, &facts, now, config)
+}
+
+/// What reasons call an account: its domain, else the company a member gave.
+pub fn account_name(key: &str, members: &[Contact]) -> String {
+    if let Some(domain) = key.strip_prefix("domain:") {
+        return domain.to_string();
+    }
+    members
+        .iter()
+        .find_map(|member| {
+            member
+                .profile
+                .get("company")
+                .map(|field| field.value.clone())
+        })
+        .unwrap_or_else(|| key.to_string())
+}
+
+/// Most stage changes kept per contact.
+const STAGE_HISTORY: usize = 50;
+
+/// Re-qualifies the contact and puts its fields in every sink's outbox if a rep
+/// would see a change. Returns whether the contact changed.
+fn queue(context: &Context<'_>, outbox: &mut Overlay<'_>, contact: &mut Contact) -> TxResult<bool> {
+    let profile = contact.profile_values();
+    let person = qualify::Person {
+        attention: &contact.attention,
+        profile: &profile,
+        email: contact.email(),
+        stage: contact.stage.as_deref(),
+        stage_changed_at: contact.stage_changed_at,
+    };
+    let verdict = qualify::qualify(&person, context.now, context.scoring);
+    let visible = qualify::visible(&person, &verdict, context.now, context.scoring);
+    let mut changed = false;
+    if let Some(reason) = verdict.change {
+        contact.stage_history.push(StageChange {
+            from: contact.stage.take(),
+            to: verdict.stage.clone(),
+            at: context.now,
+            reason,
+        });
+        if contact.stage_history.len() > STAGE_HISTORY {
+            contact.stage_history.remove(0);
+        }
+        contact.stage = Some(verdict.stage);
+        contact.stage_changed_at = verdict.stage_changed_at;
+        changed = true;
+    }
+    if contact.visible.as_ref() == Some(&visible) {
+        return Ok(changed);
     }
     for (name, sink) in context.sinks {
         if !sink.addressable(&contact.identities) {
@@ -582,11 +774,20 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn queue_if_visible_changed(&mut self, context: &Context<'_>, id: u64) -> TxResult<()> {
+    fn queue_if_visible_changed(
+        &mut self,
+        context: &Context<'_>,
+        id: u64,
+        dirty_accounts: &mut BTreeSet<String>,
+    ) -> TxResult<()> {
         let Some(mut contact) = self.load(id)? else {
             return Ok(());
         };
-        if queue(context, &mut self.outbox, &mut contact)? {
+        let moved = join_account(context, &mut self.accounts, &mut contact, dirty_accounts)?;
+        if let Some(account) = &contact.account_key {
+            dirty_accounts.insert(account.clone());
+        }
+        if queue(context, &mut self.outbox, &mut contact)? || moved {
             self.save(&contact)?;
         }
         Ok(())

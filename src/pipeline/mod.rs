@@ -7,7 +7,7 @@
 mod apply;
 mod overlay;
 
-pub use apply::{apply_deliveries, refresh, Applied, Context};
+pub use apply::{account_name, apply_deliveries, refresh, score_members, Applied, Context};
 
 use crate::config::Config;
 use crate::metrics::{KindLabels, Metrics};

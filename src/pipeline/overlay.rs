@@ -14,6 +14,11 @@ pub struct Overlay<'t> {
 }
 
 impl<'t> Overlay<'t> {
+    /// Nothing written yet.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
     pub fn new(tree: &'t Tree) -> Overlay<'t> {
         Overlay {
             tree,

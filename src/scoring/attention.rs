@@ -30,7 +30,13 @@ pub struct Attention {
     /// Touches counted per `kind@day` for the daily caps.
     #[serde(default)]
     pub daily: BTreeMap<String, u32>,
+    /// Time and counted weight of the touches of the last 7 days, for the velocity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub week: Vec<(Millis, f64)>,
 }
+
+/// The window `attention_velocity` looks back over.
+pub const VELOCITY_DAYS: i64 = 7;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KindStats {
@@ -116,6 +122,9 @@ impl Attention {
         self.raw += decay(weight, at, as_of, config.half_life_days);
         self.fast += decay(weight, at, as_of, config.fast_half_life_days);
         self.slow += decay(weight, at, as_of, config.slow_half_life_days);
+        if weight != 0.0 && at > as_of - VELOCITY_DAYS * MILLIS_PER_DAY as i64 {
+            self.week.push((at, weight));
+        }
         let stats = self.kinds.entry(kind).or_default();
         stats.contribution += decay(weight, at, as_of, config.half_life_days);
         stats.count += 1;
@@ -137,6 +146,8 @@ impl Attention {
         for stats in self.kinds.values_mut() {
             stats.contribution = decay(stats.contribution, from, to, config.half_life_days);
         }
+        let horizon = to - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
+        self.week.retain(|(at, _)| *at > horizon);
         self.as_of = to;
     }
 
@@ -157,6 +168,22 @@ impl Attention {
             .get(&kind)
             .map(|stats| decay(stats.contribution, self.as_of, now, config.half_life_days))
             .unwrap_or(0.0)
+    }
+
+    /// Change of raw attention over the last 7 days: raw now minus raw a week ago.
+    /// Raw a week ago follows exactly from raw now and the touches since, because the
+    /// sum decays uniformly: `raw(t−7d) = (raw(t) − Σ recent decayed) / ½^(7/h)`.
+    pub fn velocity_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
+        let horizon = now - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
+        let recent: f64 = self
+            .week
+            .iter()
+            .filter(|(at, _)| *at > horizon && *at <= now)
+            .map(|(at, weight)| decay(*weight, *at, now, config.half_life_days))
+            .sum();
+        let raw_now = self.raw_at(now, config);
+        let week_decay = 0.5f64.powf(VELOCITY_DAYS as f64 / config.half_life_days);
+        raw_now - (raw_now - recent) / week_decay
     }
 
     pub fn last_touch_at(&self) -> Option<Millis> {
@@ -193,6 +220,8 @@ impl Attention {
         for (key, count) in other.daily {
             *self.daily.entry(key).or_insert(0) += count;
         }
+        self.week.extend(other.week);
+        self.week.sort_unstable_by_key(|(at, _)| *at);
     }
 }
 
@@ -258,6 +287,27 @@ mod tests {
         together.add(TouchKind::PricingView, NOW - 5 * DAY, &config);
         assert!((known.raw_at(NOW, &config) - together.raw_at(NOW, &config)).abs() < 1e-9);
         assert_eq!(known.kinds.len(), 2);
+    }
+
+    #[test]
+    fn velocity_is_the_change_of_raw_attention_over_seven_days() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        // A form 20 days ago, a meeting booked 2 days ago.
+        attention.add(TouchKind::FormSubmit, NOW - 20 * DAY, &config);
+        attention.add(TouchKind::MeetingBooked, NOW - 2 * DAY, &config);
+        let half = |days: f64| 0.5f64.powf(days / 14.0);
+        let now = 10.0 * half(20.0) + 20.0 * half(2.0);
+        let week_ago = 10.0 * half(13.0);
+        let velocity = attention.velocity_at(NOW, &config);
+        assert!((velocity - (now - week_ago)).abs() < 1e-9, "{velocity}");
+        assert!(velocity > 16.0);
+        // Three quiet weeks later attention only fades: velocity is negative.
+        let later = NOW + 21 * DAY;
+        attention.advance(later, &config);
+        let expected = attention.raw_at(later, &config) * (1.0 - 1.0 / half(7.0));
+        assert!((attention.velocity_at(later, &config) - expected).abs() < 1e-9);
+        assert!(attention.velocity_at(later, &config) < 0.0);
     }
 
     proptest! {

@@ -228,7 +228,7 @@ fn employees(value: &str) -> Option<(u64, u64)> {
     }
 }
 
-fn contains_word(text: &str, word: &str) -> bool {
+pub fn contains_word(text: &str, word: &str) -> bool {
     let text = format!(
         " {} ",
         text.to_lowercase()

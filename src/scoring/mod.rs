@@ -6,8 +6,10 @@
 //! attention. The trend compares attention per day over a fast and a slow half-life.
 //! `docs/scoring.md` has the formulas and worked examples.
 
+pub mod account;
 mod attention;
 pub mod fit;
+pub mod qualify;
 mod reasons;
 pub mod stage;
 
@@ -62,6 +64,12 @@ pub struct ScoringConfig {
     /// decay alone reaches the CRM.
     #[serde(default = "default_refresh_interval_secs")]
     pub refresh_interval_secs: u64,
+    /// The qualification ladder, lowest stage first: see `docs/scoring.md#stages`.
+    #[serde(default = "stage::default_ladder")]
+    pub stages: Vec<stage::StageRule>,
+    /// Buying groups and the account score: see `docs/scoring.md#accounts`.
+    #[serde(default)]
+    pub accounts: account::AccountConfig,
 }
 
 impl Default for ScoringConfig {
@@ -79,6 +87,8 @@ impl Default for ScoringConfig {
             fit: fit::FitConfig::default(),
             attention_bands: default_attention_bands(),
             refresh_interval_secs: default_refresh_interval_secs(),
+            stages: stage::default_ladder(),
+            accounts: account::AccountConfig::default(),
         }
     }
 }
@@ -219,14 +229,17 @@ impl ScoringConfig {
         if self.refresh_interval_secs == 0 {
             return Err(("refresh_interval_secs".into(), "must be at least 1".into()));
         }
+        stage::validate(&self.stages).map_err(|(index, why)| (format!("stages[{index}]"), why))?;
+        self.accounts.validate()?;
         Ok(())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trend {
     Rising,
+    #[default]
     Steady,
     Fading,
 }
@@ -242,12 +255,24 @@ impl Trend {
 }
 
 /// The fields a rep sees. A contact is pushed to the CRM only when these change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Visible {
     pub score: u8,
     pub trend: Trend,
     pub reasons: Vec<String>,
     pub last_touch_at: Option<Millis>,
+    #[serde(default)]
+    pub stage: String,
+    #[serde(default)]
+    pub stage_changed_at: Option<Millis>,
+    #[serde(default)]
+    pub fit_grade: String,
+    #[serde(default)]
+    pub matrix: String,
+    /// `attention_velocity` rounded to whole raw points, so that decay alone does not
+    /// cause a push every few minutes.
+    #[serde(default)]
+    pub velocity: i64,
 }
 
 /// How much of its kind's weight a touch earns. Sources report facts (minutes in a
@@ -286,11 +311,20 @@ pub fn score(raw: f64, config: &ScoringConfig) -> u8 {
 /// touches reads the same per day in both (`acc × ln2 / half_life`), so their ratio is
 /// ~1 for steady attention, high for a fresh burst and near 0 for old touches.
 pub fn trend(attention: &Attention, now: Millis, config: &ScoringConfig) -> Trend {
-    // Below this many weight-units per day the contact is simply quiet, not fading.
+    trend_of(
+        attention.fast_at(now, config),
+        attention.slow_at(now, config),
+        config,
+    )
+}
+
+/// The trend of decayed sums in the short and the long memory (one person's, or an
+/// account's members' added up).
+pub fn trend_of(fast: f64, slow: f64, config: &ScoringConfig) -> Trend {
     const QUIET: f64 = 1e-4;
     let ln2 = std::f64::consts::LN_2;
-    let fast = attention.fast_at(now, config) * ln2 / config.fast_half_life_days;
-    let slow = attention.slow_at(now, config) * ln2 / config.slow_half_life_days;
+    let fast = fast * ln2 / config.fast_half_life_days;
+    let slow = slow * ln2 / config.slow_half_life_days;
     if fast.abs() < QUIET && slow.abs() < QUIET {
         return Trend::Steady;
     }
@@ -303,13 +337,19 @@ pub fn trend(attention: &Attention, now: Millis, config: &ScoringConfig) -> Tren
     }
 }
 
-/// Everything a rep sees, at `now`.
+/// Attention fields alone, at `now` (qualification fields empty): see
+/// [`qualify::visible`] for everything a rep sees.
 pub fn visible(attention: &Attention, now: Millis, config: &ScoringConfig) -> Visible {
     Visible {
         score: score(attention.raw_at(now, config), config),
         trend: trend(attention, now, config),
         reasons: reasons(attention, now, config),
         last_touch_at: attention.last_touch_at(),
+        stage: String::new(),
+        stage_changed_at: None,
+        fit_grade: String::new(),
+        matrix: String::new(),
+        velocity: 0,
     }
 }
 

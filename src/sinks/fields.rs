@@ -8,6 +8,7 @@
 use crate::model::Millis;
 use crate::scoring::Visible;
 use crate::store::view::rfc3339;
+use crate::store::AccountVisible;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -124,7 +125,40 @@ pub const CONTACT_FIELDS: &[FieldSpec] = &[
         kind: FieldKind::DateTime,
         description: "When the latest touch happened.",
     },
+    FieldSpec {
+        name: "qualification_stage",
+        label: "Qualification stage",
+        kind: FieldKind::Text,
+        description:
+            "Stage on the qualification ladder (new, engaged, mql, sales_ready by default).",
+    },
+    FieldSpec {
+        name: "stage_changed_at",
+        label: "Attention stage changed at",
+        kind: FieldKind::DateTime,
+        description: "When the qualification stage last changed.",
+    },
+    FieldSpec {
+        name: "fit_grade",
+        label: "Fit grade",
+        kind: FieldKind::Choice(GRADES),
+        description: "Fit to the ideal customer profile, A (best) to D.",
+    },
+    FieldSpec {
+        name: "matrix",
+        label: "Attention matrix",
+        kind: FieldKind::Text,
+        description: "Fit grade and attention band, A1 (best fit, most attention) to D4.",
+    },
+    FieldSpec {
+        name: "velocity",
+        label: "Attention velocity",
+        kind: FieldKind::Number,
+        description: "Change of raw attention over the last 7 days; above 0 is rising.",
+    },
 ];
+
+pub const GRADES: &[&str] = &["A", "B", "C", "D"];
 
 /// Fields written to accounts (HubSpot companies, Salesforce accounts).
 pub const ACCOUNT_FIELDS: &[FieldSpec] = &[
@@ -218,6 +252,38 @@ pub fn contact_fields(visible: &Visible) -> PushFields {
         "last_touch_at".into(),
         FieldValue::Time(visible.last_touch_at),
     );
+    if !visible.stage.is_empty() {
+        fields.insert(
+            "qualification_stage".into(),
+            FieldValue::Text(visible.stage.clone()),
+        );
+        fields.insert(
+            "stage_changed_at".into(),
+            FieldValue::Time(visible.stage_changed_at),
+        );
+        fields.insert(
+            "fit_grade".into(),
+            FieldValue::Text(visible.fit_grade.clone()),
+        );
+        fields.insert("matrix".into(), FieldValue::Text(visible.matrix.clone()));
+        fields.insert("velocity".into(), FieldValue::Number(visible.velocity));
+    }
+    fields
+}
+
+/// An account's visible fields under attentiond's names.
+pub fn account_fields(visible: &AccountVisible) -> PushFields {
+    let mut fields = PushFields::new();
+    fields.insert("score".into(), FieldValue::Number(visible.score.into()));
+    fields.insert(
+        "trend".into(),
+        FieldValue::Text(visible.trend.as_str().into()),
+    );
+    fields.insert(
+        "people_engaged".into(),
+        FieldValue::Number(visible.people_engaged as i64),
+    );
+    fields.insert("reasons".into(), FieldValue::List(visible.reasons.clone()));
     fields
 }
 

@@ -11,7 +11,8 @@ pub mod view;
 
 pub use commit::GroupCommit;
 pub use records::{
-    Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField, StoredOutcome, StoredTouch,
+    Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
+    StageChange, StoredOutcome, StoredTouch,
 };
 pub use view::{ContactKey, ContactView, OutcomeView, TouchView};
 
@@ -75,6 +76,8 @@ pub(crate) struct Inner {
     pub dead_letters: sled::Tree,
     pub erased: sled::Tree,
     pub meta: sled::Tree,
+    /// Account key → [`Account`]: members and what was last pushed.
+    pub accounts: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -115,6 +118,7 @@ impl Store {
             dead_letters: tree("dead_letters")?,
             erased: tree("erased")?,
             meta: tree("meta")?,
+            accounts: tree("accounts")?,
             db,
             append_lock: Mutex::new(()),
             last_seq: AtomicU64::new(0),

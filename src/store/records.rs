@@ -26,6 +26,43 @@ pub struct Contact {
     /// Profile fields, each with where and when it was stated.
     #[serde(default)]
     pub profile: BTreeMap<String, ProfileField>,
+    /// The account whose buying group the person is counted in (see
+    /// `scoring::account::account_key`); kept to move them when it changes.
+    #[serde(default)]
+    pub account_key: Option<String>,
+    /// Qualification stage, when it was entered, and every change with its reason.
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub stage_changed_at: Option<Millis>,
+    #[serde(default)]
+    pub stage_history: Vec<StageChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageChange {
+    pub from: Option<String>,
+    pub to: String,
+    pub at: Millis,
+    pub reason: String,
+}
+
+/// A company as a buying group: who is in it and what was last pushed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Account {
+    pub key: String,
+    pub members: Vec<u64>,
+    #[serde(default)]
+    pub visible: Option<AccountVisible>,
+}
+
+/// The account fields a rep sees; pushed when they change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountVisible {
+    pub score: u8,
+    pub trend: crate::scoring::Trend,
+    pub people_engaged: usize,
+    pub reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +73,14 @@ pub struct ProfileField {
 }
 
 impl Contact {
+    /// Profile field → value, as scoring reads it.
+    pub fn profile_values(&self) -> BTreeMap<String, String> {
+        self.profile
+            .iter()
+            .map(|(name, field)| (name.clone(), field.value.clone()))
+            .collect()
+    }
+
     /// Takes each field unless a newer value is already known.
     pub fn merge_profile(&mut self, fields: impl IntoIterator<Item = (String, ProfileField)>) {
         for (name, field) in fields {
@@ -71,6 +116,10 @@ impl Contact {
             created_at,
             visible: None,
             profile: BTreeMap::new(),
+            account_key: None,
+            stage: None,
+            stage_changed_at: None,
+            stage_history: Vec::new(),
         }
     }
 

@@ -27,11 +27,27 @@ pub struct ContactView {
     pub fit_missing: Vec<String>,
     /// Fit grade and attention band: `A1` … `D4`.
     pub attention_matrix: String,
+    /// Change of raw attention over the last 7 days.
+    pub attention_velocity: f64,
+    pub qualification_stage: Option<String>,
+    pub stage_changed_at: Option<String>,
+    /// Every stage change with its time and reason, oldest first.
+    pub stage_history: Vec<StageChangeView>,
+    /// The buying group the person counts in.
+    pub account_key: Option<String>,
     pub touches: Vec<TouchView>,
     /// Field → value, with the source and time that stated it.
     pub profile: BTreeMap<String, ProfileView>,
     /// Revenue events, newest first.
     pub outcomes: Vec<OutcomeView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StageChangeView {
+    pub from: Option<String>,
+    pub to: String,
+    pub at: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,6 +147,21 @@ impl ContactView {
             attention_matrix: scoring::fit::matrix(fit.grade, score, config.attention_bands),
             fit_reasons: fit.reasons,
             fit_missing: fit.missing,
+            attention_velocity: (contact.attention.velocity_at(now, config) * 1000.0).round()
+                / 1000.0,
+            qualification_stage: contact.stage.clone(),
+            stage_changed_at: contact.stage_changed_at.map(rfc3339),
+            stage_history: contact
+                .stage_history
+                .iter()
+                .map(|change| StageChangeView {
+                    from: change.from.clone(),
+                    to: change.to.clone(),
+                    at: rfc3339(change.at),
+                    reason: change.reason.clone(),
+                })
+                .collect(),
+            account_key: contact.account_key.clone(),
             touches,
             profile: contact
                 .profile
@@ -207,5 +238,86 @@ impl Store {
         Ok(Some(ContactView::build(
             &contact, &touches, &outcomes, now, config,
         )))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    pub key: String,
+    pub name: String,
+    pub score: u8,
+    pub raw: f64,
+    pub trend: &'static str,
+    pub people_engaged: usize,
+    pub engaged_this_week: usize,
+    pub roles_covered: Vec<String>,
+    pub roles_missing: Vec<String>,
+    pub reasons: Vec<String>,
+    /// Most attentive first.
+    pub members: Vec<MemberView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    pub id: String,
+    pub email: Option<String>,
+    pub title: Option<String>,
+    pub score: u8,
+    pub engaged: bool,
+    pub roles: Vec<String>,
+    pub qualification_stage: Option<String>,
+}
+
+impl Store {
+    /// An account by key (`hubspot-company:42`, `salesforce:001…`, `domain:acme.com`),
+    /// scored as of `now`.
+    pub fn account_view(
+        &self,
+        key: &str,
+        now: Millis,
+        config: &ScoringConfig,
+    ) -> Result<Option<AccountView>, StoreError> {
+        let Some(bytes) = self.trees().accounts.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let account: super::Account = serde_json::from_slice(&bytes)?;
+        let mut members = Vec::new();
+        for id in &account.members {
+            if let Some(contact) = self.contact(*id)? {
+                members.push(contact);
+            }
+        }
+        let scored = crate::pipeline::score_members(key, &members, now, config);
+        let mut member_views: Vec<MemberView> = scored
+            .members
+            .iter()
+            .zip(&members)
+            .map(|(member, contact)| MemberView {
+                id: Contact::public_id(contact.id),
+                email: contact.email().map(str::to_string),
+                title: contact
+                    .profile
+                    .get("title")
+                    .map(|field| field.value.clone()),
+                score: member.score,
+                engaged: member.engaged,
+                roles: member.roles.clone(),
+                qualification_stage: contact.stage.clone(),
+            })
+            .collect();
+        member_views.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Ok(Some(AccountView {
+            key: key.to_string(),
+            name: crate::pipeline::account_name(key, &members),
+            score: scored.score,
+            raw: (scored.raw * 1000.0).round() / 1000.0,
+            trend: scored.trend.as_str(),
+            people_engaged: scored.people_engaged,
+            engaged_this_week: scored.engaged_this_week,
+            roles_covered: scored.roles_covered,
+            roles_missing: scored.roles_missing,
+            reasons: scored.reasons,
+            members: member_views,
+        }))
     }
 }

@@ -48,8 +48,24 @@ async fn a_rep_sees_the_score_on_the_hubspot_contact() {
     let view = daemon.contact("rep@example.com").await.unwrap();
     assert_eq!(written["attention_score"], view["score"].to_string());
     assert_eq!(written["attention_trend"], "rising");
-    assert_eq!(written["attention_reasons"], "meeting booked today");
+    // Attention first, then the stage the meeting brought the contact to.
+    let stage = view["qualification_stage"].as_str().unwrap();
+    assert_eq!(stage, "mql");
+    assert_eq!(
+        written["attention_reasons"],
+        format!(
+            "meeting booked today; mql since {}",
+            &view["stage_changed_at"].as_str().unwrap()[..10]
+        )
+    );
     assert_eq!(written["attention_last_touch_at"], view["last_touch_at"]);
+    assert_eq!(written["attention_qualification_stage"], stage);
+    assert_eq!(
+        written["attention_stage_changed_at"],
+        view["stage_changed_at"]
+    );
+    assert_eq!(written["attention_matrix"], view["attention_matrix"]);
+    assert_eq!(written["attention_fit_grade"], view["fit_grade"]);
     let request = &fake.requests()[0];
     assert_eq!(
         request.authorization.as_deref(),
@@ -385,13 +401,18 @@ async fn fading_through_decay_alone_reaches_hubspot() {
         .await;
     fake.wait_for("first push", |f| f.contact("fading@example.com").is_some())
         .await;
-    assert_eq!(
-        fake.contact("fading@example.com").unwrap()["attention_reasons"],
-        "form submit today"
+    let reasons = |f: &FakeHubspot| {
+        f.contact("fading@example.com")
+            .and_then(|c| c["attention_reasons"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    assert!(
+        reasons(&fake).starts_with("form submit today; "),
+        "{}",
+        reasons(&fake)
     );
     fake.wait_for("refreshed push", |f| {
-        f.contact("fading@example.com")
-            .is_some_and(|c| c["attention_reasons"] == "form submit 1d ago")
+        reasons(f).starts_with("form submit 1d ago; ")
     })
     .await;
     assert_eq!(inputs_for(&fake, "fading@example.com").len(), 2);
