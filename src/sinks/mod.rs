@@ -206,9 +206,10 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_millis(wait.max(0) as u64))
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Exponential backoff with full jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at a minute, so a CRM back
+/// from an outage is written to within a minute.
 pub fn backoff(failures: u32) -> Duration {
     let ceiling = Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF);
     let jittered =

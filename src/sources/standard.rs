@@ -7,7 +7,8 @@
 
 use super::{check_window, Adapter, Delivery, SourceError};
 use crate::config::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use std::collections::BTreeMap;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -86,9 +87,19 @@ impl Adapter for StandardSource {
             "identify" => EventBody::Identify {
                 who: identify(envelope.data)?,
             },
+            "profile" => {
+                // Stated when it was sent, unless the body says otherwise: the signed
+                // timestamp is checked against the clock in verify().
+                let sent = delivery
+                    .require_header("webhook-timestamp")?
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| SourceError::malformed("webhook-timestamp is not a number"))?;
+                EventBody::Profile(profile(envelope.data, sent * 1000)?)
+            }
             other => {
                 return Err(SourceError::malformed(format!(
-                    "unknown type `{other}`: expected `touch` or `identify`"
+                    "unknown type `{other}`: expected `touch`, `identify` or `profile`"
                 )))
             }
         };
@@ -114,6 +125,8 @@ struct Data {
     occurred_at: Option<String>,
     account: Option<String>,
     properties: Option<serde_json::Value>,
+    /// Profile fields: name → text (numbers are taken as their text).
+    fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 fn who(data: &Data) -> Vec<Identity> {
@@ -171,6 +184,53 @@ fn touch(data: Data) -> Result<Touch, SourceError> {
         occurred_at,
         account: data.account,
         properties: data.properties,
+    })
+}
+
+/// What a form or an enrichment tool knows about a person: `title`, `company`,
+/// `employees`, `industry`, `country`, `do_not_contact`, … Stated "now" unless
+/// `occurred_at` says when.
+fn profile(data: Data, sent_at: Millis) -> Result<Profile, SourceError> {
+    let who = who(&data);
+    if who.is_empty() {
+        return Err(SourceError::malformed(
+            "data.email or data.anonymous_id is required",
+        ));
+    }
+    check_email(&data)?;
+    let occurred_at = match data.occurred_at.as_deref() {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|_| {
+                SourceError::malformed(format!("data.occurred_at `{text}` is not an RFC 3339 time"))
+            })?
+            .timestamp_millis(),
+        None => sent_at,
+    };
+    let mut fields = BTreeMap::new();
+    for (name, value) in data.fields.unwrap_or_default() {
+        let text = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            serde_json::Value::Null => continue,
+            _ => {
+                return Err(SourceError::malformed(format!(
+                    "data.fields.{name} must be a string, number or boolean"
+                )))
+            }
+        };
+        fields.insert(name, text);
+    }
+    if fields.is_empty() && data.account.is_none() {
+        return Err(SourceError::malformed(
+            "profile needs data.fields or data.account",
+        ));
+    }
+    Ok(Profile {
+        who,
+        fields,
+        account: data.account,
+        occurred_at,
     })
 }
 
@@ -291,6 +351,25 @@ mod tests {
         let headers = headers("msg_1", "0", "");
         let delivery = Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() };
         source("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").normalize(&delivery)
+    }
+
+    #[test]
+    fn a_profile_states_fields_as_text_at_the_signed_time() {
+        let events = normalize(
+            r#"{"type":"profile","data":{"email":"vp@acme.com","account":"hubspot-company:42","fields":{"title":"VP Engineering","employees":500,"do_not_contact":false,"phone":null}}}"#,
+        )
+        .unwrap();
+        let EventBody::Profile(profile) = &events[0].body else { panic!("not a profile") };
+        assert_eq!(profile.who, vec![Identity::email("vp@acme.com")]);
+        assert_eq!(profile.account.as_deref(), Some("hubspot-company:42"));
+        assert_eq!(profile.fields.get("employees").map(String::as_str), Some("500"));
+        assert_eq!(profile.fields.get("do_not_contact").map(String::as_str), Some("false"));
+        assert!(!profile.fields.contains_key("phone"));
+        assert_eq!(profile.occurred_at, 0, "the webhook-timestamp of the delivery");
+        let error = normalize(r#"{"type":"profile","data":{"email":"vp@acme.com","fields":{"tags":["a"]}}}"#).unwrap_err();
+        assert!(error.to_string().contains("data.fields.tags"), "{error}");
+        let error = normalize(r#"{"type":"profile","data":{"email":"vp@acme.com"}}"#).unwrap_err();
+        assert!(error.to_string().contains("data.fields or data.account"), "{error}");
     }
 
     #[test]

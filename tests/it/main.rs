@@ -7,6 +7,7 @@ mod fake_hubspot;
 mod harness;
 mod hubspot_source;
 mod ingest;
+mod push;
 mod sink;
 mod source_behaviour;
 mod source_mailchimp;
