@@ -550,8 +550,9 @@ impl Crm for MarketoSink {
             Err(error) => return Err(setup_error("/rest/v1/leads/schema/fields.json", error)),
         };
         let mut missing: Vec<(&'static FieldSpec, String)> = Vec::new();
-        for (name, api_name) in self.names() {
-            let Some(spec) = super::fields::spec(Records::Contacts, &name) else { continue };
+        let names = self.names();
+        for spec in super::fields::specs(Records::Contacts) {
+            let Some(api_name) = names.get(spec.name).cloned() else { continue };
             match existing.iter().find(|(existing_name, _)| existing_name.eq_ignore_ascii_case(&api_name)) {
                 Some((existing_name, data_type)) => {
                     setup.exists(format!("lead field {existing_name}"));
