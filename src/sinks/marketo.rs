@@ -279,10 +279,12 @@ impl MarketoSink {
     fn limiter(&self) -> &DefaultDirectRateLimiter {
         self.shared.limiter.get_or_init(|| {
             let requests = NonZeroU32::new(self.rate_limit.requests).unwrap_or(NonZeroU32::MIN);
-            let period = Duration::from_secs_f64(self.rate_limit.per_secs / f64::from(requests.get()))
-                .max(Duration::from_nanos(1));
-            let quota =
-                Quota::with_period(period).unwrap_or_else(|| Quota::per_second(requests)).allow_burst(requests);
+            let period =
+                Duration::from_secs_f64(self.rate_limit.per_secs / f64::from(requests.get()))
+                    .max(Duration::from_nanos(1));
+            let quota = Quota::with_period(period)
+                .unwrap_or_else(|| Quota::per_second(requests))
+                .allow_burst(requests);
             RateLimiter::direct(quota)
         })
     }
@@ -293,13 +295,18 @@ impl MarketoSink {
         let names = self.names();
         let mut groups: Vec<(&'static str, Vec<usize>, Vec<serde_json::Value>)> = Vec::new();
         for (index, entry) in batch.iter().enumerate() {
-            let Some((field, key)) = lookup(&entry.identities) else { continue };
+            let Some((field, key)) = lookup(&entry.identities) else {
+                continue;
+            };
             let mut input = serde_json::Map::new();
             input.insert(field.to_string(), key);
             for (name, value) in mapped(&names, &entry.fields) {
                 input.insert(name.to_string(), value.as_json());
             }
-            match groups.iter_mut().find(|(lookup_field, _, _)| *lookup_field == field) {
+            match groups
+                .iter_mut()
+                .find(|(lookup_field, _, _)| *lookup_field == field)
+            {
                 Some((_, indexes, inputs)) => {
                     indexes.push(index);
                     inputs.push(input.into());
@@ -317,7 +324,11 @@ impl MarketoSink {
     }
 
     /// A token that Marketo should accept; `refused` is one it just answered 601/602 to.
-    async fn token(&self, client: &reqwest::Client, refused: Option<&str>) -> Result<String, CallError> {
+    async fn token(
+        &self,
+        client: &reqwest::Client,
+        refused: Option<&str>,
+    ) -> Result<String, CallError> {
         let mut cached = self.shared.token.lock().await;
         let now = Instant::now();
         if let Some(token) = cached.as_ref() {
@@ -348,14 +359,19 @@ impl MarketoSink {
             };
             return Err(CallError::Identity { status, message });
         }
-        let answer: IdentityAnswer =
-            serde_json::from_str(&text).map_err(|error| CallError::Unreadable(format!("identity: {error}")))?;
+        let answer: IdentityAnswer = serde_json::from_str(&text)
+            .map_err(|error| CallError::Unreadable(format!("identity: {error}")))?;
         if answer.access_token.is_empty() {
             return Err(CallError::Unreadable("identity: empty access_token".into()));
         }
-        let reissued = cached.as_ref().is_some_and(|token| token.value == answer.access_token);
+        let reissued = cached
+            .as_ref()
+            .is_some_and(|token| token.value == answer.access_token);
         if refused.is_some() {
-            tracing::info!(message = "Marketo access token renewed after Marketo refused it.", crm = "marketo");
+            tracing::info!(
+                message = "Marketo access token renewed after Marketo refused it.",
+                crm = "marketo"
+            );
         }
         let value = answer.access_token.clone();
         *cached = Some(Token {
@@ -381,8 +397,14 @@ impl MarketoSink {
         let mut refused: Option<String> = None;
         loop {
             let token = self.token(client, refused.as_deref()).await?;
-            let mut request = if post { client.post(&url) } else { client.get(&url) };
-            request = request.bearer_auth(&token).timeout(Duration::from_secs(self.timeout_secs));
+            let mut request = if post {
+                client.post(&url)
+            } else {
+                client.get(&url)
+            };
+            request = request
+                .bearer_auth(&token)
+                .timeout(Duration::from_secs(self.timeout_secs));
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -394,18 +416,21 @@ impl MarketoSink {
             let retry_after = super::retry_after(response.headers());
             let text = response.text().await.unwrap_or_default();
             if !(200..=299).contains(&status) {
-                return Err(CallError::Http { status, retry_after, body: snippet(&text) });
+                return Err(CallError::Http {
+                    status,
+                    retry_after,
+                    body: snippet(&text),
+                });
             }
             let envelope: Envelope = serde_json::from_str(&text)
                 .map_err(|error| CallError::Unreadable(format!("{error}: {}", snippet(&text))))?;
             if envelope.success {
                 return Ok(envelope);
             }
-            let error = envelope
-                .errors
-                .first()
-                .cloned()
-                .unwrap_or(MarketoError { code: String::new(), message: "success: false without errors".into() });
+            let error = envelope.errors.first().cloned().unwrap_or(MarketoError {
+                code: String::new(),
+                message: "success: false without errors".into(),
+            });
             if (error.code == "601" || error.code == "602") && refused.is_none() {
                 refused = Some(token);
                 continue;
@@ -418,26 +443,52 @@ impl MarketoSink {
     fn outcome(&self, error: CallError) -> Outcome {
         let text = error.to_string();
         match error {
-            CallError::Network(_) | CallError::Unreadable(_) => {
-                Outcome::Transient { status: None, retry_after: None, error: text }
-            }
+            CallError::Network(_) | CallError::Unreadable(_) => Outcome::Transient {
+                status: None,
+                retry_after: None,
+                error: text,
+            },
             // Credentials are for the operator to fix; records stay queued meanwhile.
-            CallError::Identity { status, .. } => Outcome::Transient { status: Some(status), retry_after: None, error: text },
-            CallError::Http { status, retry_after, .. } => match status {
-                401 | 403 | 408 | 429 | 500..=599 => Outcome::Transient { status: Some(status), retry_after, error: text },
-                _ => Outcome::Rejected { status, error: text },
+            CallError::Identity { status, .. } => Outcome::Transient {
+                status: Some(status),
+                retry_after: None,
+                error: text,
+            },
+            CallError::Http {
+                status,
+                retry_after,
+                ..
+            } => match status {
+                401 | 403 | 408 | 429 | 500..=599 => Outcome::Transient {
+                    status: Some(status),
+                    retry_after,
+                    error: text,
+                },
+                _ => Outcome::Rejected {
+                    status,
+                    error: text,
+                },
             },
             CallError::Marketo(marketo) => {
                 let status = marketo.code.parse::<u16>().ok();
-                let transient = |retry_after| Outcome::Transient { status, retry_after, error: text.clone() };
+                let transient = |retry_after| Outcome::Transient {
+                    status,
+                    retry_after,
+                    error: text.clone(),
+                };
                 match marketo.code.as_str() {
                     "606" => transient(Some(Duration::from_secs_f64(self.rate_limit.per_secs))),
                     "615" => transient(Some(CONCURRENCY_WAIT)),
                     "607" => transient(Some(quota_wait(now_millis()))),
                     // Token still refused after renewal, permissions, time-outs,
                     // temporary unavailability, system and transient errors.
-                    "502" | "601" | "602" | "603" | "604" | "608" | "611" | "614" | "713" => transient(None),
-                    _ => Outcome::Rejected { status: status.unwrap_or(200), error: text },
+                    "502" | "601" | "602" | "603" | "604" | "608" | "611" | "614" | "713" => {
+                        transient(None)
+                    }
+                    _ => Outcome::Rejected {
+                        status: status.unwrap_or(200),
+                        error: text,
+                    },
                 }
             }
         }
@@ -447,13 +498,26 @@ impl MarketoSink {
 /// Matches Sync Leads' `result` (input order) to the batch.
 fn per_record(indexes: &[usize], results: &[serde_json::Value], errors: &mut [Option<String>]) {
     for (position, index) in indexes.iter().enumerate() {
-        let Some(slot) = errors.get_mut(*index) else { continue };
-        *slot = match results.get(position).map(|value| serde_json::from_value::<LeadResult>(value.clone())) {
+        let Some(slot) = errors.get_mut(*index) else {
+            continue;
+        };
+        *slot = match results
+            .get(position)
+            .map(|value| serde_json::from_value::<LeadResult>(value.clone()))
+        {
             Some(Ok(result)) if result.status == "updated" || result.status == "created" => None,
-            Some(Ok(result)) if !result.reasons.is_empty() => {
-                Some(result.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-            }
-            Some(Ok(result)) => Some(format!("Marketo answered status `{}` without reasons", result.status)),
+            Some(Ok(result)) if !result.reasons.is_empty() => Some(
+                result
+                    .reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Some(Ok(result)) => Some(format!(
+                "Marketo answered status `{}` without reasons",
+                result.status
+            )),
             Some(Err(error)) => Some(format!("unreadable result: {error}")),
             None => Some("Marketo returned no result for this lead".into()),
         };
@@ -464,11 +528,17 @@ impl CrmInfo for MarketoSink {
     fn validate(&self) -> Result<(), (String, String)> {
         let http = |url: &str| url.starts_with("https://") || url.starts_with("http://");
         if !http(&self.base_url) {
-            return Err(("base_url".into(), "must start with https:// or http://".into()));
+            return Err((
+                "base_url".into(),
+                "must start with https:// or http://".into(),
+            ));
         }
         if let Some(identity) = &self.identity_url {
             if !http(identity) {
-                return Err(("identity_url".into(), "must start with https:// or http://".into()));
+                return Err((
+                    "identity_url".into(),
+                    "must start with https:// or http://".into(),
+                ));
             }
         }
         if self.client_id.trim().is_empty() {
@@ -478,16 +548,25 @@ impl CrmInfo for MarketoSink {
             return Err(("client_secret".into(), "must not be empty".into()));
         }
         if self.batch_size == 0 || self.batch_size > MARKETO_BATCH_LIMIT {
-            return Err(("batch_size".into(), format!("must be between 1 and {MARKETO_BATCH_LIMIT}")));
+            return Err((
+                "batch_size".into(),
+                format!("must be between 1 and {MARKETO_BATCH_LIMIT}"),
+            ));
         }
         if self.max_attempts == 0 {
             return Err(("max_attempts".into(), "must be at least 1".into()));
         }
-        self.rate_limit.validate().map_err(|error| ("rate_limit".to_string(), error))?;
+        self.rate_limit
+            .validate()
+            .map_err(|error| ("rate_limit".to_string(), error))?;
         if self.concurrency == 0 || self.concurrency > MARKETO_CONCURRENCY_LIMIT {
-            return Err(("concurrency".into(), format!("must be between 1 and {MARKETO_CONCURRENCY_LIMIT}")));
+            return Err((
+                "concurrency".into(),
+                format!("must be between 1 and {MARKETO_CONCURRENCY_LIMIT}"),
+            ));
         }
-        resolve_names(Records::Contacts, default_name, &self.fields).map_err(|error| ("fields".to_string(), error))?;
+        resolve_names(Records::Contacts, default_name, &self.fields)
+            .map_err(|error| ("fields".to_string(), error))?;
         Ok(())
     }
 
@@ -500,7 +579,10 @@ impl CrmInfo for MarketoSink {
     }
 
     fn limits(&self) -> Limits {
-        Limits { rate: self.rate_limit, concurrency: self.concurrency }
+        Limits {
+            rate: self.rate_limit,
+            concurrency: self.concurrency,
+        }
     }
 
     fn flush_interval(&self) -> Duration {
@@ -516,7 +598,12 @@ impl Crm for MarketoSink {
     /// Id-group first, then email-group, one after the other so that in-flight calls
     /// stay within `concurrency`. If the second call fails for a while, the whole batch
     /// is kept: rewriting the first group's values is harmless.
-    async fn send(&self, client: &reqwest::Client, records: Records, batch: &[OutboxEntry]) -> Outcome {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        records: Records,
+        batch: &[OutboxEntry],
+    ) -> Outcome {
         if records == Records::Accounts {
             return Outcome::PerRecord {
                 status: 200,
@@ -524,14 +611,22 @@ impl Crm for MarketoSink {
                 pause: None,
             };
         }
-        let mut errors: Vec<Option<String>> = vec![Some("no Marketo lead id or email to look the lead up by".into()); batch.len()];
+        let mut errors: Vec<Option<String>> =
+            vec![Some("no Marketo lead id or email to look the lead up by".into()); batch.len()];
         for (indexes, body) in self.bodies(batch) {
-            match self.call(client, true, "/rest/v1/leads.json", &[], Some(&body)).await {
+            match self
+                .call(client, true, "/rest/v1/leads.json", &[], Some(&body))
+                .await
+            {
                 Ok(envelope) => per_record(&indexes, &envelope.result, &mut errors),
                 Err(error) => return self.outcome(error),
             }
         }
-        Outcome::PerRecord { status: 200, errors, pause: None }
+        Outcome::PerRecord {
+            status: 200,
+            errors,
+            pause: None,
+        }
     }
 
     /// Reads the lead fields (`GET /rest/v1/leads/schema/fields.json`, else Describe
@@ -545,15 +640,25 @@ impl Crm for MarketoSink {
                 setup.note(format!(
                     "Marketo refused the lead field schema to this API user ({error}); read the fields through Describe Lead instead"
                 ));
-                (self.described_fields(client).await.map_err(|error| setup_error("/rest/v1/leads/describe.json", error))?, false)
+                (
+                    self.described_fields(client)
+                        .await
+                        .map_err(|error| setup_error("/rest/v1/leads/describe.json", error))?,
+                    false,
+                )
             }
             Err(error) => return Err(setup_error("/rest/v1/leads/schema/fields.json", error)),
         };
         let mut missing: Vec<(&'static FieldSpec, String)> = Vec::new();
         let names = self.names();
         for spec in super::fields::specs(Records::Contacts) {
-            let Some(api_name) = names.get(spec.name).cloned() else { continue };
-            match existing.iter().find(|(existing_name, _)| existing_name.eq_ignore_ascii_case(&api_name)) {
+            let Some(api_name) = names.get(spec.name).cloned() else {
+                continue;
+            };
+            match existing
+                .iter()
+                .find(|(existing_name, _)| existing_name.eq_ignore_ascii_case(&api_name))
+            {
                 Some((existing_name, data_type)) => {
                     setup.exists(format!("lead field {existing_name}"));
                     let wanted = data_type_of(spec.kind);
@@ -590,15 +695,22 @@ impl Crm for MarketoSink {
                         .get(position)
                         .and_then(|value| serde_json::from_value::<LeadResult>(value.clone()).ok());
                     match result {
-                        Some(result) if result.status == "created" => {
-                            setup.created(format!("lead field {api_name} ({}, {})", spec.label, data_type_of(spec.kind)))
-                        }
+                        Some(result) if result.status == "created" => setup.created(format!(
+                            "lead field {api_name} ({}, {})",
+                            spec.label,
+                            data_type_of(spec.kind)
+                        )),
                         Some(result) => {
-                            let reasons: Vec<String> = result.reasons.iter().map(ToString::to_string).collect();
+                            let reasons: Vec<String> =
+                                result.reasons.iter().map(ToString::to_string).collect();
                             return Err(SinkError::Api {
                                 what: path.into(),
                                 status: 200,
-                                message: format!("lead field {api_name} not created ({}): {}", result.status, reasons.join("; ")),
+                                message: format!(
+                                    "lead field {api_name} not created ({}): {}",
+                                    result.status,
+                                    reasons.join("; ")
+                                ),
                             });
                         }
                         None => {
@@ -612,7 +724,9 @@ impl Crm for MarketoSink {
                 Ok(())
             }
             Err(CallError::Marketo(error)) if not_allowed(&error) => {
-                setup.note(format!("Marketo refused to create lead fields through the API ({error})"));
+                setup.note(format!(
+                    "Marketo refused to create lead fields through the API ({error})"
+                ));
                 manual(setup, &missing);
                 Ok(())
             }
@@ -623,7 +737,10 @@ impl Crm for MarketoSink {
 
 impl MarketoSink {
     /// API name and data type of every lead field, page by page.
-    async fn schema_fields(&self, client: &reqwest::Client) -> Result<Vec<(String, Option<String>)>, CallError> {
+    async fn schema_fields(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<Vec<(String, Option<String>)>, CallError> {
         let mut fields = Vec::new();
         let mut page: Option<String> = None;
         loop {
@@ -631,10 +748,21 @@ impl MarketoSink {
             if let Some(token) = page.as_deref() {
                 query.push(("nextPageToken", token));
             }
-            let envelope = self.call(client, false, "/rest/v1/leads/schema/fields.json", &query, None).await?;
+            let envelope = self
+                .call(
+                    client,
+                    false,
+                    "/rest/v1/leads/schema/fields.json",
+                    &query,
+                    None,
+                )
+                .await?;
             for field in &envelope.result {
                 if let Some(name) = field.get("name").and_then(|name| name.as_str()) {
-                    let data_type = field.get("dataType").and_then(|t| t.as_str()).map(str::to_string);
+                    let data_type = field
+                        .get("dataType")
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string);
                     fields.push((name.to_string(), data_type));
                 }
             }
@@ -646,14 +774,22 @@ impl MarketoSink {
     }
 
     /// Describe Lead: fields usable through REST carry `rest.name`.
-    async fn described_fields(&self, client: &reqwest::Client) -> Result<Vec<(String, Option<String>)>, CallError> {
-        let envelope = self.call(client, false, "/rest/v1/leads/describe.json", &[], None).await?;
+    async fn described_fields(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<Vec<(String, Option<String>)>, CallError> {
+        let envelope = self
+            .call(client, false, "/rest/v1/leads/describe.json", &[], None)
+            .await?;
         Ok(envelope
             .result
             .iter()
             .filter_map(|field| {
                 let name = field.get("rest")?.get("name")?.as_str()?.to_string();
-                let data_type = field.get("dataType").and_then(|t| t.as_str()).map(str::to_string);
+                let data_type = field
+                    .get("dataType")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string);
                 Some((name, data_type))
             })
             .collect())
@@ -670,13 +806,28 @@ fn setup_error(what: &str, error: CallError) -> SinkError {
     match error {
         CallError::Network(message) => SinkError::Network(message),
         CallError::Identity { message, .. } => SinkError::Auth(message),
-        CallError::Http { status: status @ (401 | 403), body, .. } => SinkError::Auth(format!("HTTP {status}: {body}")),
-        CallError::Http { status, body, .. } => SinkError::Api { what: what.into(), status, message: body },
-        CallError::Marketo(error) if error.code == "601" || error.code == "602" => SinkError::Auth(error.to_string()),
-        CallError::Marketo(error) => {
-            SinkError::Api { what: what.into(), status: error.code.parse().unwrap_or(200), message: error.to_string() }
+        CallError::Http {
+            status: status @ (401 | 403),
+            body,
+            ..
+        } => SinkError::Auth(format!("HTTP {status}: {body}")),
+        CallError::Http { status, body, .. } => SinkError::Api {
+            what: what.into(),
+            status,
+            message: body,
+        },
+        CallError::Marketo(error) if error.code == "601" || error.code == "602" => {
+            SinkError::Auth(error.to_string())
         }
-        CallError::Unreadable(message) => SinkError::Unreadable { what: what.into(), message },
+        CallError::Marketo(error) => SinkError::Api {
+            what: what.into(),
+            status: error.code.parse().unwrap_or(200),
+            message: error.to_string(),
+        },
+        CallError::Unreadable(message) => SinkError::Unreadable {
+            what: what.into(),
+            message,
+        },
     }
 }
 
@@ -695,7 +846,10 @@ fn data_type_of(kind: FieldKind) -> &'static str {
 fn compatible(wanted: &str, existing: &str) -> bool {
     let existing = existing.to_ascii_lowercase();
     match wanted {
-        "integer" => matches!(existing.as_str(), "integer" | "score" | "float" | "currency" | "percent"),
+        "integer" => matches!(
+            existing.as_str(),
+            "integer" | "score" | "float" | "currency" | "percent"
+        ),
         "float" => matches!(existing.as_str(), "float" | "currency"),
         "string" => matches!(existing.as_str(), "string" | "text" | "textarea"),
         other => existing == other,
@@ -748,7 +902,10 @@ mod tests {
             fields: contact_fields(&Visible {
                 score: 57,
                 trend: Trend::Rising,
-                reasons: vec!["form submit today".into(), "3 email clicks this week".into()],
+                reasons: vec![
+                    "form submit today".into(),
+                    "3 email clicks this week".into(),
+                ],
                 last_touch_at: Some(1_700_000_000_000),
             }),
             queued_at: 0,
@@ -769,14 +926,25 @@ mod tests {
     fn default_names_are_camel_case_api_names() {
         let names = sink().names();
         let values: Vec<&str> = names.values().map(String::as_str).collect();
-        assert_eq!(values, vec!["attentionLastTouchAt", "attentionReasons", "attentionScore", "attentionTrend"]);
+        assert_eq!(
+            values,
+            vec![
+                "attentionLastTouchAt",
+                "attentionReasons",
+                "attentionScore",
+                "attentionTrend"
+            ]
+        );
     }
 
     #[test]
     fn leads_with_a_marketo_id_go_by_id_the_others_by_email() {
         let bodies = sink().bodies(&[
             entry(vec![Identity::email("a@b.c")]),
-            entry(vec![Identity::email("x@y.z"), Identity::crm("marketo", "1001")]),
+            entry(vec![
+                Identity::email("x@y.z"),
+                Identity::crm("marketo", "1001"),
+            ]),
             entry(vec![Identity::Anonymous("v".into())]),
             entry(vec![Identity::email("d@e.f")]),
         ]);
@@ -796,10 +964,30 @@ mod tests {
     }
 
     #[test]
+    fn configured_names_replace_the_defaults_and_empty_leaves_a_field_out() {
+        let sink: MarketoSink = serde_json::from_value(serde_json::json!({
+            "base_url": "https://123-ABC-456.mktorest.com", "client_id": "id", "client_secret": "s",
+            "fields": {"score": "engagementScore", "reasons": ""}
+        }))
+        .unwrap();
+        let bodies = sink.bodies(&[entry(vec![Identity::email("a@b.c")])]);
+        let input = bodies[0].1["input"][0].as_object().unwrap();
+        assert_eq!(input["engagementScore"], 57);
+        assert!(!input.contains_key("attentionScore") && !input.contains_key("attentionReasons"));
+        assert!(input.contains_key("attentionTrend"));
+    }
+
+    #[test]
     fn the_rest_suffix_of_the_endpoint_is_not_doubled() {
         let sink = sink();
-        assert_eq!(sink.url("/rest/v1/leads.json"), "https://123-ABC-456.mktorest.com/rest/v1/leads.json");
-        assert_eq!(sink.token_url(), "https://123-ABC-456.mktorest.com/identity/oauth/token");
+        assert_eq!(
+            sink.url("/rest/v1/leads.json"),
+            "https://123-ABC-456.mktorest.com/rest/v1/leads.json"
+        );
+        assert_eq!(
+            sink.token_url(),
+            "https://123-ABC-456.mktorest.com/identity/oauth/token"
+        );
     }
 
     // Record-level shape: error-codes.md "Record-Level" (status skipped, reasons[]).
@@ -820,8 +1008,15 @@ mod tests {
     #[test]
     fn limits_in_a_200_body_are_transient_with_a_wait() {
         let sink = sink();
-        let wait = |code: &str| match sink.outcome(CallError::Marketo(MarketoError { code: code.into(), message: "m".into() })) {
-            Outcome::Transient { retry_after, status, .. } => {
+        let wait = |code: &str| match sink.outcome(CallError::Marketo(MarketoError {
+            code: code.into(),
+            message: "m".into(),
+        })) {
+            Outcome::Transient {
+                retry_after,
+                status,
+                ..
+            } => {
                 assert_eq!(status, code.parse().ok());
                 retry_after
             }
@@ -831,24 +1026,41 @@ mod tests {
         assert_eq!(wait("615"), Some(CONCURRENCY_WAIT));
         assert!(wait("607").is_some_and(|wait| wait <= QUOTA_PROBE));
         assert_eq!(wait("603"), None);
-        match sink.outcome(CallError::Marketo(MarketoError { code: "609".into(), message: "Invalid JSON".into() })) {
-            Outcome::Rejected { status, error } => assert_eq!((status, error.as_str()), (609, "609 Invalid JSON")),
+        match sink.outcome(CallError::Marketo(MarketoError {
+            code: "609".into(),
+            message: "Invalid JSON".into(),
+        })) {
+            Outcome::Rejected { status, error } => {
+                assert_eq!((status, error.as_str()), (609, "609 Invalid JSON"))
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            sink.outcome(CallError::Http { status: 413, retry_after: None, body: String::new() }),
+            sink.outcome(CallError::Http {
+                status: 413,
+                retry_after: None,
+                body: String::new()
+            }),
             Outcome::Rejected { status: 413, .. }
         ));
         assert!(matches!(
-            sink.outcome(CallError::Http { status: 503, retry_after: None, body: String::new() }),
-            Outcome::Transient { status: Some(503), .. }
+            sink.outcome(CallError::Http {
+                status: 503,
+                retry_after: None,
+                body: String::new()
+            }),
+            Outcome::Transient {
+                status: Some(503),
+                ..
+            }
         ));
     }
 
     #[test]
     fn the_daily_quota_is_waited_out_until_midnight_central_at_most_an_hour() {
         // 05:30 UTC: the reset at 06:00 UTC is 30 min (+1 min) away.
-        let half_past_five = 1_700_000_000_000 - (1_700_000_000_000 % 86_400_000) + 5 * 3_600_000 + 30 * 60_000;
+        let half_past_five =
+            1_700_000_000_000 - (1_700_000_000_000 % 86_400_000) + 5 * 3_600_000 + 30 * 60_000;
         assert_eq!(quota_wait(half_past_five), Duration::from_secs(31 * 60));
         assert_eq!(quota_wait(half_past_five + 3_600_000), QUOTA_PROBE);
     }
@@ -856,7 +1068,11 @@ mod tests {
     #[test]
     fn a_token_is_renewed_a_minute_before_it_expires_unless_identity_handed_it_back() {
         let now = Instant::now();
-        let token = |secs, reissued| Token { value: "t".into(), expires_at: now + Duration::from_secs(secs), reissued };
+        let token = |secs, reissued| Token {
+            value: "t".into(),
+            expires_at: now + Duration::from_secs(secs),
+            reissued,
+        };
         assert!(token(3599, false).usable(now));
         assert!(!token(30, false).usable(now));
         assert!(token(30, true).usable(now));

@@ -321,7 +321,7 @@ fn answered(status: u16, body: &serde_json::Value) -> String {
 
 fn request_id(state: &mut State) -> String {
     state.request_ids += 1;
-    format!("{:x}#{:x}", 0xe42b + state.request_ids, 0x1427_2d07_d78u64)
+    format!("{:x}#14272d07d78", 0xe42b + state.request_ids)
 }
 
 fn error_body(state: &mut State, code: &str, message: &str) -> serde_json::Value {
@@ -407,9 +407,7 @@ async fn rest(
             None => {
                 let answer = match (method.as_str(), path.as_str()) {
                     ("POST", "/rest/v1/leads.json") => sync_leads(&mut state, &body),
-                    ("GET", "/rest/v1/leads/schema/fields.json") => {
-                        lead_fields(&mut state, &query)
-                    }
+                    ("GET", "/rest/v1/leads/schema/fields.json") => lead_fields(&mut state, &query),
                     ("POST", "/rest/v1/leads/schema/fields.json") => {
                         create_fields(&mut state, &body)
                     }
@@ -564,22 +562,26 @@ fn create_fields(state: &mut State, body: &serde_json::Value) -> serde_json::Val
     let mut results = Vec::new();
     for input in inputs {
         let name = input["name"].as_str().unwrap_or_default().to_string();
-        let display = input["displayName"].as_str().unwrap_or_default().to_string();
+        let display = input["displayName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let data_type = input["dataType"].as_str().unwrap_or_default().to_string();
         let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         // Record-level wording for create refusals is not documented.
-        let refusal = if !valid_name || display.is_empty() || !DATA_TYPES.contains(&data_type.as_str()) {
-            Some("Invalid data")
-        } else if state
-            .fields
-            .iter()
-            .any(|f| f.name.eq_ignore_ascii_case(&name) || f.display_name == display)
-        {
-            Some("Field already exists")
-        } else {
-            None
-        };
+        let refusal =
+            if !valid_name || display.is_empty() || !DATA_TYPES.contains(&data_type.as_str()) {
+                Some("Invalid data")
+            } else if state
+                .fields
+                .iter()
+                .any(|f| f.name.eq_ignore_ascii_case(&name) || f.display_name == display)
+            {
+                Some("Field already exists")
+            } else {
+                None
+            };
         match refusal {
             Some(message) => results.push(serde_json::json!({"name": name, "status": "skipped",
                 "reasons": [{"code": "1003", "message": message}]})),

@@ -75,7 +75,9 @@ async fn a_rep_sees_the_score_on_the_marketo_lead() {
     assert_eq!(identity[0].method, "GET");
     assert!(
         identity[0].query.contains("grant_type=client_credentials")
-            && identity[0].query.contains(&format!("client_id={CLIENT_ID}")),
+            && identity[0]
+                .query
+                .contains(&format!("client_id={CLIENT_ID}")),
         "{}",
         identity[0].query
     );
@@ -106,7 +108,10 @@ async fn a_lead_known_by_its_marketo_id_is_looked_up_by_id_others_by_email() {
         "X-Attentiond-Secret".to_string(),
         MARKETO_SOURCE_SECRET.to_string(),
     )];
-    assert_eq!(daemon.status("/webhooks/marketo", &headers, &body).await, 200);
+    assert_eq!(
+        daemon.status("/webhooks/marketo", &headers, &body).await,
+        200
+    );
     touch(&daemon, "m2", "bo@example.com", "form_submit").await;
     fake.wait_for("both leads written", |f| {
         f.lead("ann.lee@example.com").is_some() && f.lead("bo@example.com").is_some()
@@ -123,11 +128,7 @@ async fn a_lead_known_by_its_marketo_id_is_looked_up_by_id_others_by_email() {
                 .map(String::as_str)
                 .filter(|k| *k == "id" || *k == "email")
                 .collect();
-            assert_eq!(
-                keys,
-                vec![lookup],
-                "one lookup key per input: {input}"
-            );
+            assert_eq!(keys, vec![lookup], "one lookup key per input: {input}");
         }
     }
     let by_id: Vec<_> = syncs
@@ -163,10 +164,8 @@ async fn an_expired_token_is_renewed_and_the_batch_sent_again() {
         .await;
     fake.expire_tokens();
     touch(&daemon, "t2", "second@example.com", "form_submit").await;
-    fake.wait_for("second written", |f| {
-        f.lead("second@example.com").is_some()
-    })
-    .await;
+    fake.wait_for("second written", |f| f.lead("second@example.com").is_some())
+        .await;
     let syncs = fake.syncs();
     let answered: Vec<&str> = syncs.iter().map(|s| s.answered.as_str()).collect();
     assert_eq!(answered, vec!["200", "602", "200"]);
@@ -324,7 +323,11 @@ async fn a_606_in_a_200_body_holds_calls_for_the_rate_window() {
 async fn http_errors_keep_the_batch_until_marketo_answers() {
     let fake = FakeMarketo::start();
     fake.add_lead(902, "patient@example.com");
-    fake.script(503, &[], serde_json::json!({"message": "Service Unavailable"}));
+    fake.script(
+        503,
+        &[],
+        serde_json::json!({"message": "Service Unavailable"}),
+    );
     fake.script(
         429,
         &[("Retry-After", "1")],
@@ -409,7 +412,10 @@ fn setup_crm_creates_the_lead_fields_once() {
     }
     let created = field_creations(&fake);
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0].body["input"][0]["displayName"], "Attention score");
+    assert_eq!(
+        created[0].body["input"][0]["displayName"],
+        "Attention score"
+    );
     let fields = fake.fields();
     for (name, data_type) in crate::fake_marketo::ATTENTION_FIELDS {
         assert!(
@@ -428,7 +434,10 @@ fn setup_crm_creates_the_lead_fields_once() {
 
     let (code, stdout, stderr) = setup_crm(&fake, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("exists    lead field attentionScore"), "{stdout}");
+    assert!(
+        stdout.contains("exists    lead field attentionScore"),
+        "{stdout}"
+    );
     assert!(stdout.contains("0 created, 4 already there"), "{stdout}");
     assert_eq!(field_creations(&fake).len(), 1);
 }
@@ -452,7 +461,10 @@ fn setup_crm_dry_run_prints_the_request_and_changes_nothing() {
         "{stdout}"
     );
     assert!(!stdout.contains(r#""name":"attentionScore""#), "{stdout}");
-    assert!(stdout.contains("dry run: nothing was changed in marketo"), "{stdout}");
+    assert!(
+        stdout.contains("dry run: nothing was changed in marketo"),
+        "{stdout}"
+    );
     assert!(field_creations(&fake).is_empty());
     assert_eq!(
         fake.fields().iter().filter(|f| f.custom).count(),
@@ -469,16 +481,21 @@ fn setup_crm_prints_the_click_path_where_marketo_refuses_to_create_fields() {
     let (code, stdout, stderr) = setup_crm(&fake, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("603 Access denied"), "{stdout}");
-    let by_hand: Vec<&str> = stdout.lines().filter(|l| l.starts_with("BY HAND")).collect();
+    let by_hand: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("BY HAND"))
+        .collect();
     assert_eq!(by_hand.len(), 4, "{stdout}");
-    assert!(by_hand.iter().all(|line| line
-        .contains("Admin → Field Management → New Custom Field → Object: Person")));
+    assert!(by_hand
+        .iter()
+        .all(|line| line.contains("Admin → Field Management → New Custom Field → Object: Person")));
     assert!(
         stdout.contains("Type: Integer, Name: Attention score, API Name: attentionScore"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("Type: Datetime, Name: Attention last touch, API Name: attentionLastTouchAt"),
+        stdout
+            .contains("Type: Datetime, Name: Attention last touch, API Name: attentionLastTouchAt"),
         "{stdout}"
     );
     assert_eq!(field_creations(&fake).len(), 1);
@@ -493,14 +510,26 @@ fn setup_crm_reads_describe_when_the_schema_is_closed_to_the_api_user() {
     fake.add_field("attentionScore", "score");
     let (code, stdout, stderr) = setup_crm(&fake, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("exists    lead field attentionScore"), "{stdout}");
-    assert!(!stdout.contains("is of type score"), "a Score field takes integers: {stdout}");
-    let by_hand: Vec<&str> = stdout.lines().filter(|l| l.starts_with("BY HAND")).collect();
+    assert!(
+        stdout.contains("exists    lead field attentionScore"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("is of type score"),
+        "a Score field takes integers: {stdout}"
+    );
+    let by_hand: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("BY HAND"))
+        .collect();
     assert_eq!(by_hand.len(), 3, "{stdout}");
     assert!(stdout.contains("API Name: attentionReasons"), "{stdout}");
     assert!(fake
         .requests()
         .iter()
         .any(|r| r.path == "/rest/v1/leads/describe.json" && r.answered == "200"));
-    assert!(field_creations(&fake).is_empty(), "no attempt bound to fail");
+    assert!(
+        field_creations(&fake).is_empty(),
+        "no attempt bound to fail"
+    );
 }
