@@ -4,11 +4,13 @@
 mod cli;
 mod crash;
 mod fake_hubspot;
+mod fake_marketo;
 mod harness;
 mod hubspot_source;
 mod ingest;
 mod push;
 mod sink;
+mod sink_marketo;
 mod source_behaviour;
 mod source_mailchimp;
 mod source_mandrill;
