@@ -124,7 +124,7 @@ pub fn fit_line(profile: &BTreeMap<String, String>, grade: fit::Grade) -> Option
             "a {size}-person {}",
             industry.or(company).unwrap_or("company")
         )),
-        (None, Some(industry), Some(company)) => Some(format!("{company} ({industry})")),
+        (None, Some(industry), Some(company)) => Some(format!("{company} in {industry}")),
         (None, _, Some(company)) => Some(company.to_string()),
         (None, Some(industry), None) => Some(format!("a {industry} company")),
         (None, None, None) => None,

@@ -907,6 +907,7 @@ mod tests {
                     "3 email clicks this week".into(),
                 ],
                 last_touch_at: Some(1_700_000_000_000),
+                ..Visible::default()
             }),
             queued_at: 0,
             attempts: 0,

@@ -141,7 +141,7 @@ impl ContactView {
             trend: scoring::trend(&contact.attention, now, config).as_str(),
             touch_count: contact.touch_count,
             last_touch_at: contact.attention.last_touch_at().map(rfc3339),
-            reasons: scoring::reasons(&contact.attention, now, config),
+            reasons: shown_reasons(contact, &profile, now, config),
             fit_grade: fit.grade.as_str(),
             fit_points: fit.points,
             attention_matrix: scoring::fit::matrix(fit.grade, score, config.attention_bands),
@@ -180,6 +180,29 @@ impl ContactView {
             outcomes: outcomes.iter().rev().map(OutcomeView::from).collect(),
         }
     }
+}
+
+/// The reasons a rep reads in the CRM: fit, attention, stage.
+fn shown_reasons(
+    contact: &Contact,
+    profile: &BTreeMap<String, String>,
+    now: Millis,
+    config: &ScoringConfig,
+) -> Vec<String> {
+    let person = scoring::qualify::Person {
+        attention: &contact.attention,
+        profile,
+        email: contact.email(),
+        stage: contact.stage.as_deref(),
+        stage_changed_at: contact.stage_changed_at,
+    };
+    let mut verdict = scoring::qualify::qualify(&person, now, config);
+    // The stage as stored: the view shows, it does not decide.
+    if let Some(stage) = &contact.stage {
+        verdict.stage = stage.clone();
+        verdict.stage_changed_at = contact.stage_changed_at;
+    }
+    scoring::qualify::visible(&person, &verdict, now, config).reasons
 }
 
 impl From<&StoredOutcome> for OutcomeView {

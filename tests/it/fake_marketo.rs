@@ -27,6 +27,11 @@ pub const ATTENTION_FIELDS: &[(&str, &str)] = &[
     ("attentionTrend", "string"),
     ("attentionReasons", "string"),
     ("attentionLastTouchAt", "datetime"),
+    ("attentionQualificationStage", "string"),
+    ("attentionStageChangedAt", "datetime"),
+    ("attentionFitGrade", "string"),
+    ("attentionMatrix", "string"),
+    ("attentionVelocity", "integer"),
 ];
 
 #[derive(Clone, Debug)]

@@ -62,7 +62,7 @@ async fn wait_all_latest(daemon: &Daemon, fake: &FakeHubspot, emails: &[String],
             let view = daemon.contact(email).await.expect("contact known");
             let written = fake.contact(email);
             let current = written.as_ref().is_some_and(|w| {
-                w["attention_score"] == view["score"].to_string()
+                w["attention_score"].as_str() == Some(view["score"].to_string().as_str())
                     && w["attention_last_touch_at"] == view["last_touch_at"]
             });
             if !current {

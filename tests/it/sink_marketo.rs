@@ -67,8 +67,23 @@ async fn a_rep_sees_the_score_on_the_marketo_lead() {
     assert!(written["attentionScore"].is_u64(), "{written:?}");
     assert_eq!(written["attentionScore"], view["score"]);
     assert_eq!(written["attentionTrend"], "rising");
-    assert_eq!(written["attentionReasons"], "meeting booked today");
+    let reasons: Vec<&str> = view["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reasons[0], "meeting booked today");
+    assert_eq!(written["attentionReasons"], reasons.join("; "));
     assert_eq!(written["attentionLastTouchAt"], view["last_touch_at"]);
+    assert_eq!(
+        written["attentionQualificationStage"],
+        view["qualification_stage"]
+    );
+    assert_eq!(
+        written["attentionVelocity"],
+        view["attention_velocity"].as_f64().unwrap().round() as i64
+    );
 
     let identity = identity_calls(&fake);
     assert_eq!(identity.len(), 1);
@@ -147,9 +162,14 @@ async fn a_lead_known_by_its_marketo_id_is_looked_up_by_id_others_by_email() {
         .iter()
         .filter(|s| s.body["lookupField"] == "email")
         .all(|s| s.body["input"][0]["email"] == "bo@example.com"));
-    assert_eq!(
-        fake.lead("ann.lee@example.com").unwrap()["attentionReasons"],
-        "form submit today"
+    // The profile from Marketo's payload comes first, then the touch, then the stage.
+    let reasons = fake.lead("ann.lee@example.com").unwrap()["attentionReasons"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reasons.starts_with("works at Example Corp in Software (C); form submit today; "),
+        "{reasons}"
     );
 }
 
@@ -406,7 +426,8 @@ fn setup_crm_creates_the_lead_fields_once() {
         "created   lead field attentionTrend (Attention trend, string)",
         "created   lead field attentionReasons (Attention reasons, string)",
         "created   lead field attentionLastTouchAt (Attention last touch, datetime)",
-        "4 created, 0 already there",
+        "created   lead field attentionStageChangedAt (Attention stage changed at, datetime)",
+        "9 created, 0 already there",
     ] {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }
@@ -438,7 +459,7 @@ fn setup_crm_creates_the_lead_fields_once() {
         stdout.contains("exists    lead field attentionScore"),
         "{stdout}"
     );
-    assert!(stdout.contains("0 created, 4 already there"), "{stdout}");
+    assert!(stdout.contains("0 created, 9 already there"), "{stdout}");
     assert_eq!(field_creations(&fake).len(), 1);
 }
 
@@ -485,7 +506,7 @@ fn setup_crm_prints_the_click_path_where_marketo_refuses_to_create_fields() {
         .lines()
         .filter(|l| l.starts_with("BY HAND"))
         .collect();
-    assert_eq!(by_hand.len(), 4, "{stdout}");
+    assert_eq!(by_hand.len(), 9, "{stdout}");
     assert!(by_hand
         .iter()
         .all(|line| line.contains("Admin → Field Management → New Custom Field → Object: Person")));
@@ -522,7 +543,7 @@ fn setup_crm_reads_describe_when_the_schema_is_closed_to_the_api_user() {
         .lines()
         .filter(|l| l.starts_with("BY HAND"))
         .collect();
-    assert_eq!(by_hand.len(), 3, "{stdout}");
+    assert_eq!(by_hand.len(), 8, "{stdout}");
     assert!(stdout.contains("API Name: attentionReasons"), "{stdout}");
     assert!(fake
         .requests()
