@@ -70,6 +70,7 @@ macro_rules! sinks {
 
 sinks! {
     Hubspot => hubspot::HubspotSink,
+    Salesforce => salesforce::SalesforceSink,
 }
 
 /// A token bucket: `requests` per `per_secs`, the burst being the whole bucket.
