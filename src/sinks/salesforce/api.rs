@@ -181,13 +181,14 @@ impl Api<'_> {
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, CallError> {
         let token = self.token().await?;
-        let (status, retry_after, text) = match self.once(&token, &method, path, query, body).await? {
-            (401, _, _) => {
-                let fresh = self.renew(&token).await?;
-                self.once(&fresh, &method, path, query, body).await?
-            }
-            answer => answer,
-        };
+        let (status, retry_after, text) =
+            match self.once(&token, &method, path, query, body).await? {
+                (401, _, _) => {
+                    let fresh = self.renew(&token).await?;
+                    self.once(&fresh, &method, path, query, body).await?
+                }
+                answer => answer,
+            };
         if (200..300).contains(&status) {
             if text.trim().is_empty() {
                 return Ok(serde_json::Value::Null);
@@ -257,10 +258,16 @@ mod tests {
     #[test]
     fn rest_errors_read_as_code_and_message() {
         assert_eq!(
-            describe(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#),
+            describe(
+                401,
+                r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
+            ),
             "HTTP 401 INVALID_SESSION_ID: Session expired or invalid"
         );
-        assert_eq!(describe(502, "<html>bad gateway</html>"), "HTTP 502: <html>bad gateway</html>");
+        assert_eq!(
+            describe(502, "<html>bad gateway</html>"),
+            "HTTP 502: <html>bad gateway</html>"
+        );
     }
 
     fn status(status: u16, code: &str, message: &str) -> CallError {
@@ -275,7 +282,13 @@ mod tests {
 
     #[test]
     fn a_spent_daily_budget_waits_long_and_other_4xx_reject_the_batch() {
-        match status(403, "REQUEST_LIMIT_EXCEEDED", "HTTP 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.").outcome() {
+        match status(
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+            "HTTP 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.",
+        )
+        .outcome()
+        {
             Outcome::Transient { retry_after, .. } => {
                 assert_eq!(retry_after, Some(super::super::limits::MAX_PAUSE))
             }

@@ -94,12 +94,11 @@ pub async fn fetch(sink: &SalesforceSink, client: &reqwest::Client) -> Result<To
     let text = response.text().await.unwrap_or_default();
     match status {
         200 => {
-            let token: TokenResponse = serde_json::from_str(&text).map_err(|error| {
-                CallError::Unreadable {
+            let token: TokenResponse =
+                serde_json::from_str(&text).map_err(|error| CallError::Unreadable {
                     what: "/services/oauth2/token".into(),
                     message: error.to_string(),
-                }
-            })?;
+                })?;
             let instance_url = token
                 .instance_url
                 .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
@@ -195,7 +194,9 @@ pub fn private_key(pem: &str) -> Result<RsaKeyPair, String> {
     match label.as_str() {
         "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&der).map_err(|error| error.to_string()),
         "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der).map_err(|error| error.to_string()),
-        "ENCRYPTED PRIVATE KEY" => Err("the key is encrypted; decrypt it with `openssl pkcs8 -topk8 -nocrypt`".into()),
+        "ENCRYPTED PRIVATE KEY" => {
+            Err("the key is encrypted; decrypt it with `openssl pkcs8 -topk8 -nocrypt`".into())
+        }
         other => Err(format!("expected an RSA private key, found `{other}`")),
     }
 }
@@ -286,26 +287,36 @@ mod tests {
         let pkcs8 = private_key(PKCS8).unwrap();
         let pkcs1 = private_key(PKCS1).unwrap();
         assert_eq!(pkcs8.public().as_ref(), pkcs1.public().as_ref());
-        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
         assert!(private_key(encrypted).unwrap_err().contains("encrypted"));
-        assert!(private_key("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-            .unwrap_err()
-            .contains("CERTIFICATE"));
+        assert!(
+            private_key("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+                .unwrap_err()
+                .contains("CERTIFICATE")
+        );
         assert!(private_key("hello").is_err());
     }
 
     #[test]
     fn a_missing_key_file_says_which() {
         let error = assertion(&sink(std::path::Path::new("/nonexistent/key.pem")), 0).unwrap_err();
-        assert!(error.to_string().contains("/nonexistent/key.pem"), "{error}");
+        assert!(
+            error.to_string().contains("/nonexistent/key.pem"),
+            "{error}"
+        );
     }
 
     #[test]
     fn the_user_is_the_last_part_of_the_identity_url() {
         assert_eq!(
-            user_id("https://login.salesforce.com/id/00D5e000000KQ2eEAG/0055e000001AbCdAAK").as_deref(),
+            user_id("https://login.salesforce.com/id/00D5e000000KQ2eEAG/0055e000001AbCdAAK")
+                .as_deref(),
             Some("0055e000001AbCdAAK")
         );
-        assert_eq!(user_id("https://login.salesforce.com/id/00D5e000000KQ2eEAG/"), None);
+        assert_eq!(
+            user_id("https://login.salesforce.com/id/00D5e000000KQ2eEAG/"),
+            None
+        );
     }
 }

@@ -70,7 +70,9 @@ mod tests {
             })
         );
         assert_eq!(
-            ApiUsage::parse("api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)"),
+            ApiUsage::parse(
+                "api-usage=25/5000; per-app-api-usage=17/250(appName=sample-connected-app)"
+            ),
             Some(ApiUsage {
                 used: 25,
                 limit: 5000

@@ -101,7 +101,11 @@ impl TargetObject {
 
     /// "no Contact or Lead with email x".
     pub fn missing(self, email: &str) -> String {
-        let names: Vec<&str> = self.objects().iter().map(|object| object.as_str()).collect();
+        let names: Vec<&str> = self
+            .objects()
+            .iter()
+            .map(|object| object.as_str())
+            .collect();
         format!("no {} with email {email}", names.join(" or "))
     }
 }
@@ -213,7 +217,8 @@ impl Api<'_> {
                             message: error.to_string(),
                         })?;
                     for record in page.records {
-                        let Some(email) = record.email.map(|e| e.trim().to_ascii_lowercase()) else {
+                        let Some(email) = record.email.map(|e| e.trim().to_ascii_lowercase())
+                        else {
                             continue;
                         };
                         if Object::of_id(&record.id) == Some(*object) {
@@ -223,7 +228,9 @@ impl Api<'_> {
                             });
                         }
                     }
-                    let Some(next) = page.next_records_url else { break };
+                    let Some(next) = page.next_records_url else {
+                        break;
+                    };
                     answer = self.call(Method::GET, &next, &[], None).await?;
                 }
             }
@@ -266,7 +273,10 @@ mod tests {
             contact[2],
             format!(
                 "SELECT Id, Email FROM Contact WHERE Email IN ({}) ORDER BY LastModifiedDate DESC",
-                (200..250).map(|i| format!("'p{i}@x.com'")).collect::<Vec<_>>().join(", ")
+                (200..250)
+                    .map(|i| format!("'p{i}@x.com'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         );
         let lead = queries(Object::Lead, &emails[..1]);
@@ -274,9 +284,15 @@ mod tests {
             lead,
             vec!["SELECT Id, Email FROM Lead WHERE Email IN ('p0@x.com') AND IsConverted = false ORDER BY LastModifiedDate DESC"]
         );
-        let long: Vec<String> = (0..60).map(|i| format!("{}{i}@x.com", "a".repeat(100))).collect();
+        let long: Vec<String> = (0..60)
+            .map(|i| format!("{}{i}@x.com", "a".repeat(100)))
+            .collect();
         let split = queries(Object::Contact, &long);
-        assert!(split.len() > 1 && split.iter().all(|q| q.len() < MAX_QUERY_CHARS + 200), "{}", split.len());
+        assert!(
+            split.len() > 1 && split.iter().all(|q| q.len() < MAX_QUERY_CHARS + 200),
+            "{}",
+            split.len()
+        );
     }
 
     #[test]
@@ -301,10 +317,7 @@ mod tests {
             }))
         );
         // A Lead id is no use when only Contacts are written: the email is.
-        assert_eq!(
-            TargetObject::Contact.address(&converted[..1]),
-            None
-        );
+        assert_eq!(TargetObject::Contact.address(&converted[..1]), None);
         assert_eq!(
             TargetObject::Contact.address(&[converted[0].clone(), converted[2].clone()]),
             Some(Address::Email("ann@x.com".into()))
@@ -322,7 +335,13 @@ mod tests {
 
     #[test]
     fn the_missing_message_names_the_objects_looked_in() {
-        assert_eq!(TargetObject::Auto.missing("x@y.z"), "no Contact or Lead with email x@y.z");
-        assert_eq!(TargetObject::Lead.missing("x@y.z"), "no Lead with email x@y.z");
+        assert_eq!(
+            TargetObject::Auto.missing("x@y.z"),
+            "no Contact or Lead with email x@y.z"
+        );
+        assert_eq!(
+            TargetObject::Lead.missing("x@y.z"),
+            "no Lead with email x@y.z"
+        );
     }
 }

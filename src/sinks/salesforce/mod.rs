@@ -225,7 +225,11 @@ impl SalesforceSink {
 
     /// The wait the latest `Sforce-Limit-Info` asks for.
     fn pause(&self) -> Option<Duration> {
-        let usage = *self.state.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        let usage = *self
+            .state
+            .usage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         usage?.pause(self.slow_down_at, self.concurrency)
     }
 }
@@ -241,11 +245,20 @@ impl CrmInfo for SalesforceSink {
         }
         match self.auth {
             AuthFlow::ClientCredentials => {
-                if self.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
-                    return fail("client_secret", "is required with auth = \"client_credentials\"");
+                if self
+                    .client_secret
+                    .as_ref()
+                    .is_none_or(|s| s.expose().is_empty())
+                {
+                    return fail(
+                        "client_secret",
+                        "is required with auth = \"client_credentials\"",
+                    );
                 }
                 let host = self.instance_url.split("://").nth(1).unwrap_or_default();
-                if host.starts_with("login.salesforce.com") || host.starts_with("test.salesforce.com") {
+                if host.starts_with("login.salesforce.com")
+                    || host.starts_with("test.salesforce.com")
+                {
                     return fail(
                         "instance_url",
                         "must be the org's My Domain URL (https://<name>.my.salesforce.com): the client credentials flow is not served on login or test.salesforce.com",
@@ -268,7 +281,10 @@ impl CrmInfo for SalesforceSink {
         if !(version.split_once('.').is_some_and(|(major, minor)| {
             !major.is_empty()
                 && !minor.is_empty()
-                && major.chars().chain(minor.chars()).all(|c| c.is_ascii_digit())
+                && major
+                    .chars()
+                    .chain(minor.chars())
+                    .all(|c| c.is_ascii_digit())
         })) {
             return fail("api_version", "must look like \"v61.0\"");
         }
@@ -326,7 +342,12 @@ impl CrmInfo for SalesforceSink {
 }
 
 impl Crm for SalesforceSink {
-    async fn send(&self, client: &reqwest::Client, records: Records, batch: &[OutboxEntry]) -> Outcome {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        records: Records,
+        batch: &[OutboxEntry],
+    ) -> Outcome {
         match self.api(client).write(records, batch).await {
             Ok((status, errors)) => Outcome::PerRecord {
                 status,
@@ -368,7 +389,12 @@ mod tests {
         let names: Vec<&str> = names.values().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["Attention_Last_Touch_At__c", "Attention_Reasons__c", "Attention_Score__c", "Attention_Trend__c"]
+            [
+                "Attention_Last_Touch_At__c",
+                "Attention_Reasons__c",
+                "Attention_Score__c",
+                "Attention_Trend__c"
+            ]
         );
         let accounts = sink(serde_json::json!({})).names(Records::Accounts);
         assert_eq!(accounts["people_engaged"], "Attention_People_Engaged__c");
@@ -377,27 +403,57 @@ mod tests {
     #[test]
     fn the_defaults_are_valid_and_mistakes_name_their_key() {
         assert_eq!(sink(serde_json::json!({})).validate(), Ok(()));
-        assert_eq!(invalid_key(serde_json::json!({"instance_url": "acme.my.salesforce.com"})), "instance_url");
-        assert_eq!(invalid_key(serde_json::json!({"instance_url": "https://login.salesforce.com"})), "instance_url");
-        assert_eq!(invalid_key(serde_json::json!({"client_secret": ""})), "client_secret");
+        assert_eq!(
+            invalid_key(serde_json::json!({"instance_url": "acme.my.salesforce.com"})),
+            "instance_url"
+        );
+        assert_eq!(
+            invalid_key(serde_json::json!({"instance_url": "https://login.salesforce.com"})),
+            "instance_url"
+        );
+        assert_eq!(
+            invalid_key(serde_json::json!({"client_secret": ""})),
+            "client_secret"
+        );
         assert_eq!(invalid_key(serde_json::json!({"auth": "jwt"})), "username");
-        assert_eq!(invalid_key(serde_json::json!({"auth": "jwt", "username": "u@x.com"})), "private_key_file");
+        assert_eq!(
+            invalid_key(serde_json::json!({"auth": "jwt", "username": "u@x.com"})),
+            "private_key_file"
+        );
         assert_eq!(
             sink(serde_json::json!({"auth": "jwt", "username": "u@x.com", "private_key_file": "/k.pem", "client_secret": null}))
                 .validate(),
             Ok(())
         );
-        assert_eq!(invalid_key(serde_json::json!({"api_version": "61"})), "api_version");
-        assert_eq!(invalid_key(serde_json::json!({"slow_down_at": 1.5})), "slow_down_at");
-        assert_eq!(invalid_key(serde_json::json!({"batch_size": 201})), "batch_size");
-        assert_eq!(invalid_key(serde_json::json!({"fields": {"scroe": "X__c"}})), "fields");
+        assert_eq!(
+            invalid_key(serde_json::json!({"api_version": "61"})),
+            "api_version"
+        );
+        assert_eq!(
+            invalid_key(serde_json::json!({"slow_down_at": 1.5})),
+            "slow_down_at"
+        );
+        assert_eq!(
+            invalid_key(serde_json::json!({"batch_size": 201})),
+            "batch_size"
+        );
+        assert_eq!(
+            invalid_key(serde_json::json!({"fields": {"scroe": "X__c"}})),
+            "fields"
+        );
     }
 
     #[test]
     fn objects_and_unmatched_read_as_documented() {
         assert_eq!(sink(serde_json::json!({})).object, TargetObject::Auto);
-        assert_eq!(sink(serde_json::json!({"object": "Lead"})).object, TargetObject::Lead);
-        assert_eq!(sink(serde_json::json!({"unmatched": "skip"})).unmatched, Unmatched::Skip);
+        assert_eq!(
+            sink(serde_json::json!({"object": "Lead"})).object,
+            TargetObject::Lead
+        );
+        assert_eq!(
+            sink(serde_json::json!({"unmatched": "skip"})).unmatched,
+            Unmatched::Skip
+        );
         let bad: Result<SalesforceSink, _> = serde_json::from_value(serde_json::json!({
             "instance_url": "https://a.my.salesforce.com", "client_id": "c", "object": "contact"
         }));
@@ -416,7 +472,10 @@ mod tests {
     fn the_pause_follows_the_latest_usage() {
         let sink = sink(serde_json::json!({"concurrency": 1}));
         assert_eq!(sink.pause(), None);
-        *sink.state.usage.lock().unwrap() = Some(limits::ApiUsage { used: 90_000, limit: 100_000 });
+        *sink.state.usage.lock().unwrap() = Some(limits::ApiUsage {
+            used: 90_000,
+            limit: 100_000,
+        });
         assert_eq!(sink.pause(), Some(Duration::from_millis(8640)));
     }
 }

@@ -151,7 +151,10 @@ impl Api<'_> {
                 ));
                 continue;
             };
-            if existing.contains(&(field.object.as_str().to_string(), developer_name.to_string())) {
+            if existing.contains(&(
+                field.object.as_str().to_string(),
+                developer_name.to_string(),
+            )) {
                 setup.exists(field.full_name());
                 continue;
             }
@@ -162,15 +165,18 @@ impl Api<'_> {
             match self.call(Method::POST, &tooling, &[], Some(&body)).await {
                 Ok(_) => setup.created(format!("{} ({})", field.full_name(), field.spec.label)),
                 // Created by someone else since the query.
-                Err(CallError::Status { status: 400, code: Some(code), .. })
-                    if code == "DUPLICATE_VALUE" || code == "DUPLICATE_DEVELOPER_NAME" =>
-                {
+                Err(CallError::Status {
+                    status: 400,
+                    code: Some(code),
+                    ..
+                }) if code == "DUPLICATE_VALUE" || code == "DUPLICATE_DEVELOPER_NAME" => {
                     setup.exists(field.full_name())
                 }
                 Err(error) => return Err(error),
             }
         }
-        self.field_security(setup, &wanted, token.user_id.as_deref()).await
+        self.field_security(setup, &wanted, token.user_id.as_deref())
+            .await
     }
 
     /// (object, developer name) of the wanted fields that exist.
@@ -183,7 +189,13 @@ impl Api<'_> {
         if names.is_empty() {
             return Ok(HashSet::new());
         }
-        let list = |items: &[&str]| items.iter().map(|item| soql_string(item)).collect::<Vec<_>>().join(", ");
+        let list = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| soql_string(item))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let soql = format!(
             "SELECT Id, DeveloperName, TableEnumOrId FROM CustomField WHERE NamespacePrefix = null AND TableEnumOrId IN ({}) AND DeveloperName IN ({})",
             list(&objects),
@@ -191,10 +203,11 @@ impl Api<'_> {
         );
         let path = self.data("/tooling/query");
         let answer = self.call(Method::GET, &path, &[("q", &soql)], None).await?;
-        let found: QueryRecords<ToolingField> = serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
-            what: path,
-            message: error.to_string(),
-        })?;
+        let found: QueryRecords<ToolingField> =
+            serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
+                what: path,
+                message: error.to_string(),
+            })?;
         Ok(found
             .records
             .into_iter()
@@ -203,22 +216,27 @@ impl Api<'_> {
     }
 
     /// Says which fields the sign-in user cannot write yet, and how to grant them.
-    async fn field_security(&self, setup: &mut Setup, wanted: &[Wanted], user_id: Option<&str>) -> Result<(), CallError> {
+    async fn field_security(
+        &self,
+        setup: &mut Setup,
+        wanted: &[Wanted],
+        user_id: Option<&str>,
+    ) -> Result<(), CallError> {
         let mut blocked: BTreeMap<Object, Vec<&str>> = BTreeMap::new();
         let mut objects: Vec<Object> = wanted.iter().map(|field| field.object).collect();
         objects.dedup();
         for object in objects {
             let path = self.data(&format!("/sobjects/{}/describe", object.as_str()));
             let answer = self.call(Method::GET, &path, &[], None).await?;
-            let described: Describe = serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
-                what: path,
-                message: error.to_string(),
-            })?;
+            let described: Describe =
+                serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
+                    what: path,
+                    message: error.to_string(),
+                })?;
             for field in wanted.iter().filter(|field| field.object == object) {
-                let writable = described
-                    .fields
-                    .iter()
-                    .any(|known| known.name.eq_ignore_ascii_case(&field.api_name) && known.updateable);
+                let writable = described.fields.iter().any(|known| {
+                    known.name.eq_ignore_ascii_case(&field.api_name) && known.updateable
+                });
                 if !writable {
                     blocked.entry(object).or_default().push(&field.api_name);
                 }
@@ -232,7 +250,9 @@ impl Api<'_> {
             Some(id) => self.who(id).await,
             None => None,
         }
-        .unwrap_or_else(|| "the user attentiond signs in as (the app's run-as user, or `username`)".into());
+        .unwrap_or_else(|| {
+            "the user attentiond signs in as (the app's run-as user, or `username`)".into()
+        });
         for (object, fields) in &blocked {
             let object = object.as_str();
             setup.manual(format!(
@@ -251,9 +271,19 @@ impl Api<'_> {
 
     /// "integration@acme.com (profile \"Minimum Access - API Only Integrations\")".
     async fn who(&self, user_id: &str) -> Option<String> {
-        let soql = format!("SELECT Username, Profile.Name FROM User WHERE Id = {}", soql_string(user_id));
-        let answer = self.call(Method::GET, &self.data("/query"), &[("q", &soql)], None).await.ok()?;
-        let user = serde_json::from_value::<QueryRecords<User>>(answer).ok()?.records.into_iter().next()?;
+        let soql = format!(
+            "SELECT Username, Profile.Name FROM User WHERE Id = {}",
+            soql_string(user_id)
+        );
+        let answer = self
+            .call(Method::GET, &self.data("/query"), &[("q", &soql)], None)
+            .await
+            .ok()?;
+        let user = serde_json::from_value::<QueryRecords<User>>(answer)
+            .ok()?
+            .records
+            .into_iter()
+            .next()?;
         Some(match user.profile {
             Some(profile) if !profile.name.is_empty() => {
                 format!("{} (profile \"{}\")", user.username, profile.name)
@@ -273,9 +303,17 @@ mod tests {
     // `valueSet.valueSetDefinition.value[]` (Metadata API `CustomField`, `ValueSet`).
     #[test]
     fn each_kind_becomes_the_salesforce_field_type() {
-        let by_name = |name: &str| metadata(CONTACT_FIELDS.iter().find(|s| s.name == name).unwrap());
+        let by_name =
+            |name: &str| metadata(CONTACT_FIELDS.iter().find(|s| s.name == name).unwrap());
         let score = by_name("score");
-        assert_eq!((score["type"].as_str(), score["precision"].as_u64(), score["scale"].as_u64()), (Some("Number"), Some(18), Some(0)));
+        assert_eq!(
+            (
+                score["type"].as_str(),
+                score["precision"].as_u64(),
+                score["scale"].as_u64()
+            ),
+            (Some("Number"), Some(18), Some(0))
+        );
         assert_eq!(score["label"], "Attention score");
         let reasons = by_name("reasons");
         assert_eq!(reasons["type"], "LongTextArea");
@@ -290,7 +328,11 @@ mod tests {
             serde_json::json!({"fullName": "fading", "default": false, "label": "fading"})
         );
         for spec in ACCOUNT_FIELDS {
-            assert!(spec.label.len() <= 40, "Salesforce labels are at most 40 characters: {}", spec.label);
+            assert!(
+                spec.label.len() <= 40,
+                "Salesforce labels are at most 40 characters: {}",
+                spec.label
+            );
         }
     }
 
@@ -302,9 +344,15 @@ mod tests {
             api_name: api_name.into(),
             spec,
         };
-        assert_eq!(field("Attention_Score__c").developer_name(), Some("Attention_Score"));
+        assert_eq!(
+            field("Attention_Score__c").developer_name(),
+            Some("Attention_Score")
+        );
         assert_eq!(field("Rating").developer_name(), None);
         assert_eq!(field("pkg__Score__c").developer_name(), None);
-        assert_eq!(field("Attention_Score__c").full_name(), "Contact.Attention_Score__c");
+        assert_eq!(
+            field("Attention_Score__c").full_name(),
+            "Contact.Attention_Score__c"
+        );
     }
 }

@@ -58,15 +58,24 @@ struct Resolved {
 /// The request body, with records of one object next to each other: Salesforce
 /// processes a collection in runs of one type and refuses more than ten runs. The
 /// second value maps request positions to batch positions.
-fn collection(names: &FieldNames, batch: &[OutboxEntry], targets: &[Option<&Target>]) -> (serde_json::Value, Vec<usize>) {
-    let mut order: Vec<usize> = (0..batch.len()).filter(|index| targets[*index].is_some()).collect();
+fn collection(
+    names: &FieldNames,
+    batch: &[OutboxEntry],
+    targets: &[Option<&Target>],
+) -> (serde_json::Value, Vec<usize>) {
+    let mut order: Vec<usize> = (0..batch.len())
+        .filter(|index| targets[*index].is_some())
+        .collect();
     order.sort_by_key(|index| targets[*index].map(|target| target.object));
     let records: Vec<serde_json::Value> = order
         .iter()
         .filter_map(|index| {
             let target = targets[*index]?;
             let mut record = serde_json::Map::new();
-            record.insert("attributes".into(), serde_json::json!({"type": target.object.as_str()}));
+            record.insert(
+                "attributes".into(),
+                serde_json::json!({"type": target.object.as_str()}),
+            );
             record.insert("id".into(), target.id.clone().into());
             for (name, value) in mapped(names, &batch[*index].fields) {
                 record.insert(name.to_string(), value.as_json());
@@ -74,12 +83,19 @@ fn collection(names: &FieldNames, batch: &[OutboxEntry], targets: &[Option<&Targ
             Some(serde_json::Value::Object(record))
         })
         .collect();
-    (serde_json::json!({"allOrNone": false, "records": records}), order)
+    (
+        serde_json::json!({"allOrNone": false, "records": records}),
+        order,
+    )
 }
 
 impl Api<'_> {
     /// Writes one batch; `(status, one error or none per entry)`.
-    pub async fn write(&self, records: Records, batch: &[OutboxEntry]) -> Result<(u16, Vec<Option<String>>), CallError> {
+    pub async fn write(
+        &self,
+        records: Records,
+        batch: &[OutboxEntry],
+    ) -> Result<(u16, Vec<Option<String>>), CallError> {
         let mut errors: Vec<Option<String>> = vec![None; batch.len()];
         let resolved = match records {
             Records::Accounts => batch
@@ -104,17 +120,21 @@ impl Api<'_> {
                 .collect(),
             Records::Contacts => self.resolve_contacts(batch, &mut errors).await?,
         };
-        let targets: Vec<Option<&Target>> = resolved.iter().map(|r| r.as_ref().map(|r| &r.target)).collect();
+        let targets: Vec<Option<&Target>> = resolved
+            .iter()
+            .map(|r| r.as_ref().map(|r| &r.target))
+            .collect();
         let (body, order) = collection(&self.sink.names(records), batch, &targets);
         if order.is_empty() {
             return Ok((200, errors));
         }
         let path = self.data("/composite/sobjects");
         let answer = self.call(Method::PATCH, &path, &[], Some(&body)).await?;
-        let results: Vec<SaveResult> = serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
-            what: path,
-            message: error.to_string(),
-        })?;
+        let results: Vec<SaveResult> =
+            serde_json::from_value(answer).map_err(|error| CallError::Unreadable {
+                what: path,
+                message: error.to_string(),
+            })?;
         for (position, index) in order.into_iter().enumerate() {
             let error = match results.get(position) {
                 Some(result) if result.success => continue,
@@ -135,7 +155,10 @@ impl Api<'_> {
         errors: &mut [Option<String>],
     ) -> Result<Vec<Option<Resolved>>, CallError> {
         let object = self.sink.object;
-        let addresses: Vec<Option<Address>> = batch.iter().map(|entry| object.address(&entry.identities)).collect();
+        let addresses: Vec<Option<Address>> = batch
+            .iter()
+            .map(|entry| object.address(&entry.identities))
+            .collect();
         let emails: Vec<String> = addresses
             .iter()
             .filter_map(|address| match address {
@@ -151,7 +174,10 @@ impl Api<'_> {
         let mut resolved = Vec::with_capacity(batch.len());
         for (index, address) in addresses.into_iter().enumerate() {
             resolved.push(match address {
-                Some(Address::Known(target)) => Some(Resolved { target, by_email: None }),
+                Some(Address::Known(target)) => Some(Resolved {
+                    target,
+                    by_email: None,
+                }),
                 Some(Address::Email(email)) => match found.get(&email) {
                     Some(target) => Some(Resolved {
                         target: target.clone(),
@@ -161,7 +187,11 @@ impl Api<'_> {
                         match self.sink.unmatched {
                             Unmatched::DeadLetter => errors[index] = Some(object.missing(&email)),
                             Unmatched::Skip => {
-                                tracing::debug!(message = "No Salesforce record for this contact; skipped.", kind = "salesforce", contact = batch[index].contact);
+                                tracing::debug!(
+                                    message = "No Salesforce record for this contact; skipped.",
+                                    kind = "salesforce",
+                                    contact = batch[index].contact
+                                );
                             }
                         }
                         None
@@ -192,7 +222,10 @@ mod tests {
             fields: contact_fields(&Visible {
                 score: 57,
                 trend: Trend::Rising,
-                reasons: vec!["form submit today".into(), "3 email clicks this week".into()],
+                reasons: vec![
+                    "form submit today".into(),
+                    "3 email clicks this week".into(),
+                ],
                 last_touch_at: Some(1_700_000_000_000),
             }),
             queued_at: 0,
@@ -210,14 +243,21 @@ mod tests {
     }
 
     fn target(object: Object, id: &str) -> Target {
-        Target { object, id: id.into() }
+        Target {
+            object,
+            id: id.into(),
+        }
     }
 
     #[test]
     fn records_carry_type_id_and_typed_values() {
         let batch = [entry(vec![]), entry(vec![])];
         let contact = target(Object::Contact, "003G000001SUbc4IAD");
-        let (body, order) = collection(&sink().names(Records::Contacts), &batch, &[Some(&contact), None]);
+        let (body, order) = collection(
+            &sink().names(Records::Contacts),
+            &batch,
+            &[Some(&contact), None],
+        );
         assert_eq!(order, vec![0]);
         assert_eq!(
             body,
@@ -259,7 +299,11 @@ mod tests {
         account.account = Some("salesforce:0012800000CXn0kAAD".into());
         account.fields = fields;
         let target = target(Object::Account, "0012800000CXn0kAAD");
-        let (body, _) = collection(&sink().names(Records::Accounts), &[account], &[Some(&target)]);
+        let (body, _) = collection(
+            &sink().names(Records::Accounts),
+            &[account],
+            &[Some(&target)],
+        );
         assert_eq!(
             body["records"][0],
             serde_json::json!({"attributes": {"type": "Account"}, "id": "0012800000CXn0kAAD",
