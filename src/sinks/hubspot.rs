@@ -123,11 +123,14 @@ impl HubspotSink {
             .filter_map(|entry| {
                 let (id, by_email) = match records {
                     Records::Contacts => address(&entry.identities)?,
-                    Records::Accounts => (company_id(entry.account.as_deref()?)?.to_string(), false),
+                    Records::Accounts => {
+                        (company_id(entry.account.as_deref()?)?.to_string(), false)
+                    }
                 };
-                let properties: serde_json::Map<String, serde_json::Value> = mapped(&names, &entry.fields)
-                    .map(|(name, value)| (name.to_string(), value.as_text().into()))
-                    .collect();
+                let properties: serde_json::Map<String, serde_json::Value> =
+                    mapped(&names, &entry.fields)
+                        .map(|(name, value)| (name.to_string(), value.as_text().into()))
+                        .collect();
                 let mut input = serde_json::json!({ "id": id, "properties": properties });
                 if by_email {
                     input["idProperty"] = "email".into();
@@ -144,7 +147,9 @@ impl HubspotSink {
 }
 
 fn company_id(account: &str) -> Option<&str> {
-    account.strip_prefix(COMPANY_PREFIX).filter(|id| !id.is_empty())
+    account
+        .strip_prefix(COMPANY_PREFIX)
+        .filter(|id| !id.is_empty())
 }
 
 fn object_type(records: Records) -> &'static str {
@@ -187,17 +192,26 @@ fn describe(status: u16, body: &str) -> String {
             Some(category) => format!("HTTP {status} {category}: {}", error.message),
             None => format!("HTTP {status}: {}", error.message),
         },
-        _ => format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()),
+        _ => format!(
+            "HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        ),
     }
 }
 
 impl CrmInfo for HubspotSink {
     fn validate(&self) -> Result<(), (String, String)> {
         if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(("base_url".into(), "must start with https:// or http://".into()));
+            return Err((
+                "base_url".into(),
+                "must start with https:// or http://".into(),
+            ));
         }
         if self.batch_size == 0 || self.batch_size > HUBSPOT_BATCH_LIMIT {
-            return Err(("batch_size".into(), format!("must be between 1 and {HUBSPOT_BATCH_LIMIT}")));
+            return Err((
+                "batch_size".into(),
+                format!("must be between 1 and {HUBSPOT_BATCH_LIMIT}"),
+            ));
         }
         if self.access_token.expose().is_empty() {
             return Err(("access_token".into(), "must not be empty".into()));
@@ -205,11 +219,14 @@ impl CrmInfo for HubspotSink {
         if self.max_attempts == 0 {
             return Err(("max_attempts".into(), "must be at least 1".into()));
         }
-        self.rate_limit.validate().map_err(|error| ("rate_limit".to_string(), error))?;
+        self.rate_limit
+            .validate()
+            .map_err(|error| ("rate_limit".to_string(), error))?;
         if self.concurrency == 0 {
             return Err(("concurrency".into(), "must be at least 1".into()));
         }
-        resolve_names(Records::Contacts, default_name, &self.fields).map_err(|error| ("fields".to_string(), error))?;
+        resolve_names(Records::Contacts, default_name, &self.fields)
+            .map_err(|error| ("fields".to_string(), error))?;
         resolve_names(Records::Accounts, default_name, &self.account_fields)
             .map_err(|error| ("account_fields".to_string(), error))?;
         Ok(())
@@ -244,8 +261,16 @@ impl CrmInfo for HubspotSink {
 }
 
 impl Crm for HubspotSink {
-    async fn send(&self, client: &reqwest::Client, records: Records, batch: &[OutboxEntry]) -> Outcome {
-        let url = self.url(&format!("/crm/v3/objects/{}/batch/update", object_type(records)));
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        records: Records,
+        batch: &[OutboxEntry],
+    ) -> Outcome {
+        let url = self.url(&format!(
+            "/crm/v3/objects/{}/batch/update",
+            object_type(records)
+        ));
         let response = client
             .post(&url)
             .bearer_auth(self.access_token.expose())
@@ -268,22 +293,40 @@ impl Crm for HubspotSink {
         let text = response.text().await.unwrap_or_default();
         match status {
             200..=299 => {
-                let parsed: BatchResponse = serde_json::from_str(&text).unwrap_or(BatchResponse { errors: Vec::new() });
-                Outcome::PerRecord { status, errors: per_record(records, batch, &parsed.errors), pause: None }
+                let parsed: BatchResponse =
+                    serde_json::from_str(&text).unwrap_or(BatchResponse { errors: Vec::new() });
+                Outcome::PerRecord {
+                    status,
+                    errors: per_record(records, batch, &parsed.errors),
+                    pause: None,
+                }
             }
             429 => {
                 // HubSpot's 10-second window resets within 10 s; without a
                 // Retry-After that is the right wait.
-                let policy = serde_json::from_str::<ErrorResponse>(&text).ok().and_then(|e| e.policy_name);
+                let policy = serde_json::from_str::<ErrorResponse>(&text)
+                    .ok()
+                    .and_then(|e| e.policy_name);
                 let retry_after = retry_after.or(match policy.as_deref() {
                     Some("TEN_SECONDLY_ROLLING") => Some(Duration::from_secs(10)),
                     _ => None,
                 });
-                Outcome::Transient { status: Some(status), retry_after, error: describe(status, &text) }
+                Outcome::Transient {
+                    status: Some(status),
+                    retry_after,
+                    error: describe(status, &text),
+                }
             }
             // Credentials are for the operator to fix; records stay queued meanwhile.
-            401 | 403 | 408 | 500..=599 => Outcome::Transient { status: Some(status), retry_after, error: describe(status, &text) },
-            _ => Outcome::Rejected { status, error: describe(status, &text) },
+            401 | 403 | 408 | 500..=599 => Outcome::Transient {
+                status: Some(status),
+                retry_after,
+                error: describe(status, &text),
+            },
+            _ => Outcome::Rejected {
+                status,
+                error: describe(status, &text),
+            },
         }
     }
 
@@ -292,7 +335,10 @@ impl Crm for HubspotSink {
     async fn setup(&self, client: &reqwest::Client, setup: &mut Setup) -> Result<(), SinkError> {
         for records in [Records::Contacts, Records::Accounts] {
             let object = object_type(records);
-            let group_url = self.url(&format!("/crm/v3/properties/{object}/groups/{}", self.property_group));
+            let group_url = self.url(&format!(
+                "/crm/v3/properties/{object}/groups/{}",
+                self.property_group
+            ));
             if self.exists(client, &group_url).await? {
                 setup.exists(format!("{object} property group {}", self.property_group));
             } else {
@@ -304,7 +350,9 @@ impl Crm for HubspotSink {
                 }
             }
             for (name, property) in self.names(records) {
-                let Some(spec) = super::fields::spec(records, &name) else { continue };
+                let Some(spec) = super::fields::spec(records, &name) else {
+                    continue;
+                };
                 let url = self.url(&format!("/crm/v3/properties/{object}/{property}"));
                 if self.exists(client, &url).await? {
                     setup.exists(format!("{object} property {property}"));
@@ -361,11 +409,20 @@ impl HubspotSink {
         match response.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),
-            status => Err(api_error(url, status, &response.text().await.unwrap_or_default())),
+            status => Err(api_error(
+                url,
+                status,
+                &response.text().await.unwrap_or_default(),
+            )),
         }
     }
 
-    async fn create(&self, client: &reqwest::Client, url: &str, body: &serde_json::Value) -> Result<(), SinkError> {
+    async fn create(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), SinkError> {
         let response = client
             .post(url)
             .bearer_auth(self.access_token.expose())
@@ -376,27 +433,47 @@ impl HubspotSink {
             .map_err(SinkError::network)?;
         match response.status().as_u16() {
             200..=299 => Ok(()),
-            status => Err(api_error(url, status, &response.text().await.unwrap_or_default())),
+            status => Err(api_error(
+                url,
+                status,
+                &response.text().await.unwrap_or_default(),
+            )),
         }
     }
 }
 
 fn api_error(url: &str, status: u16, body: &str) -> SinkError {
-    let what = url.split("/crm/").nth(1).map(|path| format!("/crm/{path}")).unwrap_or_else(|| url.to_string());
+    let what = url
+        .split("/crm/")
+        .nth(1)
+        .map(|path| format!("/crm/{path}"))
+        .unwrap_or_else(|| url.to_string());
     if status == 401 || status == 403 {
         return SinkError::Auth(describe(status, body));
     }
-    SinkError::Api { what, status, message: describe(status, body) }
+    SinkError::Api {
+        what,
+        status,
+        message: describe(status, body),
+    }
 }
 
 /// Matches HubSpot's errors to the inputs they name (`context.ids`). An error that
 /// names no input is taken to concern every input.
-fn per_record(records: Records, batch: &[OutboxEntry], errors: &[HubspotError]) -> Vec<Option<String>> {
+fn per_record(
+    records: Records,
+    batch: &[OutboxEntry],
+    errors: &[HubspotError],
+) -> Vec<Option<String>> {
     let ids: Vec<Option<String>> = batch
         .iter()
         .map(|entry| match records {
             Records::Contacts => address(&entry.identities).map(|(id, _)| id),
-            Records::Accounts => entry.account.as_deref().and_then(company_id).map(str::to_string),
+            Records::Accounts => entry
+                .account
+                .as_deref()
+                .and_then(company_id)
+                .map(str::to_string),
         })
         .collect();
     let mut out: Vec<Option<String>> = vec![None; batch.len()];
@@ -407,7 +484,10 @@ fn per_record(records: Records, batch: &[OutboxEntry], errors: &[HubspotError]) 
         };
         let named: Vec<&String> = error.context.values().flatten().collect();
         for (index, id) in ids.iter().enumerate() {
-            let concerned = named.is_empty() || id.as_ref().is_some_and(|id| named.iter().any(|n| n.eq_ignore_ascii_case(id)));
+            let concerned = named.is_empty()
+                || id
+                    .as_ref()
+                    .is_some_and(|id| named.iter().any(|n| n.eq_ignore_ascii_case(id)));
             if concerned {
                 out[index] = Some(text.clone());
             }
@@ -430,7 +510,10 @@ mod tests {
             fields: contact_fields(&Visible {
                 score: 57,
                 trend: Trend::Rising,
-                reasons: vec!["form submit today".into(), "3 email clicks this week".into()],
+                reasons: vec![
+                    "form submit today".into(),
+                    "3 email clicks this week".into(),
+                ],
                 last_touch_at: Some(1_700_000_000_000),
                 ..Visible::default()
             }),
@@ -447,10 +530,16 @@ mod tests {
 
     #[test]
     fn inputs_use_the_hubspot_id_else_the_email() {
-        let body = sink().body(Records::Contacts, &[
-            entry(vec![Identity::crm("hubspot", "51"), Identity::email("a@b.c")]),
-            entry(vec![Identity::email("d@e.f")]),
-        ]);
+        let body = sink().body(
+            Records::Contacts,
+            &[
+                entry(vec![
+                    Identity::crm("hubspot", "51"),
+                    Identity::email("a@b.c"),
+                ]),
+                entry(vec![Identity::email("d@e.f")]),
+            ],
+        );
         assert_eq!(
             body,
             serde_json::json!({"inputs": [
@@ -473,7 +562,10 @@ mod tests {
     // (hubspot-api-python hubspot/crm/contacts/models/standard_error.py).
     #[test]
     fn multi_status_errors_fail_only_the_named_records() {
-        let batch = [entry(vec![Identity::crm("hubspot", "1")]), entry(vec![Identity::crm("hubspot", "2")])];
+        let batch = [
+            entry(vec![Identity::crm("hubspot", "1")]),
+            entry(vec![Identity::crm("hubspot", "2")]),
+        ];
         let errors: Vec<HubspotError> = serde_json::from_value(serde_json::json!([
             {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Object not found.  objectId are usually numeric.",
              "context": {"ids": ["2"]}, "errors": [], "links": {}}

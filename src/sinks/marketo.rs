@@ -930,10 +930,15 @@ mod tests {
         assert_eq!(
             values,
             vec![
+                "attentionFitGrade",
                 "attentionLastTouchAt",
+                "attentionMatrix",
+                "attentionQualificationStage",
                 "attentionReasons",
                 "attentionScore",
-                "attentionTrend"
+                "attentionStageChangedAt",
+                "attentionTrend",
+                "attentionVelocity"
             ]
         );
     }

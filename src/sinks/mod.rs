@@ -71,6 +71,7 @@ macro_rules! sinks {
 sinks! {
     Hubspot => hubspot::HubspotSink,
     Marketo => marketo::MarketoSink,
+    Salesforce => salesforce::SalesforceSink,
 }
 
 /// A token bucket: `requests` per `per_secs`, the burst being the whole bucket.

@@ -1,16 +1,18 @@
-//! Integration tests: the real daemon on 127.0.0.1, real HTTP, a fake HubSpot that
-//! speaks HubSpot's request and response shapes.
+//! Integration tests: the real daemon on 127.0.0.1, real HTTP, fake CRMs that speak
+//! their vendors' request and response shapes.
 
 mod cli;
 mod crash;
 mod fake_hubspot;
 mod fake_marketo;
+mod fake_salesforce;
 mod harness;
 mod hubspot_source;
 mod ingest;
 mod push;
 mod sink;
 mod sink_marketo;
+mod sink_salesforce;
 mod source_behaviour;
 mod source_mailchimp;
 mod source_mandrill;
