@@ -1,5 +1,5 @@
-//! Subcommands: `serve`, `check-config`, `contact <key>`, `dead-letters list|retry`,
-//! `setup-crm <sink>`.
+//! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
+//! `dead-letters list|retry`, `setup-crm <sink>`.
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::pipeline::now_millis;
@@ -31,6 +31,13 @@ pub enum Command {
     CheckConfig,
     /// Print one contact as JSON (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`).
     Contact { key: String },
+    /// Print the whole calculation behind a contact's fields: each touch, its weight
+    /// and decay, caps, fit rules, the stage rule that fired.
+    Explain { key: String },
+    /// Recompute every contact and account from the touch log under the current
+    /// `[scoring]` and queue changed fields for the CRMs (the daemon must be stopped;
+    /// it also does this by itself at start when `[scoring]` changed).
+    Rescore,
     /// Records a CRM refused for good: list them, or put them back in the outbox.
     DeadLetters {
         #[command(subcommand)]
@@ -65,6 +72,8 @@ pub fn main() -> ExitCode {
         Command::CheckConfig => check_config(&cli.config),
         Command::Contact { ref key } => contact(&cli.config, key),
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
+        Command::Explain { ref key } => explain(&cli.config, key),
+        Command::Rescore => rescore(&cli.config),
         Command::SetupCrm { ref sink, dry_run } => setup_crm(&cli.config, sink, dry_run),
     };
     match result {
@@ -350,4 +359,127 @@ fn dead_letters_via_daemon(config: &Config, action: &DeadLetterAction) -> anyhow
             _ => Err(anyhow!("the daemon answered {status}: {body}")),
         }
     })
+}
+
+/// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
+fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    let parsed = ContactKey::parse(key)
+        .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
+    let text = match Store::open(&config.store.path) {
+        Ok(store) => match store.find_contact(&parsed)? {
+            Some(contact) => Some(crate::explain::explain(
+                &store,
+                &contact,
+                now_millis(),
+                &config.scoring,
+            )?),
+            None => None,
+        },
+        Err(StoreError::Locked(_)) => explain_via_daemon(&config, key)?,
+        Err(error) => return Err(error.into()),
+    };
+    match text {
+        Some(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("no contact known as `{key}`");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn explain_via_daemon(config: &Config, key: &str) -> anyhow::Result<Option<String>> {
+    let token = config.server.admin_token.as_ref().ok_or_else(|| {
+        anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
+    })?;
+    let mut url = reqwest::Url::parse(&format!("http://{}/api/v1/contacts", config.server.listen))?;
+    url.path_segments_mut()
+        .map_err(|_| anyhow!("server.listen does not make a URL"))?
+        .push(key)
+        .push("explain");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "the store is in use and the daemon at {} does not answer",
+                    config.server.listen
+                )
+            })?;
+        match response.status().as_u16() {
+            200 => Ok(Some(response.text().await?)),
+            404 => Ok(None),
+            status => Err(anyhow!(
+                "the daemon answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            )),
+        }
+    })
+}
+
+/// A progress bar at a terminal, a log line every few seconds otherwise.
+fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = load(path)?;
+    init_logging(&config.server.log_format);
+    let store = match Store::open(&config.store.path) {
+        Ok(store) => store,
+        Err(StoreError::Locked(_)) => {
+            return Err(anyhow!(
+                "the daemon holds the store at {}: restart it instead; a changed [scoring] is rescored at start",
+                config.store.path.display()
+            ))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let context = crate::pipeline::Context {
+        store: &store,
+        scoring: &config.scoring,
+        sinks: &config.sinks,
+        now: now_millis(),
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let total = store.trees().contacts.len() as u64;
+    let bar = terminal.then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "rescoring {bar:40} {pos}/{len} contacts, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let mut last_log = std::time::Instant::now();
+    let done = crate::pipeline::rescore::rescore(&context, |done, total| match &bar {
+        Some(bar) => bar.set_position(done as u64),
+        None => {
+            if last_log.elapsed() >= std::time::Duration::from_secs(5) {
+                last_log = std::time::Instant::now();
+                tracing::info!(message = "Rescoring.", done, total);
+            }
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "rescored {} contacts from {} touches in {seconds:.1} s ({:.0} touches/s); {} queued for the CRMs; scoring version {}",
+        done.contacts,
+        done.touches,
+        done.touches as f64 / seconds.max(1e-9),
+        done.queued,
+        crate::pipeline::rescore::scoring_version(&config.scoring)
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,31 @@ pub async fn contact(
     }
 }
 
+/// The whole calculation behind a contact's fields, as `attentiond explain` prints it.
+pub async fn explain(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let key = key.into_inner();
+    let parsed = ContactKey::parse(&key).ok_or_else(|| {
+        Problem::new(
+            400,
+            format!("`{key}` is not an email, `system:id` or contact id"),
+        )
+    })?;
+    let contact = state.store.find_contact(&parsed).map_err(internal)?;
+    let Some(contact) = contact else {
+        return Err(Problem::new(404, format!("no contact known as `{key}`")));
+    };
+    let text = crate::explain::explain(&state.store, &contact, now_millis(), &state.config.scoring)
+        .map_err(internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(text))
+}
+
 /// `key` is the account key: `hubspot-company:<id>`, `salesforce:<id>`,
 /// `segment-group:<id>`, `domain:<domain>`, …
 pub async fn account(

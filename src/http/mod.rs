@@ -44,6 +44,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .route("/contacts/{key}", web::get().to(admin::contact))
+                .route("/contacts/{key}/explain", web::get().to(admin::explain))
                 .route("/accounts/{key}", web::get().to(admin::account))
                 .route("/outcomes", web::get().to(admin::outcomes))
                 .route("/dead-letters", web::get().to(admin::dead_letters))

@@ -57,7 +57,7 @@ struct Tx<'t> {
     applied: Applied,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
     tree: &'static str,
     key: &[u8],
     bytes: &[u8],
@@ -68,12 +68,12 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
+pub(super) fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
 }
 
 /// Commits one batch per tree, all or nothing.
-fn commit(trees: &[&sled::Tree], batches: Vec<Batch>) -> Result<(), StoreError> {
+pub(super) fn commit(trees: &[&sled::Tree], batches: Vec<Batch>) -> Result<(), StoreError> {
     trees.transaction(|views: &Vec<TransactionalTree>| {
         for (view, batch) in views.iter().zip(&batches) {
             view.apply_batch(batch)?;
@@ -208,7 +208,7 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
 
 /// Puts the contact in the buying group of its account (and out of the previous
 /// one). Returns whether it moved.
-fn join_account(
+pub(super) fn join_account(
     context: &Context<'_>,
     accounts: &mut Overlay<'_>,
     contact: &mut Contact,
@@ -246,7 +246,7 @@ fn join_account(
 
 /// Rescores accounts whose members changed and queues the account fields for the
 /// sinks that hold such accounts, if a rep would see a change.
-fn update_accounts(
+pub(super) fn update_accounts(
     context: &Context<'_>,
     contacts: &mut Overlay<'_>,
     accounts: &mut Overlay<'_>,
@@ -339,12 +339,29 @@ pub fn account_name(key: &str, members: &[Contact]) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
+/// Counts one touch into attention and returns the weight it got. Arrival and
+/// rescore both go through here, so a rescore reproduces what arrival did.
+pub fn count_touch(
+    attention: &mut scoring::Attention,
+    kind: TouchKind,
+    occurred_at: Millis,
+    properties: Option<&serde_json::Value>,
+    config: &ScoringConfig,
+) -> f64 {
+    let factor = scoring::touch_factor(kind, properties, config);
+    attention.add_scaled(kind, occurred_at, factor, config)
+}
+
 /// Most stage changes kept per contact.
 const STAGE_HISTORY: usize = 50;
 
 /// Re-qualifies the contact and puts its fields in every sink's outbox if a rep
 /// would see a change. Returns whether the contact changed.
-fn queue(context: &Context<'_>, outbox: &mut Overlay<'_>, contact: &mut Contact) -> TxResult<bool> {
+pub(super) fn queue(
+    context: &Context<'_>,
+    outbox: &mut Overlay<'_>,
+    contact: &mut Contact,
+) -> TxResult<bool> {
     let profile = contact.profile_values();
     let person = qualify::Person {
         attention: &contact.attention,
@@ -471,10 +488,13 @@ impl Tx<'_> {
         };
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
-        let factor = scoring::touch_factor(touch.kind, touch.properties.as_ref(), context.scoring);
-        let weight = contact
-            .attention
-            .add_scaled(touch.kind, occurred_at, factor, context.scoring);
+        let weight = count_touch(
+            &mut contact.attention,
+            touch.kind,
+            occurred_at,
+            touch.properties.as_ref(),
+            context.scoring,
+        );
         contact.touch_count += 1;
         if touch.account.is_some() {
             contact.account = touch.account.clone();

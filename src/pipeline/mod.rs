@@ -6,8 +6,11 @@
 
 mod apply;
 mod overlay;
+pub mod rescore;
 
-pub use apply::{account_name, apply_deliveries, refresh, score_members, Applied, Context};
+pub use apply::{
+    account_name, apply_deliveries, count_touch, refresh, score_members, Applied, Context,
+};
 
 use crate::config::Config;
 use crate::metrics::{KindLabels, Metrics};
@@ -112,6 +115,9 @@ impl Worker {
         // A first refresh right away: after downtime, scores have faded meanwhile.
         let mut next_refresh = now_millis();
         let mut failures = 0u32;
+        if let Err(error) = self.rescore_if_changed() {
+            tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
+        }
         while !self.stop.load(Ordering::SeqCst) {
             self.heartbeat.store(now_millis(), Ordering::Relaxed);
             // Due refreshes run even under steady traffic; deliveries wait at most
@@ -149,6 +155,38 @@ impl Worker {
             sinks: &self.config.sinks,
             now: now_millis(),
         }
+    }
+
+    /// A changed `[scoring]` rescores everything before new deliveries are applied;
+    /// they are acknowledged meanwhile and wait in the inbox.
+    fn rescore_if_changed(&self) -> Result<(), StoreError> {
+        let context = self.context();
+        let current = rescore::scoring_version(&self.config.scoring);
+        let stored = rescore::stored_version(&context)?;
+        if stored.as_deref() == Some(current.as_str()) {
+            return Ok(());
+        }
+        if stored.is_none() && self.store.trees().contacts.is_empty() {
+            return rescore::record_version(&context);
+        }
+        tracing::info!(message = "Scoring settings changed; rescoring every contact from its touches.", from = stored.as_deref().unwrap_or("unknown"), to = %current);
+        let started = std::time::Instant::now();
+        let mut last_log = std::time::Instant::now();
+        let done = rescore::rescore(&context, |done, total| {
+            self.heartbeat.store(now_millis(), Ordering::Relaxed);
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = std::time::Instant::now();
+                tracing::info!(message = "Rescoring.", done, total);
+            }
+        })?;
+        tracing::info!(
+            message = "Rescore done.",
+            contacts = done.contacts,
+            touches = done.touches,
+            queued = done.queued,
+            seconds = started.elapsed().as_secs_f64()
+        );
+        Ok(())
     }
 
     /// Applies what is durable past the cursor; returns how many deliveries.

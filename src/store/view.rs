@@ -239,6 +239,18 @@ impl ContactKey {
 }
 
 impl Store {
+    /// The contact a user's key names, if known.
+    pub fn find_contact(&self, key: &ContactKey) -> Result<Option<Contact>, StoreError> {
+        let id = match key {
+            ContactKey::Id(id) => *id,
+            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.contact(id)
+    }
+
     /// Finds a contact by id or any of its identities and shows it as of `now`.
     pub fn contact_view(
         &self,

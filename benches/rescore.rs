@@ -1,0 +1,121 @@
+//! Rescore benchmark: 1,000,000 synthetic touches for 100,000 contacts, recomputed
+//! from the touch log under a changed `[scoring]` (every weight differs, so every
+//! stored touch weight is rewritten too), as `attentiond rescore` and a start with a
+//! changed config do.
+//!
+//! ```text
+//! cargo bench --bench rescore
+//! RESCORE_CONTACTS=10000 RESCORE_TOUCHES=100000 cargo bench --bench rescore
+//! ```
+
+use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind, MILLIS_PER_DAY};
+use attentiond::pipeline::{apply_deliveries, rescore, Context};
+use attentiond::scoring::ScoringConfig;
+use attentiond::store::{InboxEntry, Store};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let contacts = env_or("RESCORE_CONTACTS", 100_000) as u64;
+    let touches = env_or("RESCORE_TOUCHES", 1_000_000) as u64;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("data")).expect("store");
+    let sinks = BTreeMap::new();
+    let original = ScoringConfig::default();
+    let now = attentiond::pipeline::now_millis();
+    let kinds = [
+        TouchKind::EmailOpen,
+        TouchKind::EmailClick,
+        TouchKind::PageView,
+        TouchKind::PricingView,
+        TouchKind::FormSubmit,
+        TouchKind::WebinarAttended,
+        TouchKind::MeetingBooked,
+    ];
+
+    let started = Instant::now();
+    let per_delivery = 100u64;
+    let mut seq = 0u64;
+    let mut made = 0u64;
+    while made < touches {
+        let mut deliveries = Vec::new();
+        for _ in 0..64 {
+            let mut events = Vec::new();
+            for _ in 0..per_delivery.min(touches - made) {
+                let n = made;
+                // Spread over 60 days, contacts round robin.
+                let contact = n % contacts;
+                let at = now - ((n * 7_919) % (60 * MILLIS_PER_DAY as u64)) as i64;
+                events.push(Event {
+                    provider_id: format!("t{n}"),
+                    body: EventBody::Touch(Touch {
+                        who: vec![Identity::email(&format!(
+                            "p{contact}@company{}.com",
+                            contact % 5000
+                        ))],
+                        kind: kinds[(n % kinds.len() as u64) as usize],
+                        occurred_at: at,
+                        account: None,
+                        properties: None,
+                    }),
+                });
+                made += 1;
+            }
+            if events.is_empty() {
+                break;
+            }
+            seq += 1;
+            deliveries.push((
+                seq,
+                InboxEntry {
+                    source: "bench".into(),
+                    received_at: now,
+                    events,
+                },
+            ));
+        }
+        let context = Context {
+            store: &store,
+            scoring: &original,
+            sinks: &sinks,
+            now,
+        };
+        apply_deliveries(&context, &deliveries).expect("apply");
+    }
+    println!(
+        "loaded {made} touches for {contacts} contacts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut changed = ScoringConfig::default();
+    for kind in kinds {
+        changed.weights.insert(kind, changed.weight(kind) * 1.5);
+    }
+    for (label, config) in [
+        ("changed weights", &changed),
+        ("same settings again", &changed),
+    ] {
+        let context = Context {
+            store: &store,
+            scoring: config,
+            sinks: &sinks,
+            now,
+        };
+        let started = Instant::now();
+        let done = rescore::rescore(&context, |_, _| {}).expect("rescore");
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "rescore ({label}): {} contacts, {} touches in {seconds:.2} s = {:.0} touches/s",
+            done.contacts,
+            done.touches,
+            done.touches as f64 / seconds
+        );
+    }
+}
