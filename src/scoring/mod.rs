@@ -8,11 +8,15 @@
 
 mod attention;
 pub mod fit;
+pub mod noise;
 mod reasons;
+mod replay;
 pub mod stage;
 
-pub use attention::{Attention, KindStats};
+pub use attention::{Attention, KindStats, Slot};
+pub use noise::{count, weigh, Counted, NoiseConfig, Weighing};
 pub use reasons::reasons;
+pub use replay::{needs_replay, replay, LoggedTouch};
 
 use crate::model::{Millis, TouchKind};
 use serde::{Deserialize, Serialize};
@@ -62,6 +66,9 @@ pub struct ScoringConfig {
     /// decay alone reaches the CRM.
     #[serde(default = "default_refresh_interval_secs")]
     pub refresh_interval_secs: u64,
+    /// Rules that discount touches machines make: see `docs/scoring.md#noise-rules`.
+    #[serde(default)]
+    pub noise: NoiseConfig,
 }
 
 impl Default for ScoringConfig {
@@ -79,6 +86,7 @@ impl Default for ScoringConfig {
             fit: fit::FitConfig::default(),
             attention_bands: default_attention_bands(),
             refresh_interval_secs: default_refresh_interval_secs(),
+            noise: NoiseConfig::default(),
         }
     }
 }
@@ -219,7 +227,9 @@ impl ScoringConfig {
         if self.refresh_interval_secs == 0 {
             return Err(("refresh_interval_secs".into(), "must be at least 1".into()));
         }
-        Ok(())
+        self.noise
+            .validate()
+            .map_err(|(key, why)| (format!("noise.{key}"), why))
     }
 }
 
