@@ -524,3 +524,517 @@ fn burst(at: Millis, attention: &Attention, noise: &NoiseConfig) -> Option<u32> 
     let clicks = earlier as u32 + 1;
     (clicks >= noise.burst_clicks).then_some(clicks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Monday 2026-09-21 00:00 UTC.
+    const MONDAY: Millis = 1_789_948_800_000;
+    const HOUR: Millis = 3_600_000;
+    const DAY: Millis = 24 * HOUR;
+    /// What Apple Mail sends when it loads images itself (Privacy Protection off).
+    const APPLE_MAIL: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)";
+    /// Gmail loads images through its proxy when the message is opened.
+    const GMAIL_PROXY: &str =
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)";
+    const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+    fn counted(
+        attention: &mut Attention,
+        kind: TouchKind,
+        at: Millis,
+        properties: serde_json::Value,
+        email: &str,
+        config: &ScoringConfig,
+    ) -> Counted {
+        count(attention, kind, at, Some(&properties), Some(email), config)
+    }
+
+    #[test]
+    fn an_apple_privacy_prefetch_counts_nothing_and_leaves_the_days_first_open() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        // Mail Privacy Protection fetched the pixel at 08:00 through Private Relay.
+        let prefetch = counted(
+            &mut attention,
+            TouchKind::EmailOpen,
+            MONDAY + 8 * HOUR,
+            json!({"user_agent": "Mozilla/5.0", "ip": "146.75.168.133"}),
+            "ann@acme.com",
+            &config,
+        );
+        assert_eq!(prefetch.weight, 0.0);
+        assert_eq!(
+            prefetch.notes,
+            vec!["machine open (Apple Mail Privacy Protection)"]
+        );
+        // Ann reads it on a Mac without Privacy Protection at 09:00: the day's first.
+        let read = counted(
+            &mut attention,
+            TouchKind::EmailOpen,
+            MONDAY + 9 * HOUR,
+            json!({"user_agent": APPLE_MAIL, "ip": "203.0.113.7"}),
+            "ann@acme.com",
+            &config,
+        );
+        assert_eq!(read.weight, 1.0);
+        assert!(read.notes.is_empty(), "{:?}", read.notes);
+        // And once more in Gmail: the second open of the day counts half.
+        let again = counted(
+            &mut attention,
+            TouchKind::EmailOpen,
+            MONDAY + 10 * HOUR,
+            json!({"user_agent": GMAIL_PROXY, "ip": "66.249.84.10"}),
+            "ann@acme.com",
+            &config,
+        );
+        assert_eq!(again.weight, 0.5);
+        assert_eq!(again.notes, vec!["2nd email open today counts 50%"]);
+        assert_eq!(attention.kinds[&TouchKind::EmailOpen].count, 3);
+    }
+
+    #[test]
+    fn configured_networks_mark_opens_and_clicks_from_them() {
+        let mut config = ScoringConfig::default();
+        config.noise.machine_networks = vec![
+            MachineNetwork {
+                cidr: "17.0.0.0/8".into(),
+                name: "Apple network".into(),
+            },
+            MachineNetwork {
+                cidr: "2a01:111:f400::/48".into(),
+                name: "Microsoft 365 filtering".into(),
+            },
+        ];
+        config.noise.machine_click_factor = 0.25;
+        let weigh_at = |kind, ip: &str| {
+            let properties = json!({"user_agent": CHROME, "ip": ip});
+            let attention = Attention::default();
+            weigh(kind, MONDAY, Some(&properties), None, &attention, &config)
+        };
+        let open = weigh_at(TouchKind::EmailOpen, "17.58.63.40");
+        assert_eq!(open.factor, 0.0);
+        assert_eq!(open.notes, vec!["machine open (Apple network)"]);
+        // An IPv4 address written the IPv6 way is the same address.
+        assert_eq!(
+            weigh_at(TouchKind::EmailOpen, "::ffff:17.1.2.3").factor,
+            0.0
+        );
+        let click = weigh_at(TouchKind::EmailClick, "2a01:111:f400:7e1b::5");
+        assert_eq!(click.factor, 0.25);
+        assert_eq!(click.notes, vec!["machine click (Microsoft 365 filtering)"]);
+        assert_eq!(weigh_at(TouchKind::EmailOpen, "18.0.0.1").factor, 1.0);
+        assert_eq!(weigh_at(TouchKind::EmailOpen, "not an address").factor, 1.0);
+        // Other kinds are not judged by where they came from.
+        assert_eq!(weigh_at(TouchKind::FormSubmit, "17.58.63.40").factor, 1.0);
+    }
+
+    #[test]
+    fn opens_and_clicks_seconds_after_sending_are_a_scanners() {
+        let config = ScoringConfig::default();
+        let sent = MONDAY + 9 * HOUR;
+        let mut attention = Attention::default();
+        // A gateway fetched the pixel 4 s after Mandrill sent the message.
+        let scan = counted(
+            &mut attention,
+            TouchKind::EmailOpen,
+            sent + 4_000,
+            json!({"user_agent": CHROME, "sent_at": sent}),
+            "bo@acme.com",
+            &config,
+        );
+        assert_eq!(scan.weight, 0.0);
+        assert_eq!(scan.notes, vec!["opened 4 s after sending"]);
+        // Bo opened it two minutes later.
+        let read = counted(
+            &mut attention,
+            TouchKind::EmailOpen,
+            sent + 120_000,
+            json!({"user_agent": CHROME, "sent_at": sent}),
+            "bo@acme.com",
+            &config,
+        );
+        assert_eq!(read.weight, 1.0);
+        // The send time may also be an RFC 3339 time (the `standard` source).
+        let properties = json!({"sent_at": "2026-09-21T09:00:00Z"});
+        let early = weigh(
+            TouchKind::EmailClick,
+            sent + 59_999,
+            Some(&properties),
+            None,
+            &Attention::default(),
+            &config,
+        );
+        assert_eq!(early.factor, 0.0);
+        assert_eq!(early.notes, vec!["clicked 59 s after sending"]);
+        let off = ScoringConfig {
+            noise: NoiseConfig {
+                min_seconds_after_send: 0,
+                ..NoiseConfig::default()
+            },
+            ..ScoringConfig::default()
+        };
+        let attention = Attention::default();
+        let on_time = weigh(
+            TouchKind::EmailClick,
+            sent + 1,
+            Some(&properties),
+            None,
+            &attention,
+            &off,
+        );
+        assert_eq!(on_time.factor, 1.0);
+    }
+
+    #[test]
+    fn a_scanner_clicking_six_links_in_two_seconds_earns_two_clicks_worth() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let start = MONDAY + 9 * HOUR;
+        let weights: Vec<f64> = (0..6)
+            .map(|i| {
+                let link = format!("https://acme.example/page-{i}");
+                counted(
+                    &mut attention,
+                    TouchKind::EmailClick,
+                    start + i * 400,
+                    json!({"user_agent": CHROME, "url": link}),
+                    "cy@acme.com",
+                    &config,
+                )
+                .weight
+            })
+            .collect();
+        // 3, then 3 × 0.5, then every click from the third on is in a burst.
+        assert_eq!(weights, vec![3.0, 1.5, 0.0, 0.0, 0.0, 0.0]);
+        let one_more = weigh(
+            TouchKind::EmailClick,
+            start + 2_400,
+            None,
+            None,
+            &attention,
+            &config,
+        );
+        assert_eq!(
+            one_more.notes,
+            vec!["7 clicks within 10 s: links followed by a machine"]
+        );
+        // A person clicking three links over five minutes: 3 + 1.5 + 0.75.
+        let mut person = Attention::default();
+        let total: f64 = [0, 120_000, 300_000]
+            .iter()
+            .map(|offset| person.add(TouchKind::EmailClick, start + offset, &config))
+            .sum();
+        assert_eq!(total, 5.25);
+    }
+
+    #[test]
+    fn a_scanner_clicking_at_delivery_earns_nothing() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let sent = MONDAY + 9 * HOUR;
+        let total: f64 = (0..6)
+            .map(|i| {
+                counted(
+                    &mut attention,
+                    TouchKind::EmailClick,
+                    sent + 1_000 + i * 400,
+                    json!({"user_agent": CHROME, "sent_at": sent}),
+                    "cy@acme.com",
+                    &config,
+                )
+                .weight
+            })
+            .sum();
+        assert_eq!(total, 0.0);
+    }
+
+    #[test]
+    fn internal_and_test_addresses_count_nothing() {
+        let mut config = ScoringConfig::default();
+        config.noise.internal_domains = vec!["acme.com".into()];
+        config.noise.test_domains = vec!["example.com".into(), "test".into()];
+        let weigh_for = |kind, email: &str| {
+            let attention = Attention::default();
+            weigh(kind, MONDAY, None, Some(email), &attention, &config)
+        };
+        let own = weigh_for(TouchKind::FormSubmit, "ann@acme.com");
+        assert_eq!(own.factor, 0.0);
+        assert_eq!(own.notes, vec!["internal address (acme.com)"]);
+        assert_eq!(
+            weigh_for(TouchKind::FormSubmit, "ann@Mail.ACME.com").factor,
+            0.0
+        );
+        assert_eq!(
+            weigh_for(TouchKind::FormSubmit, "ann@notacme.com").factor,
+            1.0
+        );
+        let qa = weigh_for(TouchKind::DemoRequest, "qa+42@staging.test");
+        assert_eq!(qa.notes, vec!["test address (test)"]);
+        assert_eq!(qa.factor, 0.0);
+        // Excluded means excluded: a colleague's unsubscribe is no signal either.
+        assert_eq!(
+            weigh_for(TouchKind::Unsubscribe, "ann@acme.com").factor,
+            0.0
+        );
+        assert_eq!(
+            weigh_for(TouchKind::FormSubmit, "ann@example.com").factor,
+            0.0
+        );
+    }
+
+    #[test]
+    fn the_default_lists_exclude_no_address() {
+        let config = ScoringConfig::default();
+        let attention = Attention::default();
+        for email in ["ann@example.com", "qa@staging.test", "me@localhost"] {
+            let weighing = weigh(
+                TouchKind::FormSubmit,
+                MONDAY,
+                None,
+                Some(email),
+                &attention,
+                &config,
+            );
+            assert_eq!(weighing.factor, 1.0, "{email}");
+        }
+    }
+
+    #[test]
+    fn repeats_halve_until_the_daily_cap() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let outcomes: Vec<Counted> = (0..12)
+            .map(|i| {
+                counted(
+                    &mut attention,
+                    TouchKind::PageView,
+                    MONDAY + 9 * HOUR + i * 60_000,
+                    json!({"url": "/docs"}),
+                    "di@acme.com",
+                    &config,
+                )
+            })
+            .collect();
+        let total: f64 = outcomes.iter().map(|c| c.weight).sum();
+        // 1 + 0.5 + … + 0.5^9 for the 10 the daily cap allows.
+        assert!((total - 1.998046875).abs() < 1e-12, "{total}");
+        assert_eq!(outcomes[2].notes, vec!["3rd page view today counts 25%"]);
+        assert_eq!(outcomes[9].notes, vec!["10th page view today counts 0.2%"]);
+        assert_eq!(outcomes[10].weight, 0.0);
+        assert_eq!(
+            outcomes[10].notes,
+            vec!["daily cap of 10 page views reached"]
+        );
+        // Kinds without a default repeat factor count in full every time.
+        let mut forms = Attention::default();
+        let total: f64 = (0..3)
+            .map(|i| forms.add(TouchKind::FormSubmit, MONDAY + i * HOUR, &config))
+            .sum();
+        assert_eq!(total, 30.0);
+    }
+
+    #[test]
+    fn repeat_factors_are_set_globally_or_per_kind() {
+        let mut config = ScoringConfig::default();
+        config.noise.repeat_factor = Some(0.8);
+        config
+            .noise
+            .repeat_factors
+            .insert(TouchKind::EmailOpen, 1.0);
+        let mut attention = Attention::default();
+        let forms: Vec<f64> = (0..2)
+            .map(|i| attention.add(TouchKind::FormSubmit, MONDAY + i * HOUR, &config))
+            .collect();
+        assert_eq!(forms, vec![10.0, 8.0]);
+        let opens: Vec<f64> = (0..3)
+            .map(|i| attention.add(TouchKind::EmailOpen, MONDAY + i * HOUR, &config))
+            .collect();
+        // No diminishing for opens, but still their daily cap of 2.
+        assert_eq!(opens, vec![1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn the_weekly_cap_counts_three_busy_days() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let mut per_day = Vec::new();
+        for day in 0..8 {
+            let counted: f64 = [9, 15]
+                .iter()
+                .map(|hour| {
+                    attention.add(
+                        TouchKind::EmailOpen,
+                        MONDAY + day * DAY + hour * HOUR,
+                        &config,
+                    )
+                })
+                .sum();
+            per_day.push(counted);
+        }
+        // Monday to Wednesday use the 6 opens a week allows; the next Monday is a new week.
+        assert_eq!(per_day, vec![1.5, 1.5, 1.5, 0.0, 0.0, 0.0, 0.0, 1.5]);
+        let thursday = weigh(
+            TouchKind::EmailOpen,
+            MONDAY + 3 * DAY + 9 * HOUR,
+            None,
+            None,
+            &attention,
+            &config,
+        );
+        assert_eq!(thursday.notes, vec!["weekly cap of 6 email opens reached"]);
+    }
+
+    #[test]
+    fn negative_touches_keep_their_full_penalty() {
+        let mut config = ScoringConfig::default();
+        // Even caps and repeat factors configured for a negative kind do not apply.
+        config.daily_caps.insert(TouchKind::Unsubscribe, 1);
+        config.noise.weekly_caps.insert(TouchKind::Unsubscribe, 1);
+        config
+            .noise
+            .repeat_factors
+            .insert(TouchKind::Unsubscribe, 0.5);
+        let mut attention = Attention::default();
+        for i in 0..40 {
+            attention.add(TouchKind::EmailOpen, MONDAY + i * 1_000, &config);
+        }
+        let first = attention.add(TouchKind::Unsubscribe, MONDAY + HOUR, &config);
+        let second = attention.add(TouchKind::Unsubscribe, MONDAY + 2 * HOUR, &config);
+        assert_eq!((first, second), (-15.0, -15.0));
+        // A machine-looking spam complaint is still a spam complaint.
+        let complaint = counted(
+            &mut attention,
+            TouchKind::SpamComplaint,
+            MONDAY + 3 * HOUR,
+            json!({"user_agent": "Mozilla/5.0", "sent_at": MONDAY + 3 * HOUR - 1_000}),
+            "ed@acme.com",
+            &config,
+        );
+        assert_eq!(complaint.weight, -25.0);
+        assert!(complaint.notes.is_empty());
+        // 1.5 for the opens, −15 − 15 − 25 for the rest, three hours of decay at most.
+        let raw = attention.raw_at(MONDAY + 3 * HOUR, &config);
+        assert!((raw - (1.5 - 55.0)).abs() < 0.2, "{raw}");
+    }
+
+    #[test]
+    fn partial_factors_keep_a_share_and_the_strongest_evidence_wins() {
+        let mut config = ScoringConfig::default();
+        config.noise.machine_open_factor = 0.2;
+        config.noise.early_factor = 0.5;
+        let attention = Attention::default();
+        let properties = json!({"user_agent": "mozilla/5.0 ", "sent_at": MONDAY - 10_000});
+        let both = weigh(
+            TouchKind::EmailOpen,
+            MONDAY,
+            Some(&properties),
+            None,
+            &attention,
+            &config,
+        );
+        assert_eq!(both.factor, 0.2);
+        assert_eq!(
+            both.notes,
+            vec![
+                "machine open (Apple Mail Privacy Protection)",
+                "opened 10 s after sending"
+            ]
+        );
+        let mut attention = Attention::default();
+        assert_eq!(
+            attention.add_scaled(TouchKind::EmailOpen, MONDAY, both.factor, &config),
+            0.2
+        );
+    }
+
+    #[test]
+    fn webinar_minutes_are_explained() {
+        let config = ScoringConfig::default();
+        let properties = json!({"minutes": 30});
+        let weighing = weigh(
+            TouchKind::WebinarAttended,
+            MONDAY,
+            Some(&properties),
+            None,
+            &Attention::default(),
+            &config,
+        );
+        assert_eq!(weighing.factor, 0.5);
+        assert_eq!(weighing.notes, vec!["attended 30 of 60 minutes"]);
+    }
+
+    #[test]
+    fn user_agent_patterns_match_the_whole_agent() {
+        assert!(glob_matches("Mozilla/5.0", " MOZILLA/5.0 "));
+        assert!(!glob_matches("Mozilla/5.0", APPLE_MAIL));
+        assert!(!glob_matches("Mozilla/5.0", GMAIL_PROXY));
+        assert!(glob_matches(
+            "*barracuda*",
+            "Mozilla/5.0 (Barracuda Link Protection)"
+        ));
+        assert!(glob_matches("python-requests/*", "python-requests/2.31.0"));
+        assert!(glob_matches("*ab*ab", "xxabyyab"));
+        assert!(!glob_matches("*ab*ab", "xxab"));
+        assert!(glob_matches("*", "anything"));
+    }
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let apple = parse_cidr("17.0.0.0/8").unwrap();
+        assert!(apple.contains("17.255.1.2".parse().unwrap()));
+        assert!(!apple.contains("18.0.0.0".parse().unwrap()));
+        assert!(!apple.contains("::1".parse().unwrap()));
+        let one = parse_cidr("203.0.113.7").unwrap();
+        assert!(one.contains("203.0.113.7".parse().unwrap()));
+        assert!(!one.contains("203.0.113.8".parse().unwrap()));
+        let everything = parse_cidr("0.0.0.0/0").unwrap();
+        assert!(everything.contains("198.51.100.1".parse().unwrap()));
+        assert_eq!(parse_cidr("17.0.0.0/33"), None);
+        assert_eq!(parse_cidr("17.0.0/8"), None);
+        assert_eq!(parse_cidr("17.0.0.0/x"), None);
+    }
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        let check = |change: &dyn Fn(&mut NoiseConfig)| {
+            let mut noise = NoiseConfig::default();
+            change(&mut noise);
+            noise.validate().unwrap_err().0
+        };
+        assert_eq!(
+            check(&|n| n.machine_open_factor = 1.5),
+            "machine_open_factor"
+        );
+        assert_eq!(check(&|n| n.early_factor = -0.1), "early_factor");
+        assert_eq!(check(&|n| n.repeat_factor = Some(2.0)), "repeat_factor");
+        assert_eq!(
+            check(&|n| {
+                n.repeat_factors.insert(TouchKind::PageView, f64::NAN);
+            }),
+            "repeat_factors.page_view"
+        );
+        assert_eq!(check(&|n| n.burst_clicks = 1), "burst_clicks");
+        assert_eq!(check(&|n| n.burst_clicks = 21), "burst_clicks");
+        assert_eq!(check(&|n| n.burst_seconds = 0), "burst_seconds");
+        assert_eq!(
+            check(&|n| n.machine_networks = vec![MachineNetwork {
+                cidr: "17/8".into(),
+                name: "Apple".into()
+            }]),
+            "machine_networks[0].cidr"
+        );
+        assert_eq!(
+            check(&|n| n.machine_user_agents[0].pattern = " ".into()),
+            "machine_user_agents[0]"
+        );
+        assert_eq!(
+            check(&|n| n.test_domains = vec![".".into()]),
+            "test_domains"
+        );
+        assert_eq!(NoiseConfig::default().validate(), Ok(()));
+    }
+}
