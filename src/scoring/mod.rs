@@ -409,6 +409,44 @@ mod tests {
         assert!(error.contains("email_open"), "{error}");
     }
 
+    #[test]
+    fn noise_settings_read_from_toml_and_refuse_unknown_keys() {
+        let config = toml_to_scoring(
+            r#"
+[noise]
+machine_open_factor = 0.1
+min_seconds_after_send = 30
+internal_domains = ["acme.com"]
+test_domains = ["example.com", "test"]
+
+[noise.weekly_caps]
+email_click = 4
+
+[noise.repeat_factors]
+site_visit = 0.5
+
+[[noise.machine_networks]]
+cidr = "17.0.0.0/8"
+name = "Apple network"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.noise.machine_open_factor, 0.1);
+        assert_eq!(config.noise.weekly_cap(TouchKind::EmailClick), Some(4));
+        assert_eq!(config.noise.weekly_cap(TouchKind::EmailOpen), Some(6));
+        assert_eq!(config.noise.repeat_factor(TouchKind::SiteVisit), 0.5);
+        assert_eq!(config.noise.repeat_factor(TouchKind::EmailOpen), 0.5);
+        assert_eq!(config.noise.machine_networks[0].cidr, "17.0.0.0/8");
+        // Lists not given keep their defaults.
+        assert_eq!(config.noise.machine_user_agents[0].pattern, "Mozilla/5.0");
+        assert_eq!(config.validate(), Ok(()));
+        let error = toml_to_scoring("[noise]\nmachine_open_factr = 0.0\n").unwrap_err();
+        assert!(error.contains("machine_open_factr"), "{error}");
+        let mut bad = config.clone();
+        bad.noise.burst_factor = 2.0;
+        assert_eq!(bad.validate().unwrap_err().0, "noise.burst_factor");
+    }
+
     fn toml_to_scoring(text: &str) -> Result<ScoringConfig, String> {
         let value: serde_json::Value = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
