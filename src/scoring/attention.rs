@@ -166,7 +166,7 @@ impl Attention {
         Slot {
             multiplier,
             note: Some(format!(
-                "{} {} today counts {}",
+                "{} {} of the day counts {}",
                 ordinal(today + 1),
                 kind.label(),
                 percent(multiplier)

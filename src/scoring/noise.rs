@@ -592,7 +592,7 @@ mod tests {
             &config,
         );
         assert_eq!(again.weight, 0.5);
-        assert_eq!(again.notes, vec!["2nd email open today counts 50%"]);
+        assert_eq!(again.notes, vec!["2nd email open of the day counts 50%"]);
         assert_eq!(attention.kinds[&TouchKind::EmailOpen].count, 3);
     }
 
@@ -822,8 +822,14 @@ mod tests {
         let total: f64 = outcomes.iter().map(|c| c.weight).sum();
         // 1 + 0.5 + … + 0.5^9 for the 10 the daily cap allows.
         assert!((total - 1.998046875).abs() < 1e-12, "{total}");
-        assert_eq!(outcomes[2].notes, vec!["3rd page view today counts 25%"]);
-        assert_eq!(outcomes[9].notes, vec!["10th page view today counts 0.2%"]);
+        assert_eq!(
+            outcomes[2].notes,
+            vec!["3rd page view of the day counts 25%"]
+        );
+        assert_eq!(
+            outcomes[9].notes,
+            vec!["10th page view of the day counts 0.2%"]
+        );
         assert_eq!(outcomes[10].weight, 0.0);
         assert_eq!(
             outcomes[10].notes,
