@@ -1043,4 +1043,62 @@ mod tests {
         );
         assert_eq!(NoiseConfig::default().validate(), Ok(()));
     }
+
+    /// The worked example in docs/scoring.md#noise-rules.
+    #[test]
+    fn dees_monday_from_the_docs() {
+        let config = ScoringConfig::default();
+        let mut attention = Attention::default();
+        let sent = MONDAY + 8 * HOUR;
+        let mut step = |at: Millis, kind, user_agent: &str| {
+            let properties = json!({"user_agent": user_agent, "sent_at": sent});
+            counted(
+                &mut attention,
+                kind,
+                at,
+                properties,
+                "dee@acme.com",
+                &config,
+            )
+        };
+        let gateway: Vec<Counted> = (0..6)
+            .map(|i| step(sent + 3_000 + i * 400, TouchKind::EmailClick, CHROME))
+            .collect();
+        assert!(gateway.iter().all(|c| c.weight == 0.0));
+        assert_eq!(gateway[0].notes, vec!["clicked 3 s after sending"]);
+        assert_eq!(
+            gateway[2].notes,
+            vec![
+                "clicked 3 s after sending",
+                "3 clicks within 10 s: links followed by a machine"
+            ]
+        );
+        let prefetch = step(sent + 120_000, TouchKind::EmailOpen, "Mozilla/5.0");
+        assert_eq!(
+            (prefetch.weight, prefetch.notes),
+            (
+                0.0,
+                vec!["machine open (Apple Mail Privacy Protection)".to_string()]
+            )
+        );
+        let minute = 60_000;
+        let dee = [
+            (sent + 75 * minute, TouchKind::EmailOpen, 1.0),
+            (sent + 76 * minute, TouchKind::EmailClick, 3.0),
+            (sent + 76 * minute + 5_000, TouchKind::EmailClick, 1.5),
+            (sent + 340 * minute, TouchKind::EmailOpen, 0.5),
+            (sent + 540 * minute, TouchKind::EmailOpen, 0.0),
+        ];
+        for (at, kind, expected) in dee {
+            assert_eq!(
+                step(at, kind, APPLE_MAIL).weight,
+                expected,
+                "{kind} at {at}"
+            );
+        }
+        let raw = attention.raw_at(sent + 540 * minute, &config);
+        // 6 before decay, 5.91 by 17:00.
+        assert!((raw - 5.91).abs() < 0.005, "{raw}");
+        assert_eq!(super::super::score(raw, &config), 21);
+    }
 }
