@@ -208,8 +208,8 @@ impl NoiseConfig {
         if self.burst_clicks > 0 && self.burst_seconds == 0 {
             return Err(("burst_seconds".into(), "must be at least 1".into()));
         }
-        for (index, agent) in self.machine_user_agents.iter().enumerate() {
-            if agent.pattern.trim().is_empty() || agent.name.trim().is_empty() {
+        for (index, rule) in self.machine_user_agents.iter().enumerate() {
+            if rule.pattern.trim().is_empty() || rule.name.trim().is_empty() {
                 return Err((
                     format!("machine_user_agents[{index}]"),
                     "needs a pattern and a name".into(),
@@ -400,11 +400,11 @@ fn machine_source<'a>(
     properties: Option<&serde_json::Value>,
     noise: &'a NoiseConfig,
 ) -> Option<&'a str> {
-    if let Some(agent) = text(properties, "user_agent") {
+    if let Some(user_agent) = text(properties, "user_agent") {
         if let Some(rule) = noise
             .machine_user_agents
             .iter()
-            .find(|rule| glob_matches(&rule.pattern, agent))
+            .find(|rule| glob_matches(&rule.pattern, user_agent))
         {
             return Some(&rule.name);
         }
