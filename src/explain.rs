@@ -2,7 +2,6 @@
 //! words and numbers a CRM admin can check by hand.
 
 use crate::model::{Millis, MILLIS_PER_DAY};
-use crate::pipeline::count_touch;
 use crate::scoring::qualify::{self, Person};
 use crate::scoring::{self, fit, Attention, ScoringConfig};
 use crate::store::view::rfc3339;
@@ -44,7 +43,7 @@ pub fn explain(
         config.half_life_days,
         config.score_scale
     );
-    let attention = write_touches(&mut out, &touches, now, config);
+    let attention = write_touches(&mut out, &touches, contact.email(), now, config);
     let raw = attention.raw_at(now, config);
     let score = scoring::score(raw, config);
     let _ = writeln!(out, "\nAttention");
@@ -176,6 +175,7 @@ pub fn explain(
 fn write_touches(
     out: &mut String,
     touches: &[StoredTouch],
+    email: Option<&str>,
     now: Millis,
     config: &ScoringConfig,
 ) -> Attention {
@@ -189,20 +189,23 @@ fn write_touches(
     }
     for touch in touches {
         let base = config.weight(touch.kind);
-        let counted = count_touch(
+        // The log is in time order, the order a replay counts in.
+        let counted = scoring::count(
             &mut attention,
             touch.kind,
             touch.occurred_at,
             touch.properties.as_ref(),
+            email,
             config,
         );
+        let notes = counted.notes;
+        let counted = counted.weight;
         let age_days = (now - touch.occurred_at).max(0) as f64 / MILLIS_PER_DAY;
         let decay = 0.5f64.powf(age_days / config.half_life_days);
-        let note = if counted == 0.0 && base != 0.0 {
-            match config.daily_cap(touch.kind) {
-                Some(cap) => format!("  (daily cap of {cap} reached)"),
-                None => "  (not counted)".to_string(),
-            }
+        let note = if !notes.is_empty() {
+            format!("  (weight {base}: {})", notes.join("; "))
+        } else if counted == 0.0 && base != 0.0 {
+            "  (not counted)".to_string()
         } else if (counted - base).abs() > 1e-9 {
             format!("  (weight {base} × {:.2})", counted / base)
         } else {

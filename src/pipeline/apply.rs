@@ -339,19 +339,6 @@ pub fn account_name(key: &str, members: &[Contact]) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
-/// Counts one touch into attention and returns the weight it got. Arrival and
-/// rescore both go through here, so a rescore reproduces what arrival did.
-pub fn count_touch(
-    attention: &mut scoring::Attention,
-    kind: TouchKind,
-    occurred_at: Millis,
-    properties: Option<&serde_json::Value>,
-    config: &ScoringConfig,
-) -> f64 {
-    let factor = scoring::touch_factor(kind, properties, config);
-    attention.add_scaled(kind, occurred_at, factor, config)
-}
-
 /// Most stage changes kept per contact.
 const STAGE_HISTORY: usize = 50;
 
@@ -488,31 +475,72 @@ impl Tx<'_> {
         };
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
-        let weight = count_touch(
-            &mut contact.attention,
-            touch.kind,
-            occurred_at,
-            touch.properties.as_ref(),
-            context.scoring,
-        );
         contact.touch_count += 1;
         if touch.account.is_some() {
             contact.account = touch.account.clone();
         }
         let touch_id = touch_id(source, provider_id);
-        let stored = StoredTouch {
+        let mut stored = StoredTouch {
             id: hex::encode(touch_id),
             kind: touch.kind,
             occurred_at,
             source: source.to_string(),
-            weight,
+            weight: 0.0,
+            notes: Vec::new(),
             properties: touch.properties.clone(),
         };
-        self.touches
-            .insert(touch_key(id, occurred_at, &touch_id), encode(&stored)?);
+        let key = touch_key(id, occurred_at, &touch_id);
+        if scoring::needs_replay(&contact.attention, touch.kind, occurred_at) {
+            self.touches.insert(key, encode(&stored)?);
+            self.recount(context, &mut contact)?;
+        } else {
+            let email = contact.email().map(str::to_owned);
+            let counted = scoring::count(
+                &mut contact.attention,
+                touch.kind,
+                occurred_at,
+                touch.properties.as_ref(),
+                email.as_deref(),
+                context.scoring,
+            );
+            stored.weight = counted.weight;
+            stored.notes = counted.notes;
+            self.touches.insert(key, encode(&stored)?);
+        }
         self.save(&contact)?;
         self.dirty.insert(id);
         self.applied.touches.push(touch.kind);
+        Ok(())
+    }
+
+    /// Recounts a contact from its touch log after a touch arrived out of order, and
+    /// rewrites the weights in the log that the recount changed.
+    fn recount(&mut self, context: &Context<'_>, contact: &mut Contact) -> TxResult<()> {
+        let mut log = Vec::new();
+        for key in self.touches.keys_with_prefix(&u64_key(contact.id))? {
+            if let Some(bytes) = self.touches.get(&key)? {
+                let stored: StoredTouch = decode("touches", &key, &bytes)?;
+                log.push((key, stored));
+            }
+        }
+        let facts: Vec<scoring::LoggedTouch<'_>> = log
+            .iter()
+            .map(|(_, stored)| scoring::LoggedTouch {
+                id: &stored.id,
+                kind: stored.kind,
+                at: stored.occurred_at,
+                properties: stored.properties.as_ref(),
+            })
+            .collect();
+        let (attention, counted) = scoring::replay(&facts, contact.email(), context.scoring);
+        contact.attention = attention;
+        for ((key, mut stored), counted) in log.into_iter().zip(counted) {
+            if stored.weight != counted.weight || stored.notes != counted.notes {
+                stored.weight = counted.weight;
+                stored.notes = counted.notes;
+                self.touches.insert(key, encode(&stored)?);
+            }
+        }
         Ok(())
     }
 

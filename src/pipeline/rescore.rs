@@ -4,11 +4,9 @@
 //! It runs at start when the scoring version (a hash of `[scoring]`) differs from the
 //! one the store was scored with, and on `attentiond rescore`.
 
-use super::apply::{
-    commit, count_touch, decode, encode, join_account, queue, update_accounts, Context,
-};
+use super::apply::{commit, decode, encode, join_account, queue, update_accounts, Context};
 use super::overlay::Overlay;
-use crate::scoring::{Attention, ScoringConfig};
+use crate::scoring::{self, Attention, ScoringConfig};
 use crate::store::records::u64_key;
 use crate::store::{Contact, StoreError, StoredTouch};
 use sha2::{Digest, Sha256};
@@ -87,19 +85,23 @@ pub fn rescore(
         for (key, value) in &chunk {
             let mut contact: Contact = decode("contacts", key, value)?;
             let mut attention = Attention::default();
+            let email = contact.email().map(str::to_owned);
+            // The log is keyed by time then id, the order a replay counts in.
             for item in trees.touches.scan_prefix(u64_key(contact.id)) {
                 let (touch_key, bytes) = item?;
                 let mut touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
-                let weight = count_touch(
+                let counted = scoring::count(
                     &mut attention,
                     touch.kind,
                     touch.occurred_at,
                     touch.properties.as_ref(),
+                    email.as_deref(),
                     context.scoring,
                 );
                 done.touches += 1;
-                if weight != touch.weight {
-                    touch.weight = weight;
+                if counted.weight != touch.weight || counted.notes != touch.notes {
+                    touch.weight = counted.weight;
+                    touch.notes = counted.notes;
                     touches.insert(&touch_key, encode(&touch)?);
                 }
             }

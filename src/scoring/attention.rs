@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// How many recent touch times of a kind are kept for "3 clicks this week".
 pub(super) const RECENT_PER_KIND: usize = 20;
-/// Daily cap counters older than this many days before the newest are dropped.
+/// Cap counters older than this many days before the newest are dropped.
 const CAP_MEMORY_DAYS: i64 = 35;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,12 +27,25 @@ pub struct Attention {
     pub slow: f64,
     /// Per kind: contribution to `raw`, counts and recent times, for reasons.
     pub kinds: BTreeMap<TouchKind, KindStats>,
-    /// Touches counted per `kind@day` for the daily caps.
+    /// Touches counted per `kind@day`, for the daily caps and repeat factors.
     #[serde(default)]
     pub daily: BTreeMap<String, u32>,
     /// Time and counted weight of the touches of the last 7 days, for the velocity.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub week: Vec<(Millis, f64)>,
+    /// Touches counted per `kind@w<week>` (weeks from Monday 00:00 UTC), for the
+    /// weekly caps.
+    #[serde(default)]
+    pub weekly: BTreeMap<String, u32>,
+}
+
+/// What the day and week rules make of the next counted touch of a kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// Share of its weight the touch keeps: 0 when a cap is reached.
+    pub multiplier: f64,
+    /// Why it is less than 1, in words a rep can read.
+    pub note: Option<String>,
 }
 
 /// The window `attention_velocity` looks back over.
@@ -65,6 +78,33 @@ fn day_of(at: Millis) -> i64 {
     at.div_euclid(MILLIS_PER_DAY as i64)
 }
 
+fn week_key(kind: TouchKind, at: Millis) -> String {
+    format!("{}@w{}", kind.as_str(), week_of(at))
+}
+
+/// Weeks start on Monday 00:00 UTC, as ISO weeks do: day 0 (1970-01-01) was a
+/// Thursday, so shifting by 3 days puts every Monday on a multiple of 7.
+fn week_of(at: Millis) -> i64 {
+    (day_of(at) + 3).div_euclid(7)
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `0.25` → `25%`, `0.125` → `12.5%`.
+fn percent(share: f64) -> String {
+    let value = (share * 1000.0).round() / 10.0;
+    format!("{value}%")
+}
+
 impl Attention {
     /// Records a touch and returns the weight it was counted with (0 when capped).
     pub fn add(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> f64 {
@@ -72,7 +112,11 @@ impl Attention {
     }
 
     /// Like [`Attention::add`] with the kind's weight multiplied by `factor` (e.g. a
-    /// webinar attended for half its length).
+    /// webinar attended for half its length, or 0 for a machine open). A positive
+    /// weight then passes the day and week rules ([`Attention::slot`]); a touch
+    /// with factor 0 takes no slot, so a prefetch never uses up a person's first
+    /// open of the day. Negative weights skip those rules: a penalty is never
+    /// capped, diminished or turned into a reward.
     pub fn add_scaled(
         &mut self,
         kind: TouchKind,
@@ -80,34 +124,91 @@ impl Attention {
         factor: f64,
         config: &ScoringConfig,
     ) -> f64 {
-        let weight = if self.take_cap_slot(kind, at, config) {
-            config.weight(kind) * factor
-        } else {
+        let base = config.weight(kind) * factor;
+        let weight = if factor == 0.0 {
             0.0
+        } else if base > 0.0 {
+            base * self.take_slot(kind, at, config)
+        } else {
+            base
         };
         self.add_weighted(kind, at, weight, config);
         weight
     }
 
-    fn take_cap_slot(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> bool {
-        let Some(cap) = config.daily_cap(kind) else {
-            return true;
+    /// What the daily cap, the weekly cap and the repeat factor make of the next
+    /// positive touch of `kind` at `at`, given the touches counted so far.
+    pub fn slot(&self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> Slot {
+        let full = Slot {
+            multiplier: 1.0,
+            note: None,
         };
-        let counter = self.daily.entry(day_key(kind, at)).or_insert(0);
-        if *counter >= cap {
-            return false;
+        if config.weight(kind) < 0.0 {
+            return full;
         }
-        *counter += 1;
-        self.prune_daily(at);
-        true
+        let today = self.daily.get(&day_key(kind, at)).copied().unwrap_or(0);
+        if let Some(cap) = config.daily_cap(kind) {
+            if today >= cap {
+                return Slot {
+                    multiplier: 0.0,
+                    note: Some(format!("daily cap of {cap} {} reached", kind.plural())),
+                };
+            }
+        }
+        if let Some(cap) = config.noise.weekly_cap(kind) {
+            let this_week = self.weekly.get(&week_key(kind, at)).copied().unwrap_or(0);
+            if this_week >= cap {
+                return Slot {
+                    multiplier: 0.0,
+                    note: Some(format!("weekly cap of {cap} {} reached", kind.plural())),
+                };
+            }
+        }
+        let repeat = config.noise.repeat_factor(kind);
+        if today == 0 || repeat >= 1.0 {
+            return full;
+        }
+        let multiplier = repeat.powi(today as i32);
+        Slot {
+            multiplier,
+            note: Some(format!(
+                "{} {} of the day counts {}",
+                ordinal(today + 1),
+                kind.label(),
+                percent(multiplier)
+            )),
+        }
     }
 
-    fn prune_daily(&mut self, at: Millis) {
+    /// Takes the slot [`Attention::slot`] describes and returns its multiplier.
+    fn take_slot(&mut self, kind: TouchKind, at: Millis, config: &ScoringConfig) -> f64 {
+        let multiplier = self.slot(kind, at, config).multiplier;
+        if multiplier == 0.0 {
+            return 0.0;
+        }
+        // Counters only where a rule reads them, so uncapped kinds cost nothing.
+        if config.daily_cap(kind).is_some() || config.noise.repeat_factor(kind) < 1.0 {
+            *self.daily.entry(day_key(kind, at)).or_insert(0) += 1;
+        }
+        if config.noise.weekly_cap(kind).is_some() {
+            *self.weekly.entry(week_key(kind, at)).or_insert(0) += 1;
+        }
+        self.prune_counters(at);
+        multiplier
+    }
+
+    fn prune_counters(&mut self, at: Millis) {
         let newest = day_of(at).max(day_of(self.as_of));
         self.daily.retain(|key, _| {
             key.rsplit_once('@')
                 .and_then(|(_, day)| day.parse::<i64>().ok())
                 .is_some_and(|day| newest - day <= CAP_MEMORY_DAYS)
+        });
+        let newest_week = (newest + 3).div_euclid(7);
+        self.weekly.retain(|key, _| {
+            key.rsplit_once("@w")
+                .and_then(|(_, week)| week.parse::<i64>().ok())
+                .is_some_and(|week| newest_week - week <= CAP_MEMORY_DAYS / 7)
         });
     }
 
@@ -194,9 +295,7 @@ impl Attention {
     /// both sums are linear: align both to the later `as_of` and add.
     pub fn merge(&mut self, mut other: Attention, config: &ScoringConfig) {
         if other.kinds.is_empty() && other.raw == 0.0 {
-            for (key, count) in other.daily {
-                *self.daily.entry(key).or_insert(0) += count;
-            }
+            self.merge_counters(other.daily, other.weekly);
             return;
         }
         if self.kinds.is_empty() && self.raw == 0.0 && self.as_of == 0 {
@@ -217,11 +316,18 @@ impl Attention {
             ours.recent.sort_unstable_by(|a, b| b.cmp(a));
             ours.recent.truncate(RECENT_PER_KIND);
         }
-        for (key, count) in other.daily {
-            *self.daily.entry(key).or_insert(0) += count;
-        }
         self.week.extend(other.week);
         self.week.sort_unstable_by_key(|(at, _)| *at);
+        self.merge_counters(other.daily, other.weekly);
+    }
+
+    fn merge_counters(&mut self, daily: BTreeMap<String, u32>, weekly: BTreeMap<String, u32>) {
+        for (key, count) in daily {
+            *self.daily.entry(key).or_insert(0) += count;
+        }
+        for (key, count) in weekly {
+            *self.weekly.entry(key).or_insert(0) += count;
+        }
     }
 }
 
@@ -262,13 +368,15 @@ mod tests {
     }
 
     #[test]
-    fn the_daily_cap_counts_forty_opens_as_two() {
+    fn forty_opens_in_a_day_count_one_and_a_half() {
         let config = ScoringConfig::default();
         let mut attention = Attention::default();
-        let counted: f64 = (0..40)
+        let counted: Vec<f64> = (0..40)
             .map(|i| attention.add(TouchKind::EmailOpen, NOW + i * 1000, &config))
-            .sum();
-        assert_eq!(counted, 2.0);
+            .collect();
+        // The first in full, the second at the repeat factor 0.5, then the daily cap.
+        assert_eq!(&counted[..3], &[1.0, 0.5, 0.0]);
+        assert_eq!(counted.iter().sum::<f64>(), 1.5);
         assert_eq!(attention.kinds[&TouchKind::EmailOpen].count, 40);
         // The next day counts again.
         assert_eq!(attention.add(TouchKind::EmailOpen, NOW + DAY, &config), 1.0);

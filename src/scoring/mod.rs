@@ -9,12 +9,16 @@
 pub mod account;
 mod attention;
 pub mod fit;
+pub mod noise;
 pub mod qualify;
 mod reasons;
+mod replay;
 pub mod stage;
 
-pub use attention::{Attention, KindStats};
+pub use attention::{Attention, KindStats, Slot};
+pub use noise::{count, weigh, Counted, NoiseConfig, Weighing};
 pub use reasons::reasons;
+pub use replay::{needs_replay, replay, LoggedTouch};
 
 use crate::model::{Millis, TouchKind};
 use serde::{Deserialize, Serialize};
@@ -70,6 +74,9 @@ pub struct ScoringConfig {
     /// Buying groups and the account score: see `docs/scoring.md#accounts`.
     #[serde(default)]
     pub accounts: account::AccountConfig,
+    /// Rules that discount touches machines make: see `docs/scoring.md#noise-rules`.
+    #[serde(default)]
+    pub noise: NoiseConfig,
 }
 
 impl Default for ScoringConfig {
@@ -89,6 +96,7 @@ impl Default for ScoringConfig {
             refresh_interval_secs: default_refresh_interval_secs(),
             stages: stage::default_ladder(),
             accounts: account::AccountConfig::default(),
+            noise: NoiseConfig::default(),
         }
     }
 }
@@ -231,7 +239,9 @@ impl ScoringConfig {
         }
         stage::validate(&self.stages).map_err(|(index, why)| (format!("stages[{index}]"), why))?;
         self.accounts.validate()?;
-        Ok(())
+        self.noise
+            .validate()
+            .map_err(|(key, why)| (format!("noise.{key}"), why))
     }
 }
 
@@ -437,6 +447,44 @@ mod tests {
     fn unknown_weight_keys_are_refused_with_the_valid_kinds() {
         let error = toml_to_scoring("[weights]\nemail_opens = 2.0\n").unwrap_err();
         assert!(error.contains("email_open"), "{error}");
+    }
+
+    #[test]
+    fn noise_settings_read_from_toml_and_refuse_unknown_keys() {
+        let config = toml_to_scoring(
+            r#"
+[noise]
+machine_open_factor = 0.1
+min_seconds_after_send = 30
+internal_domains = ["acme.com"]
+test_domains = ["example.com", "test"]
+
+[noise.weekly_caps]
+email_click = 4
+
+[noise.repeat_factors]
+site_visit = 0.5
+
+[[noise.machine_networks]]
+cidr = "17.0.0.0/8"
+name = "Apple network"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.noise.machine_open_factor, 0.1);
+        assert_eq!(config.noise.weekly_cap(TouchKind::EmailClick), Some(4));
+        assert_eq!(config.noise.weekly_cap(TouchKind::EmailOpen), Some(6));
+        assert_eq!(config.noise.repeat_factor(TouchKind::SiteVisit), 0.5);
+        assert_eq!(config.noise.repeat_factor(TouchKind::EmailOpen), 0.5);
+        assert_eq!(config.noise.machine_networks[0].cidr, "17.0.0.0/8");
+        // Lists not given keep their defaults.
+        assert_eq!(config.noise.machine_user_agents[0].pattern, "Mozilla/5.0");
+        assert_eq!(config.validate(), Ok(()));
+        let error = toml_to_scoring("[noise]\nmachine_open_factr = 0.0\n").unwrap_err();
+        assert!(error.contains("machine_open_factr"), "{error}");
+        let mut bad = config.clone();
+        bad.noise.burst_factor = 2.0;
+        assert_eq!(bad.validate().unwrap_err().0, "noise.burst_factor");
     }
 
     fn toml_to_scoring(text: &str) -> Result<ScoringConfig, String> {

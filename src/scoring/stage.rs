@@ -175,6 +175,7 @@ pub fn next_stage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn facts(score: u8, fit: Grade) -> Facts<'static> {
         Facts {
@@ -262,5 +263,50 @@ mod tests {
         let mut ladder = default_ladder();
         ladder[1].min_fit = "E".into();
         assert!(validate(&ladder).unwrap_err().1.contains("min_fit"));
+    }
+
+    proptest! {
+        /// A score oscillating between a rung's stay and enter bars neither lifts a
+        /// contact onto that rung nor drops one that is on it.
+        #[test]
+        fn a_score_inside_the_hysteresis_band_never_flaps(
+            rung in 1usize..4,
+            on_it in any::<bool>(),
+            wobble in proptest::collection::vec(0.0f64..1.0, 1..60),
+        ) {
+            let ladder = default_ladder();
+            let (stay, enter) = (ladder[rung].stay_score, ladder[rung].enter_score);
+            let start = if on_it { rung } else { rung - 1 };
+            let mut stage = ladder[start].name.clone();
+            for share in wobble {
+                let score = stay + (share * f64::from(enter - stay)).floor() as u8;
+                prop_assert!(score >= stay && score < enter);
+                let (next, reason) = next_stage(&ladder, Some(&stage), &facts(score, Grade::A));
+                prop_assert_eq!(&next, &ladder[start].name, "score {}", score);
+                prop_assert!(reason.is_none());
+                stage = next;
+            }
+        }
+
+        /// Whatever the start, a score that stays inside one band moves the stage at
+        /// most once: a fall from above, then it holds.
+        #[test]
+        fn a_score_inside_a_band_moves_the_stage_at_most_once(
+            rung in 1usize..4,
+            start in 0usize..4,
+            wobble in proptest::collection::vec(0.0f64..1.0, 1..60),
+        ) {
+            let ladder = default_ladder();
+            let (stay, enter) = (ladder[rung].stay_score, ladder[rung].enter_score);
+            let mut stage = ladder[start].name.clone();
+            let mut changes = 0;
+            for share in wobble {
+                let score = stay + (share * f64::from(enter - stay)).floor() as u8;
+                let (next, _) = next_stage(&ladder, Some(&stage), &facts(score, Grade::A));
+                changes += usize::from(next != stage);
+                stage = next;
+            }
+            prop_assert!(changes <= 1, "{} changes", changes);
+        }
     }
 }

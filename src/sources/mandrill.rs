@@ -136,6 +136,8 @@ struct MessageEvent {
 
 #[derive(Debug, Deserialize)]
 struct Message {
+    /// When the message was sent, which scoring compares opens and clicks with.
+    ts: Option<serde_json::Number>,
     email: Option<String>,
     subject: Option<String>,
     #[serde(rename = "_id")]
@@ -185,6 +187,9 @@ impl MessageEvent {
         put("diag", msg.diag);
         if let Some(location) = self.location.filter(|l| !l.is_null()) {
             properties.insert("location".into(), location);
+        }
+        if let Some(sent) = msg.ts.as_ref().and_then(|t| t.as_f64()).filter(|s| s.is_finite() && *s >= 0.0) {
+            properties.insert("sent_at".into(), ((sent * 1000.0).round() as Millis).into());
         }
 
         // `_id` names the message, shared by all its events: one message is opened and
@@ -367,6 +372,7 @@ mod tests {
         assert!(open["user_agent"].as_str().unwrap().contains("Postbox"));
         assert_eq!(open["location"]["city"], "Oklahoma City");
         assert_eq!(open["message_id"], "exampleaaaaaaaaaaaaaaaaaaaaaaaaa4");
+        assert_eq!(open["sent_at"], 1_365_109_999_000i64);
         assert!(open.get("url").is_none());
         let click = touch(&events[2]).properties.clone().unwrap();
         assert_eq!(click["url"], "http://mandrill.com");

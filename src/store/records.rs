@@ -157,8 +157,12 @@ pub struct StoredTouch {
     pub kind: TouchKind,
     pub occurred_at: Millis,
     pub source: String,
-    /// The weight it was counted with (0 when a daily cap held it back).
+    /// The weight it was counted with (0 when a cap or a noise rule held it back).
     pub weight: f64,
+    /// Why it counted less than its kind's weight, e.g. `machine open (Apple Mail
+    /// Privacy Protection)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<serde_json::Value>,
 }

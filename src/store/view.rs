@@ -82,6 +82,8 @@ pub struct TouchView {
     pub occurred_at: String,
     pub source: String,
     pub weight: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 pub fn rfc3339(at: Millis) -> String {
@@ -126,6 +128,7 @@ impl ContactView {
                 occurred_at: rfc3339(touch.occurred_at),
                 source: touch.source.clone(),
                 weight: touch.weight,
+                notes: touch.notes.clone(),
             })
             .collect();
         // Newest first: what a rep asks about is what just happened.

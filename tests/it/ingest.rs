@@ -29,7 +29,18 @@ async fn a_signed_touch_is_acknowledged_scored_and_explained() {
         "one fresh form submit scores about 33, got {score}"
     );
     assert!((view["raw"].as_f64().unwrap() - 10.0).abs() < 0.01);
-    assert_eq!(view["reasons"], serde_json::json!(["form submit today"]));
+    // Score 33 passes the `engaged` bar of 20: the stage says so, with when.
+    assert_eq!(view["qualification_stage"], "engaged");
+    let since = &view["stage_changed_at"].as_str().unwrap()[..10];
+    assert_eq!(
+        view["reasons"],
+        serde_json::json!(["form submit today", format!("engaged since {since}")])
+    );
+    assert_eq!(view["stage_history"][0]["to"], "engaged");
+    assert!(view["stage_history"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("score 33 ≥ 20"));
     let touch = &view["touches"][0];
     assert_eq!(touch["kind"], "form_submit");
     assert_eq!(touch["source"], "site");
@@ -349,4 +360,69 @@ async fn health_readiness_and_metrics_answer() {
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics}");
     }
+}
+
+/// Two opens of one day: whichever arrives first, the earlier one is the day's
+/// first and counts in full, the later one counts half.
+#[tokio::test]
+async fn an_open_arriving_late_is_counted_as_if_it_had_arrived_in_order() {
+    let daemon = Daemon::start("");
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let at = |hour: u32| {
+        yesterday
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc()
+            .to_rfc3339()
+    };
+    let email = "late-open@example.com";
+    assert_eq!(
+        daemon
+            .post_site("open-11", &touch_body(email, "email_open", &at(11)))
+            .await
+            .status(),
+        200
+    );
+    daemon.wait_contact(email, |v| v["touch_count"] == 1).await;
+    assert_eq!(
+        daemon
+            .post_site("open-10", &touch_body(email, "email_open", &at(10)))
+            .await
+            .status(),
+        200
+    );
+    let view = daemon.wait_contact(email, |v| v["touch_count"] == 2).await;
+    // Newest first: the 11:00 open was rewritten from 1 to 0.5 when the 10:00 one came.
+    let touches = view["touches"].as_array().unwrap();
+    assert_eq!(touches[0]["weight"], 0.5, "{view}");
+    assert_eq!(
+        touches[0]["notes"],
+        serde_json::json!(["2nd email open of the day counts 50%"])
+    );
+    assert_eq!(touches[1]["weight"], 1.0, "{view}");
+    assert!(touches[1].get("notes").is_none(), "{view}");
+}
+
+#[tokio::test]
+async fn an_apple_privacy_prefetch_is_logged_with_weight_zero_and_the_reason() {
+    let daemon = Daemon::start("");
+    let body = serde_json::json!({
+        "type": "touch",
+        "timestamp": now_rfc3339(),
+        "data": {
+            "email": "mpp@example.com", "kind": "email_open", "occurred_at": now_rfc3339(),
+            "properties": {"user_agent": "Mozilla/5.0", "ip": "146.75.168.133"}
+        }
+    })
+    .to_string();
+    assert_eq!(daemon.post_site("mpp-1", &body).await.status(), 200);
+    let view = daemon
+        .wait_contact("mpp@example.com", |v| v["touch_count"] == 1)
+        .await;
+    assert_eq!(view["raw"], 0.0, "{view}");
+    assert_eq!(view["touches"][0]["weight"], 0.0);
+    assert_eq!(
+        view["touches"][0]["notes"],
+        serde_json::json!(["machine open (Apple Mail Privacy Protection)"])
+    );
 }

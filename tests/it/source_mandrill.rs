@@ -345,3 +345,32 @@ async fn bad_input_gets_a_clear_answer_and_stores_nothing() {
         assert!(daemon.contact(email).await.is_none(), "{email} was stored");
     }
 }
+
+/// `msg.ts` is when Mandrill sent the message: a click 5 s later is a gateway
+/// following the link, not the recipient.
+#[tokio::test]
+async fn a_click_seconds_after_sending_counts_nothing() {
+    let daemon = Daemon::start(&config());
+    let now = unix_now();
+    let mut click = event("click", "gw@example.com", "msg-gw", now, open_extra());
+    click["url"] = "https://example.com/pricing".into();
+    click["msg"]["ts"] = (now - 5).into();
+    let mut read = event("open", "gw@example.com", "msg-gw", now - 1, open_extra());
+    read["msg"]["ts"] = (now - 7200).into();
+    assert_eq!(
+        status_of(send(&daemon, &batch(&[read, click])).await).await,
+        "accepted"
+    );
+    let view = daemon
+        .wait_contact("gw@example.com", |v| v["touch_count"] == 2)
+        .await;
+    let touches = view["touches"].as_array().unwrap();
+    let clicked = touches.iter().find(|t| t["kind"] == "email_click").unwrap();
+    assert_eq!(clicked["weight"], 0.0, "{view}");
+    assert_eq!(
+        clicked["notes"],
+        serde_json::json!(["clicked 5 s after sending"])
+    );
+    let opened = touches.iter().find(|t| t["kind"] == "email_open").unwrap();
+    assert_eq!(opened["weight"], 1.0, "{view}");
+}
