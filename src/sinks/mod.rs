@@ -70,6 +70,7 @@ macro_rules! sinks {
 
 sinks! {
     Hubspot => hubspot::HubspotSink,
+    Pipedrive => pipedrive::PipedriveSink,
 }
 
 /// A token bucket: `requests` per `per_secs`, the burst being the whole bucket.
@@ -88,7 +89,7 @@ impl RateLimit {
         Ok(())
     }
 
-    fn limiter(&self) -> DefaultDirectRateLimiter {
+    pub(crate) fn limiter(&self) -> DefaultDirectRateLimiter {
         let requests = NonZeroU32::new(self.requests).unwrap_or(NonZeroU32::MIN);
         let period = Duration::from_secs_f64(self.per_secs / f64::from(requests.get()))
             .max(Duration::from_nanos(1));
