@@ -4,10 +4,12 @@
 mod cli;
 mod crash;
 mod fake_hubspot;
+mod fake_pipedrive;
 mod harness;
 mod hubspot_source;
 mod ingest;
 mod sink;
+mod sink_pipedrive;
 mod source_behaviour;
 mod source_mailchimp;
 mod source_mandrill;
