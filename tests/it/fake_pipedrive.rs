@@ -411,7 +411,11 @@ async fn api(
             headers.retain(|(name, _)| !overrides.iter().any(|(o, _)| o == name));
             headers.extend(overrides);
         }
-        let id = request.match_info().get("id").unwrap_or_default().to_string();
+        let id = request
+            .match_info()
+            .get("id")
+            .unwrap_or_default()
+            .to_string();
         let (status, answer) = update_person(&mut state, &id, &text);
         (status, vec![], answer)
     };
@@ -449,9 +453,16 @@ fn list_fields(state: &State, query: &str) -> (u16, serde_json::Value) {
         return (400, error_body("Limit cannot be over 500"));
     }
     let limit = limit.min(PAGE_CAP);
-    let page: Vec<serde_json::Value> = state.fields.iter().skip(start).take(limit).cloned().collect();
+    let page: Vec<serde_json::Value> = state
+        .fields
+        .iter()
+        .skip(start)
+        .take(limit)
+        .cloned()
+        .collect();
     let more = start + page.len() < state.fields.len();
-    let mut pagination = serde_json::json!({"start": start, "limit": limit, "more_items_in_collection": more});
+    let mut pagination =
+        serde_json::json!({"start": start, "limit": limit, "more_items_in_collection": more});
     if more {
         pagination["next_start"] = (start + page.len()).into();
     }
@@ -462,8 +473,23 @@ fn list_fields(state: &State, query: &str) -> (u16, serde_json::Value) {
 }
 
 const FIELD_TYPES: &[&str] = &[
-    "address", "date", "daterange", "double", "enum", "monetary", "org", "people", "phone", "set",
-    "text", "time", "timerange", "user", "varchar", "varchar_auto", "visible_to",
+    "address",
+    "date",
+    "daterange",
+    "double",
+    "enum",
+    "monetary",
+    "org",
+    "people",
+    "phone",
+    "set",
+    "text",
+    "time",
+    "timerange",
+    "user",
+    "varchar",
+    "varchar_auto",
+    "visible_to",
 ];
 
 fn add_field(state: &mut State, text: &str) -> (u16, serde_json::Value) {
@@ -482,7 +508,10 @@ fn add_field(state: &mut State, text: &str) -> (u16, serde_json::Value) {
     if matches!(field_type, "enum" | "set")
         && (options.is_empty() || options.iter().any(|o| !o["label"].is_string()))
     {
-        return (400, error_body("Options must be given for enum and set fields"));
+        return (
+            400,
+            error_body("Options must be given for enum and set fields"),
+        );
     }
     let field = create_field(state, &name, field_type, &options);
     (200, serde_json::json!({"success": true, "data": field}))
@@ -513,7 +542,10 @@ fn valid_value(field: &serde_json::Value, value: &serde_json::Value) -> bool {
 
 fn update_person(state: &mut State, id: &str, text: &str) -> (u16, serde_json::Value) {
     let Ok(id) = id.parse::<u64>() else {
-        return (400, error_body("Validation failed: id: Parameter 'id' must be an integer"));
+        return (
+            400,
+            error_body("Validation failed: id: Parameter 'id' must be an integer"),
+        );
     };
     if state.missing.contains(&id) {
         return (404, error_body("Person not found"));
@@ -522,16 +554,31 @@ fn update_person(state: &mut State, id: &str, text: &str) -> (u16, serde_json::V
         return (400, error_body("Invalid JSON"));
     };
     let Some(custom) = body["custom_fields"].as_object() else {
-        return (400, error_body("Validation failed: custom_fields: must be an object"));
+        return (
+            400,
+            error_body("Validation failed: custom_fields: must be an object"),
+        );
     };
     for (key, value) in custom {
-        let Some(field) = state.fields.iter().find(|f| f["edit_flag"] == true && f["key"] == *key) else {
-            return (400, error_body(&format!("Validation failed: custom_fields: Unknown custom field {key}")));
+        let Some(field) = state
+            .fields
+            .iter()
+            .find(|f| f["edit_flag"] == true && f["key"] == *key)
+        else {
+            return (
+                400,
+                error_body(&format!(
+                    "Validation failed: custom_fields: Unknown custom field {key}"
+                )),
+            );
         };
         if !valid_value(field, value) {
             return (
                 400,
-                error_body(&format!("Validation failed: custom_fields.{key}: invalid value for {} field", field["field_type"])),
+                error_body(&format!(
+                    "Validation failed: custom_fields.{key}: invalid value for {} field",
+                    field["field_type"]
+                )),
             );
         }
     }

@@ -68,7 +68,8 @@ async fn call_done(daemon: &Daemon, event: &str, person_id: u64) {
             "host": "acme.pipedrive.com"
         }
     });
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{HOOK_USER}:{HOOK_PASSWORD}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{HOOK_USER}:{HOOK_PASSWORD}"));
     let response = daemon
         .post(
             "/webhooks/pipedrive",
@@ -97,7 +98,12 @@ async fn a_person_gets_typed_custom_fields_sent_with_the_api_token() {
         .await;
 
     let view = daemon.contact("pipedrive:501").await.unwrap();
-    let key = |name: &str| fake.field(name).unwrap()["key"].as_str().unwrap().to_string();
+    let key = |name: &str| {
+        fake.field(name).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let update = &updates_of(&fake, 501)[0];
     assert_eq!(update.answered, 200);
     assert_eq!(update.api_token.as_deref(), Some(API_TOKEN));
@@ -140,8 +146,10 @@ async fn field_keys_are_listed_once_and_each_changed_person_is_one_request() {
     fake.wait_for("person 650 written", |f| f.person(650).is_some())
         .await;
     call_done(&daemon, "later-2", 601).await;
-    fake.wait_for("person 601 written twice", |f| updates_of(f, 601).len() == 2)
-        .await;
+    fake.wait_for("person 601 written twice", |f| {
+        updates_of(f, 601).len() == 2
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     assert_eq!(fake.person_updates().len(), 14, "{:?}", fake.requests());
@@ -187,13 +195,22 @@ async fn an_expired_oauth_token_is_refreshed_and_the_request_sent_again() {
         .skip_while(|r| r.path != "/api/v2/persons/702")
         .map(|r| (r.path, r.answered, r.authorization))
         .collect();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     assert_eq!(
         tail,
         vec![
-            ("/api/v2/persons/702".into(), 401, Some(format!("Bearer {ACCESS_TOKEN}"))),
+            (
+                "/api/v2/persons/702".into(),
+                401,
+                Some(format!("Bearer {ACCESS_TOKEN}"))
+            ),
             ("/oauth/token".into(), 200, Some(format!("Basic {basic}"))),
-            ("/api/v2/persons/702".into(), 200, Some("Bearer 12345:67890:oauth-access-2".into())),
+            (
+                "/api/v2/persons/702".into(),
+                200,
+                Some("Bearer 12345:67890:oauth-access-2".into())
+            ),
         ]
     );
     let refresh = fake
@@ -201,9 +218,14 @@ async fn an_expired_oauth_token_is_refreshed_and_the_request_sent_again() {
         .into_iter()
         .find(|r| r.path == "/oauth/token")
         .unwrap();
-    assert_eq!(refresh.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        refresh.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
     let form: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(refresh.body.as_bytes()).into_owned().collect();
+        form_urlencoded::parse(refresh.body.as_bytes())
+            .into_owned()
+            .collect();
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], REFRESH_TOKEN);
 
@@ -216,7 +238,10 @@ async fn an_expired_oauth_token_is_refreshed_and_the_request_sent_again() {
         Some("Bearer 12345:67890:oauth-access-2")
     );
     assert_eq!(
-        fake.requests().iter().filter(|r| r.path == "/oauth/token").count(),
+        fake.requests()
+            .iter()
+            .filter(|r| r.path == "/oauth/token")
+            .count(),
         1
     );
     assert!(daemon.dead_letters().await.is_empty());
@@ -276,9 +301,15 @@ async fn a_429_is_waited_out_as_retry_after_says() {
     fake.wait_for("person 901 written", |f| f.person(901).is_some())
         .await;
     let tries = updates_of(&fake, 901);
-    assert_eq!(tries.iter().map(|r| r.answered).collect::<Vec<_>>(), vec![429, 200]);
+    assert_eq!(
+        tries.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        vec![429, 200]
+    );
     let waited = tries[1].at - tries[0].at;
-    assert!(waited >= Duration::from_millis(1900), "retried after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
     let metrics = daemon.metrics().await;
     assert!(
         metrics.contains(r#"attentiond_sink_requests_total{sink="pipedrive",status="429"} 1"#),
@@ -306,7 +337,10 @@ async fn a_nearly_spent_burst_window_pauses_the_sink() {
     let updates = fake.person_updates();
     assert_eq!(updates.len(), 2, "{updates:?}");
     let gap = updates[1].at - updates[0].at;
-    assert!(gap >= Duration::from_millis(1900), "next request after {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(1900),
+        "next request after {gap:?}"
+    );
 }
 
 #[tokio::test]
@@ -328,7 +362,12 @@ async fn a_missing_field_fails_records_naming_it_and_setup_crm() {
 
 fn setup_crm(config: &std::path::Path, dry_run: bool) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_attentiond"));
-    command.args(["--config", config.to_str().unwrap(), "setup-crm", "pipedrive"]);
+    command.args([
+        "--config",
+        config.to_str().unwrap(),
+        "setup-crm",
+        "pipedrive",
+    ]);
     if dry_run {
         command.arg("--dry-run");
     }
@@ -358,12 +397,20 @@ fn setup_crm_creates_the_person_fields_once() {
     let (code, stdout, stderr) = setup_crm(&path, false);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("4 created, 0 already there"), "{stdout}");
-    assert!(stdout.contains("created   person field \"Attention trend\" (enum"), "{stdout}");
+    assert!(
+        stdout.contains("created   person field \"Attention trend\" (enum"),
+        "{stdout}"
+    );
 
     let types: Vec<(String, String)> = fake
         .custom_fields()
         .iter()
-        .map(|f| (f["name"].as_str().unwrap().into(), f["field_type"].as_str().unwrap().into()))
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().into(),
+                f["field_type"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         types,
@@ -381,15 +428,28 @@ fn setup_crm_creates_the_person_fields_once() {
         .map(|o| o["label"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(options, vec!["rising", "steady", "fading"]);
-    let posts = fake.requests().into_iter().filter(|r| r.method == "POST").count();
-    assert!(fake.requests().iter().all(|r| r.api_token.as_deref() == Some(API_TOKEN)));
+    let posts = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| r.api_token.as_deref() == Some(API_TOKEN)));
 
     let (code, stdout, stderr) = setup_crm(&path, false);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("0 created, 4 already there"), "{stdout}");
-    assert!(stdout.contains("exists    person field \"Attention score\" (double"), "{stdout}");
+    assert!(
+        stdout.contains("exists    person field \"Attention score\" (double"),
+        "{stdout}"
+    );
     assert_eq!(
-        fake.requests().into_iter().filter(|r| r.method == "POST").count(),
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .count(),
         posts
     );
     assert_eq!(fake.custom_fields().len(), 4);
@@ -402,14 +462,20 @@ fn setup_crm_dry_run_prints_the_requests_and_changes_nothing() {
     let (_dir, path) = setup_config(&fake);
     let (code, stdout, stderr) = setup_crm(&path, true);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("exists    person field \"Attention score\""), "{stdout}");
+    assert!(
+        stdout.contains("exists    person field \"Attention score\""),
+        "{stdout}"
+    );
     let url = format!("would send POST {}/api/v1/personFields", fake.base);
     assert_eq!(stdout.matches(&url).count(), 3, "{stdout}");
     assert!(
         stdout.contains(r#"{"add_visible_flag":false,"field_type":"enum","name":"Attention trend","options":[{"label":"rising"},{"label":"steady"},{"label":"fading"}]}"#),
         "{stdout}"
     );
-    assert!(stdout.contains("dry run: nothing was changed in pipedrive"), "{stdout}");
+    assert!(
+        stdout.contains("dry run: nothing was changed in pipedrive"),
+        "{stdout}"
+    );
     assert!(fake.requests().iter().all(|r| r.method == "GET"));
     assert_eq!(fake.custom_fields().len(), 1);
 }
