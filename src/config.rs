@@ -20,6 +20,8 @@ const SECRET_KEYS: &[&str] = &[
     "client_secret",
     "secret",
     "access_token",
+    "api_token",
+    "refresh_token",
     "token",
     "password",
     "key",

@@ -72,6 +72,7 @@ sinks! {
     Hubspot => hubspot::HubspotSink,
     Marketo => marketo::MarketoSink,
     Salesforce => salesforce::SalesforceSink,
+    Pipedrive => pipedrive::PipedriveSink,
 }
 
 /// A token bucket: `requests` per `per_secs`, the burst being the whole bucket.
@@ -90,7 +91,7 @@ impl RateLimit {
         Ok(())
     }
 
-    fn limiter(&self) -> DefaultDirectRateLimiter {
+    pub(crate) fn limiter(&self) -> DefaultDirectRateLimiter {
         let requests = NonZeroU32::new(self.requests).unwrap_or(NonZeroU32::MIN);
         let period = Duration::from_secs_f64(self.per_secs / f64::from(requests.get()))
             .max(Duration::from_nanos(1));
