@@ -6,7 +6,7 @@
 
 use super::overlay::Overlay;
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, TouchKind};
-use crate::scoring::account::account_key;
+use crate::scoring::account::{account_key, score_account, Member};
 use crate::scoring::{self, qualify, ScoringConfig};
 use crate::sinks::fields::{account_fields, contact_fields};
 use crate::sinks::SinkConfig;
@@ -53,6 +53,7 @@ struct Tx<'t> {
     meta: Overlay<'t>,
     dead_letters: Overlay<'t>,
     accounts: Overlay<'t>,
+    account_work: AccountWork,
     dirty: BTreeSet<u64>,
     applied: Applied,
 }
@@ -106,6 +107,7 @@ pub fn apply_deliveries(
         meta: Overlay::new(&trees.meta),
         dead_letters: Overlay::new(&trees.dead_letters),
         accounts: Overlay::new(&trees.accounts),
+        account_work: AccountWork::new(),
         dirty: BTreeSet::new(),
         applied: Applied::default(),
     };
@@ -121,17 +123,11 @@ pub fn apply_deliveries(
         }
     }
     let dirty = std::mem::take(&mut tx.dirty);
-    let mut dirty_accounts = BTreeSet::new();
     for contact in dirty {
-        tx.queue_if_visible_changed(context, contact, &mut dirty_accounts)?;
+        tx.queue_if_visible_changed(context, contact)?;
     }
-    update_accounts(
-        context,
-        &mut tx.contacts,
-        &mut tx.accounts,
-        &mut tx.outbox,
-        dirty_accounts,
-    )?;
+    let work = std::mem::take(&mut tx.account_work);
+    update_accounts(context, &mut tx.accounts, &mut tx.outbox, work)?;
     tx.meta.insert(b"cursor", u64_key(*last_seq));
     let applied = std::mem::take(&mut tx.applied);
     commit(
@@ -170,29 +166,24 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
     let mut contacts = Overlay::new(&trees.contacts);
     let mut outbox = Overlay::new(&trees.outbox);
     let mut accounts = Overlay::new(&trees.accounts);
-    let mut dirty_accounts = BTreeSet::new();
+    let mut work = AccountWork::new();
     let mut queued = 0;
     for id in ids {
         let Some(bytes) = contacts.get(u64_key(*id))? else {
             continue;
         };
         let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
-        let moved = join_account(context, &mut accounts, &mut contact, &mut dirty_accounts)?;
-        if queue(context, &mut outbox, &mut contact)? || moved {
-            if let Some(account) = &contact.account_key {
-                dirty_accounts.insert(account.clone());
-            }
+        let changed = queue(context, &mut outbox, &mut contact)?;
+        // Members' sums decay by themselves: an account needs a new look when a
+        // member's fields changed, and people from before accounts existed join.
+        let moved = (changed || contact.account_key.is_none())
+            && join_account(context, &mut contact, &mut work);
+        if changed || moved {
             contacts.insert(u64_key(*id), encode(&contact)?);
             queued += 1;
         }
     }
-    update_accounts(
-        context,
-        &mut contacts,
-        &mut accounts,
-        &mut outbox,
-        dirty_accounts,
-    )?;
+    update_accounts(context, &mut accounts, &mut outbox, work)?;
     if queued > 0 || !accounts.is_empty() {
         commit(
             &[&trees.contacts, &trees.outbox, &trees.accounts],
@@ -206,71 +197,76 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
     Ok(queued)
 }
 
-/// Puts the contact in the buying group of its account (and out of the previous
-/// one). Returns whether it moved.
+/// Account key → member → their new summary, or `None` when they left.
+pub(super) type AccountWork = BTreeMap<String, BTreeMap<u64, Option<Member>>>;
+
+/// Puts the contact's current summary in the buying group of its account, and takes
+/// it out of the previous one if the account changed. Returns whether it moved.
 pub(super) fn join_account(
     context: &Context<'_>,
-    accounts: &mut Overlay<'_>,
     contact: &mut Contact,
-    dirty_accounts: &mut BTreeSet<String>,
-) -> TxResult<bool> {
+    work: &mut AccountWork,
+) -> bool {
     let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
-    if key == contact.account_key {
-        return Ok(false);
-    }
-    if let Some(old) = contact.account_key.take() {
-        if let Some(bytes) = accounts.get(old.as_bytes())? {
-            let mut account: Account = decode("accounts", old.as_bytes(), &bytes)?;
-            account.members.retain(|member| *member != contact.id);
-            accounts.insert(old.as_bytes(), encode(&account)?);
+    let moved = key != contact.account_key;
+    if moved {
+        if let Some(old) = contact.account_key.take() {
+            work.entry(old).or_default().insert(contact.id, None);
         }
-        dirty_accounts.insert(old);
+        contact.account_key = key;
     }
-    if let Some(new) = &key {
-        let mut account: Account = match accounts.get(new.as_bytes())? {
-            Some(bytes) => decode("accounts", new.as_bytes(), &bytes)?,
+    if let Some(key) = &contact.account_key {
+        let field = |name: &str| contact.profile.get(name).map(|f| f.value.as_str());
+        let member = Member::of(
+            contact.id,
+            &contact.attention,
+            field("title"),
+            field("company"),
+        );
+        work.entry(key.clone())
+            .or_default()
+            .insert(contact.id, Some(member));
+    }
+    moved
+}
+
+/// Applies member changes to their accounts, rescores them, and queues the account
+/// fields for the sinks that hold such accounts if a rep would see a change.
+pub(super) fn update_accounts(
+    context: &Context<'_>,
+    accounts: &mut Overlay<'_>,
+    outbox: &mut Overlay<'_>,
+    work: AccountWork,
+) -> TxResult<()> {
+    for (key, changes) in work {
+        let mut account: Account = match accounts.get(key.as_bytes())? {
+            Some(bytes) => decode("accounts", key.as_bytes(), &bytes)?,
             None => Account {
-                key: new.clone(),
+                key: key.clone(),
                 ..Account::default()
             },
         };
-        if !account.members.contains(&contact.id) {
-            account.members.push(contact.id);
-        }
-        accounts.insert(new.as_bytes(), encode(&account)?);
-        dirty_accounts.insert(new.clone());
-    }
-    contact.account_key = key;
-    Ok(true)
-}
-
-/// Rescores accounts whose members changed and queues the account fields for the
-/// sinks that hold such accounts, if a rep would see a change.
-pub(super) fn update_accounts(
-    context: &Context<'_>,
-    contacts: &mut Overlay<'_>,
-    accounts: &mut Overlay<'_>,
-    outbox: &mut Overlay<'_>,
-    dirty: BTreeSet<String>,
-) -> TxResult<()> {
-    for key in dirty {
-        let Some(bytes) = accounts.get(key.as_bytes())? else {
-            continue;
-        };
-        let mut account: Account = decode("accounts", key.as_bytes(), &bytes)?;
-        let mut members = Vec::with_capacity(account.members.len());
-        for id in &account.members {
-            if let Some(bytes) = contacts.get(u64_key(*id))? {
-                members.push(decode::<Contact>("contacts", &u64_key(*id), &bytes)?);
+        for (id, change) in changes {
+            let position = account.members.binary_search_by_key(&id, |m| m.id);
+            match (position, change) {
+                (Ok(at), Some(member)) => account.members[at] = member,
+                (Err(at), Some(member)) => account.members.insert(at, member),
+                (Ok(at), None) => {
+                    account.members.remove(at);
+                }
+                (Err(_), None) => {}
             }
         }
-        // Merged-away and erased people leave the group here.
-        account.members = members.iter().map(|member| member.id).collect();
         if account.members.is_empty() {
             accounts.remove(key.as_bytes())?;
             continue;
         }
-        let scored = score_members(&key, &members, context.now, context.scoring);
+        let scored = score_account(
+            &account_name(&key, &account.members),
+            &account.members,
+            context.now,
+            context.scoring,
+        );
         let visible = AccountVisible {
             score: scored.score,
             trend: scored.trend,
@@ -301,41 +297,14 @@ pub(super) fn update_accounts(
     Ok(())
 }
 
-/// The account's score from its members' current attention.
-pub fn score_members(
-    key: &str,
-    members: &[Contact],
-    now: Millis,
-    config: &ScoringConfig,
-) -> scoring::account::AccountScore {
-    let name = account_name(key, members);
-    let facts: Vec<scoring::account::Member<'_>> = members
-        .iter()
-        .map(|contact| scoring::account::Member {
-            id: contact.id,
-            attention: &contact.attention,
-            title: contact
-                .profile
-                .get("title")
-                .map(|field| field.value.as_str()),
-        })
-        .collect();
-    scoring::account::score_account(&name, &facts, now, config)
-}
-
 /// What reasons call an account: its domain, else the company a member gave.
-pub fn account_name(key: &str, members: &[Contact]) -> String {
+pub fn account_name(key: &str, members: &[Member]) -> String {
     if let Some(domain) = key.strip_prefix("domain:") {
         return domain.to_string();
     }
     members
         .iter()
-        .find_map(|member| {
-            member
-                .profile
-                .get("company")
-                .map(|field| field.value.clone())
-        })
+        .find_map(|member| member.company.clone())
         .unwrap_or_else(|| key.to_string())
 }
 
@@ -738,6 +707,12 @@ impl Tx<'_> {
         let (Some(mut into), Some(from)) = (self.load(winner)?, self.load(loser)?) else {
             return Ok(());
         };
+        if let Some(account) = &from.account_key {
+            self.account_work
+                .entry(account.clone())
+                .or_default()
+                .insert(loser, None);
+        }
         into.attention.merge(from.attention, context.scoring);
         into.touch_count += from.touch_count;
         if into.account.is_none() {
@@ -792,6 +767,12 @@ impl Tx<'_> {
             return Ok(());
         };
         if let Some(contact) = self.load(id)? {
+            if let Some(account) = &contact.account_key {
+                self.account_work
+                    .entry(account.clone())
+                    .or_default()
+                    .insert(id, None);
+            }
             for identity in contact.identities.iter().chain(&contact.retired) {
                 self.identities.remove(identity.key().as_bytes())?;
                 self.erased
@@ -822,19 +803,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn queue_if_visible_changed(
-        &mut self,
-        context: &Context<'_>,
-        id: u64,
-        dirty_accounts: &mut BTreeSet<String>,
-    ) -> TxResult<()> {
+    fn queue_if_visible_changed(&mut self, context: &Context<'_>, id: u64) -> TxResult<()> {
         let Some(mut contact) = self.load(id)? else {
             return Ok(());
         };
-        let moved = join_account(context, &mut self.accounts, &mut contact, dirty_accounts)?;
-        if let Some(account) = &contact.account_key {
-            dirty_accounts.insert(account.clone());
-        }
+        let moved = join_account(context, &mut contact, &mut self.account_work);
         if queue(context, &mut self.outbox, &mut contact)? || moved {
             self.save(&contact)?;
         }

@@ -8,7 +8,7 @@ mod apply;
 mod overlay;
 pub mod rescore;
 
-pub use apply::{account_name, apply_deliveries, refresh, score_members, Applied, Context};
+pub use apply::{account_name, apply_deliveries, refresh, Applied, Context};
 
 use crate::config::Config;
 use crate::metrics::{KindLabels, Metrics};

@@ -2,18 +2,20 @@
 //! `[scoring]`, then every account; changed fields are queued for the CRMs.
 //!
 //! It runs at start when the scoring version (a hash of `[scoring]`) differs from the
-//! one the store was scored with, and on `attentiond rescore`.
+//! one the store was scored with, and on `attentiond rescore`. It is idempotent: the
+//! version is recorded only at the end, so an interrupted rescore runs again in full
+//! at the next start. That is why its chunks are written tree by tree rather than in
+//! one transaction, which would cost more than the recomputation itself.
 
-use super::apply::{commit, decode, encode, join_account, queue, update_accounts, Context};
+use super::apply::{decode, encode, join_account, queue, update_accounts, AccountWork, Context};
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
-use crate::store::records::u64_key;
+use crate::store::records::read_u64;
 use crate::store::{Contact, StoreError, StoredTouch};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 
-/// Contacts recomputed per commit.
-const CHUNK: usize = 2048;
+/// Contacts recomputed per write.
+const CHUNK: usize = 4096;
 const VERSION_KEY: &[u8] = b"scoring_version";
 
 /// A short hash of everything in `[scoring]` that changes a score; the refresh
@@ -60,93 +62,85 @@ pub fn rescore(
     let trees = context.store.trees();
     let total = trees.contacts.len();
     let mut done = Rescored::default();
-    let mut after: Option<Vec<u8>> = None;
-    let mut dirty_accounts = BTreeSet::new();
-    loop {
-        let range = match &after {
-            Some(key) => trees.contacts.range::<&[u8], _>((
-                std::ops::Bound::Excluded(key.as_slice()),
-                std::ops::Bound::Unbounded,
-            )),
-            None => trees.contacts.iter(),
-        };
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for item in range.take(CHUNK) {
-            chunk.push(item?);
-        }
-        let Some((last, _)) = chunk.last() else {
-            break;
-        };
-        after = Some(last.to_vec());
-        let mut contacts = Overlay::new(&trees.contacts);
-        let mut touches = Overlay::new(&trees.touches);
-        let mut outbox = Overlay::new(&trees.outbox);
-        let mut accounts = Overlay::new(&trees.accounts);
-        for (key, value) in &chunk {
-            let mut contact: Contact = decode("contacts", key, value)?;
-            let mut attention = Attention::default();
-            let email = contact.email().map(str::to_owned);
-            // The log is keyed by time then id, the order a replay counts in.
-            for item in trees.touches.scan_prefix(u64_key(contact.id)) {
-                let (touch_key, bytes) = item?;
-                let mut touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
-                let counted = scoring::count(
-                    &mut attention,
-                    touch.kind,
-                    touch.occurred_at,
-                    touch.properties.as_ref(),
-                    email.as_deref(),
-                    context.scoring,
-                );
-                done.touches += 1;
-                if counted.weight != touch.weight || counted.notes != touch.notes {
-                    touch.weight = counted.weight;
-                    touch.notes = counted.notes;
-                    touches.insert(&touch_key, encode(&touch)?);
-                }
-            }
-            contact.attention = attention;
-            join_account(context, &mut accounts, &mut contact, &mut dirty_accounts)?;
-            if let Some(account) = &contact.account_key {
-                dirty_accounts.insert(account.clone());
-            }
-            if queue(context, &mut outbox, &mut contact)? {
-                done.queued += 1;
-            }
-            contacts.insert(key, encode(&contact)?);
-            done.contacts += 1;
-        }
-        commit(
-            &[
-                &trees.contacts,
-                &trees.touches,
-                &trees.outbox,
-                &trees.accounts,
-            ],
-            vec![
-                contacts.into_batch(),
-                touches.into_batch(),
-                outbox.into_batch(),
-                accounts.into_batch(),
-            ],
-        )?;
-        progress(done.contacts, total);
-    }
+    let mut work = AccountWork::new();
+    // Both trees are keyed by contact id first, so one pass over each walks them in
+    // step: the touch log of contact n follows that of contact n − 1.
+    let mut touch_log = trees.touches.iter().peekable();
     let mut contacts = Overlay::new(&trees.contacts);
+    let mut touches = Overlay::new(&trees.touches);
     let mut outbox = Overlay::new(&trees.outbox);
+    let mut in_chunk = 0;
+    for item in trees.contacts.iter() {
+        let (key, value) = item?;
+        let mut contact: Contact = decode("contacts", &key, &value)?;
+        let mut attention = Attention::default();
+        let email = contact.email().map(str::to_owned);
+        loop {
+            let owner = match touch_log.peek() {
+                Some(Ok((touch_key, _))) => read_u64(touch_key),
+                Some(Err(_)) => None,
+                None => break,
+            };
+            match owner {
+                Some(owner) if owner < contact.id => {
+                    // A log without a contact (merged away mid-write): not ours.
+                    touch_log.next();
+                    continue;
+                }
+                Some(owner) if owner > contact.id => break,
+                _ => {}
+            }
+            let Some(item) = touch_log.next() else { break };
+            let (touch_key, bytes) = item?;
+            let mut touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
+            // The log is keyed by time then id: the order a replay counts in.
+            let counted = scoring::count(
+                &mut attention,
+                touch.kind,
+                touch.occurred_at,
+                touch.properties.as_ref(),
+                email.as_deref(),
+                context.scoring,
+            );
+            done.touches += 1;
+            if counted.weight != touch.weight || counted.notes != touch.notes {
+                touch.weight = counted.weight;
+                touch.notes = counted.notes;
+                touches.insert(&touch_key, encode(&touch)?);
+            }
+        }
+        contact.attention = attention;
+        join_account(context, &mut contact, &mut work);
+        if queue(context, &mut outbox, &mut contact)? {
+            done.queued += 1;
+        }
+        contacts.insert(&key, encode(&contact)?);
+        done.contacts += 1;
+        in_chunk += 1;
+        if in_chunk == CHUNK {
+            write(&trees.contacts, contacts)?;
+            write(&trees.touches, touches)?;
+            write(&trees.outbox, outbox)?;
+            contacts = Overlay::new(&trees.contacts);
+            touches = Overlay::new(&trees.touches);
+            outbox = Overlay::new(&trees.outbox);
+            in_chunk = 0;
+            progress(done.contacts, total);
+        }
+    }
+    write(&trees.contacts, contacts)?;
+    write(&trees.touches, touches)?;
     let mut accounts = Overlay::new(&trees.accounts);
-    update_accounts(
-        context,
-        &mut contacts,
-        &mut accounts,
-        &mut outbox,
-        dirty_accounts,
-    )?;
-    commit(
-        &[&trees.outbox, &trees.accounts],
-        vec![outbox.into_batch(), accounts.into_batch()],
-    )?;
+    update_accounts(context, &mut accounts, &mut outbox, work)?;
+    write(&trees.outbox, outbox)?;
+    write(&trees.accounts, accounts)?;
+    progress(done.contacts, total);
     record_version(context)?;
     context.store.flush()?;
     Ok(done)
+}
+
+fn write(tree: &sled::Tree, overlay: Overlay<'_>) -> Result<(), StoreError> {
+    tree.apply_batch(overlay.into_batch())?;
+    Ok(())
 }

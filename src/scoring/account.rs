@@ -10,9 +10,9 @@
 //! `docs/scoring.md#accounts` has worked examples.
 
 use super::fit::contains_word;
-use super::{trend_of, Attention, ScoringConfig, Trend};
+use super::{decay, trend_of, Attention, ScoringConfig, Trend};
 use crate::model::{Millis, MILLIS_PER_DAY};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,12 +167,41 @@ pub fn account_key(
     (!domain.is_empty() && !free).then(|| format!("domain:{domain}"))
 }
 
-/// One member as the account score needs them.
-#[derive(Debug, Clone)]
-pub struct Member<'a> {
+/// One member as the account score needs them: their decayed sums at `as_of`, so
+/// that an account is rescored without reading every member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
     pub id: u64,
-    pub attention: &'a Attention,
-    pub title: Option<&'a str>,
+    pub as_of: Millis,
+    pub raw: f64,
+    pub fast: f64,
+    pub slow: f64,
+    #[serde(default)]
+    pub last_touch_at: Option<Millis>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+}
+
+impl Member {
+    pub fn of(
+        id: u64,
+        attention: &Attention,
+        title: Option<&str>,
+        company: Option<&str>,
+    ) -> Member {
+        Member {
+            id,
+            as_of: attention.as_of,
+            raw: attention.raw,
+            fast: attention.fast,
+            slow: attention.slow,
+            last_touch_at: attention.last_touch_at(),
+            title: title.map(str::to_string),
+            company: company.map(str::to_string),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,7 +231,7 @@ pub struct MemberScore {
 /// Scores an account from its members, at `now`. `name` is what reasons call it.
 pub fn score_account(
     name: &str,
-    members: &[Member<'_>],
+    members: &[Member],
     now: Millis,
     config: &ScoringConfig,
 ) -> AccountScore {
@@ -216,23 +245,21 @@ pub fn score_account(
     let mut engaged_this_week = 0;
     let mut scored = Vec::with_capacity(members.len());
     for member in members {
-        let score = super::score(member.attention.raw_at(now, config), config);
+        let raw_now = decay(member.raw, member.as_of, now, config.half_life_days);
+        let score = super::score(raw_now, config);
         let roles = member
             .title
+            .as_deref()
             .map(|title| accounts.roles_of(title))
             .unwrap_or_default();
-        fast += member.attention.fast_at(now, config);
-        slow += member.attention.slow_at(now, config);
+        fast += decay(member.fast, member.as_of, now, config.fast_half_life_days);
+        slow += decay(member.slow, member.as_of, now, config.slow_half_life_days);
         let engaged = score >= accounts.engaged_score && score > 0;
         if engaged {
             people_engaged += 1;
             raw += 10.0 * f64::from(score).sqrt();
             covered.extend(roles.iter().cloned());
-            if member
-                .attention
-                .last_touch_at()
-                .is_some_and(|at| now - at < week)
-            {
+            if member.last_touch_at.is_some_and(|at| now - at < week) {
                 engaged_this_week += 1;
             }
         }
@@ -342,14 +369,10 @@ mod tests {
                 "Procurement Lead",
             ),
         ];
-        let members: Vec<Member<'_>> = group
+        let members: Vec<Member> = group
             .iter()
             .enumerate()
-            .map(|(i, (attention, title))| Member {
-                id: i as u64,
-                attention,
-                title: Some(title),
-            })
+            .map(|(i, (attention, title))| Member::of(i as u64, attention, Some(title), None))
             .collect();
         let breadth = score_account("acme.com", &members, NOW, &config);
         // One person, every day for a week: clicks, opens, pages, pricing, downloads.
@@ -369,16 +392,7 @@ mod tests {
             }
         }
         let busy = attention(&busy, &config);
-        let lone = score_account(
-            "solo.io",
-            &[Member {
-                id: 9,
-                attention: &busy,
-                title: None,
-            }],
-            NOW,
-            &config,
-        );
+        let lone = score_account("solo.io", &[Member::of(9, &busy, None, None)], NOW, &config);
         assert!(
             super::super::score(busy.raw_at(NOW, &config), &config) >= 95,
             "the clicker alone is near the top"
@@ -409,11 +423,7 @@ mod tests {
     fn people_below_the_engaged_score_do_not_count() {
         let config = ScoringConfig::default();
         let faint = attention(&[(TouchKind::EmailOpen, 20)], &config);
-        let members = [Member {
-            id: 1,
-            attention: &faint,
-            title: Some("CEO"),
-        }];
+        let members = [Member::of(1, &faint, Some("CEO"), None)];
         let account = score_account("acme.com", &members, NOW, &config);
         assert_eq!(account.score, 0);
         assert_eq!(account.people_engaged, 0);

@@ -62,7 +62,8 @@ pub struct KindStats {
     pub recent: Vec<Millis>,
 }
 
-fn decay(value: f64, from: Millis, to: Millis, half_life_days: f64) -> f64 {
+/// `value` at `from`, read at `to`: halved every `half_life_days`.
+pub fn decay(value: f64, from: Millis, to: Millis, half_life_days: f64) -> f64 {
     if value == 0.0 {
         return 0.0;
     }

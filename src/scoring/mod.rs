@@ -15,7 +15,7 @@ mod reasons;
 mod replay;
 pub mod stage;
 
-pub use attention::{Attention, KindStats, Slot};
+pub use attention::{decay, Attention, KindStats, Slot};
 pub use noise::{count, weigh, Counted, NoiseConfig, Weighing};
 pub use reasons::reasons;
 pub use replay::{needs_replay, replay, LoggedTouch};

@@ -51,7 +51,9 @@ pub struct StageChange {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Account {
     pub key: String,
-    pub members: Vec<u64>,
+    /// Everyone counted in the buying group, by contact id, with the sums the account
+    /// score needs.
+    pub members: Vec<crate::scoring::account::Member>,
     #[serde(default)]
     pub visible: Option<AccountVisible>,
 }

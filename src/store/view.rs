@@ -319,34 +319,25 @@ impl Store {
             return Ok(None);
         };
         let account: super::Account = serde_json::from_slice(&bytes)?;
-        let mut members = Vec::new();
-        for id in &account.members {
-            if let Some(contact) = self.contact(*id)? {
-                members.push(contact);
-            }
-        }
-        let scored = crate::pipeline::score_members(key, &members, now, config);
-        let mut member_views: Vec<MemberView> = scored
-            .members
-            .iter()
-            .zip(&members)
-            .map(|(member, contact)| MemberView {
-                id: Contact::public_id(contact.id),
-                email: contact.email().map(str::to_string),
-                title: contact
-                    .profile
-                    .get("title")
-                    .map(|field| field.value.clone()),
+        let name = crate::pipeline::account_name(key, &account.members);
+        let scored = scoring::account::score_account(&name, &account.members, now, config);
+        let mut member_views = Vec::with_capacity(scored.members.len());
+        for (member, known) in scored.members.iter().zip(&account.members) {
+            let contact = self.contact(member.id)?;
+            member_views.push(MemberView {
+                id: Contact::public_id(member.id),
+                email: contact.as_ref().and_then(|c| c.email().map(str::to_string)),
+                title: known.title.clone(),
                 score: member.score,
                 engaged: member.engaged,
                 roles: member.roles.clone(),
-                qualification_stage: contact.stage.clone(),
-            })
-            .collect();
+                qualification_stage: contact.and_then(|c| c.stage),
+            });
+        }
         member_views.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         Ok(Some(AccountView {
             key: key.to_string(),
-            name: crate::pipeline::account_name(key, &members),
+            name,
             score: scored.score,
             raw: (scored.raw * 1000.0).round() / 1000.0,
             trend: scored.trend.as_str(),
