@@ -50,9 +50,11 @@ fn main() {
             let mut events = Vec::new();
             for _ in 0..per_delivery.min(touches - made) {
                 let n = made;
-                // Spread over 60 days, contacts round robin.
+                // 60 days of history in time order (as webhooks mostly arrive),
+                // contacts round robin.
                 let contact = n % contacts;
-                let at = now - ((n * 7_919) % (60 * MILLIS_PER_DAY as u64)) as i64;
+                let span = 60 * MILLIS_PER_DAY as u64;
+                let at = now - span as i64 + (n * span / touches) as i64;
                 events.push(Event {
                     provider_id: format!("t{n}"),
                     body: EventBody::Touch(Touch {

@@ -5,14 +5,17 @@
 //! one the store was scored with, and on `attentiond rescore`. It is idempotent: the
 //! version is recorded only at the end, so an interrupted rescore runs again in full
 //! at the next start. That is why its chunks are written tree by tree rather than in
-//! one transaction, which would cost more than the recomputation itself.
+//! one transaction, which would cost more than the recomputation itself. The touch
+//! log is only read: the weights it shows are recounted by the contact view and by
+//! `explain`.
 
 use super::apply::{decode, encode, join_account, queue, update_accounts, AccountWork, Context};
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
-use crate::store::records::read_u64;
+use crate::store::records::{read_u64, u64_key};
 use crate::store::{Contact, StoreError, StoredTouch};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Contacts recomputed per write.
 const CHUNK: usize = 4096;
@@ -54,23 +57,89 @@ pub struct Rescored {
     pub queued: usize,
 }
 
-/// Recomputes everything. `progress(done, total)` is called after each chunk.
+/// Recomputes everything. `progress(done, total)` is called after each chunk. The
+/// contacts are split by id over the machine's cores; accounts follow at the end.
 pub fn rescore(
     context: &Context<'_>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Rescored, StoreError> {
     let trees = context.store.trees();
     let total = trees.contacts.len();
+    let highest = match trees.contacts.last()? {
+        Some((key, _)) => read_u64(&key).unwrap_or(0),
+        None => 0,
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4) as u64;
+    let step = highest / threads + 1;
+    let counted = AtomicUsize::new(0);
+    let (report, receive) = std::sync::mpsc::channel::<()>();
+    let results: Vec<Result<(Rescored, AccountWork), StoreError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|part| {
+                let (counted, report) = (&counted, report.clone());
+                let range = (part * step, (part + 1) * step);
+                scope.spawn(move || rescore_range(context, range, counted, report))
+            })
+            .collect();
+        drop(report);
+        // Progress comes from this thread, which owns the callback.
+        while receive.recv().is_ok() {
+            progress(counted.load(Ordering::Relaxed), total);
+        }
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker.join().unwrap_or_else(|_| {
+                    Err(StoreError::Corrupt {
+                        tree: "contacts",
+                        key: "a rescore worker stopped".into(),
+                    })
+                })
+            })
+            .collect()
+    });
     let mut done = Rescored::default();
     let mut work = AccountWork::new();
+    for result in results {
+        let (part, part_work) = result?;
+        done.contacts += part.contacts;
+        done.touches += part.touches;
+        done.queued += part.queued;
+        for (account, members) in part_work {
+            work.entry(account).or_default().extend(members);
+        }
+    }
+    let mut outbox = Overlay::new(&trees.outbox);
+    let mut accounts = Overlay::new(&trees.accounts);
+    update_accounts(context, &mut accounts, &mut outbox, work)?;
+    write(&trees.outbox, outbox)?;
+    write(&trees.accounts, accounts)?;
+    progress(done.contacts, total);
+    record_version(context)?;
+    context.store.flush()?;
+    Ok(done)
+}
+
+/// Rescores the contacts with ids in `[from, to)`.
+fn rescore_range(
+    context: &Context<'_>,
+    (from, to): (u64, u64),
+    counted: &AtomicUsize,
+    report: std::sync::mpsc::Sender<()>,
+) -> Result<(Rescored, AccountWork), StoreError> {
+    let trees = context.store.trees();
+    let mut done = Rescored::default();
+    let mut work = AccountWork::new();
+    let (low, high) = (u64_key(from), u64_key(to));
     // Both trees are keyed by contact id first, so one pass over each walks them in
     // step: the touch log of contact n follows that of contact n − 1.
-    let mut touch_log = trees.touches.iter().peekable();
+    let mut touch_log = trees.touches.range(low..high).peekable();
     let mut contacts = Overlay::new(&trees.contacts);
-    let mut touches = Overlay::new(&trees.touches);
     let mut outbox = Overlay::new(&trees.outbox);
     let mut in_chunk = 0;
-    for item in trees.contacts.iter() {
+    for item in trees.contacts.range(low..high) {
         let (key, value) = item?;
         let mut contact: Contact = decode("contacts", &key, &value)?;
         let mut attention = Attention::default();
@@ -92,9 +161,9 @@ pub fn rescore(
             }
             let Some(item) = touch_log.next() else { break };
             let (touch_key, bytes) = item?;
-            let mut touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
+            let touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
             // The log is keyed by time then id: the order a replay counts in.
-            let counted = scoring::count(
+            scoring::count(
                 &mut attention,
                 touch.kind,
                 touch.occurred_at,
@@ -103,11 +172,6 @@ pub fn rescore(
                 context.scoring,
             );
             done.touches += 1;
-            if counted.weight != touch.weight || counted.notes != touch.notes {
-                touch.weight = counted.weight;
-                touch.notes = counted.notes;
-                touches.insert(&touch_key, encode(&touch)?);
-            }
         }
         contact.attention = attention;
         join_account(context, &mut contact, &mut work);
@@ -119,25 +183,18 @@ pub fn rescore(
         in_chunk += 1;
         if in_chunk == CHUNK {
             write(&trees.contacts, contacts)?;
-            write(&trees.touches, touches)?;
             write(&trees.outbox, outbox)?;
             contacts = Overlay::new(&trees.contacts);
-            touches = Overlay::new(&trees.touches);
             outbox = Overlay::new(&trees.outbox);
+            counted.fetch_add(in_chunk, Ordering::Relaxed);
             in_chunk = 0;
-            progress(done.contacts, total);
+            let _ = report.send(());
         }
     }
     write(&trees.contacts, contacts)?;
-    write(&trees.touches, touches)?;
-    let mut accounts = Overlay::new(&trees.accounts);
-    update_accounts(context, &mut accounts, &mut outbox, work)?;
     write(&trees.outbox, outbox)?;
-    write(&trees.accounts, accounts)?;
-    progress(done.contacts, total);
-    record_version(context)?;
-    context.store.flush()?;
-    Ok(done)
+    counted.fetch_add(in_chunk, Ordering::Relaxed);
+    Ok((done, work))
 }
 
 fn write(tree: &sled::Tree, overlay: Overlay<'_>) -> Result<(), StoreError> {

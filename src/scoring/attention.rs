@@ -194,7 +194,10 @@ impl Attention {
         if config.noise.weekly_cap(kind).is_some() {
             *self.weekly.entry(week_key(kind, at)).or_insert(0) += 1;
         }
-        self.prune_counters(at);
+        // Counters only age out when a new day begins.
+        if day_of(at) > day_of(self.as_of) {
+            self.prune_counters(at);
+        }
         multiplier
     }
 
@@ -242,11 +245,13 @@ impl Attention {
             return;
         }
         let from = self.as_of;
-        self.raw = decay(self.raw, from, to, config.half_life_days);
+        // One factor per half-life, shared by every sum that decays with it.
+        let factor = decay(1.0, from, to, config.half_life_days);
+        self.raw *= factor;
         self.fast = decay(self.fast, from, to, config.fast_half_life_days);
         self.slow = decay(self.slow, from, to, config.slow_half_life_days);
         for stats in self.kinds.values_mut() {
-            stats.contribution = decay(stats.contribution, from, to, config.half_life_days);
+            stats.contribution *= factor;
         }
         let horizon = to - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
         self.week.retain(|(at, _)| *at > horizon);

@@ -120,15 +120,28 @@ impl ContactView {
             .map(|(name, field)| (name.clone(), field.value.clone()))
             .collect();
         let fit = scoring::fit::fit(&profile, contact.email(), &config.fit);
+        // Recounted under the current settings, in the log's time order, so that
+        // the weights shown add up to the score shown even after a rescore.
+        let mut recount = scoring::Attention::default();
         let mut touches: Vec<TouchView> = touches
             .iter()
-            .map(|touch| TouchView {
-                id: touch.id.clone(),
-                kind: touch.kind.as_str(),
-                occurred_at: rfc3339(touch.occurred_at),
-                source: touch.source.clone(),
-                weight: touch.weight,
-                notes: touch.notes.clone(),
+            .map(|touch| {
+                let counted = scoring::count(
+                    &mut recount,
+                    touch.kind,
+                    touch.occurred_at,
+                    touch.properties.as_ref(),
+                    contact.email(),
+                    config,
+                );
+                TouchView {
+                    id: touch.id.clone(),
+                    kind: touch.kind.as_str(),
+                    occurred_at: rfc3339(touch.occurred_at),
+                    source: touch.source.clone(),
+                    weight: counted.weight,
+                    notes: counted.notes,
+                }
             })
             .collect();
         // Newest first: what a rep asks about is what just happened.
