@@ -11,6 +11,7 @@ mod harness;
 mod hubspot_source;
 mod ingest;
 mod push;
+mod qualification;
 mod sink;
 mod sink_marketo;
 mod sink_pipedrive;
