@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench rescore
 //! RESCORE_CONTACTS=10000 RESCORE_TOUCHES=100000 cargo bench --bench rescore
+//! RESCORE_CACHE_MB=256 cargo bench --bench rescore      # store.cache_mb; default 1024
 //! ```
 
 use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind, MILLIS_PER_DAY};
@@ -26,7 +27,8 @@ fn main() {
     let contacts = env_or("RESCORE_CONTACTS", 100_000) as u64;
     let touches = env_or("RESCORE_TOUCHES", 1_000_000) as u64;
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("data")).expect("store");
+    let cache_mb = env_or("RESCORE_CACHE_MB", 1024) as u64;
+    let store = Store::open_with_cache(&dir.path().join("data"), cache_mb).expect("store");
     let sinks = BTreeMap::new();
     let original = ScoringConfig::default();
     let now = attentiond::pipeline::now_millis();

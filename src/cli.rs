@@ -173,7 +173,7 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
             config.store.path.display()
         ));
     }
-    let view = match Store::open(&config.store.path) {
+    let view = match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => {
             let parsed = ContactKey::parse(key)
                 .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
@@ -280,7 +280,7 @@ fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCo
     {
         return Err(anyhow!("say which dead letter to retry, or --all"));
     }
-    match Store::open(&config.store.path) {
+    match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => match action {
             DeadLetterAction::List => {
                 let letters = crate::http::admin::dead_letters_json(&store)?;
@@ -366,7 +366,7 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     let parsed = ContactKey::parse(key)
         .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
-    let text = match Store::open(&config.store.path) {
+    let text = match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => match store.find_contact(&parsed)? {
             Some(contact) => Some(crate::explain::explain(
                 &store,
@@ -430,7 +430,7 @@ fn explain_via_daemon(config: &Config, key: &str) -> anyhow::Result<Option<Strin
 fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
     init_logging(&config.server.log_format);
-    let store = match Store::open(&config.store.path) {
+    let store = match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => store,
         Err(StoreError::Locked(_)) => {
             return Err(anyhow!(

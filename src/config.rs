@@ -163,6 +163,10 @@ pub struct StoreConfig {
     /// audit, then pruned.
     #[serde(default = "default_inbox_retention_days")]
     pub inbox_retention_days: u32,
+    /// Most memory (MiB) the store keeps of its data; a store that fits is rescored
+    /// and refreshed without reading the disk.
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
 }
 
 impl Default for StoreConfig {
@@ -170,8 +174,13 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             inbox_retention_days: default_inbox_retention_days(),
+            cache_mb: default_cache_mb(),
         }
     }
+}
+
+fn default_cache_mb() -> u64 {
+    512
 }
 
 fn default_store_path() -> PathBuf {

@@ -26,7 +26,8 @@ pub async fn run(
             config.store.path.display()
         )
     })?;
-    let store = Store::open(&config.store.path).context("cannot open the store")?;
+    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
+        .context("cannot open the store")?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone())

@@ -90,9 +90,14 @@ pub(crate) struct Inner {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, 512)
+    }
+
+    /// Opens with a cache of at most `cache_mb` MiB (`store.cache_mb`).
+    pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(cache_mb.max(16) * 1024 * 1024)
             // Durability comes from explicit group-commit flushes; the background
             // flush only bounds how much non-acknowledged state a crash can drop.
             .flush_every_ms(Some(1000))
