@@ -65,10 +65,15 @@ pub fn explain(
         config.fading_ratio
     );
     let velocity = attention.velocity_at(now, config);
+    // Rounding can leave −0.00 where nothing was.
+    let week_ago = if (raw - velocity).abs() < 0.005 {
+        0.0
+    } else {
+        raw - velocity
+    };
     let _ = writeln!(
         out,
-        "  velocity {velocity:+.2}: raw now {raw:.2} − raw 7 days ago {:.2}",
-        raw - velocity
+        "  velocity {velocity:+.2}: raw now {raw:.2} − raw 7 days ago {week_ago:.2}"
     );
 
     let profile = contact.profile_values();

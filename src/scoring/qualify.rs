@@ -120,12 +120,11 @@ pub fn fit_line(profile: &BTreeMap<String, String>, grade: fit::Grade) -> Option
             .filter(|v| !v.is_empty())
     };
     let organisation = match (known("employees"), known("industry"), known("company")) {
-        (Some(size), industry, company) => Some(format!(
-            "a {size}-person {}",
-            industry.or(company).unwrap_or("company")
-        )),
+        (Some(size), Some(industry), _) => Some(format!("a {size}-person {industry}")),
+        (Some(size), None, Some(company)) => Some(format!("{company} ({size} people)")),
+        (Some(size), None, None) => Some(format!("a {size}-person company")),
         (None, Some(industry), Some(company)) => Some(format!("{company} in {industry}")),
-        (None, _, Some(company)) => Some(company.to_string()),
+        (None, None, Some(company)) => Some(company.to_string()),
         (None, Some(industry), None) => Some(format!("a {industry} company")),
         (None, None, None) => None,
     };
@@ -163,6 +162,15 @@ mod tests {
         assert_eq!(
             fit_line(&vp, fit::Grade::A).as_deref(),
             Some("VP Engineering at a 500-person fintech (A)")
+        );
+        let sized = profile(&[
+            ("title", "CTO"),
+            ("company", "Acme"),
+            ("employees", "51-200"),
+        ]);
+        assert_eq!(
+            fit_line(&sized, fit::Grade::A).as_deref(),
+            Some("CTO at Acme (51-200 people) (A)")
         );
         let lone = profile(&[("company", "Acme")]);
         assert_eq!(
