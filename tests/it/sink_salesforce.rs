@@ -585,3 +585,66 @@ fn setup_crm_says_when_the_credentials_are_refused() {
     assert!(!stderr.contains("wrong-secret"), "{stderr}");
     assert!(fake.custom_fields().is_empty());
 }
+
+#[tokio::test]
+async fn the_buying_group_is_written_to_the_salesforce_account() {
+    let fake = FakeSalesforce::start();
+    let account = "0015e000001AcmeQAA";
+    fake.add_with_id("Account", account, "");
+    let people = [
+        ("cto@acme.io", "CTO"),
+        ("buyer@acme.io", "Procurement Manager"),
+    ];
+    let mut ids = Vec::new();
+    for (email, _) in &people {
+        ids.push(fake.add("Contact", email));
+    }
+    let daemon = Daemon::start(&sink_config(&fake, 200, 5, ""));
+    for (i, (email, title)) in people.iter().enumerate() {
+        let profile = serde_json::json!({"type": "profile", "data": {"email": email,
+            "account": format!("salesforce:{account}"), "fields": {"title": title, "company": "Acme"}}});
+        assert_eq!(
+            daemon
+                .post_site(&format!("ap{i}"), &profile.to_string())
+                .await
+                .status(),
+            200
+        );
+        touch(&daemon, &format!("at{i}"), email, "demo_request").await;
+    }
+    fake.wait_for("the account written", |f| {
+        f.record(account)
+            .is_some_and(|r| r["Attention_People_Engaged__c"] == 2)
+    })
+    .await;
+    let written = fake.record(account).unwrap();
+    let view: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/accounts/salesforce:{account}",
+            daemon.base
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(written["Attention_Score__c"], view["score"]);
+    assert!(written["Attention_Score__c"].is_number());
+    assert_eq!(written["Attention_Trend__c"], "rising");
+    assert!(written["Attention_Reasons__c"]
+        .as_str()
+        .unwrap()
+        .starts_with("2 people from Acme engaged this week"));
+    let account_calls: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.body["records"][0]["attributes"]["type"] == "Account")
+        .collect();
+    assert!(!account_calls.is_empty());
+    assert_eq!(account_calls[0].body["records"][0]["id"], account);
+    for id in &ids {
+        assert!(fake.record(id).is_some(), "the people are written too");
+    }
+}
