@@ -447,9 +447,8 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         now: now_millis(),
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let total = store.trees().contacts.len() as u64;
     let bar = terminal.then(|| {
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "rescoring {bar:40} {pos}/{len} contacts, {per_sec}, {eta} left",
@@ -461,7 +460,10 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let mut last_log = std::time::Instant::now();
     let done = crate::pipeline::rescore::rescore(&context, |done, total| match &bar {
-        Some(bar) => bar.set_position(done as u64),
+        Some(bar) => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
         None => {
             if last_log.elapsed() >= std::time::Duration::from_secs(5) {
                 last_log = std::time::Instant::now();
@@ -469,6 +471,7 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
             }
         }
     })?;
+    store.flush()?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
