@@ -182,7 +182,9 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
                 .map(serde_json::to_value)
                 .transpose()?
         }
-        Err(StoreError::Locked(_)) => ask_daemon(&config, key)?,
+        Err(StoreError::Locked(_)) => ask_daemon(&config, false, &["contacts", key])?
+            .map(|body| serde_json::from_str(&body))
+            .transpose()?,
         Err(error) => return Err(error.into()),
     };
     match view {
@@ -197,20 +199,27 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::Value>> {
+/// Asks the running daemon's admin API: `GET` or `POST` `/api/v1/<path…>`. The body of
+/// a 2xx answer, `None` for a 404.
+fn ask_daemon(config: &Config, post: bool, path: &[&str]) -> anyhow::Result<Option<String>> {
     let token = config.server.admin_token.as_ref().ok_or_else(|| {
         anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
     })?;
-    let mut url = reqwest::Url::parse(&format!("http://{}/api/v1/contacts", config.server.listen))?;
+    let mut url = reqwest::Url::parse(&format!("http://{}/api/v1", config.server.listen))?;
     url.path_segments_mut()
         .map_err(|_| anyhow!("server.listen does not make a URL"))?
-        .push(key);
+        .extend(path);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
+        let client = reqwest::Client::new();
+        let request = if post {
+            client.post(url)
+        } else {
+            client.get(url)
+        };
+        let response = request
             .bearer_auth(token.expose())
             .send()
             .await
@@ -221,7 +230,7 @@ fn ask_daemon(config: &Config, key: &str) -> anyhow::Result<Option<serde_json::V
                 )
             })?;
         match response.status().as_u16() {
-            200 => Ok(Some(response.json().await?)),
+            200..=299 => Ok(Some(response.text().await?)),
             404 => Ok(None),
             status => Err(anyhow!(
                 "the daemon answered {status}: {}",
@@ -318,47 +327,24 @@ fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCo
 }
 
 fn dead_letters_via_daemon(config: &Config, action: &DeadLetterAction) -> anyhow::Result<ExitCode> {
-    let token = config.server.admin_token.as_ref().ok_or_else(|| {
-        anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
-    })?;
-    let base = format!("http://{}/api/v1/dead-letters", config.server.listen);
-    let client = reqwest::Client::new();
-    let request = match action {
-        DeadLetterAction::List => client.get(&base),
-        DeadLetterAction::Retry { id: Some(id), .. } => client.post(format!("{base}/{id}/retry")),
-        DeadLetterAction::Retry { .. } => client.post(format!("{base}/retry")),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let response = request
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "the store is in use and the daemon at {} does not answer",
-                    config.server.listen
-                )
-            })?;
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        match status {
-            200..=299 => {
-                println!("{}", serde_json::to_string_pretty(&body)?);
-                Ok(ExitCode::SUCCESS)
-            }
-            404 => {
-                eprintln!(
-                    "{}",
-                    body["detail"].as_str().unwrap_or("no such dead letter")
-                );
-                Ok(ExitCode::FAILURE)
-            }
-            _ => Err(anyhow!("the daemon answered {status}: {body}")),
+    let answer = match action {
+        DeadLetterAction::List => ask_daemon(config, false, &["dead-letters"])?,
+        DeadLetterAction::Retry { id: Some(id), .. } => {
+            ask_daemon(config, true, &["dead-letters", id, "retry"])?
         }
-    })
+        DeadLetterAction::Retry { .. } => ask_daemon(config, true, &["dead-letters", "retry"])?,
+    };
+    match answer {
+        Some(body) => {
+            let body: serde_json::Value = serde_json::from_str(&body)?;
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("no such dead letter");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 /// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
@@ -376,7 +362,7 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
             )?),
             None => None,
         },
-        Err(StoreError::Locked(_)) => explain_via_daemon(&config, key)?,
+        Err(StoreError::Locked(_)) => ask_daemon(&config, false, &["contacts", key, "explain"])?,
         Err(error) => return Err(error.into()),
     };
     match text {
@@ -389,41 +375,6 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-fn explain_via_daemon(config: &Config, key: &str) -> anyhow::Result<Option<String>> {
-    let token = config.server.admin_token.as_ref().ok_or_else(|| {
-        anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
-    })?;
-    let mut url = reqwest::Url::parse(&format!("http://{}/api/v1/contacts", config.server.listen))?;
-    url.path_segments_mut()
-        .map_err(|_| anyhow!("server.listen does not make a URL"))?
-        .push(key)
-        .push("explain");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .with_context(|| {
-                format!(
-                    "the store is in use and the daemon at {} does not answer",
-                    config.server.listen
-                )
-            })?;
-        match response.status().as_u16() {
-            200 => Ok(Some(response.text().await?)),
-            404 => Ok(None),
-            status => Err(anyhow!(
-                "the daemon answered {status}: {}",
-                response.text().await.unwrap_or_default()
-            )),
-        }
-    })
 }
 
 /// A progress bar at a terminal, a log line every few seconds otherwise.

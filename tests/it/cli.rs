@@ -2,25 +2,10 @@
 
 use crate::crash::{free_port, spawn_binary, wait_healthy};
 use crate::harness::*;
-use std::process::Command;
-
-fn attentiond(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_attentiond"));
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("run attentiond");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn check_config_accepts_the_example_and_lists_the_webhook_urls() {
-    let (code, stdout, stderr) = attentiond(&["check-config"], &[]);
+    let (code, stdout, stderr) = run_attentiond(&["check-config"], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("source hubspot (hubspot): POST /webhooks/hubspot"),
@@ -48,7 +33,8 @@ fn check_config_names_an_unknown_key_and_exits_1() {
         ),
     )
     .unwrap();
-    let (code, _, stderr) = attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
+    let (code, _, stderr) =
+        run_attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("sinks.hubspot")
@@ -62,7 +48,8 @@ fn check_config_names_an_unknown_key_and_exits_1() {
         config_text(dir.path(), "[sources.crm]\nkind = \"salesforse\"\n"),
     )
     .unwrap();
-    let (code, _, stderr) = attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
+    let (code, _, stderr) =
+        run_attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("sources.crm")
@@ -75,7 +62,7 @@ fn check_config_names_an_unknown_key_and_exits_1() {
 
 #[test]
 fn environment_variables_override_the_file_and_secrets_come_from_files() {
-    let (code, _, stderr) = attentiond(
+    let (code, _, stderr) = run_attentiond(
         &["check-config"],
         &[("ATTENTIOND__SERVER__LISTEN", "not-an-address")],
     );
@@ -87,10 +74,11 @@ fn environment_variables_override_the_file_and_secrets_come_from_files() {
     std::fs::write(&secret, format!("{SITE_SECRET}\n")).unwrap();
     let path = dir.path().join("a.toml");
     std::fs::write(&path, "[sources.site]\nkind = \"standard\"\n").unwrap();
-    let (code, _, stderr) = attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
+    let (code, _, stderr) =
+        run_attentiond(&["--config", path.to_str().unwrap(), "check-config"], &[]);
     assert_eq!(code, 1, "no secret: {stderr}");
     assert!(stderr.contains("secret"), "{stderr}");
-    let (code, stdout, stderr) = attentiond(
+    let (code, stdout, stderr) = run_attentiond(
         &["check-config"],
         &[
             ("ATTENTIOND_CONFIG", path.to_str().unwrap()),
@@ -120,7 +108,7 @@ async fn contact_prints_the_same_json_while_running_and_after_stopping() {
     assert_eq!(request.send().await.unwrap().status(), 200);
     let config = daemon.config.to_str().unwrap().to_string();
     let read = |key: &str| {
-        let (code, stdout, stderr) = attentiond(&["--config", &config, "contact", key], &[]);
+        let (code, stdout, stderr) = run_attentiond(&["--config", &config, "contact", key], &[]);
         (code, stdout, stderr)
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -4,7 +4,6 @@
 use crate::fake_hubspot::{FakeHubspot, TOKEN};
 use crate::harness::*;
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn sink(fake: &FakeHubspot, extra: &str) -> String {
@@ -287,18 +286,6 @@ async fn company_records_get_the_account_fields() {
             .all(|input| input["id"] == "4242")));
 }
 
-fn attentiond(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_attentiond"))
-        .args(args)
-        .output()
-        .expect("run attentiond");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_crm_creates_the_hubspot_properties_once() {
     let fake = FakeHubspot::start();
@@ -307,8 +294,10 @@ async fn setup_crm_creates_the_hubspot_properties_once() {
     std::fs::write(&config, config_text(dir.path(), &sink(&fake, ""))).unwrap();
     let config = config.to_str().unwrap();
 
-    let (code, stdout, stderr) =
-        attentiond(&["--config", config, "setup-crm", "hubspot", "--dry-run"]);
+    let (code, stdout, stderr) = run_attentiond(
+        &["--config", config, "setup-crm", "hubspot", "--dry-run"],
+        &[],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("would send POST") && stdout.contains("/crm/v3/properties/contacts"),
@@ -320,7 +309,7 @@ async fn setup_crm_creates_the_hubspot_properties_once() {
         "a dry run changes nothing"
     );
 
-    let (code, stdout, stderr) = attentiond(&["--config", config, "setup-crm", "hubspot"]);
+    let (code, stdout, stderr) = run_attentiond(&["--config", config, "setup-crm", "hubspot"], &[]);
     assert_eq!(code, 0, "{stderr}");
     let created = fake.property_names();
     assert!(created.contains(&"contacts/attention_score".to_string()));
@@ -341,7 +330,7 @@ async fn setup_crm_creates_the_hubspot_properties_once() {
         "{stdout}"
     );
 
-    let (code, stdout, stderr) = attentiond(&["--config", config, "setup-crm", "hubspot"]);
+    let (code, stdout, stderr) = run_attentiond(&["--config", config, "setup-crm", "hubspot"], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(&format!("0 created, {} already there", 9 + 4 + 2)),
@@ -354,7 +343,7 @@ async fn setup_crm_creates_the_hubspot_properties_once() {
         .count();
     assert_eq!(posts, 9 + 4 + 2, "the second run posted nothing");
 
-    let (code, _, stderr) = attentiond(&["--config", config, "setup-crm", "nosuch"]);
+    let (code, _, stderr) = run_attentiond(&["--config", config, "setup-crm", "nosuch"], &[]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("no sink `nosuch`") && stderr.contains("hubspot"),
@@ -384,7 +373,7 @@ async fn dead_letters_are_listed_and_retried_from_the_command_line() {
     std::fs::write(&config, config_text(dir.path(), &sink(&fake, ""))).unwrap();
     let config = config.to_str().unwrap();
 
-    let (code, stdout, stderr) = attentiond(&["--config", config, "dead-letters", "list"]);
+    let (code, stdout, stderr) = run_attentiond(&["--config", config, "dead-letters", "list"], &[]);
     assert_eq!(code, 0, "{stderr}");
     let listing: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(listing["dead_letters"][0]["id"], id.as_str());
@@ -393,10 +382,11 @@ async fn dead_letters_are_listed_and_retried_from_the_command_line() {
         .unwrap()
         .contains("VALIDATION_ERROR: Property values were not valid"));
 
-    let (code, _, stderr) = attentiond(&["--config", config, "dead-letters", "retry"]);
+    let (code, _, stderr) = run_attentiond(&["--config", config, "dead-letters", "retry"], &[]);
     assert_eq!(code, 1);
     assert!(stderr.contains("--all"), "{stderr}");
-    let (code, stdout, stderr) = attentiond(&["--config", config, "dead-letters", "retry", &id]);
+    let (code, stdout, stderr) =
+        run_attentiond(&["--config", config, "dead-letters", "retry", &id], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("queued again"), "{stdout}");
 

@@ -3,7 +3,6 @@
 
 use crate::fake_hubspot::{FakeHubspot, TOKEN};
 use crate::harness::*;
-use std::process::Command;
 
 fn sink(fake: &FakeHubspot) -> String {
     format!(
@@ -181,18 +180,6 @@ async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
     );
 }
 
-fn attentiond(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_attentiond"))
-        .args(args)
-        .output()
-        .expect("run attentiond");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_weight_rescores_at_start_and_pushes_the_new_values() {
     let fake = FakeHubspot::start();
@@ -230,12 +217,15 @@ async fn a_changed_weight_rescores_at_start_and_pushes_the_new_values() {
     let dir = daemon.stop();
     let config = dir.path().join("attentiond.toml");
     std::fs::write(&config, config_text(dir.path(), &changed)).unwrap();
-    let (code, stdout, stderr) = attentiond(&[
-        "--config",
-        config.to_str().unwrap(),
-        "explain",
-        "rescore@example.com",
-    ]);
+    let (code, stdout, stderr) = run_attentiond(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "explain",
+            "rescore@example.com",
+        ],
+        &[],
+    );
     assert_eq!(code, 0, "{stderr}");
     for needle in [
         "form_submit",
@@ -248,7 +238,8 @@ async fn a_changed_weight_rescores_at_start_and_pushes_the_new_values() {
         assert!(stdout.contains(needle), "{needle}\n{stdout}");
     }
     // `attentiond rescore` recomputes on demand, the daemon being stopped.
-    let (code, stdout, stderr) = attentiond(&["--config", config.to_str().unwrap(), "rescore"]);
+    let (code, stdout, stderr) =
+        run_attentiond(&["--config", config.to_str().unwrap(), "rescore"], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("rescored 1 contacts from 1 touches"),
