@@ -1,7 +1,7 @@
 //! Rescore benchmark: 1,000,000 synthetic touches for 100,000 contacts, recomputed
-//! from the touch log under a changed `[scoring]` (every weight differs, so every
-//! stored touch weight is rewritten too), as `attentiond rescore` and a start with a
-//! changed config do.
+//! from the touch log as `attentiond rescore` and a start with a changed config do:
+//! under changed weights (every score changes), under the same settings again, and
+//! with the weights changed back.
 //!
 //! ```text
 //! cargo bench --bench rescore
@@ -105,6 +105,7 @@ fn main() {
     for (label, config) in [
         ("changed weights", &changed),
         ("same settings again", &changed),
+        ("weights changed back", &original),
     ] {
         let context = Context {
             store: &store,
