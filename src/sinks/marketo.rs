@@ -301,7 +301,7 @@ impl MarketoSink {
             let mut input = serde_json::Map::new();
             input.insert(field.to_string(), key);
             for (name, value) in mapped(&names, &entry.fields) {
-                input.insert(name.to_string(), value.as_json());
+                input.insert(name.to_string(), fit_string_field(value.as_json()));
             }
             match groups
                 .iter_mut()
@@ -831,8 +831,24 @@ fn setup_error(what: &str, error: CallError) -> SinkError {
     }
 }
 
+/// Marketo's `string` fields hold 255 characters; longer reasons are cut at a phrase
+/// boundary rather than refused.
+fn fit_string_field(value: serde_json::Value) -> serde_json::Value {
+    const STRING_FIELD_CHARS: usize = 255;
+    match value {
+        serde_json::Value::String(text) if text.chars().count() > STRING_FIELD_CHARS => {
+            let mut cut: String = text.chars().take(STRING_FIELD_CHARS).collect();
+            if let Some(end) = cut.rfind("; ") {
+                cut.truncate(end);
+            }
+            serde_json::Value::String(cut)
+        }
+        other => other,
+    }
+}
+
 /// The Create Lead Fields `dataType` (swagger-mapi.json `CreateLeadField`). Its enum has
-/// no text area, so reasons (at most three short phrases) go in a 255-character string.
+/// no text area, so reasons go in a 255-character string (see `fit_string_field`).
 fn data_type_of(kind: FieldKind) -> &'static str {
     match kind {
         FieldKind::Number => "integer",
@@ -921,6 +937,23 @@ mod tests {
             "base_url": "https://123-ABC-456.mktorest.com/rest/", "client_id": "id", "client_secret": "s"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn reasons_longer_than_a_string_field_are_cut_between_phrases() {
+        let phrase = "a".repeat(100);
+        let long = format!("{phrase}; {phrase}; {phrase}");
+        let cut = fit_string_field(serde_json::Value::String(long));
+        assert_eq!(
+            cut,
+            serde_json::Value::String(format!("{phrase}; {phrase}"))
+        );
+        let short = serde_json::json!("form submit today");
+        assert_eq!(fit_string_field(short.clone()), short);
+        assert_eq!(
+            fit_string_field(serde_json::json!(57)),
+            serde_json::json!(57)
+        );
     }
 
     #[test]
