@@ -181,7 +181,11 @@ fn rescore_range(
         if queue(context, &mut outbox, &mut contact)? {
             done.queued += 1;
         }
-        contacts.insert(&key, encode(&contact)?);
+        let encoded = encode(&contact)?;
+        // Unchanged records are not written again.
+        if encoded != value.as_ref() {
+            contacts.insert(&key, encoded);
+        }
         done.contacts += 1;
         in_chunk += 1;
         if in_chunk == CHUNK {
