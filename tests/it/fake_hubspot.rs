@@ -6,7 +6,8 @@
 //! error bodies of developers.hubspot.com/docs/api-reference/error-handling and
 //! /docs/api/usage-details (429 with `policyName`).
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use crate::fake_server::FakeServer;
+use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,58 +50,40 @@ struct State {
 pub struct FakeHubspot {
     pub base: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when the fake is dropped.
+    _server: FakeServer,
 }
 
 impl FakeHubspot {
     pub fn start() -> FakeHubspot {
         let state = Arc::new(Mutex::new(State::default()));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shared = state.clone();
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .route(
-                            "/crm/v3/objects/{object}/batch/update",
-                            web::post().to(batch_update),
-                        )
-                        .route(
-                            "/crm/v3/properties/{object}/groups/{name}",
-                            web::get().to(get_group),
-                        )
-                        .route(
-                            "/crm/v3/properties/{object}/groups",
-                            web::post().to(create_group),
-                        )
-                        .route(
-                            "/crm/v3/properties/{object}/{name}",
-                            web::get().to(get_property),
-                        )
-                        .route(
-                            "/crm/v3/properties/{object}",
-                            web::post().to(create_property),
-                        )
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                handle_tx.send(server.handle()).expect("handle");
-                let _ = server.await;
-            })
+        let server = FakeServer::start(state.clone(), |config| {
+            config
+                .route(
+                    "/crm/v3/objects/{object}/batch/update",
+                    web::post().to(batch_update),
+                )
+                .route(
+                    "/crm/v3/properties/{object}/groups/{name}",
+                    web::get().to(get_group),
+                )
+                .route(
+                    "/crm/v3/properties/{object}/groups",
+                    web::post().to(create_group),
+                )
+                .route(
+                    "/crm/v3/properties/{object}/{name}",
+                    web::get().to(get_property),
+                )
+                .route(
+                    "/crm/v3/properties/{object}",
+                    web::post().to(create_property),
+                );
         });
-        let server = handle_rx.recv().expect("fake started");
         FakeHubspot {
-            base,
+            base: server.base.clone(),
             state,
-            server,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -180,16 +163,6 @@ impl FakeHubspot {
                 self.requests()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for FakeHubspot {
-    fn drop(&mut self) {
-        let stop = self.server.stop(false);
-        drop(stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

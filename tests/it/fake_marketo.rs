@@ -12,7 +12,8 @@
 //! "error_description":"Bad client credentials"}` is the one the mkto_rest gem's
 //! authentication spec stubs.
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use crate::fake_server::FakeServer;
+use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -89,8 +90,8 @@ struct State {
 pub struct FakeMarketo {
     pub base: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when the fake is dropped.
+    _server: FakeServer,
 }
 
 fn standard_fields() -> Vec<Field> {
@@ -147,38 +148,20 @@ impl FakeMarketo {
             refuse_schema_create: false,
             request_ids: 0,
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shared = state.clone();
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .app_data(web::PayloadConfig::new(4 << 20))
-                        .route("/identity/oauth/token", web::get().to(identity))
-                        .route("/identity/oauth/token", web::post().to(identity))
-                        .route("/rest/v1/leads.json", web::post().to(rest))
-                        .route("/rest/v1/leads/schema/fields.json", web::get().to(rest))
-                        .route("/rest/v1/leads/schema/fields.json", web::post().to(rest))
-                        .route("/rest/v1/leads/describe.json", web::get().to(rest))
-                })
-                .workers(2)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                handle_tx.send(server.handle()).expect("handle");
-                let _ = server.await;
-            })
+        let server = FakeServer::start(state.clone(), |config| {
+            config
+                .app_data(web::PayloadConfig::new(4 << 20))
+                .route("/identity/oauth/token", web::get().to(identity))
+                .route("/identity/oauth/token", web::post().to(identity))
+                .route("/rest/v1/leads.json", web::post().to(rest))
+                .route("/rest/v1/leads/schema/fields.json", web::get().to(rest))
+                .route("/rest/v1/leads/schema/fields.json", web::post().to(rest))
+                .route("/rest/v1/leads/describe.json", web::get().to(rest));
         });
-        let server = handle_rx.recv().expect("fake started");
         FakeMarketo {
-            base,
+            base: server.base.clone(),
             state,
-            server,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -290,16 +273,6 @@ impl FakeMarketo {
                     .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for FakeMarketo {
-    fn drop(&mut self) {
-        let stop = self.server.stop(false);
-        drop(stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

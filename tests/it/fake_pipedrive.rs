@@ -20,7 +20,8 @@
 //! - rate-limit headers `x-ratelimit-limit`/`-remaining`/`-reset` (2 s window) and
 //!   `x-daily-ratelimit-token-*`: pipedrive.readme.io/docs/core-api-concepts-rate-limiting.
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use crate::fake_server::FakeServer;
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -92,8 +93,8 @@ struct State {
 pub struct FakePipedrive {
     pub base: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when the fake is dropped.
+    _server: FakeServer,
 }
 
 /// Pipedrive's own person fields, as `GET /api/v1/personFields` lists them first.
@@ -137,35 +138,17 @@ impl FakePipedrive {
             daily_tokens: 300_000,
             ..State::default()
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shared = state.clone();
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .route("/api/v1/personFields", web::get().to(api))
-                        .route("/api/v1/personFields", web::post().to(api))
-                        .route("/api/v2/persons/{id}", web::patch().to(api))
-                        .route("/oauth/token", web::post().to(token))
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                handle_tx.send(server.handle()).expect("handle");
-                let _ = server.await;
-            })
+        let server = FakeServer::start(state.clone(), |config| {
+            config
+                .route("/api/v1/personFields", web::get().to(api))
+                .route("/api/v1/personFields", web::post().to(api))
+                .route("/api/v2/persons/{id}", web::patch().to(api))
+                .route("/oauth/token", web::post().to(token));
         });
-        let server = handle_rx.recv().expect("fake started");
         FakePipedrive {
-            base,
+            base: server.base.clone(),
             state,
-            server,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -279,16 +262,6 @@ impl FakePipedrive {
                 self.requests()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for FakePipedrive {
-    fn drop(&mut self) {
-        let stop = self.server.stop(false);
-        drop(stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

@@ -7,6 +7,7 @@ mod fake_hubspot;
 mod fake_marketo;
 mod fake_pipedrive;
 mod fake_salesforce;
+mod fake_server;
 mod harness;
 mod hubspot_source;
 mod ingest;

@@ -25,7 +25,8 @@
 //!   "CustomField"; the duplicate answer `DUPLICATE_VALUE` as quoted in
 //!   django-salesforce pull request #57.
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use crate::fake_server::FakeServer;
+use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,62 +97,45 @@ struct State {
 pub struct FakeSalesforce {
     pub base: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the server when the fake is dropped.
+    _server: FakeServer,
 }
 
 type Shared = web::Data<Arc<Mutex<State>>>;
 
 impl FakeSalesforce {
     pub fn start() -> FakeSalesforce {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State {
-            base: base.clone(),
             limit: 15_000,
             ..State::default()
         }));
-        let shared = state.clone();
-        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .route("/services/oauth2/token", web::post().to(token))
-                        .route(
-                            "/services/data/{version}/composite/sobjects",
-                            web::patch().to(collection),
-                        )
-                        .route("/services/data/{version}/query", web::get().to(query))
-                        .route(
-                            "/services/data/{version}/tooling/query",
-                            web::get().to(tooling_query),
-                        )
-                        .route(
-                            "/services/data/{version}/tooling/sobjects/CustomField",
-                            web::post().to(create_field),
-                        )
-                        .route(
-                            "/services/data/{version}/sobjects/{object}/describe",
-                            web::get().to(describe),
-                        )
-                })
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                handle_tx.send(server.handle()).expect("handle");
-                let _ = server.await;
-            })
+        let server = FakeServer::start(state.clone(), |config| {
+            config
+                .route("/services/oauth2/token", web::post().to(token))
+                .route(
+                    "/services/data/{version}/composite/sobjects",
+                    web::patch().to(collection),
+                )
+                .route("/services/data/{version}/query", web::get().to(query))
+                .route(
+                    "/services/data/{version}/tooling/query",
+                    web::get().to(tooling_query),
+                )
+                .route(
+                    "/services/data/{version}/tooling/sobjects/CustomField",
+                    web::post().to(create_field),
+                )
+                .route(
+                    "/services/data/{version}/sobjects/{object}/describe",
+                    web::get().to(describe),
+                );
         });
-        let server = handle_rx.recv().expect("fake started");
+        // Record URLs in answers name the server, known once it listens.
+        state.lock().unwrap().base = server.base.clone();
         FakeSalesforce {
-            base,
+            base: server.base.clone(),
             state,
-            server,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -297,15 +281,6 @@ impl FakeSalesforce {
                     .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for FakeSalesforce {
-    fn drop(&mut self) {
-        drop(self.server.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }
