@@ -4,8 +4,8 @@
 //! It runs at start when the scoring version (a hash of `[scoring]`) differs from the
 //! one the store was scored with, and on `attentiond rescore`. It is idempotent: the
 //! version is recorded only at the end, so an interrupted rescore runs again in full
-//! at the next start. That is why its chunks are written tree by tree rather than in
-//! one transaction, which would cost more than the recomputation itself. The touch
+//! at the next start. That is why it writes record by record rather than in one
+//! transaction, which would cost more than the recomputation itself. The touch
 //! log is only read: the weights it shows are recounted by the contact view and by
 //! `explain`.
 
@@ -17,7 +17,7 @@ use crate::store::{Contact, StoreError, StoredTouch};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Contacts recomputed per write.
+/// Contacts recomputed between progress reports and outbox writes.
 const CHUNK: usize = 4096;
 const VERSION_KEY: &[u8] = b"scoring_version";
 
@@ -139,7 +139,6 @@ fn rescore_range(
     // Both trees are keyed by contact id first, so one pass over each walks them in
     // step: the touch log of contact n follows that of contact n − 1.
     let mut touch_log = trees.touches.range(low..high).peekable();
-    let mut contacts = Overlay::new(&trees.contacts);
     let mut outbox = Overlay::new(&trees.outbox);
     let mut in_chunk = 0;
     for item in trees.contacts.range(low..high) {
@@ -182,23 +181,21 @@ fn rescore_range(
             done.queued += 1;
         }
         let encoded = encode(&contact)?;
-        // Unchanged records are not written again.
+        // Unchanged records are not written again. Single inserts from both threads
+        // beat one large batch each, which sled applies under a lock.
         if encoded != value.as_ref() {
-            contacts.insert(&key, encoded);
+            trees.contacts.insert(&key, encoded)?;
         }
         done.contacts += 1;
         in_chunk += 1;
         if in_chunk == CHUNK {
-            write(&trees.contacts, contacts)?;
             write(&trees.outbox, outbox)?;
-            contacts = Overlay::new(&trees.contacts);
             outbox = Overlay::new(&trees.outbox);
             counted.fetch_add(in_chunk, Ordering::Relaxed);
             in_chunk = 0;
             let _ = report.send(());
         }
     }
-    write(&trees.contacts, contacts)?;
     write(&trees.outbox, outbox)?;
     counted.fetch_add(in_chunk, Ordering::Relaxed);
     Ok((done, work))
