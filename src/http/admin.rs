@@ -36,6 +36,15 @@ fn internal(error: StoreError) -> Problem {
     Problem::new(500, "store error")
 }
 
+fn parse_contact_key(key: &str) -> Result<ContactKey, Problem> {
+    ContactKey::parse(key).ok_or_else(|| {
+        Problem::new(
+            400,
+            format!("`{key}` is not an email, `system:id` or contact id"),
+        )
+    })
+}
+
 /// `key` is an email, `hubspot:<id>`, `anon:<id>` or a contact id `c_<n>`.
 pub async fn contact(
     state: web::Data<AppState>,
@@ -44,12 +53,7 @@ pub async fn contact(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
-    let parsed = ContactKey::parse(&key).ok_or_else(|| {
-        Problem::new(
-            400,
-            format!("`{key}` is not an email, `system:id` or contact id"),
-        )
-    })?;
+    let parsed = parse_contact_key(&key)?;
     let view = state
         .store
         .contact_view(&parsed, now_millis(), &state.config.scoring)
@@ -68,12 +72,7 @@ pub async fn explain(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
-    let parsed = ContactKey::parse(&key).ok_or_else(|| {
-        Problem::new(
-            400,
-            format!("`{key}` is not an email, `system:id` or contact id"),
-        )
-    })?;
+    let parsed = parse_contact_key(&key)?;
     let contact = state.store.find_contact(&parsed).map_err(internal)?;
     let Some(contact) = contact else {
         return Err(Problem::new(404, format!("no contact known as `{key}`")));

@@ -274,16 +274,10 @@ impl Store {
         now: Millis,
         config: &ScoringConfig,
     ) -> Result<Option<ContactView>, StoreError> {
-        let id = match key {
-            ContactKey::Id(id) => *id,
-            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
-                Some(id) => id,
-                None => return Ok(None),
-            },
-        };
-        let Some(contact) = self.contact(id)? else {
+        let Some(contact) = self.find_contact(key)? else {
             return Ok(None);
         };
+        let id = contact.id;
         let touches = self.touches_of(id)?;
         let outcomes = self.outcomes_of(id)?;
         Ok(Some(ContactView::build(
