@@ -7,7 +7,11 @@
 //! cargo bench --bench rescore
 //! RESCORE_CONTACTS=10000 RESCORE_TOUCHES=100000 cargo bench --bench rescore
 //! RESCORE_CACHE_MB=256 cargo bench --bench rescore      # store.cache_mb; default 1024
+//! RESCORE_STORE=/tmp/rescore-store cargo bench --bench rescore  # load once, reuse after
 //! ```
+//!
+//! A kept store ends each run back under the default weights, the state it was
+//! loaded in, so the three runs measure the same work every time.
 
 use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind, MILLIS_PER_DAY};
 use attentiond::pipeline::{apply_deliveries, rescore, Context};
@@ -27,8 +31,12 @@ fn main() {
     let contacts = env_or("RESCORE_CONTACTS", 100_000) as u64;
     let touches = env_or("RESCORE_TOUCHES", 1_000_000) as u64;
     let dir = tempfile::tempdir().expect("temp dir");
+    let path = std::env::var_os("RESCORE_STORE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("data"));
+    let loaded = path.join("conf").exists();
     let cache_mb = env_or("RESCORE_CACHE_MB", 1024) as u64;
-    let store = Store::open_with_cache(&dir.path().join("data"), cache_mb).expect("store");
+    let store = Store::open_with_cache(&path, cache_mb).expect("store");
     let sinks = BTreeMap::new();
     let original = ScoringConfig::default();
     let now = attentiond::pipeline::now_millis();
@@ -45,7 +53,7 @@ fn main() {
     let started = Instant::now();
     let per_delivery = 100u64;
     let mut seq = 0u64;
-    let mut made = 0u64;
+    let mut made = if loaded { touches } else { 0 };
     while made < touches {
         let mut deliveries = Vec::new();
         for _ in 0..64 {
@@ -93,10 +101,15 @@ fn main() {
         };
         apply_deliveries(&context, &deliveries).expect("apply");
     }
-    println!(
-        "loaded {made} touches for {contacts} contacts in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    if loaded {
+        println!("reusing the store in {}", path.display());
+    } else {
+        store.flush().expect("flush");
+        println!(
+            "loaded {made} touches for {contacts} contacts in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let mut changed = ScoringConfig::default();
     for kind in kinds {
@@ -123,4 +136,5 @@ fn main() {
             done.touches as f64 / seconds
         );
     }
+    store.flush().expect("flush");
 }

@@ -80,8 +80,11 @@ impl fmt::Display for TouchKind {
 
 /// One way of recognising a person. Its [`Identity::key`] is what users type in the
 /// admin API and CLI: `someone@example.com`, `hubspot:123`, `anon:abc`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+///
+/// In JSON it reads `{"type": "email", "value": "ann@example.com"}`; binary store
+/// records (postcard, which cannot read a tag before knowing the variant) keep the
+/// variant's position instead.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Identity {
     Email(String),
     /// An id in a CRM or platform: `system` is e.g. `hubspot`.
@@ -90,6 +93,70 @@ pub enum Identity {
         id: String,
     },
     Anonymous(String),
+}
+
+/// [`Identity`] as JSON has it.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+enum TaggedIdentity {
+    Email(String),
+    Crm { system: String, id: String },
+    Anonymous(String),
+}
+
+/// [`Identity`] as binary formats have it.
+#[derive(Serialize, Deserialize)]
+enum PlainIdentity {
+    Email(String),
+    Crm { system: String, id: String },
+    Anonymous(String),
+}
+
+macro_rules! identity_mirror {
+    ($mirror:ident) => {
+        impl From<&Identity> for $mirror {
+            fn from(identity: &Identity) -> Self {
+                match identity.clone() {
+                    Identity::Email(address) => $mirror::Email(address),
+                    Identity::Crm { system, id } => $mirror::Crm { system, id },
+                    Identity::Anonymous(id) => $mirror::Anonymous(id),
+                }
+            }
+        }
+
+        impl From<$mirror> for Identity {
+            fn from(mirror: $mirror) -> Self {
+                match mirror {
+                    $mirror::Email(address) => Identity::Email(address),
+                    $mirror::Crm { system, id } => Identity::Crm { system, id },
+                    $mirror::Anonymous(id) => Identity::Anonymous(id),
+                }
+            }
+        }
+    };
+}
+
+identity_mirror!(TaggedIdentity);
+identity_mirror!(PlainIdentity);
+
+impl Serialize for Identity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            TaggedIdentity::from(self).serialize(serializer)
+        } else {
+            PlainIdentity::from(self).serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Identity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            TaggedIdentity::deserialize(deserializer).map(Identity::from)
+        } else {
+            PlainIdentity::deserialize(deserializer).map(Identity::from)
+        }
+    }
 }
 
 impl Identity {

@@ -73,6 +73,13 @@ pub(super) fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
 }
 
+pub(super) fn decode_contact(key: &[u8], bytes: &[u8]) -> TxResult<Contact> {
+    Contact::from_bytes(bytes).ok_or_else(|| StoreError::Corrupt {
+        tree: "contacts",
+        key: format!("{key:?}"),
+    })
+}
+
 /// Commits one batch per tree, all or nothing.
 pub(super) fn commit(trees: &[&sled::Tree], batches: Vec<Batch>) -> Result<(), StoreError> {
     trees.transaction(|views: &Vec<TransactionalTree>| {
@@ -172,7 +179,7 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
         let Some(bytes) = contacts.get(u64_key(*id))? else {
             continue;
         };
-        let mut contact: Contact = decode("contacts", &u64_key(*id), &bytes)?;
+        let mut contact = decode_contact(&u64_key(*id), &bytes)?;
         let changed = queue(context, &mut outbox, &mut contact)?;
         // Members' sums decay by themselves: an account needs a new look when a
         // member's fields changed, and people from before accounts existed join.
@@ -608,13 +615,14 @@ impl Tx<'_> {
 
     fn load(&self, id: u64) -> TxResult<Option<Contact>> {
         match self.contacts.get(u64_key(id))? {
-            Some(bytes) => Ok(Some(decode("contacts", &u64_key(id), &bytes)?)),
+            Some(bytes) => Ok(Some(decode_contact(&u64_key(id), &bytes)?)),
             None => Ok(None),
         }
     }
 
     fn save(&mut self, contact: &Contact) -> TxResult<()> {
-        self.contacts.insert(u64_key(contact.id), encode(contact)?);
+        self.contacts
+            .insert(u64_key(contact.id), contact.to_bytes()?);
         Ok(())
     }
 

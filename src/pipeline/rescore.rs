@@ -9,11 +9,13 @@
 //! log is only read: the weights it shows are recounted by the contact view and by
 //! `explain`.
 
-use super::apply::{decode, encode, join_account, queue, update_accounts, AccountWork, Context};
+use super::apply::{
+    decode, decode_contact, join_account, queue, update_accounts, AccountWork, Context,
+};
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
 use crate::store::records::{read_u64, u64_key};
-use crate::store::{Contact, StoreError, StoredTouch};
+use crate::store::{StoreError, StoredTouch};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -143,7 +145,7 @@ fn rescore_range(
     let mut in_chunk = 0;
     for item in trees.contacts.range(low..high) {
         let (key, value) = item?;
-        let mut contact: Contact = decode("contacts", &key, &value)?;
+        let mut contact = decode_contact(&key, &value)?;
         let mut attention = Attention::default();
         let email = contact.email().map(str::to_owned);
         loop {
@@ -180,7 +182,7 @@ fn rescore_range(
         if queue(context, &mut outbox, &mut contact)? {
             done.queued += 1;
         }
-        let encoded = encode(&contact)?;
+        let encoded = contact.to_bytes()?;
         // Unchanged records are not written again. Single inserts from both threads
         // beat one large batch each, which sled applies under a lock.
         if encoded != value.as_ref() {

@@ -27,16 +27,78 @@ pub struct Attention {
     pub slow: f64,
     /// Per kind: contribution to `raw`, counts and recent times, for reasons.
     pub kinds: BTreeMap<TouchKind, KindStats>,
-    /// Touches counted per `kind@day`, for the daily caps and repeat factors.
-    #[serde(default)]
-    pub daily: BTreeMap<String, u32>,
+    /// Touches counted per kind and day (days since 1970-01-01 UTC), for the daily
+    /// caps and repeat factors.
+    #[serde(default, with = "counters")]
+    pub daily: Counters,
     /// Time and counted weight of the touches of the last 7 days, for the velocity.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub week: Vec<(Millis, f64)>,
-    /// Touches counted per `kind@w<week>` (weeks from Monday 00:00 UTC), for the
-    /// weekly caps.
     #[serde(default)]
-    pub weekly: BTreeMap<String, u32>,
+    pub week: Vec<(Millis, f64)>,
+    /// Touches counted per kind and week (weeks from Monday 00:00 UTC), for the
+    /// weekly caps.
+    #[serde(default, with = "counters")]
+    pub weekly: Counters,
+}
+
+/// Touches counted per kind and period (a day or a week number).
+pub type Counters = BTreeMap<(TouchKind, i64), u32>;
+
+/// Counters are kept as `[kind, period, count]` triples. Records written before
+/// that kept a map of `"kind@day"` and `"kind@w<week>"` strings, which JSON
+/// still reads.
+mod counters {
+    use super::Counters;
+    use crate::model::TouchKind;
+    use serde::de::{Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use serde::ser::{SerializeSeq, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(counters: &Counters, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(counters.len()))?;
+        for ((kind, period), count) in counters {
+            seq.serialize_element(&(kind, period, count))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Counters, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(CountersVisitor)
+        } else {
+            deserializer.deserialize_seq(CountersVisitor)
+        }
+    }
+
+    struct CountersVisitor;
+
+    impl<'de> Visitor<'de> for CountersVisitor {
+        type Value = Counters;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("[kind, period, count] triples")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Counters, A::Error> {
+            let mut counters = Counters::new();
+            while let Some((kind, period, count)) = seq.next_element::<(TouchKind, i64, u32)>()? {
+                counters.insert((kind, period), count);
+            }
+            Ok(counters)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Counters, A::Error> {
+            let mut counters = Counters::new();
+            while let Some((key, count)) = map.next_entry::<String, u32>()? {
+                let parsed = key.rsplit_once('@').and_then(|(kind, period)| {
+                    let period = period.strip_prefix('w').unwrap_or(period);
+                    Some((TouchKind::parse(kind)?, period.parse::<i64>().ok()?))
+                });
+                let key = parsed.ok_or_else(|| A::Error::custom(format!("counter {key:?}")))?;
+                counters.insert(key, count);
+            }
+            Ok(counters)
+        }
+    }
 }
 
 /// What the day and week rules make of the next counted touch of a kind.
@@ -71,16 +133,16 @@ pub fn decay(value: f64, from: Millis, to: Millis, half_life_days: f64) -> f64 {
     value * 0.5f64.powf(days / half_life_days)
 }
 
-fn day_key(kind: TouchKind, at: Millis) -> String {
-    format!("{}@{}", kind.as_str(), day_of(at))
+fn day_key(kind: TouchKind, at: Millis) -> (TouchKind, i64) {
+    (kind, day_of(at))
 }
 
 fn day_of(at: Millis) -> i64 {
     at.div_euclid(MILLIS_PER_DAY as i64)
 }
 
-fn week_key(kind: TouchKind, at: Millis) -> String {
-    format!("{}@w{}", kind.as_str(), week_of(at))
+fn week_key(kind: TouchKind, at: Millis) -> (TouchKind, i64) {
+    (kind, week_of(at))
 }
 
 /// Weeks start on Monday 00:00 UTC, as ISO weeks do: day 0 (1970-01-01) was a
@@ -203,17 +265,11 @@ impl Attention {
 
     fn prune_counters(&mut self, at: Millis) {
         let newest = day_of(at).max(day_of(self.as_of));
-        self.daily.retain(|key, _| {
-            key.rsplit_once('@')
-                .and_then(|(_, day)| day.parse::<i64>().ok())
-                .is_some_and(|day| newest - day <= CAP_MEMORY_DAYS)
-        });
+        self.daily
+            .retain(|(_, day), _| newest - day <= CAP_MEMORY_DAYS);
         let newest_week = (newest + 3).div_euclid(7);
-        self.weekly.retain(|key, _| {
-            key.rsplit_once("@w")
-                .and_then(|(_, week)| week.parse::<i64>().ok())
-                .is_some_and(|week| newest_week - week <= CAP_MEMORY_DAYS / 7)
-        });
+        self.weekly
+            .retain(|(_, week), _| newest_week - week <= CAP_MEMORY_DAYS / 7);
     }
 
     fn add_weighted(&mut self, kind: TouchKind, at: Millis, weight: f64, config: &ScoringConfig) {
@@ -327,7 +383,7 @@ impl Attention {
         self.merge_counters(other.daily, other.weekly);
     }
 
-    fn merge_counters(&mut self, daily: BTreeMap<String, u32>, weekly: BTreeMap<String, u32>) {
+    fn merge_counters(&mut self, daily: Counters, weekly: Counters) {
         for (key, count) in daily {
             *self.daily.entry(key).or_insert(0) += count;
         }
@@ -422,6 +478,22 @@ mod tests {
         let expected = attention.raw_at(later, &config) * (1.0 - 1.0 / half(7.0));
         assert!((attention.velocity_at(later, &config) - expected).abs() < 1e-9);
         assert!(attention.velocity_at(later, &config) < 0.0);
+    }
+
+    #[test]
+    fn counters_written_as_kind_at_day_strings_still_read() {
+        let old = r#"{"as_of":0,"raw":0.0,"fast":0.0,"slow":0.0,"kinds":{},
+            "daily":{"email_click@20769":2,"email_open@20751":1},
+            "weekly":{"email_click@w2967":3}}"#;
+        let attention: Attention = serde_json::from_str(old).unwrap();
+        assert_eq!(attention.daily[&(TouchKind::EmailClick, 20769)], 2);
+        assert_eq!(attention.daily[&(TouchKind::EmailOpen, 20751)], 1);
+        assert_eq!(attention.weekly[&(TouchKind::EmailClick, 2967)], 3);
+        let again: Attention =
+            serde_json::from_slice(&serde_json::to_vec(&attention).unwrap()).unwrap();
+        assert_eq!(again, attention);
+        let unknown = old.replace("email_open@", "email_teleport@");
+        assert!(serde_json::from_str::<Attention>(&unknown).is_err());
     }
 
     proptest! {

@@ -33,6 +33,8 @@ pub enum StoreError {
     Locked(String),
     #[error("store: cannot encode a record: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("store: cannot encode a contact record: {0}")]
+    EncodeContact(#[from] postcard::Error),
     #[error("store: corrupt record in `{tree}` at key {key}")]
     Corrupt { tree: &'static str, key: String },
     #[error("store: the write could not be made durable: {0}")]
@@ -309,7 +311,7 @@ impl Store {
 
     pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
         match self.inner.contacts.get(u64_key(id))? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
+            Some(bytes) => Ok(Some(Contact::from_bytes(&bytes).ok_or_else(|| {
                 StoreError::Corrupt {
                     tree: "contacts",
                     key: id.to_string(),
