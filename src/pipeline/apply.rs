@@ -73,6 +73,13 @@ pub(super) fn encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
     Ok(serde_json::to_vec(value)?)
 }
 
+pub(super) fn decode_touch(key: &[u8], bytes: &[u8]) -> TxResult<StoredTouch> {
+    StoredTouch::from_bytes(bytes).ok_or_else(|| StoreError::Corrupt {
+        tree: "touches",
+        key: format!("{key:?}"),
+    })
+}
+
 pub(super) fn decode_contact(key: &[u8], bytes: &[u8]) -> TxResult<Contact> {
     Contact::from_bytes(bytes).ok_or_else(|| StoreError::Corrupt {
         tree: "contacts",
@@ -467,7 +474,7 @@ impl Tx<'_> {
         };
         let key = touch_key(id, occurred_at, &touch_id);
         if scoring::needs_replay(&contact.attention, touch.kind, occurred_at) {
-            self.touches.insert(key, encode(&stored)?);
+            self.touches.insert(key, stored.to_bytes()?);
             self.recount(context, &mut contact)?;
         } else {
             let email = contact.email().map(str::to_owned);
@@ -481,7 +488,7 @@ impl Tx<'_> {
             );
             stored.weight = counted.weight;
             stored.notes = counted.notes;
-            self.touches.insert(key, encode(&stored)?);
+            self.touches.insert(key, stored.to_bytes()?);
         }
         self.save(&contact)?;
         self.dirty.insert(id);
@@ -495,7 +502,7 @@ impl Tx<'_> {
         let mut log = Vec::new();
         for key in self.touches.keys_with_prefix(&u64_key(contact.id))? {
             if let Some(bytes) = self.touches.get(&key)? {
-                let stored: StoredTouch = decode("touches", &key, &bytes)?;
+                let stored = decode_touch(&key, &bytes)?;
                 log.push((key, stored));
             }
         }
@@ -514,7 +521,7 @@ impl Tx<'_> {
             if stored.weight != counted.weight || stored.notes != counted.notes {
                 stored.weight = counted.weight;
                 stored.notes = counted.notes;
-                self.touches.insert(key, encode(&stored)?);
+                self.touches.insert(key, stored.to_bytes()?);
             }
         }
         Ok(())

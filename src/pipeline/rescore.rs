@@ -10,12 +10,12 @@
 //! `explain`.
 
 use super::apply::{
-    decode, decode_contact, join_account, queue, update_accounts, AccountWork, Context,
+    decode_contact, decode_touch, join_account, queue, update_accounts, AccountWork, Context,
 };
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
 use crate::store::records::{read_u64, u64_key};
-use crate::store::{StoreError, StoredTouch};
+use crate::store::StoreError;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -165,7 +165,7 @@ fn rescore_range(
             }
             let Some(item) = touch_log.next() else { break };
             let (touch_key, bytes) = item?;
-            let touch: StoredTouch = decode("touches", &touch_key, &bytes)?;
+            let touch = decode_touch(&touch_key, &bytes)?;
             // The log is keyed by time then id: the order a replay counts in.
             scoring::count(
                 &mut attention,

@@ -326,7 +326,7 @@ impl Store {
         for item in self.inner.touches.scan_prefix(u64_key(contact)) {
             let (key, value) = item?;
             touches.push(
-                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
+                StoredTouch::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
                     tree: "touches",
                     key: format!("{key:?}"),
                 })?,
