@@ -103,12 +103,14 @@ pub fn explain(
         fit::matrix(verdict_fit.grade, score, config.attention_bands)
     );
 
+    let account_line = store.account_line(contact, now, config)?;
     let person = Person {
         attention: &attention,
         profile: &profile,
         email: contact.email(),
         stage: contact.stage.as_deref(),
         stage_changed_at: contact.stage_changed_at,
+        account: account_line.as_deref(),
     };
     let verdict = qualify::qualify(&person, now, config);
     let _ = writeln!(out, "\nStage");

@@ -137,11 +137,19 @@ pub fn apply_deliveries(
         }
     }
     let dirty = std::mem::take(&mut tx.dirty);
+    let mut lines = MemberLines::default();
     for contact in dirty {
-        tx.queue_if_visible_changed(context, contact)?;
+        tx.queue_if_visible_changed(context, contact, &mut lines)?;
     }
     let work = std::mem::take(&mut tx.account_work);
-    update_accounts(context, &mut tx.accounts, &mut tx.outbox, work)?;
+    let lines_changed = update_accounts(context, &mut tx.accounts, &mut tx.outbox, work)?;
+    requeue_members(
+        context,
+        &mut tx.contacts,
+        &tx.accounts,
+        &mut tx.outbox,
+        &lines_changed,
+    )?;
     tx.meta.insert(b"cursor", u64_key(*last_seq));
     let applied = std::mem::take(&mut tx.applied);
     commit(
@@ -181,23 +189,37 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
     let mut outbox = Overlay::new(&trees.outbox);
     let mut accounts = Overlay::new(&trees.accounts);
     let mut work = AccountWork::new();
+    let mut lines = MemberLines::default();
     let mut queued = 0;
     for id in ids {
         let Some(bytes) = contacts.get(u64_key(*id))? else {
             continue;
         };
         let mut contact = decode_contact(&u64_key(*id), &bytes)?;
-        let changed = queue(context, &mut outbox, &mut contact)?;
+        let line = lines.of(&accounts, &contact)?;
+        let changed = queue(context, &mut outbox, &mut contact, line.as_deref())?;
         // Members' sums decay by themselves: an account needs a new look when a
         // member's fields changed, and people from before accounts existed join.
         let moved = (changed || contact.account_key.is_none())
             && join_account(context, &mut contact, &mut work);
+        // "Engaged this week" runs out with time alone: every account is looked
+        // at again, and written only if it changed.
+        if let Some(key) = &contact.account_key {
+            work.entry(key.clone()).or_default();
+        }
         if changed || moved {
-            contacts.insert(u64_key(*id), encode(&contact)?);
+            contacts.insert(u64_key(*id), contact.to_bytes()?);
             queued += 1;
         }
     }
-    update_accounts(context, &mut accounts, &mut outbox, work)?;
+    let lines_changed = update_accounts(context, &mut accounts, &mut outbox, work)?;
+    queued += requeue_members(
+        context,
+        &mut contacts,
+        &accounts,
+        &mut outbox,
+        &lines_changed,
+    )?;
     if queued > 0 || !accounts.is_empty() {
         commit(
             &[&trees.contacts, &trees.outbox, &trees.accounts],
@@ -246,15 +268,18 @@ pub(super) fn join_account(
 
 /// Applies member changes to their accounts, rescores them, and queues the account
 /// fields for the sinks that hold such accounts if a rep would see a change.
+/// Returns the accounts whose line in their members' reasons changed.
 pub(super) fn update_accounts(
     context: &Context<'_>,
     accounts: &mut Overlay<'_>,
     outbox: &mut Overlay<'_>,
     work: AccountWork,
-) -> TxResult<()> {
+) -> TxResult<Vec<String>> {
+    let mut lines_changed = Vec::new();
     for (key, changes) in work {
-        let mut account: Account = match accounts.get(key.as_bytes())? {
-            Some(bytes) => decode("accounts", key.as_bytes(), &bytes)?,
+        let stored = accounts.get(key.as_bytes())?;
+        let mut account: Account = match &stored {
+            Some(bytes) => decode("accounts", key.as_bytes(), bytes)?,
             None => Account {
                 key: key.clone(),
                 ..Account::default()
@@ -272,7 +297,9 @@ pub(super) fn update_accounts(
             }
         }
         if account.members.is_empty() {
-            accounts.remove(key.as_bytes())?;
+            if stored.is_some() {
+                accounts.remove(key.as_bytes())?;
+            }
             continue;
         }
         let scored = score_account(
@@ -306,9 +333,85 @@ pub(super) fn update_accounts(
             }
             account.visible = Some(visible);
         }
-        accounts.insert(key.as_bytes(), encode(&account)?);
+        if account.member_line != scored.member_line {
+            account.member_line = scored.member_line;
+            lines_changed.push(key.clone());
+        }
+        let encoded = encode(&account)?;
+        // A look that changed nothing (the decay refresh) writes nothing.
+        if stored.as_deref() != Some(encoded.as_slice()) {
+            accounts.insert(key.as_bytes(), encoded);
+        }
     }
-    Ok(())
+    Ok(lines_changed)
+}
+
+/// The line the account puts in its members' reasons, as last decided.
+fn line_of(accounts: &Overlay<'_>, key: &str) -> TxResult<Option<String>> {
+    /// Only the line: the members are skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct LineOnly {
+        #[serde(default)]
+        member_line: Option<String>,
+    }
+    let Some(bytes) = accounts.get(key.as_bytes())? else {
+        return Ok(None);
+    };
+    let account: LineOnly = decode("accounts", key.as_bytes(), &bytes)?;
+    Ok(account.member_line)
+}
+
+/// The line each contact's account puts in their reasons, as last decided; each
+/// account is read once.
+#[derive(Default)]
+pub(super) struct MemberLines(BTreeMap<String, Option<String>>);
+
+impl MemberLines {
+    pub fn of(&mut self, accounts: &Overlay<'_>, contact: &Contact) -> TxResult<Option<String>> {
+        let Some(key) = &contact.account_key else {
+            return Ok(None);
+        };
+        if let Some(line) = self.0.get(key) {
+            return Ok(line.clone());
+        }
+        let line = line_of(accounts, key)?;
+        self.0.insert(key.clone(), line.clone());
+        Ok(line)
+    }
+}
+
+/// Queues again every member of the accounts whose line in their reasons changed.
+/// Returns how many contacts changed.
+pub(super) fn requeue_members(
+    context: &Context<'_>,
+    contacts: &mut Overlay<'_>,
+    accounts: &Overlay<'_>,
+    outbox: &mut Overlay<'_>,
+    keys: &[String],
+) -> TxResult<usize> {
+    let mut changed = 0;
+    for key in keys {
+        let Some(bytes) = accounts.get(key.as_bytes())? else {
+            continue;
+        };
+        let account: Account = decode("accounts", key.as_bytes(), &bytes)?;
+        for member in &account.members {
+            let Some(bytes) = contacts.get(u64_key(member.id))? else {
+                continue;
+            };
+            let mut contact = decode_contact(&u64_key(member.id), &bytes)?;
+            if queue(
+                context,
+                outbox,
+                &mut contact,
+                account.member_line.as_deref(),
+            )? {
+                contacts.insert(u64_key(member.id), contact.to_bytes()?);
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// What reasons call an account: its domain, else the company a member gave.
@@ -331,6 +434,7 @@ pub(super) fn queue(
     context: &Context<'_>,
     outbox: &mut Overlay<'_>,
     contact: &mut Contact,
+    account_line: Option<&str>,
 ) -> TxResult<bool> {
     let profile = contact.profile_values();
     let person = qualify::Person {
@@ -339,6 +443,7 @@ pub(super) fn queue(
         email: contact.email(),
         stage: contact.stage.as_deref(),
         stage_changed_at: contact.stage_changed_at,
+        account: account_line,
     };
     let verdict = qualify::qualify(&person, context.now, context.scoring);
     let visible = qualify::visible(&person, &verdict, context.now, context.scoring);
@@ -818,14 +923,99 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn queue_if_visible_changed(&mut self, context: &Context<'_>, id: u64) -> TxResult<()> {
+    fn queue_if_visible_changed(
+        &mut self,
+        context: &Context<'_>,
+        id: u64,
+        lines: &mut MemberLines,
+    ) -> TxResult<()> {
         let Some(mut contact) = self.load(id)? else {
             return Ok(());
         };
         let moved = join_account(context, &mut contact, &mut self.account_work);
-        if queue(context, &mut self.outbox, &mut contact)? || moved {
+        let line = lines.of(&self.accounts, &contact)?;
+        if queue(context, &mut self.outbox, &mut contact, line.as_deref())? || moved {
             self.save(&contact)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MILLIS_PER_DAY;
+
+    const DAY: Millis = MILLIS_PER_DAY as Millis;
+    /// Monday 2026-11-16 00:00 UTC.
+    const MONDAY: Millis = 1_795_219_200_000;
+
+    fn meeting(n: u64, email: &str, at: Millis) -> (u64, InboxEntry) {
+        let event = Event {
+            provider_id: format!("m{n}"),
+            body: EventBody::Touch(Touch {
+                who: vec![Identity::email(email)],
+                kind: TouchKind::MeetingBooked,
+                occurred_at: at,
+                account: None,
+                properties: None,
+            }),
+        };
+        let entry = InboxEntry {
+            source: "standard".into(),
+            received_at: at,
+            events: vec![event],
+        };
+        (n, entry)
+    }
+
+    fn reasons(store: &Store, email: &str) -> Vec<String> {
+        let id = store
+            .contact_id_for(&Identity::email(email))
+            .unwrap()
+            .unwrap();
+        let contact = store.contact(id).unwrap().unwrap();
+        contact.visible.unwrap().reasons
+    }
+
+    #[test]
+    fn the_account_line_reaches_every_member_and_runs_out_after_a_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let scoring = ScoringConfig::default();
+        let sinks = BTreeMap::new();
+        let at = |now| Context {
+            store: &store,
+            scoring: &scoring,
+            sinks: &sinks,
+            now,
+        };
+        let line = "2 people from acme.com engaged this week";
+        apply_deliveries(&at(MONDAY), &[meeting(1, "ann@acme.com", MONDAY)]).unwrap();
+        assert!(!reasons(&store, "ann@acme.com").contains(&line.to_string()));
+        // Bo's meeting makes two: Ann is told too, though nothing of hers changed.
+        let tuesday = MONDAY + DAY;
+        apply_deliveries(&at(tuesday), &[meeting(2, "bo@acme.com", tuesday)]).unwrap();
+        assert_eq!(reasons(&store, "bo@acme.com")[0], line);
+        assert_eq!(reasons(&store, "ann@acme.com")[0], line);
+        // Eight days on, the decay refresh finds the week over for both.
+        let later = tuesday + 8 * DAY;
+        let ids: Vec<u64> = ["ann@acme.com", "bo@acme.com"]
+            .iter()
+            .map(|email| {
+                store
+                    .contact_id_for(&Identity::email(email))
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        refresh(&at(later), &ids[..1]).unwrap();
+        for email in ["ann@acme.com", "bo@acme.com"] {
+            let shown = reasons(&store, email);
+            assert!(
+                !shown.iter().any(|r| r.contains("engaged this week")),
+                "{email}: {shown:?}"
+            );
+        }
     }
 }

@@ -10,7 +10,8 @@
 //! `explain`.
 
 use super::apply::{
-    decode_contact, decode_touch, join_account, queue, update_accounts, AccountWork, Context,
+    decode_contact, decode_touch, join_account, queue, requeue_members, update_accounts,
+    AccountWork, Context, MemberLines,
 };
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
@@ -117,7 +118,17 @@ pub fn rescore(
     }
     let mut outbox = Overlay::new(&trees.outbox);
     let mut accounts = Overlay::new(&trees.accounts);
-    update_accounts(context, &mut accounts, &mut outbox, work)?;
+    let mut contacts = Overlay::new(&trees.contacts);
+    let lines_changed = update_accounts(context, &mut accounts, &mut outbox, work)?;
+    // Members were queued with their account's line from before the rescore.
+    done.queued += requeue_members(
+        context,
+        &mut contacts,
+        &accounts,
+        &mut outbox,
+        &lines_changed,
+    )?;
+    write(&trees.contacts, contacts)?;
     write(&trees.outbox, outbox)?;
     write(&trees.accounts, accounts)?;
     progress(done.contacts, done.contacts);
@@ -142,6 +153,9 @@ fn rescore_range(
     // step: the touch log of contact n follows that of contact n − 1.
     let mut touch_log = trees.touches.range(low..high).peekable();
     let mut outbox = Overlay::new(&trees.outbox);
+    // Read only: accounts are rescored at the end, from every thread's members.
+    let accounts = Overlay::new(&trees.accounts);
+    let mut lines = MemberLines::default();
     let mut in_chunk = 0;
     for item in trees.contacts.range(low..high) {
         let (key, value) = item?;
@@ -179,7 +193,8 @@ fn rescore_range(
         }
         contact.attention = attention;
         join_account(context, &mut contact, &mut work);
-        if queue(context, &mut outbox, &mut contact)? {
+        let line = lines.of(&accounts, &contact)?;
+        if queue(context, &mut outbox, &mut contact, line.as_deref())? {
             done.queued += 1;
         }
         let encoded = contact.to_bytes()?;

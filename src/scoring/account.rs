@@ -218,6 +218,10 @@ pub struct AccountScore {
     /// Per member: id, score, roles, engaged.
     pub members: Vec<MemberScore>,
     pub reasons: Vec<String>,
+    /// What every member's reasons say about the account: "4 people from acme.com
+    /// engaged this week", once at least two are. One person alone is already
+    /// said by their own reasons.
+    pub member_line: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -285,6 +289,12 @@ pub fn score_account(
         .cloned()
         .collect();
     let mut reasons = Vec::new();
+    let member_line = (engaged_this_week >= 2).then(|| {
+        format!(
+            "{} people from {name} engaged this week",
+            roughly(engaged_this_week)
+        )
+    });
     if engaged_this_week > 0 {
         let people = if engaged_this_week == 1 {
             "person"
@@ -313,6 +323,26 @@ pub fn score_account(
         roles_missing,
         members: scored,
         reasons,
+        member_line,
+    }
+}
+
+/// A count as members' reasons say it: exact up to 10, then `10+`, `20+`, `50+`,
+/// `100+`… Every change of the line queues every member for the CRMs again, so
+/// in a large account a new person engaging changes it only at those steps.
+fn roughly(people: usize) -> String {
+    if people <= 10 {
+        return people.to_string();
+    }
+    let (mut reached, mut decade) = (10, 10);
+    loop {
+        for step in [decade, decade * 2, decade * 5] {
+            if step > people {
+                return format!("{reached}+");
+            }
+            reached = step;
+        }
+        decade *= 10;
     }
 }
 
@@ -413,10 +443,34 @@ mod tests {
             breadth.reasons[0],
             "5 people from acme.com engaged this week"
         );
+        assert_eq!(
+            breadth.member_line.as_deref(),
+            Some("5 people from acme.com engaged this week")
+        );
+        // One person is their own reason: members are told nothing more.
+        assert_eq!(lone.reasons[0], "1 person from solo.io engaged this week");
+        assert_eq!(lone.member_line, None);
         // Worked numbers for the lone clicker: raw = 10·√score, no role known.
         let expected = 10.0 * f64::from(lone.members[0].score).sqrt();
         assert!((lone.raw - expected).abs() < 1e-9);
         assert_eq!(lone.roles_missing.len(), 4);
+    }
+
+    #[test]
+    fn members_read_large_counts_in_steps() {
+        let said: Vec<String> = [
+            2, 10, 11, 19, 20, 49, 50, 99, 100, 199, 200, 999, 1000, 2500,
+        ]
+        .into_iter()
+        .map(roughly)
+        .collect();
+        assert_eq!(
+            said,
+            [
+                "2", "10", "10+", "10+", "20+", "20+", "50+", "50+", "100+", "100+", "200+",
+                "500+", "1000+", "2000+"
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct Person<'a> {
     pub email: Option<&'a str>,
     pub stage: Option<&'a str>,
     pub stage_changed_at: Option<Millis>,
+    /// What their buying group shows, e.g. "4 people from acme.com engaged this
+    /// week" ([`super::account::AccountScore::member_line`]).
+    pub account: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +89,7 @@ pub fn visible(
     if let Some(line) = fit_line(person.profile, verdict.fit.grade) {
         lines.push(line);
     }
+    lines.extend(person.account.map(str::to_string));
     lines.extend(reasons(person.attention, now, config));
     if verdict.stage != config.stages[0].name {
         if let Some(at) = verdict.stage_changed_at {
@@ -205,6 +209,7 @@ mod tests {
             email: Some("vp@acme.com"),
             stage: Some("engaged"),
             stage_changed_at: Some(NOW - 10 * DAY),
+            account: Some("4 people from acme.com engaged this week"),
         };
         let verdict = qualify(&person, NOW, &config);
         // raw = 20·½^(3/14) + 20·½^(2/14) + 5·½^(1/14) + 12·½^(1/14) ≈ 51.5 → score 87.
@@ -216,6 +221,8 @@ mod tests {
         let shown = visible(&person, &verdict, NOW, &config);
         assert_eq!(shown.matrix, format!("{}1", verdict.fit.grade.as_str()));
         assert!(shown.reasons[0].starts_with("VP Engineering at a 500-person"));
+        assert_eq!(shown.reasons[1], "4 people from acme.com engaged this week");
+        assert_eq!(shown.reasons[2], "meeting booked 2d ago");
         assert_eq!(
             shown.reasons.last().unwrap(),
             "sales_ready since 2026-09-21"
@@ -234,6 +241,7 @@ mod tests {
             email: None,
             stage: Some("mql"),
             stage_changed_at: Some(NOW - 30 * DAY),
+            account: None,
         };
         let verdict = qualify(&person, NOW, &config);
         assert!(verdict.frozen);

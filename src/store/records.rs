@@ -57,6 +57,10 @@ pub struct Account {
     pub members: Vec<crate::scoring::account::Member>,
     #[serde(default)]
     pub visible: Option<AccountVisible>,
+    /// The line its members' reasons carry ("4 people from acme.com engaged this
+    /// week"), as last queued; when it changes, every member is queued again.
+    #[serde(default)]
+    pub member_line: Option<String>,
 }
 
 /// The account fields a rep sees; pushed when they change.
@@ -614,7 +618,10 @@ mod tests {
         ] {
             let bytes = touch.to_bytes().unwrap();
             assert_eq!(bytes[0], TOUCH_FORMAT);
-            assert!(same_touch(&StoredTouch::from_bytes(&bytes).unwrap(), &touch));
+            assert!(same_touch(
+                &StoredTouch::from_bytes(&bytes).unwrap(),
+                &touch
+            ));
             let json = serde_json::to_vec(&touch).unwrap();
             assert!(same_touch(&StoredTouch::from_bytes(&json).unwrap(), &touch));
         }

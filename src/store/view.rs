@@ -97,6 +97,7 @@ impl ContactView {
         contact: &Contact,
         touches: &[StoredTouch],
         outcomes: &[StoredOutcome],
+        account_line: Option<&str>,
         now: Millis,
         config: &ScoringConfig,
     ) -> ContactView {
@@ -157,7 +158,7 @@ impl ContactView {
             trend: scoring::trend(&contact.attention, now, config).as_str(),
             touch_count: contact.touch_count,
             last_touch_at: contact.attention.last_touch_at().map(rfc3339),
-            reasons: shown_reasons(contact, &profile, now, config),
+            reasons: shown_reasons(contact, &profile, account_line, now, config),
             fit_grade: fit.grade.as_str(),
             fit_points: fit.points,
             attention_matrix: scoring::fit::matrix(fit.grade, score, config.attention_bands),
@@ -202,6 +203,7 @@ impl ContactView {
 fn shown_reasons(
     contact: &Contact,
     profile: &BTreeMap<String, String>,
+    account_line: Option<&str>,
     now: Millis,
     config: &ScoringConfig,
 ) -> Vec<String> {
@@ -211,6 +213,7 @@ fn shown_reasons(
         email: contact.email(),
         stage: contact.stage.as_deref(),
         stage_changed_at: contact.stage_changed_at,
+        account: account_line,
     };
     let mut verdict = scoring::qualify::qualify(&person, now, config);
     // The stage as stored: the view shows, it does not decide.
@@ -280,8 +283,14 @@ impl Store {
         let id = contact.id;
         let touches = self.touches_of(id)?;
         let outcomes = self.outcomes_of(id)?;
+        let account_line = self.account_line(&contact, now, config)?;
         Ok(Some(ContactView::build(
-            &contact, &touches, &outcomes, now, config,
+            &contact,
+            &touches,
+            &outcomes,
+            account_line.as_deref(),
+            now,
+            config,
         )))
     }
 }
@@ -314,6 +323,25 @@ pub struct MemberView {
 }
 
 impl Store {
+    /// What the contact's account adds to their reasons as of `now` ("4 people from
+    /// acme.com engaged this week").
+    pub fn account_line(
+        &self,
+        contact: &Contact,
+        now: Millis,
+        config: &ScoringConfig,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(key) = &contact.account_key else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.trees().accounts.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let account: super::Account = serde_json::from_slice(&bytes)?;
+        let name = crate::pipeline::account_name(key, &account.members);
+        Ok(scoring::account::score_account(&name, &account.members, now, config).member_line)
+    }
+
     /// An account by key (`hubspot-company:42`, `salesforce:001…`, `domain:acme.com`),
     /// scored as of `now`.
     pub fn account_view(

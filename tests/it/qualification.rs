@@ -125,6 +125,7 @@ async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
         .as_str()
         .unwrap()
         .starts_with("VP Engineering at a 500-person fintech (A)"));
+    assert_eq!(vp["reasons"][1], "5 people from Acme engaged this week");
     let history = vp["stage_history"].as_array().unwrap();
     assert_eq!(history.last().unwrap()["to"], "sales_ready");
     for (email, _) in &group[1..] {
@@ -136,6 +137,11 @@ async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
     assert!(lone["score"].as_u64().unwrap() > vp["score"].as_u64().unwrap() - 20);
     // No title or company known: neutral fit C, so the clicker stops at mql.
     assert_eq!(lone["fit_grade"], "C");
+    // Alone at their company: nothing about the account in their reasons.
+    assert!(
+        !lone["reasons"].to_string().contains("engaged this week"),
+        "{lone}"
+    );
     assert_eq!(lone["qualification_stage"], "mql", "{lone}");
     assert!(lone["attention_matrix"].as_str().unwrap().starts_with('C'));
 
@@ -178,6 +184,18 @@ async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
         vp_written["attention_stage_changed_at"],
         vp["stage_changed_at"]
     );
+    // The engineer's last touch came before three colleagues engaged, and the
+    // account line in their record still moved on to five.
+    fake.wait_for("every member's reasons name the whole group", |f| {
+        group.iter().all(|(email, _)| {
+            f.contact(email).is_some_and(|c| {
+                c["attention_reasons"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("5 people from Acme engaged this week"))
+            })
+        })
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
