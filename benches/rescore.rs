@@ -20,6 +20,10 @@ use attentiond::store::{InboxEntry, Store};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+/// The allocator the binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
