@@ -142,13 +142,12 @@ pub fn apply_deliveries(
         tx.queue_if_visible_changed(context, contact, &mut lines)?;
     }
     let work = std::mem::take(&mut tx.account_work);
-    let lines_changed = update_accounts(context, &mut tx.accounts, &mut tx.outbox, work)?;
-    requeue_members(
+    settle_accounts(
         context,
         &mut tx.contacts,
-        &tx.accounts,
+        &mut tx.accounts,
         &mut tx.outbox,
-        &lines_changed,
+        work,
     )?;
     tx.meta.insert(b"cursor", u64_key(*last_seq));
     let applied = std::mem::take(&mut tx.applied);
@@ -212,14 +211,7 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
             queued += 1;
         }
     }
-    let lines_changed = update_accounts(context, &mut accounts, &mut outbox, work)?;
-    queued += requeue_members(
-        context,
-        &mut contacts,
-        &accounts,
-        &mut outbox,
-        &lines_changed,
-    )?;
+    queued += settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
     if queued > 0 || !accounts.is_empty() {
         commit(
             &[&trees.contacts, &trees.outbox, &trees.accounts],
@@ -266,10 +258,24 @@ pub(super) fn join_account(
     moved
 }
 
+/// Applies member changes to their accounts, rescores them and queues what changed:
+/// the account's fields, and every member again when the account's line in their
+/// reasons changed. Returns how many contacts were queued again.
+pub(super) fn settle_accounts(
+    context: &Context<'_>,
+    contacts: &mut Overlay<'_>,
+    accounts: &mut Overlay<'_>,
+    outbox: &mut Overlay<'_>,
+    work: AccountWork,
+) -> TxResult<usize> {
+    let lines_changed = update_accounts(context, accounts, outbox, work)?;
+    requeue_members(context, contacts, accounts, outbox, &lines_changed)
+}
+
 /// Applies member changes to their accounts, rescores them, and queues the account
 /// fields for the sinks that hold such accounts if a rep would see a change.
 /// Returns the accounts whose line in their members' reasons changed.
-pub(super) fn update_accounts(
+fn update_accounts(
     context: &Context<'_>,
     accounts: &mut Overlay<'_>,
     outbox: &mut Overlay<'_>,
@@ -382,7 +388,7 @@ impl MemberLines {
 
 /// Queues again every member of the accounts whose line in their reasons changed.
 /// Returns how many contacts changed.
-pub(super) fn requeue_members(
+fn requeue_members(
     context: &Context<'_>,
     contacts: &mut Overlay<'_>,
     accounts: &Overlay<'_>,

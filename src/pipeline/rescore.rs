@@ -10,8 +10,8 @@
 //! `explain`.
 
 use super::apply::{
-    decode_contact, decode_touch, join_account, queue, requeue_members, update_accounts,
-    AccountWork, Context, MemberLines,
+    decode_contact, decode_touch, join_account, queue, settle_accounts, AccountWork, Context,
+    MemberLines,
 };
 use super::overlay::Overlay;
 use crate::scoring::{self, Attention, ScoringConfig};
@@ -119,15 +119,8 @@ pub fn rescore(
     let mut outbox = Overlay::new(&trees.outbox);
     let mut accounts = Overlay::new(&trees.accounts);
     let mut contacts = Overlay::new(&trees.contacts);
-    let lines_changed = update_accounts(context, &mut accounts, &mut outbox, work)?;
     // Members were queued with their account's line from before the rescore.
-    done.queued += requeue_members(
-        context,
-        &mut contacts,
-        &accounts,
-        &mut outbox,
-        &lines_changed,
-    )?;
+    done.queued += settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
     write(&trees.contacts, contacts)?;
     write(&trees.outbox, outbox)?;
     write(&trees.accounts, accounts)?;
