@@ -105,7 +105,9 @@ impl Adapter for CalendlySource {
         let seconds: i64 = timestamp.parse().map_err(|_| SourceError::BadTimestamp)?;
         check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
         for signature in signatures {
-            let Ok(given) = hex::decode(signature) else { continue };
+            let Ok(given) = hex::decode(signature) else {
+                continue;
+            };
             let mut mac = Hmac::<Sha256>::new_from_slice(self.signing_key.expose().as_bytes())
                 .map_err(|_| SourceError::InvalidSignature)?;
             mac.update(timestamp.as_bytes());
@@ -131,7 +133,9 @@ impl Adapter for CalendlySource {
                     return Ok(Vec::new());
                 }
                 if !invitee.email.contains('@') {
-                    return Err(SourceError::malformed("payload.email is not an email address"));
+                    return Err(SourceError::malformed(
+                        "payload.email is not an email address",
+                    ));
                 }
                 let mut who = vec![Identity::email(&invitee.email)];
                 who.extend(invitee_identity(&invitee.uri));
@@ -141,11 +145,26 @@ impl Adapter for CalendlySource {
                         .as_ref()
                         .and_then(|c| c.get("created_at"))
                         .and_then(|v| v.as_str());
-                    time(cancelled_at.or(invitee.updated_at.as_deref()).or(envelope.created_at.as_deref()), "payload.updated_at")?
+                    time(
+                        cancelled_at
+                            .or(invitee.updated_at.as_deref())
+                            .or(envelope.created_at.as_deref()),
+                        "payload.updated_at",
+                    )?
                 } else {
-                    time(invitee.created_at.as_deref().or(envelope.created_at.as_deref()), "payload.created_at")?
+                    time(
+                        invitee
+                            .created_at
+                            .as_deref()
+                            .or(envelope.created_at.as_deref()),
+                        "payload.created_at",
+                    )?
                 };
-                let kind = if canceled { TouchKind::MeetingCanceled } else { TouchKind::MeetingBooked };
+                let kind = if canceled {
+                    TouchKind::MeetingCanceled
+                } else {
+                    TouchKind::MeetingBooked
+                };
                 let mut events = vec![Event {
                     provider_id: format!("{}:{}", envelope.event, invitee.uri),
                     body: EventBody::Touch(Touch {
@@ -159,7 +178,12 @@ impl Adapter for CalendlySource {
                 let mut fields = BTreeMap::new();
                 let (first, last) = match (&invitee.first_name, &invitee.last_name) {
                     (Some(first), last) => (Some(first.clone()), last.clone()),
-                    (None, _) => match invitee.name.as_deref().map(str::trim).and_then(|n| n.split_once(' ')) {
+                    (None, _) => match invitee
+                        .name
+                        .as_deref()
+                        .map(str::trim)
+                        .and_then(|n| n.split_once(' '))
+                    {
                         Some((first, last)) => (Some(first.to_string()), Some(last.to_string())),
                         None => (invitee.name.clone(), None),
                     },
@@ -172,7 +196,12 @@ impl Adapter for CalendlySource {
                 if !canceled && !fields.is_empty() {
                     events.push(Event {
                         provider_id: format!("profile:{}", invitee.uri),
-                        body: EventBody::Profile(Profile { who, fields, account: None, occurred_at }),
+                        body: EventBody::Profile(Profile {
+                            who,
+                            fields,
+                            account: None,
+                            occurred_at,
+                        }),
                     });
                 }
                 Ok(events)
@@ -180,14 +209,21 @@ impl Adapter for CalendlySource {
             "invitee_no_show.created" => {
                 let no_show: NoShow = serde_json::from_value(envelope.payload)
                     .map_err(|error| SourceError::malformed(format!("payload: {error}")))?;
-                let who = invitee_identity(&no_show.invitee)
-                    .ok_or_else(|| SourceError::malformed("payload.invitee is not an invitee URI"))?;
+                let who = invitee_identity(&no_show.invitee).ok_or_else(|| {
+                    SourceError::malformed("payload.invitee is not an invitee URI")
+                })?;
                 Ok(vec![Event {
                     provider_id: format!("{}:{}", envelope.event, no_show.uri),
                     body: EventBody::Touch(Touch {
                         who: vec![who],
                         kind: TouchKind::MeetingNoShow,
-                        occurred_at: time(no_show.created_at.as_deref().or(envelope.created_at.as_deref()), "payload.created_at")?,
+                        occurred_at: time(
+                            no_show
+                                .created_at
+                                .as_deref()
+                                .or(envelope.created_at.as_deref()),
+                            "payload.created_at",
+                        )?,
                         account: None,
                         properties: None,
                     }),
@@ -204,32 +240,66 @@ mod tests {
     use super::*;
 
     fn source() -> CalendlySource {
-        CalendlySource { signing_key: Secret::new("signing-key"), tolerance_secs: 180 }
+        CalendlySource {
+            signing_key: Secret::new("signing-key"),
+            tolerance_secs: 180,
+        }
     }
 
     fn check(header: &str, body: &str, now: Millis) -> Result<(), SourceError> {
         let headers = vec![("Calendly-Webhook-Signature".to_string(), header.to_string())];
-        source().verify(&Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() }, now)
+        source().verify(
+            &Delivery {
+                method: "POST",
+                url: "",
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            now,
+        )
     }
 
     // Computed from the documented algorithm (VENDORS.md §8: key `signing-key`).
     #[test]
     fn the_documented_signature_verifies() {
         let body = r#"{"event":"invitee.created"}"#;
-        let header = "t=1700000000,v1=372f72588af1e3af76b360730e53401de0f7c11ccdbc634e903f2e9656352579";
+        let header =
+            "t=1700000000,v1=372f72588af1e3af76b360730e53401de0f7c11ccdbc634e903f2e9656352579";
         assert_eq!(check(header, body, 1_700_000_000_000), Ok(()));
-        assert_eq!(check(header, r#"{"event":"invitee.canceled"}"#, 1_700_000_000_000), Err(SourceError::InvalidSignature));
-        assert_eq!(check(header, body, 1_700_000_181_000), Err(SourceError::StaleTimestamp(180)));
-        assert_eq!(check("v1=372f", body, 1_700_000_000_000), Err(SourceError::BadTimestamp));
+        assert_eq!(
+            check(header, r#"{"event":"invitee.canceled"}"#, 1_700_000_000_000),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            check(header, body, 1_700_000_181_000),
+            Err(SourceError::StaleTimestamp(180))
+        );
+        assert_eq!(
+            check("v1=372f", body, 1_700_000_000_000),
+            Err(SourceError::BadTimestamp)
+        );
         let headers = vec![];
         assert_eq!(
-            source().verify(&Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() }, 0),
+            source().verify(
+                &Delivery {
+                    method: "POST",
+                    url: "",
+                    headers: &headers,
+                    body: body.as_bytes()
+                },
+                0
+            ),
             Err(SourceError::MissingHeader("calendly-webhook-signature"))
         );
     }
 
     fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
-        source().normalize(&Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() })
+        source().normalize(&Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        })
     }
 
     // Invitee fields from Calendly's Invitee resource and its webhook payload docs
@@ -239,37 +309,71 @@ mod tests {
     #[test]
     fn a_booking_is_a_meeting_booked_with_the_invitee_profile() {
         let events = normalize(CREATED).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::MeetingBooked);
-        assert_eq!(touch.who, vec![Identity::email("test@example.com"), Identity::crm("calendly", "AAAAAAAAAAAAAAAA")]);
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::email("test@example.com"),
+                Identity::crm("calendly", "AAAAAAAAAAAAAAAA")
+            ]
+        );
         assert_eq!(touch.occurred_at, 1_795_199_399_000);
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(profile.fields["first_name"], "John");
         assert_eq!(profile.fields["last_name"], "Doe");
     }
 
     #[test]
     fn a_cancel_is_negative_unless_it_is_a_reschedule() {
-        let canceled = CREATED.replace("\"event\":\"invitee.created\"", "\"event\":\"invitee.canceled\"").replace("\"status\":\"active\"", "\"status\":\"canceled\"");
+        let canceled = CREATED
+            .replace(
+                "\"event\":\"invitee.created\"",
+                "\"event\":\"invitee.canceled\"",
+            )
+            .replace("\"status\":\"active\"", "\"status\":\"canceled\"");
         let events = normalize(&canceled).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::MeetingCanceled);
         assert_eq!(events.len(), 1);
-        assert!(normalize(&canceled.replace("\"rescheduled\":false", "\"rescheduled\":true")).unwrap().is_empty());
+        assert!(
+            normalize(&canceled.replace("\"rescheduled\":false", "\"rescheduled\":true"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn a_no_show_finds_the_invitee_by_uri() {
         let events = normalize(r#"{"created_at":"2026-11-21T10:00:00.000000Z","event":"invitee_no_show.created","payload":{"uri":"https://api.calendly.com/invitee_no_shows/NS1","invitee":"https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2/invitees/AAAAAAAAAAAAAAAA","created_at":"2026-11-21T10:00:00.000000Z"}}"#).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::MeetingNoShow);
-        assert_eq!(touch.who, vec![Identity::crm("calendly", "AAAAAAAAAAAAAAAA")]);
+        assert_eq!(
+            touch.who,
+            vec![Identity::crm("calendly", "AAAAAAAAAAAAAAAA")]
+        );
     }
 
     #[test]
     fn malformed_payloads_say_why() {
-        assert!(matches!(normalize("[]"), Err(SourceError::Malformed(r)) if r.contains("not a Calendly webhook")));
-        assert!(matches!(normalize(r#"{"event":"invitee.created","payload":{"uri":"x"}}"#), Err(SourceError::Malformed(r)) if r.contains("email")));
-        assert!(normalize(r#"{"event":"routing_form_submission.created","payload":{}}"#).unwrap().is_empty());
+        assert!(
+            matches!(normalize("[]"), Err(SourceError::Malformed(r)) if r.contains("not a Calendly webhook"))
+        );
+        assert!(
+            matches!(normalize(r#"{"event":"invitee.created","payload":{"uri":"x"}}"#), Err(SourceError::Malformed(r)) if r.contains("email"))
+        );
+        assert!(
+            normalize(r#"{"event":"routing_form_submission.created","payload":{}}"#)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

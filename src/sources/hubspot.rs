@@ -72,15 +72,29 @@ impl HubspotSource {
         }
     }
 
-    fn verify_v3(&self, delivery: &Delivery<'_>, signature: &str, now: Millis) -> Result<(), SourceError> {
+    fn verify_v3(
+        &self,
+        delivery: &Delivery<'_>,
+        signature: &str,
+        now: Millis,
+    ) -> Result<(), SourceError> {
         let timestamp = delivery.require_header("x-hubspot-request-timestamp")?;
-        let millis: i64 = timestamp.trim().parse().map_err(|_| SourceError::BadTimestamp)?;
+        let millis: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SourceError::BadTimestamp)?;
         check_window(millis, now, self.tolerance_secs)?;
-        let given = STANDARD.decode(signature.trim()).map_err(|_| SourceError::InvalidSignature)?;
+        let given = STANDARD
+            .decode(signature.trim())
+            .map_err(|_| SourceError::InvalidSignature)?;
         let decoded = decode_uri(delivery.url);
         // HubSpot signs the decoded URI; its SDKs hash the URL verbatim. Both forms
         // need the secret, so accepting either costs nothing.
-        let candidates: &[&str] = if decoded == delivery.url { &[delivery.url] } else { &[&decoded, delivery.url] };
+        let candidates: &[&str] = if decoded == delivery.url {
+            &[delivery.url]
+        } else {
+            &[&decoded, delivery.url]
+        };
         for uri in candidates {
             let mut mac = Hmac::<Sha256>::new_from_slice(self.client_secret.expose().as_bytes())
                 .map_err(|_| SourceError::InvalidSignature)?;
@@ -98,7 +112,11 @@ impl HubspotSource {
     fn verify_legacy(&self, delivery: &Delivery<'_>, signature: &str) -> Result<(), SourceError> {
         let mut hash = Sha256::new();
         hash.update(self.client_secret.expose().as_bytes());
-        match delivery.header("x-hubspot-signature-version").unwrap_or("v1").trim() {
+        match delivery
+            .header("x-hubspot-signature-version")
+            .unwrap_or("v1")
+            .trim()
+        {
             "v1" => {}
             "v2" => {
                 hash.update(delivery.method.as_bytes());
@@ -108,7 +126,10 @@ impl HubspotSource {
         }
         hash.update(delivery.body);
         let expected = hex::encode(hash.finalize());
-        if constant_time_eq(expected.as_bytes(), signature.trim().to_ascii_lowercase().as_bytes()) {
+        if constant_time_eq(
+            expected.as_bytes(),
+            signature.trim().to_ascii_lowercase().as_bytes(),
+        ) {
             Ok(())
         } else {
             Err(SourceError::InvalidSignature)
@@ -119,15 +140,28 @@ impl HubspotSource {
 /// The twelve escapes HubSpot decodes before signing a v3 URI; others stay encoded.
 fn decode_uri(uri: &str) -> String {
     const DECODED: &[(&str, char)] = &[
-        ("%3A", ':'), ("%2F", '/'), ("%3F", '?'), ("%40", '@'), ("%21", '!'), ("%24", '$'),
-        ("%27", '\''), ("%28", '('), ("%29", ')'), ("%2A", '*'), ("%2C", ','), ("%3B", ';'),
+        ("%3A", ':'),
+        ("%2F", '/'),
+        ("%3F", '?'),
+        ("%40", '@'),
+        ("%21", '!'),
+        ("%24", '$'),
+        ("%27", '\''),
+        ("%28", '('),
+        ("%29", ')'),
+        ("%2A", '*'),
+        ("%2C", ','),
+        ("%3B", ';'),
     ];
     let mut out = String::with_capacity(uri.len());
     let mut rest = uri;
     while let Some(position) = rest.find('%') {
         out.push_str(&rest[..position]);
         let escape = rest.get(position..position + 3).unwrap_or("");
-        match DECODED.iter().find(|(code, _)| code.eq_ignore_ascii_case(escape)) {
+        match DECODED
+            .iter()
+            .find(|(code, _)| code.eq_ignore_ascii_case(escape))
+        {
             Some((_, ch)) => {
                 out.push(*ch);
                 rest = &rest[position + 3..];
@@ -151,7 +185,10 @@ impl Adapter for HubspotSource {
             if kind != IGNORE && TouchKind::parse(kind).is_none() {
                 return Err((
                     format!("properties.{property}"),
-                    format!("unknown kind `{kind}`: expected `none` or one of {}", TouchKind::names()),
+                    format!(
+                        "unknown kind `{kind}`: expected `none` or one of {}",
+                        TouchKind::names()
+                    ),
                 ));
             }
         }
@@ -163,14 +200,18 @@ impl Adapter for HubspotSource {
             return self.verify_v3(delivery, signature, now);
         }
         match delivery.header("x-hubspot-signature") {
-            Some(signature) if self.accept_legacy_signatures => self.verify_legacy(delivery, signature),
+            Some(signature) if self.accept_legacy_signatures => {
+                self.verify_legacy(delivery, signature)
+            }
             _ => Err(SourceError::MissingHeader("X-HubSpot-Signature-v3")),
         }
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
-        let notifications: Vec<serde_json::Value> = serde_json::from_slice(delivery.body)
-            .map_err(|error| SourceError::malformed(format!("expected a JSON array of HubSpot events: {error}")))?;
+        let notifications: Vec<serde_json::Value> =
+            serde_json::from_slice(delivery.body).map_err(|error| {
+                SourceError::malformed(format!("expected a JSON array of HubSpot events: {error}"))
+            })?;
         let mut events = Vec::new();
         for (index, raw) in notifications.into_iter().enumerate() {
             let notification: Notification = serde_json::from_value(raw)
@@ -211,10 +252,11 @@ impl HubspotSource {
     fn event_body(&self, n: &Notification, index: usize) -> Result<Option<EventBody>, SourceError> {
         Ok(match n.subscription_type.as_str() {
             "contact.propertyChange" => {
-                let property = n
-                    .property_name
-                    .as_deref()
-                    .ok_or_else(|| SourceError::malformed(format!("event [{index}]: propertyChange without propertyName")))?;
+                let property = n.property_name.as_deref().ok_or_else(|| {
+                    SourceError::malformed(format!(
+                        "event [{index}]: propertyChange without propertyName"
+                    ))
+                })?;
                 let value = n.property_value.as_deref().unwrap_or("");
                 if property == "email" {
                     if !value.contains('@') {
@@ -240,7 +282,11 @@ impl HubspotSource {
                 }
             }
             "contact.merge" => {
-                let into = n.new_object_id.as_ref().or(n.primary_object_id.as_ref()).unwrap_or(&n.object_id);
+                let into = n
+                    .new_object_id
+                    .as_ref()
+                    .or(n.primary_object_id.as_ref())
+                    .unwrap_or(&n.object_id);
                 let mut from: Vec<Identity> = n
                     .merged_object_ids
                     .iter()
@@ -251,10 +297,19 @@ impl HubspotSource {
                     .collect();
                 from.sort();
                 from.dedup();
-                Some(EventBody::Merge { into: contact(into), from })
+                Some(EventBody::Merge {
+                    into: contact(into),
+                    from,
+                })
             }
-            "contact.privacyDeletion" => Some(EventBody::Erase { who: contact(&n.object_id) }),
-            "deal.creation" => Some(EventBody::Outcome(deal_outcome(n, OutcomeKind::OpportunityCreated, None))),
+            "contact.privacyDeletion" => Some(EventBody::Erase {
+                who: contact(&n.object_id),
+            }),
+            "deal.creation" => Some(EventBody::Outcome(deal_outcome(
+                n,
+                OutcomeKind::OpportunityCreated,
+                None,
+            ))),
             "deal.propertyChange" if n.property_name.as_deref() == Some("dealstage") => {
                 let stage = n.property_value.clone().unwrap_or_default();
                 let kind = match stage.as_str() {
@@ -315,9 +370,23 @@ mod tests {
         }
     }
 
-    fn verify(method: &str, url: &str, headers: &[(&str, &str)], body: &str, now: Millis) -> Result<(), SourceError> {
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let delivery = Delivery { method, url, headers: &headers, body: body.as_bytes() };
+    fn verify(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+        now: Millis,
+    ) -> Result<(), SourceError> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let delivery = Delivery {
+            method,
+            url,
+            headers: &headers,
+            body: body.as_bytes(),
+        };
         source().verify(&delivery, now)
     }
 
@@ -327,9 +396,27 @@ mod tests {
     fn v1_matches_the_sdk_vector() {
         let body = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
         let sig = "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de";
-        assert_eq!(verify("POST", URI, &[("X-HubSpot-Signature", sig), ("X-HubSpot-Signature-Version", "v1")], body, 0), Ok(()));
         assert_eq!(
-            verify("POST", URI, &[("X-HubSpot-Signature", sig)], &body.replace("123", "124"), 0),
+            verify(
+                "POST",
+                URI,
+                &[
+                    ("X-HubSpot-Signature", sig),
+                    ("X-HubSpot-Signature-Version", "v1")
+                ],
+                body,
+                0
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                "POST",
+                URI,
+                &[("X-HubSpot-Signature", sig)],
+                &body.replace("123", "124"),
+                0
+            ),
             Err(SourceError::InvalidSignature)
         );
     }
@@ -339,7 +426,16 @@ mod tests {
     #[test]
     fn v1_matches_the_python_and_ruby_sdk_vector() {
         let sig = "69fc6631a867edd4f9e9e627fc5c1148e3fbdd8b21837b6d2b8901c1fa57f750";
-        assert_eq!(verify("POST", URI, &[("X-HubSpot-Signature", sig)], "{'example_field':'example_value'}", 0), Ok(()));
+        assert_eq!(
+            verify(
+                "POST",
+                URI,
+                &[("X-HubSpot-Signature", sig)],
+                "{'example_field':'example_value'}",
+                0
+            ),
+            Ok(())
+        );
     }
 
     // HubSpot docs (validating requests) and the Node/PHP/Python SDK tests.
@@ -347,14 +443,41 @@ mod tests {
     fn v2_matches_the_sdk_vectors() {
         let v2 = [("X-HubSpot-Signature-Version", "v2")];
         let get = "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e";
-        assert_eq!(verify("GET", URI, &[("X-HubSpot-Signature", get), v2[0]], "", 0), Ok(()));
+        assert_eq!(
+            verify("GET", URI, &[("X-HubSpot-Signature", get), v2[0]], "", 0),
+            Ok(())
+        );
         let post = "9569219f8ba981ffa6f6f16aa0f48637d35d728c7e4d93d0d52efaa512af7900";
-        assert_eq!(verify("POST", URI, &[("X-HubSpot-Signature", post), v2[0]], r#"{"example_field":"example_value"}"#, 0), Ok(()));
+        assert_eq!(
+            verify(
+                "POST",
+                URI,
+                &[("X-HubSpot-Signature", post), v2[0]],
+                r#"{"example_field":"example_value"}"#,
+                0
+            ),
+            Ok(())
+        );
         let python = "4fe4e3a7d3cf09db53be39d0a58130e2aaba074ec123a9e355b876a689a1c383";
-        assert_eq!(verify("POST", URI, &[("X-HubSpot-Signature", python), v2[0]], "{'example_field':'example_value'}", 0), Ok(()));
+        assert_eq!(
+            verify(
+                "POST",
+                URI,
+                &[("X-HubSpot-Signature", python), v2[0]],
+                "{'example_field':'example_value'}",
+                0
+            ),
+            Ok(())
+        );
         // The same signature for another URL is refused.
         assert_eq!(
-            verify("POST", "https://evil.example.com/webhook_uri", &[("X-HubSpot-Signature", post), v2[0]], r#"{"example_field":"example_value"}"#, 0),
+            verify(
+                "POST",
+                "https://evil.example.com/webhook_uri",
+                &[("X-HubSpot-Signature", post), v2[0]],
+                r#"{"example_field":"example_value"}"#,
+                0
+            ),
             Err(SourceError::InvalidSignature)
         );
     }
@@ -365,15 +488,33 @@ mod tests {
     fn v3_matches_the_sdk_vectors() {
         let body = "{'example_field':'example_value'}";
         for (ts, sig) in [
-            ("1693657560000", "K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y="),
-            ("1700000300000", "RnbPH7+UMKVkbV32P8bz450N4M56aPmcru1+D3kSDtw="),
+            (
+                "1693657560000",
+                "K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y=",
+            ),
+            (
+                "1700000300000",
+                "RnbPH7+UMKVkbV32P8bz450N4M56aPmcru1+D3kSDtw=",
+            ),
         ] {
             let now: i64 = ts.parse().unwrap();
-            let headers = [("X-HubSpot-Signature-v3", sig), ("X-HubSpot-Request-Timestamp", ts)];
+            let headers = [
+                ("X-HubSpot-Signature-v3", sig),
+                ("X-HubSpot-Request-Timestamp", ts),
+            ];
             assert_eq!(verify("POST", URI, &headers, body, now + 60_000), Ok(()));
-            assert_eq!(verify("POST", URI, &headers, body, now + 301_000), Err(SourceError::StaleTimestamp(300)));
-            assert_eq!(verify("POST", URI, &headers, "{'example_field':'tampered'}", now), Err(SourceError::InvalidSignature));
-            assert_eq!(verify("PUT", URI, &headers, body, now), Err(SourceError::InvalidSignature));
+            assert_eq!(
+                verify("POST", URI, &headers, body, now + 301_000),
+                Err(SourceError::StaleTimestamp(300))
+            );
+            assert_eq!(
+                verify("POST", URI, &headers, "{'example_field':'tampered'}", now),
+                Err(SourceError::InvalidSignature)
+            );
+            assert_eq!(
+                verify("PUT", URI, &headers, body, now),
+                Err(SourceError::InvalidSignature)
+            );
         }
     }
 
@@ -384,9 +525,18 @@ mod tests {
         let ts = "1693657560000";
         let received = "https://www.example.com/webhook_uri?src=hs%3Aapp";
         let decoded_sig = "4dzMCIGRcaT9djVZnnfPdXFNpNEwbnuGtmbi6y1ri2E=";
-        let headers = [("X-HubSpot-Signature-v3", decoded_sig), ("X-HubSpot-Request-Timestamp", ts)];
-        assert_eq!(verify("POST", received, &headers, body, 1_693_657_560_000), Ok(()));
-        assert_eq!(decode_uri(received), "https://www.example.com/webhook_uri?src=hs:app");
+        let headers = [
+            ("X-HubSpot-Signature-v3", decoded_sig),
+            ("X-HubSpot-Request-Timestamp", ts),
+        ];
+        assert_eq!(
+            verify("POST", received, &headers, body, 1_693_657_560_000),
+            Ok(())
+        );
+        assert_eq!(
+            decode_uri(received),
+            "https://www.example.com/webhook_uri?src=hs:app"
+        );
         assert_eq!(decode_uri("https://x/a%20b%3d"), "https://x/a%20b%3d");
     }
 
@@ -394,13 +544,28 @@ mod tests {
     fn v3_present_means_v1_is_not_enough() {
         let body = r#"[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]"#;
         let v1 = "232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de";
-        let headers = [("X-HubSpot-Signature", v1), ("X-HubSpot-Signature-v3", "AAAA"), ("X-HubSpot-Request-Timestamp", "0")];
-        assert_eq!(verify("POST", URI, &headers, body, 0), Err(SourceError::InvalidSignature));
-        assert_eq!(verify("POST", URI, &[], body, 0), Err(SourceError::MissingHeader("X-HubSpot-Signature-v3")));
+        let headers = [
+            ("X-HubSpot-Signature", v1),
+            ("X-HubSpot-Signature-v3", "AAAA"),
+            ("X-HubSpot-Request-Timestamp", "0"),
+        ];
+        assert_eq!(
+            verify("POST", URI, &headers, body, 0),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            verify("POST", URI, &[], body, 0),
+            Err(SourceError::MissingHeader("X-HubSpot-Signature-v3"))
+        );
     }
 
     fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
-        let delivery = Delivery { method: "POST", url: URI, headers: &[], body: body.as_bytes() };
+        let delivery = Delivery {
+            method: "POST",
+            url: URI,
+            headers: &[],
+            body: body.as_bytes(),
+        };
         source().normalize(&delivery)
     }
 
@@ -415,13 +580,20 @@ mod tests {
         ]"#).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].provider_id, "3816279340");
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::EmailClick);
         assert_eq!(touch.occurred_at, 1_700_000_000_000);
         assert_eq!(touch.who, vec![Identity::crm("hubspot", "1246965")]);
         assert_eq!(
             events[1].body,
-            EventBody::Identify { who: vec![Identity::crm("hubspot", "1246965"), Identity::email("ann@example.com")] }
+            EventBody::Identify {
+                who: vec![
+                    Identity::crm("hubspot", "1246965"),
+                    Identity::email("ann@example.com")
+                ]
+            }
         );
     }
 
@@ -433,7 +605,10 @@ mod tests {
             events[0].body,
             EventBody::Merge {
                 into: Identity::crm("hubspot", "300"),
-                from: vec![Identity::crm("hubspot", "100"), Identity::crm("hubspot", "200")]
+                from: vec![
+                    Identity::crm("hubspot", "100"),
+                    Identity::crm("hubspot", "200")
+                ]
             }
         );
     }
@@ -458,9 +633,21 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
-                (OutcomeKind::OpportunityCreated, None, "hubspot-deal:9001".into()),
-                (OutcomeKind::Won, Some("closedwon".into()), "hubspot-deal:9001".into()),
-                (OutcomeKind::StageChanged, Some("presentationscheduled".into()), "hubspot-deal:9002".into()),
+                (
+                    OutcomeKind::OpportunityCreated,
+                    None,
+                    "hubspot-deal:9001".into()
+                ),
+                (
+                    OutcomeKind::Won,
+                    Some("closedwon".into()),
+                    "hubspot-deal:9001".into()
+                ),
+                (
+                    OutcomeKind::StageChanged,
+                    Some("presentationscheduled".into()),
+                    "hubspot-deal:9002".into()
+                ),
             ]
         );
     }
@@ -468,25 +655,46 @@ mod tests {
     #[test]
     fn privacy_deletion_erases() {
         let events = normalize(r#"[{"eventId":11,"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":1700000000000,"subscriptionType":"contact.privacyDeletion","attemptNumber":0,"objectId":100,"changeSource":"GDPR"}]"#).unwrap();
-        assert_eq!(events[0].body, EventBody::Erase { who: Identity::crm("hubspot", "100") });
+        assert_eq!(
+            events[0].body,
+            EventBody::Erase {
+                who: Identity::crm("hubspot", "100")
+            }
+        );
     }
 
     #[test]
     fn malformed_batches_say_which_event() {
         let error = normalize(r#"{"eventId":1}"#).unwrap_err();
-        assert!(matches!(error, SourceError::Malformed(ref r) if r.contains("JSON array")), "{error:?}");
-        let error = normalize(r#"[{"eventId":1,"subscriptionType":"contact.creation","occurredAt":1}]"#).unwrap_err();
-        assert!(matches!(error, SourceError::Malformed(ref r) if r.contains("[0]") && r.contains("objectId")), "{error:?}");
+        assert!(
+            matches!(error, SourceError::Malformed(ref r) if r.contains("JSON array")),
+            "{error:?}"
+        );
+        let error =
+            normalize(r#"[{"eventId":1,"subscriptionType":"contact.creation","occurredAt":1}]"#)
+                .unwrap_err();
+        assert!(
+            matches!(error, SourceError::Malformed(ref r) if r.contains("[0]") && r.contains("objectId")),
+            "{error:?}"
+        );
     }
 
     #[test]
     fn the_property_table_is_configurable() {
         let mut src = source();
-        src.properties.insert("hs_email_last_open_date".into(), "none".into());
-        src.properties.insert("webinar_date".into(), "webinar_attended".into());
+        src.properties
+            .insert("hs_email_last_open_date".into(), "none".into());
+        src.properties
+            .insert("webinar_date".into(), "webinar_attended".into());
         assert_eq!(src.kind_for("hs_email_last_open_date"), None);
-        assert_eq!(src.kind_for("webinar_date"), Some(TouchKind::WebinarAttended));
-        assert_eq!(src.kind_for("recent_conversion_date"), Some(TouchKind::FormSubmit));
+        assert_eq!(
+            src.kind_for("webinar_date"),
+            Some(TouchKind::WebinarAttended)
+        );
+        assert_eq!(
+            src.kind_for("recent_conversion_date"),
+            Some(TouchKind::FormSubmit)
+        );
         src.properties.insert("x".into(), "bogus".into());
         assert!(src.validate().unwrap_err().1.contains("form_submit"));
     }

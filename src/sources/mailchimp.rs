@@ -74,12 +74,15 @@ impl MailchimpSource {
     }
 
     fn check_key(&self, url: &str) -> Result<(), SourceError> {
-        let given = query_param(url, "key")
-            .ok_or_else(|| SourceError::BadCredentials("missing `key` in the webhook URL".into()))?;
+        let given = query_param(url, "key").ok_or_else(|| {
+            SourceError::BadCredentials("missing `key` in the webhook URL".into())
+        })?;
         if constant_time_eq(given.as_bytes(), self.key.expose().as_bytes()) {
             Ok(())
         } else {
-            Err(SourceError::BadCredentials("wrong `key` in the webhook URL".into()))
+            Err(SourceError::BadCredentials(
+                "wrong `key` in the webhook URL".into(),
+            ))
         }
     }
 }
@@ -157,7 +160,13 @@ impl Adapter for MailchimpSource {
                             kind,
                             occurred_at,
                             account: None,
-                            properties: form.properties(&["list_id", "id", "ip_signup", "ip_opt", "email_type"]),
+                            properties: form.properties(&[
+                                "list_id",
+                                "id",
+                                "ip_signup",
+                                "ip_opt",
+                                "email_type",
+                            ]),
                         }),
                     });
                 }
@@ -167,7 +176,10 @@ impl Adapter for MailchimpSource {
                 // Both say "stop": an unsubscribe by the person, a cleaned address by
                 // the mail servers (kept with Mailchimp's reason).
                 let (kind, fields): (TouchKind, &[&str]) = if kind == "unsubscribe" {
-                    (TouchKind::Unsubscribe, &["list_id", "id", "action", "reason", "campaign_id"])
+                    (
+                        TouchKind::Unsubscribe,
+                        &["list_id", "id", "action", "reason", "campaign_id"],
+                    )
                 } else {
                     (TouchKind::HardBounce, &["list_id", "reason", "campaign_id"])
                 };
@@ -187,7 +199,9 @@ impl Adapter for MailchimpSource {
                 let new = form.email("data[new_email]")?;
                 events.push(Event {
                     provider_id: id,
-                    body: EventBody::Identify { who: vec![old, new] },
+                    body: EventBody::Identify {
+                        who: vec![old, new],
+                    },
                 });
             }
             "profile" => {
@@ -204,7 +218,13 @@ impl Adapter for MailchimpSource {
 
 impl MailchimpSource {
     /// The mapped merge fields as a profile, if any has a value.
-    fn profile(&self, form: &Form, email: Identity, occurred_at: Millis, provider_id: String) -> Option<Event> {
+    fn profile(
+        &self,
+        form: &Form,
+        email: Identity,
+        occurred_at: Millis,
+        provider_id: String,
+    ) -> Option<Event> {
         let mut fields = BTreeMap::new();
         for (tag, value) in form.merges() {
             let value = value.trim();
@@ -234,7 +254,11 @@ impl MailchimpSource {
 fn parse_fired_at(text: &str) -> Result<Millis, SourceError> {
     chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S")
         .map(|time| time.and_utc().timestamp_millis())
-        .map_err(|_| SourceError::malformed(format!("fired_at `{text}` is not a `YYYY-MM-DD HH:MM:SS` time")))
+        .map_err(|_| {
+            SourceError::malformed(format!(
+                "fired_at `{text}` is not a `YYYY-MM-DD HH:MM:SS` time"
+            ))
+        })
 }
 
 /// The decoded form fields of a body; a repeated field keeps its last value.
@@ -242,7 +266,11 @@ struct Form(BTreeMap<String, String>);
 
 impl Form {
     fn parse(body: &[u8]) -> Form {
-        Form(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        Form(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -251,7 +279,9 @@ impl Form {
 
     fn email(&self, key: &str) -> Result<Identity, SourceError> {
         match self.get(key).map(str::trim) {
-            None | Some("") => Err(SourceError::malformed(format!("form field `{key}` is missing"))),
+            None | Some("") => Err(SourceError::malformed(format!(
+                "form field `{key}` is missing"
+            ))),
             Some(address) if !address.contains('@') => Err(SourceError::malformed(format!(
                 "form field `{key}` (`{address}`) is not an email address"
             ))),
@@ -266,7 +296,10 @@ impl Form {
             .filter_map(|name| {
                 let value = self.get(&format!("data[{name}]"))?;
                 let key = if *name == "id" { "mailchimp_id" } else { name };
-                Some((key.to_string(), serde_json::Value::String(value.to_string())))
+                Some((
+                    key.to_string(),
+                    serde_json::Value::String(value.to_string()),
+                ))
             })
             .collect();
         (!map.is_empty()).then_some(serde_json::Value::Object(map))
@@ -276,7 +309,10 @@ impl Form {
     fn merges(&self) -> impl Iterator<Item = (String, &str)> {
         self.0.iter().filter_map(|(key, value)| {
             let path = key.strip_prefix("data[merges][")?.strip_suffix(']')?;
-            Some((path.split("][").collect::<Vec<_>>().join("."), value.as_str()))
+            Some((
+                path.split("][").collect::<Vec<_>>().join("."),
+                value.as_str(),
+            ))
         })
     }
 }
@@ -305,7 +341,12 @@ mod tests {
     }
 
     fn delivery<'a>(method: &'a str, url: &'a str, body: &'a str) -> Delivery<'a> {
-        Delivery { method, url, headers: &[], body: body.as_bytes() }
+        Delivery {
+            method,
+            url,
+            headers: &[],
+            body: body.as_bytes(),
+        }
     }
 
     // Sample data of Mailchimp's "About Webhooks" guide (apidocs.mailchimp.com/webhooks,
@@ -381,7 +422,10 @@ mod tests {
         ("data[list_id]", "a6b5da1054"),
     ];
 
-    fn normalize_with(src: &MailchimpSource, pairs: &[(&str, &str)]) -> Result<Vec<Event>, SourceError> {
+    fn normalize_with(
+        src: &MailchimpSource,
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<Event>, SourceError> {
         let body = form(pairs);
         src.normalize(&delivery("POST", URL, &body))
     }
@@ -391,7 +435,9 @@ mod tests {
     }
 
     fn at(text: &str) -> Millis {
-        chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
     }
 
     #[test]
@@ -403,17 +449,30 @@ mod tests {
         let wrong = "https://attention.example.com/webhooks/mailchimp?key=s3cr3t-k3z";
         assert_eq!(
             source().verify(&delivery("POST", wrong, &body), 0),
-            Err(SourceError::BadCredentials("wrong `key` in the webhook URL".into()))
+            Err(SourceError::BadCredentials(
+                "wrong `key` in the webhook URL".into()
+            ))
         );
         let missing = "https://attention.example.com/webhooks/mailchimp";
         assert_eq!(
             source().verify(&delivery("POST", missing, &body), 0),
-            Err(SourceError::BadCredentials("missing `key` in the webhook URL".into()))
+            Err(SourceError::BadCredentials(
+                "missing `key` in the webhook URL".into()
+            ))
         );
         assert_eq!(SourceError::BadCredentials(String::new()).status(), 401);
         // Percent-encoded keys are compared decoded.
-        let src = MailchimpSource { key: Secret::new("a b/c"), ..source() };
-        assert_eq!(src.verify(&delivery("POST", "https://x/webhooks/m?key=a+b%2Fc", &body), 0), Ok(()));
+        let src = MailchimpSource {
+            key: Secret::new("a b/c"),
+            ..source()
+        };
+        assert_eq!(
+            src.verify(
+                &delivery("POST", "https://x/webhooks/m?key=a+b%2Fc", &body),
+                0
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -423,7 +482,10 @@ mod tests {
         assert_eq!((ok.status, ok.body.len()), (200, 0));
         assert!(src.probe(&delivery("HEAD", URL, ""), 0).unwrap().is_ok());
         assert!(matches!(
-            src.probe(&delivery("GET", "https://x/webhooks/mailchimp?key=nope", ""), 0),
+            src.probe(
+                &delivery("GET", "https://x/webhooks/mailchimp?key=nope", ""),
+                0
+            ),
             Some(Err(SourceError::BadCredentials(_)))
         ));
         assert!(src.probe(&delivery("POST", URL, ""), 0).is_none());
@@ -433,7 +495,9 @@ mod tests {
     fn a_subscribe_is_a_touch_and_a_profile() {
         let events = normalize(SUBSCRIBE).unwrap();
         assert_eq!(events.len(), 2);
-        let EventBody::Touch(touch) = &events[0].body else { panic!("{events:?}") };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!("{events:?}")
+        };
         assert_eq!(touch.kind, TouchKind::FormSubmit);
         assert_eq!(touch.who, vec![Identity::email("api@mailchimp.com")]);
         assert_eq!(touch.occurred_at, at("2009-03-26T21:35:57Z"));
@@ -441,28 +505,55 @@ mod tests {
         assert_eq!(properties["list_id"], "a6b5da1054");
         assert_eq!(properties["mailchimp_id"], "8a25ff1d98");
         assert_eq!(properties["ip_signup"], "10.20.10.30");
-        let EventBody::Profile(profile) = &events[1].body else { panic!("{events:?}") };
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!("{events:?}")
+        };
         assert_eq!(profile.who, vec![Identity::email("api@mailchimp.com")]);
-        assert_eq!(profile.fields.get("first_name").map(String::as_str), Some("Mailchimp"));
-        assert_eq!(profile.fields.get("last_name").map(String::as_str), Some("API"));
-        assert_eq!(profile.fields.len(), 2, "EMAIL and INTERESTS are not profile fields");
+        assert_eq!(
+            profile.fields.get("first_name").map(String::as_str),
+            Some("Mailchimp")
+        );
+        assert_eq!(
+            profile.fields.get("last_name").map(String::as_str),
+            Some("API")
+        );
+        assert_eq!(
+            profile.fields.len(),
+            2,
+            "EMAIL and INTERESTS are not profile fields"
+        );
         assert_eq!(profile.occurred_at, at("2009-03-26T21:35:57Z"));
         // The id is the hash of the body, so a resend gets the same ids.
-        assert_eq!(events[0].provider_id, hex::encode(Sha256::digest(form(SUBSCRIBE).as_bytes())));
-        assert_eq!(events[1].provider_id, format!("{}:profile", events[0].provider_id));
+        assert_eq!(
+            events[0].provider_id,
+            hex::encode(Sha256::digest(form(SUBSCRIBE).as_bytes()))
+        );
+        assert_eq!(
+            events[1].provider_id,
+            format!("{}:profile", events[0].provider_id)
+        );
         assert_eq!(normalize(SUBSCRIBE).unwrap(), events);
     }
 
     #[test]
     fn the_subscribe_kind_is_configurable() {
-        let src = MailchimpSource { subscribe_kind: "trial_signup".into(), ..source() };
+        let src = MailchimpSource {
+            subscribe_kind: "trial_signup".into(),
+            ..source()
+        };
         let events = normalize_with(&src, SUBSCRIBE).unwrap();
         assert!(matches!(&events[0].body, EventBody::Touch(t) if t.kind == TouchKind::TrialSignup));
-        let src = MailchimpSource { subscribe_kind: "none".into(), ..source() };
+        let src = MailchimpSource {
+            subscribe_kind: "none".into(),
+            ..source()
+        };
         let events = normalize_with(&src, SUBSCRIBE).unwrap();
         assert_eq!(events.len(), 1);
         assert!(matches!(events[0].body, EventBody::Profile(_)));
-        let src = MailchimpSource { subscribe_kind: "newsletter".into(), ..source() };
+        let src = MailchimpSource {
+            subscribe_kind: "newsletter".into(),
+            ..source()
+        };
         let (key, reason) = src.validate().unwrap_err();
         assert_eq!(key, "subscribe_kind");
         assert!(reason.contains("form_submit"), "{reason}");
@@ -472,7 +563,9 @@ mod tests {
     fn an_unsubscribe_is_a_negative_touch() {
         let events = normalize(UNSUBSCRIBE).unwrap();
         assert_eq!(events.len(), 1);
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::Unsubscribe);
         assert_eq!(touch.who, vec![Identity::email("api+unsub@mailchimp.com")]);
         assert_eq!(touch.occurred_at, at("2009-03-26T21:40:57Z"));
@@ -485,12 +578,20 @@ mod tests {
     #[test]
     fn a_cleaned_address_is_a_hard_bounce_with_its_reason() {
         let events = normalize(CLEANED).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::HardBounce);
-        assert_eq!(touch.who, vec![Identity::email("api+cleaned@mailchimp.com")]);
+        assert_eq!(
+            touch.who,
+            vec![Identity::email("api+cleaned@mailchimp.com")]
+        );
         assert_eq!(touch.occurred_at, at("2009-03-26T22:01:00Z"));
         assert_eq!(touch.properties.as_ref().unwrap()["reason"], "hard");
-        assert_eq!(touch.properties.as_ref().unwrap()["campaign_id"], "4fjk2ma9xd");
+        assert_eq!(
+            touch.properties.as_ref().unwrap()["campaign_id"],
+            "4fjk2ma9xd"
+        );
     }
 
     #[test]
@@ -499,7 +600,10 @@ mod tests {
         assert_eq!(
             events[0].body,
             EventBody::Identify {
-                who: vec![Identity::email("api+old@mailchimp.com"), Identity::email("api+new@mailchimp.com")]
+                who: vec![
+                    Identity::email("api+old@mailchimp.com"),
+                    Identity::email("api+new@mailchimp.com")
+                ]
             }
         );
     }
@@ -508,13 +612,16 @@ mod tests {
     fn a_profile_update_maps_merge_fields() {
         let events = normalize(PROFILE).unwrap();
         assert_eq!(events.len(), 1);
-        let EventBody::Profile(profile) = &events[0].body else { panic!() };
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(profile.occurred_at, at("2009-03-26T21:31:21Z"));
         assert_eq!(profile.fields.len(), 2);
 
         let mut src = source();
         src.merge_fields.insert("LNAME".into(), "none".into());
-        src.merge_fields.insert("INTERESTS".into(), "lead_source".into());
+        src.merge_fields
+            .insert("INTERESTS".into(), "lead_source".into());
         src.merge_fields.insert("ROLE".into(), "title".into());
         let mut pairs = PROFILE.to_vec();
         pairs.extend([
@@ -525,8 +632,14 @@ mod tests {
             ("data[merges][ADDRESS][country]", "US"),
         ]);
         let events = normalize_with(&src, &pairs).unwrap();
-        let EventBody::Profile(profile) = &events[0].body else { panic!() };
-        let fields: Vec<(&str, &str)> = profile.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!()
+        };
+        let fields: Vec<(&str, &str)> = profile
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
             fields,
             vec![
@@ -544,14 +657,25 @@ mod tests {
 
     #[test]
     fn a_profile_without_mapped_fields_is_ignored() {
-        let pairs: Vec<_> = PROFILE.iter().copied().filter(|(k, _)| !k.contains("NAME")).collect();
+        let pairs: Vec<_> = PROFILE
+            .iter()
+            .copied()
+            .filter(|(k, _)| !k.contains("NAME"))
+            .collect();
         assert_eq!(normalize(&pairs).unwrap(), vec![]);
     }
 
     #[test]
     fn campaign_and_unknown_types_are_ignored() {
         assert_eq!(normalize(CAMPAIGN).unwrap(), vec![]);
-        assert_eq!(normalize(&[("type", "something_new"), ("fired_at", "2024-01-01 00:00:00")]).unwrap(), vec![]);
+        assert_eq!(
+            normalize(&[
+                ("type", "something_new"),
+                ("fired_at", "2024-01-01 00:00:00")
+            ])
+            .unwrap(),
+            vec![]
+        );
     }
 
     #[test]
@@ -562,20 +686,38 @@ mod tests {
         };
         assert!(reason(&[("fired_at", "2009-03-26 21:35:57")]).contains("`type`"));
         assert!(reason(&[("type", "subscribe")]).contains("`fired_at`"));
-        assert!(reason(&[("type", "subscribe"), ("fired_at", "2009-03-26T21:35:57Z")]).contains("fired_at"));
-        assert!(reason(&[("type", "subscribe"), ("fired_at", "2009-03-26 21:35:57")]).contains("data[email]"));
-        assert!(reason(&[("type", "cleaned"), ("fired_at", "2009-03-26 21:35:57"), ("data[email]", "nobody")])
-            .contains("not an email address"));
+        assert!(
+            reason(&[("type", "subscribe"), ("fired_at", "2009-03-26T21:35:57Z")])
+                .contains("fired_at")
+        );
+        assert!(
+            reason(&[("type", "subscribe"), ("fired_at", "2009-03-26 21:35:57")])
+                .contains("data[email]")
+        );
+        assert!(reason(&[
+            ("type", "cleaned"),
+            ("fired_at", "2009-03-26 21:35:57"),
+            ("data[email]", "nobody")
+        ])
+        .contains("not an email address"));
         assert!(reason(&UPEMAIL[..5]).contains("data[old_email]"));
         // Not a form at all.
         let src = source();
-        let error = src.normalize(&delivery("POST", URL, r#"{"type":"subscribe"}"#)).unwrap_err();
-        assert!(matches!(error, SourceError::Malformed(ref r) if r.contains("`type`")), "{error:?}");
+        let error = src
+            .normalize(&delivery("POST", URL, r#"{"type":"subscribe"}"#))
+            .unwrap_err();
+        assert!(
+            matches!(error, SourceError::Malformed(ref r) if r.contains("`type`")),
+            "{error:?}"
+        );
     }
 
     #[test]
     fn an_empty_key_is_refused() {
-        let src = MailchimpSource { key: Secret::new(""), ..source() };
+        let src = MailchimpSource {
+            key: Secret::new(""),
+            ..source()
+        };
         assert_eq!(src.validate().unwrap_err().0, "key");
         assert_eq!(source().validate(), Ok(()));
     }

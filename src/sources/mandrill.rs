@@ -102,7 +102,9 @@ impl Adapter for MandrillSource {
             .map(|(_, value)| value)
             .ok_or_else(|| SourceError::malformed("form parameter `mandrill_events` is missing"))?;
         let raw: Vec<serde_json::Value> = serde_json::from_str(batch).map_err(|error| {
-            SourceError::malformed(format!("mandrill_events is not a JSON array of events: {error}"))
+            SourceError::malformed(format!(
+                "mandrill_events is not a JSON array of events: {error}"
+            ))
         })?;
         let mut events = Vec::new();
         for (index, value) in raw.into_iter().enumerate() {
@@ -110,8 +112,9 @@ impl Adapter for MandrillSource {
             if value.get("event").is_none() && value.get("type").is_some() {
                 continue;
             }
-            let event: MessageEvent = serde_json::from_value(value)
-                .map_err(|error| SourceError::malformed(format!("mandrill_events[{index}]: {error}")))?;
+            let event: MessageEvent = serde_json::from_value(value).map_err(|error| {
+                SourceError::malformed(format!("mandrill_events[{index}]: {error}"))
+            })?;
             if let Some(event) = event.into_event(index)? {
                 events.push(event);
             }
@@ -157,20 +160,36 @@ impl MessageEvent {
             // send, delivered, deferral, soft_bounce, reject, inbound: not attention.
             _ => return Ok(None),
         };
-        let field = |name: &str| SourceError::malformed(format!("mandrill_events[{index}]: `{name}` is missing"));
+        let field = |name: &str| {
+            SourceError::malformed(format!("mandrill_events[{index}]: `{name}` is missing"))
+        };
         let msg = self.msg.ok_or_else(|| field("msg"))?;
-        let email = msg.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).ok_or_else(|| field("msg.email"))?;
+        let email = msg
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| field("msg.email"))?;
         if !email.contains('@') {
             return Err(SourceError::malformed(format!(
                 "mandrill_events[{index}]: msg.email `{email}` is not an email address"
             )));
         }
         let ts = self.ts.as_ref().ok_or_else(|| field("ts"))?;
-        let seconds = ts.as_f64().filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| {
-            SourceError::malformed(format!("mandrill_events[{index}]: ts `{ts}` is not a unix time"))
-        })?;
+        let seconds = ts
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .ok_or_else(|| {
+                SourceError::malformed(format!(
+                    "mandrill_events[{index}]: ts `{ts}` is not a unix time"
+                ))
+            })?;
         let occurred_at = (seconds * 1000.0).round() as Millis;
-        let message_id = self.id.or(msg.id).filter(|id| !id.is_empty()).ok_or_else(|| field("_id"))?;
+        let message_id = self
+            .id
+            .or(msg.id)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| field("_id"))?;
 
         let mut properties = serde_json::Map::new();
         let mut put = |name: &str, value: Option<String>| {
@@ -188,7 +207,12 @@ impl MessageEvent {
         if let Some(location) = self.location.filter(|l| !l.is_null()) {
             properties.insert("location".into(), location);
         }
-        if let Some(sent) = msg.ts.as_ref().and_then(|t| t.as_f64()).filter(|s| s.is_finite() && *s >= 0.0) {
+        if let Some(sent) = msg
+            .ts
+            .as_ref()
+            .and_then(|t| t.as_f64())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+        {
             properties.insert("sent_at".into(), ((sent * 1000.0).round() as Millis).into());
         }
 
@@ -222,7 +246,10 @@ mod tests {
     const URL: &str = "https://example.com/webhook";
 
     fn source() -> MandrillSource {
-        MandrillSource { webhook_key: Secret::new(KEY), url: None }
+        MandrillSource {
+            webhook_key: Secret::new(KEY),
+            url: None,
+        }
     }
 
     fn body(events: &str) -> String {
@@ -237,10 +264,24 @@ mod tests {
         STANDARD.encode(mac.finalize().into_bytes())
     }
 
-    fn verify_with(src: &MandrillSource, url: &str, signature: Option<&str>, body: &str) -> Result<(), SourceError> {
-        let headers: Vec<(String, String)> =
-            signature.map(|s| vec![("x-mandrill-signature".to_string(), s.to_string())]).unwrap_or_default();
-        src.verify(&Delivery { method: "POST", url, headers: &headers, body: body.as_bytes() }, 0)
+    fn verify_with(
+        src: &MandrillSource,
+        url: &str,
+        signature: Option<&str>,
+        body: &str,
+    ) -> Result<(), SourceError> {
+        let headers: Vec<(String, String)> = signature
+            .map(|s| vec![("x-mandrill-signature".to_string(), s.to_string())])
+            .unwrap_or_default();
+        src.verify(
+            &Delivery {
+                method: "POST",
+                url,
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            0,
+        )
     }
 
     // VENDORS.md §6.2 vector, computed from the documented algorithm (no official vector).
@@ -248,10 +289,18 @@ mod tests {
     fn the_documented_algorithm_vector_verifies() {
         let signature = "02UwqnlC3560kgk/dUHSpOMCMDk=";
         assert_eq!(sign(KEY, URL, "[]"), signature);
-        assert_eq!(verify_with(&source(), URL, Some(signature), &body("[]")), Ok(()));
+        assert_eq!(
+            verify_with(&source(), URL, Some(signature), &body("[]")),
+            Ok(())
+        );
         // Same signature, other URL (a trailing slash is enough).
         assert_eq!(
-            verify_with(&source(), "https://example.com/webhook/", Some(signature), &body("[]")),
+            verify_with(
+                &source(),
+                "https://example.com/webhook/",
+                Some(signature),
+                &body("[]")
+            ),
             Err(SourceError::InvalidSignature)
         );
     }
@@ -261,16 +310,31 @@ mod tests {
     #[test]
     fn the_discourse_test_vector_verifies() {
         let body = "mandrill_events=%5B%7B%22event%22%3A%22hard_bounce%22%2C%22msg%22%3A%7B%22email%22%3A%22em%40il.com%22%2C%22diag%22%3A%225.1.1%22%2C%22bounce_description%22%3A%22smtp%3B+550-5.1.1+The+email+account+that+you+tried+to+reach+does+not+exist.%22%2C%22metadata%22%3A%7B%22message_id%22%3A%2212345%40il.com%22%7D%7D%7D%5D";
-        let src = MandrillSource { webhook_key: Secret::new("wr_JeJNO9OI65RFDrvk3Zw"), url: None };
+        let src = MandrillSource {
+            webhook_key: Secret::new("wr_JeJNO9OI65RFDrvk3Zw"),
+            url: None,
+        };
         let url = "http://test.localhost/webhooks/mandrill";
         let signature = "Q5pCb903EjEqRZ99gZrlYKOfvIU=";
         assert_eq!(verify_with(&src, url, Some(signature), body), Ok(()));
         // Wrong key, tampered body, garbage signature, missing header.
-        assert_eq!(verify_with(&source(), url, Some(signature), body), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            verify_with(&source(), url, Some(signature), body),
+            Err(SourceError::InvalidSignature)
+        );
         let tampered = body.replace("em%40il.com", "em%40il.org");
-        assert_eq!(verify_with(&src, url, Some(signature), &tampered), Err(SourceError::InvalidSignature));
-        assert_eq!(verify_with(&src, url, Some("not base64!"), body), Err(SourceError::InvalidSignature));
-        assert_eq!(verify_with(&src, url, Some("foo"), body), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            verify_with(&src, url, Some(signature), &tampered),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            verify_with(&src, url, Some("not base64!"), body),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            verify_with(&src, url, Some("foo"), body),
+            Err(SourceError::InvalidSignature)
+        );
         assert_eq!(
             verify_with(&src, url, None, body),
             Err(SourceError::MissingHeader("X-Mandrill-Signature"))
@@ -279,16 +343,38 @@ mod tests {
 
     #[test]
     fn the_configured_url_overrides_the_request_url() {
-        let src = MandrillSource { url: Some("https://hooks.example.com/mandrill?x=1".into()), ..source() };
+        let src = MandrillSource {
+            url: Some("https://hooks.example.com/mandrill?x=1".into()),
+            ..source()
+        };
         let signature = sign(KEY, "https://hooks.example.com/mandrill?x=1", "[]");
-        assert_eq!(verify_with(&src, "http://10.0.0.5:8080/webhooks/mandrill", Some(&signature), &body("[]")), Ok(()));
         assert_eq!(
-            verify_with(&source(), "http://10.0.0.5:8080/webhooks/mandrill", Some(&signature), &body("[]")),
+            verify_with(
+                &src,
+                "http://10.0.0.5:8080/webhooks/mandrill",
+                Some(&signature),
+                &body("[]")
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify_with(
+                &source(),
+                "http://10.0.0.5:8080/webhooks/mandrill",
+                Some(&signature),
+                &body("[]")
+            ),
             Err(SourceError::InvalidSignature)
         );
-        let bad = MandrillSource { url: Some("hooks.example.com".into()), ..source() };
+        let bad = MandrillSource {
+            url: Some("hooks.example.com".into()),
+            ..source()
+        };
         assert_eq!(bad.validate().unwrap_err().0, "url");
-        let empty = MandrillSource { webhook_key: Secret::new(""), url: None };
+        let empty = MandrillSource {
+            webhook_key: Secret::new(""),
+            url: None,
+        };
         assert_eq!(empty.validate().unwrap_err().0, "webhook_key");
         assert_eq!(source().validate(), Ok(()));
     }
@@ -296,22 +382,43 @@ mod tests {
     #[test]
     fn the_url_check_is_signed_with_the_generic_key_and_carries_nothing() {
         let signature = sign(URL_CHECK_KEY, URL, "[]");
-        assert_eq!(verify_with(&source(), URL, Some(&signature), &body("[]")), Ok(()));
+        assert_eq!(
+            verify_with(&source(), URL, Some(&signature), &body("[]")),
+            Ok(())
+        );
         // The generic key signs nothing else.
         let events = r#"[{"event":"open","msg":{"email":"a@b.c","_id":"x"},"_id":"x","ts":1}]"#;
         let forged = sign(URL_CHECK_KEY, URL, events);
-        assert_eq!(verify_with(&source(), URL, Some(&forged), &body(events)), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            verify_with(&source(), URL, Some(&forged), &body(events)),
+            Err(SourceError::InvalidSignature)
+        );
         let empty = body("[]");
-        let delivery = Delivery { method: "POST", url: URL, headers: &[], body: empty.as_bytes() };
+        let delivery = Delivery {
+            method: "POST",
+            url: URL,
+            headers: &[],
+            body: empty.as_bytes(),
+        };
         assert_eq!(source().normalize(&delivery), Ok(vec![]));
     }
 
     #[test]
     fn the_head_check_is_answered() {
-        let head = Delivery { method: "HEAD", url: URL, headers: &[], body: b"" };
+        let head = Delivery {
+            method: "HEAD",
+            url: URL,
+            headers: &[],
+            body: b"",
+        };
         let reply = source().probe(&head, 0).unwrap().unwrap();
         assert_eq!((reply.status, reply.body.len()), (200, 0));
-        let post = Delivery { method: "POST", url: URL, headers: &[], body: b"" };
+        let post = Delivery {
+            method: "POST",
+            url: URL,
+            headers: &[],
+            body: b"",
+        };
         assert!(source().probe(&post, 0).is_none());
     }
 
@@ -334,7 +441,12 @@ mod tests {
 
     fn normalize(events: &str) -> Result<Vec<Event>, SourceError> {
         let body = body(events);
-        source().normalize(&Delivery { method: "POST", url: URL, headers: &[], body: body.as_bytes() })
+        source().normalize(&Delivery {
+            method: "POST",
+            url: URL,
+            headers: &[],
+            body: body.as_bytes(),
+        })
     }
 
     fn touch(event: &Event) -> &Touch {
@@ -360,12 +472,21 @@ mod tests {
         );
         for event in &events {
             let touch = touch(event);
-            assert_eq!(touch.who, vec![Identity::email("example.webhook@mandrillapp.com")]);
+            assert_eq!(
+                touch.who,
+                vec![Identity::email("example.webhook@mandrillapp.com")]
+            );
             // The event's own ts, not msg.ts (when the message was sent).
             assert_eq!(touch.occurred_at, 1_580_762_074_000);
         }
-        assert_eq!(events[0].provider_id, "exampleaaaaaaaaaaaaaaaaaaaaaaaaa2:hard_bounce:1580762074");
-        assert_eq!(touch(&events[0]).properties.as_ref().unwrap()["bounce_description"], "bad_mailbox");
+        assert_eq!(
+            events[0].provider_id,
+            "exampleaaaaaaaaaaaaaaaaaaaaaaaaa2:hard_bounce:1580762074"
+        );
+        assert_eq!(
+            touch(&events[0]).properties.as_ref().unwrap()["bounce_description"],
+            "bad_mailbox"
+        );
         let open = touch(&events[1]).properties.clone().unwrap();
         assert_eq!(open["ip"], "127.0.0.1");
         assert_eq!(open["subject"], "This an example webhook message");
@@ -376,7 +497,9 @@ mod tests {
         assert!(open.get("url").is_none());
         let click = touch(&events[2]).properties.clone().unwrap();
         assert_eq!(click["url"], "http://mandrill.com");
-        assert!(events[2].provider_id.starts_with("exampleaaaaaaaaaaaaaaaaaaaaaaaaa5:click:1580762074:"));
+        assert!(events[2]
+            .provider_id
+            .starts_with("exampleaaaaaaaaaaaaaaaaaaaaaaaaa5:click:1580762074:"));
         // A redelivered batch gets the same ids.
         assert_eq!(normalize(EXAMPLE_BATCH).unwrap(), events);
     }
@@ -389,7 +512,9 @@ mod tests {
             )
         };
         let click = |url: &str| {
-            format!(r#"{{"event":"click","msg":{{"email":"ann@example.com","_id":"m1"}},"_id":"m1","ts":1700000100,"url":"{url}"}}"#)
+            format!(
+                r#"{{"event":"click","msg":{{"email":"ann@example.com","_id":"m1"}},"_id":"m1","ts":1700000100,"url":"{url}"}}"#
+            )
         };
         let batch = format!(
             "[{},{},{},{}]",
@@ -410,19 +535,40 @@ mod tests {
 
     #[test]
     fn malformed_batches_say_what_is_wrong() {
-        let reason = |body: &str| match source().normalize(&Delivery { method: "POST", url: URL, headers: &[], body: body.as_bytes() }) {
+        let reason = |body: &str| match source().normalize(&Delivery {
+            method: "POST",
+            url: URL,
+            headers: &[],
+            body: body.as_bytes(),
+        }) {
             Err(SourceError::Malformed(reason)) => reason,
             other => panic!("{other:?}"),
         };
         assert!(reason("events=%5B%5D").contains("`mandrill_events` is missing"));
         assert!(reason(&body(r#"{"event":"open"}"#)).contains("JSON array"));
         assert!(reason(&body(r#"[{"msg":{}}]"#)).contains("mandrill_events[0]"));
-        assert!(reason(&body(r#"[{"event":"open","_id":"m","ts":1}]"#)).contains("`msg` is missing"));
-        assert!(reason(&body(r#"[{"event":"open","_id":"m","ts":1,"msg":{}}]"#)).contains("msg.email"));
-        assert!(reason(&body(r#"[{"event":"open","_id":"m","ts":1,"msg":{"email":"nobody"}}]"#)).contains("not an email"));
-        assert!(reason(&body(r#"[{"event":"open","_id":"m","msg":{"email":"a@b.c"}}]"#)).contains("`ts`"));
-        assert!(reason(&body(r#"[{"event":"click","ts":1,"msg":{"email":"a@b.c"}}]"#)).contains("`_id`"));
+        assert!(
+            reason(&body(r#"[{"event":"open","_id":"m","ts":1}]"#)).contains("`msg` is missing")
+        );
+        assert!(
+            reason(&body(r#"[{"event":"open","_id":"m","ts":1,"msg":{}}]"#)).contains("msg.email")
+        );
+        assert!(reason(&body(
+            r#"[{"event":"open","_id":"m","ts":1,"msg":{"email":"nobody"}}]"#
+        ))
+        .contains("not an email"));
+        assert!(reason(&body(
+            r#"[{"event":"open","_id":"m","msg":{"email":"a@b.c"}}]"#
+        ))
+        .contains("`ts`"));
+        assert!(reason(&body(
+            r#"[{"event":"click","ts":1,"msg":{"email":"a@b.c"}}]"#
+        ))
+        .contains("`_id`"));
         // Events that are not used need nothing.
-        assert_eq!(normalize(r#"[{"event":"send"},{"event":"inbound","msg":{}}]"#), Ok(vec![]));
+        assert_eq!(
+            normalize(r#"[{"event":"send"},{"event":"inbound","msg":{}}]"#),
+            Ok(vec![])
+        );
     }
 }

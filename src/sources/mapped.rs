@@ -180,12 +180,14 @@ fn text_at(payload: &serde_json::Value, pointer: &str) -> Option<String> {
 fn mac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     match algorithm {
         Algorithm::Sha256 => {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
             parts.iter().for_each(|p| mac.update(p));
             mac.finalize().into_bytes().to_vec()
         }
         Algorithm::Sha1 => {
-            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
             parts.iter().for_each(|p| mac.update(p));
             mac.finalize().into_bytes().to_vec()
         }
@@ -205,10 +207,14 @@ impl MappedSource {
     fn parse_time(&self, raw: &str) -> Option<Millis> {
         let raw = raw.trim();
         match self.fields.occurred_at_format.as_str() {
-            "rfc3339" => chrono::DateTime::parse_from_rfc3339(raw).ok().map(|t| t.timestamp_millis()),
+            "rfc3339" => chrono::DateTime::parse_from_rfc3339(raw)
+                .ok()
+                .map(|t| t.timestamp_millis()),
             "unix_seconds" => raw.parse::<f64>().ok().map(|s| (s * 1000.0) as Millis),
             "unix_millis" => raw.parse::<f64>().ok().map(|ms| ms as Millis),
-            format => chrono::NaiveDateTime::parse_from_str(raw, format).ok().map(|t| t.and_utc().timestamp_millis()),
+            format => chrono::NaiveDateTime::parse_from_str(raw, format)
+                .ok()
+                .map(|t| t.and_utc().timestamp_millis()),
         }
     }
 }
@@ -218,7 +224,11 @@ impl Adapter for MappedSource {
         let fields = &self.fields;
         check_pointer("fields.event_id", &fields.event_id)?;
         check_pointer("fields.occurred_at", &fields.occurred_at)?;
-        for (key, pointer) in [("fields.email", &fields.email), ("fields.anonymous_id", &fields.anonymous_id), ("fields.kind_field", &fields.kind_field)] {
+        for (key, pointer) in [
+            ("fields.email", &fields.email),
+            ("fields.anonymous_id", &fields.anonymous_id),
+            ("fields.kind_field", &fields.kind_field),
+        ] {
             if let Some(pointer) = pointer {
                 check_pointer(key, pointer)?;
             }
@@ -227,31 +237,66 @@ impl Adapter for MappedSource {
             check_pointer(&format!("profile.{field}"), pointer)?;
         }
         if fields.email.is_none() && fields.anonymous_id.is_none() {
-            return Err(("fields.email".into(), "set fields.email or fields.anonymous_id: events must name someone".into()));
+            return Err((
+                "fields.email".into(),
+                "set fields.email or fields.anonymous_id: events must name someone".into(),
+            ));
         }
         match (&fields.kind, &fields.kind_field) {
             (Some(kind), None) => {
                 if TouchKind::parse(kind).is_none() {
-                    return Err(("fields.kind".into(), format!("unknown kind `{kind}`: expected one of {}", TouchKind::names())));
+                    return Err((
+                        "fields.kind".into(),
+                        format!(
+                            "unknown kind `{kind}`: expected one of {}",
+                            TouchKind::names()
+                        ),
+                    ));
                 }
             }
             (None, Some(_)) => {
                 if self.kinds.is_empty() {
-                    return Err(("kinds".into(), "fields.kind_field needs a [kinds] table".into()));
+                    return Err((
+                        "kinds".into(),
+                        "fields.kind_field needs a [kinds] table".into(),
+                    ));
                 }
             }
-            _ => return Err(("fields.kind".into(), "set exactly one of fields.kind or fields.kind_field".into())),
+            _ => {
+                return Err((
+                    "fields.kind".into(),
+                    "set exactly one of fields.kind or fields.kind_field".into(),
+                ))
+            }
         }
         for (value, kind) in &self.kinds {
             if TouchKind::parse(kind).is_none() {
-                return Err((format!("kinds.{value}"), format!("unknown kind `{kind}`: expected one of {}", TouchKind::names())));
+                return Err((
+                    format!("kinds.{value}"),
+                    format!(
+                        "unknown kind `{kind}`: expected one of {}",
+                        TouchKind::names()
+                    ),
+                ));
             }
         }
         if let Err(error) = chrono::format::StrftimeItems::new(&fields.occurred_at_format).parse() {
-            return Err(("fields.occurred_at_format".into(), format!("not a time format: {error}")));
+            return Err((
+                "fields.occurred_at_format".into(),
+                format!("not a time format: {error}"),
+            ));
         }
-        if let Auth::Hmac { signed: Signed::TimestampBody, timestamp_header: None, timestamp_part: None, .. } = &self.auth {
-            return Err(("auth.timestamp_header".into(), "`signed = \"timestamp_body\"` needs timestamp_header or timestamp_part".into()));
+        if let Auth::Hmac {
+            signed: Signed::TimestampBody,
+            timestamp_header: None,
+            timestamp_part: None,
+            ..
+        } = &self.auth
+        {
+            return Err((
+                "auth.timestamp_header".into(),
+                "`signed = \"timestamp_body\"` needs timestamp_header or timestamp_part".into(),
+            ));
         }
         Ok(())
     }
@@ -259,7 +304,10 @@ impl Adapter for MappedSource {
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
         match &self.auth {
             Auth::Bearer { secret } => {
-                let given = delivery.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).ok_or(SourceError::MissingHeader("Authorization"))?;
+                let given = delivery
+                    .header("authorization")
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .ok_or(SourceError::MissingHeader("Authorization"))?;
                 if constant_time_eq(given.trim().as_bytes(), secret.expose().as_bytes()) {
                     Ok(())
                 } else {
@@ -267,22 +315,44 @@ impl Adapter for MappedSource {
                 }
             }
             Auth::Basic { username, password } => {
-                let encoded = delivery.header("authorization").and_then(|v| v.strip_prefix("Basic ")).ok_or(SourceError::MissingHeader("Authorization"))?;
+                let encoded = delivery
+                    .header("authorization")
+                    .and_then(|v| v.strip_prefix("Basic "))
+                    .ok_or(SourceError::MissingHeader("Authorization"))?;
                 let expected = format!("{username}:{}", password.expose());
                 let given = STANDARD.decode(encoded.trim()).unwrap_or_default();
                 if constant_time_eq(&given, expected.as_bytes()) {
                     Ok(())
                 } else {
-                    Err(SourceError::BadCredentials("wrong Basic credentials".into()))
+                    Err(SourceError::BadCredentials(
+                        "wrong Basic credentials".into(),
+                    ))
                 }
             }
-            Auth::Hmac { header, secret, algorithm, encoding, prefix, signature_part, signed, signed_format, timestamp_header, timestamp_part, timestamp_unit, tolerance_secs } => {
-                let value = delivery.header(header).ok_or(SourceError::MissingHeader("signature header"))?;
+            Auth::Hmac {
+                header,
+                secret,
+                algorithm,
+                encoding,
+                prefix,
+                signature_part,
+                signed,
+                signed_format,
+                timestamp_header,
+                timestamp_part,
+                timestamp_unit,
+                tolerance_secs,
+            } => {
+                let value = delivery
+                    .header(header)
+                    .ok_or(SourceError::MissingHeader("signature header"))?;
                 let signature = match signature_part {
                     Some(part) => header_part(value, part).ok_or(SourceError::InvalidSignature)?,
                     None => value.trim(),
                 };
-                let encoded = signature.strip_prefix(prefix.as_str()).ok_or(SourceError::InvalidSignature)?;
+                let encoded = signature
+                    .strip_prefix(prefix.as_str())
+                    .ok_or(SourceError::InvalidSignature)?;
                 let given = match encoding {
                     Encoding::Hex => hex::decode(encoded).ok(),
                     Encoding::Base64 => STANDARD.decode(encoded).ok(),
@@ -292,21 +362,32 @@ impl Adapter for MappedSource {
                     Signed::Body => mac(*algorithm, secret.expose().as_bytes(), &[delivery.body]),
                     Signed::TimestampBody => {
                         let timestamp = match (timestamp_header, timestamp_part) {
-                            (Some(name), _) => delivery.header(name).ok_or(SourceError::MissingHeader("timestamp header"))?,
-                            (None, Some(part)) => header_part(value, part).ok_or(SourceError::BadTimestamp)?,
+                            (Some(name), _) => delivery
+                                .header(name)
+                                .ok_or(SourceError::MissingHeader("timestamp header"))?,
+                            (None, Some(part)) => {
+                                header_part(value, part).ok_or(SourceError::BadTimestamp)?
+                            }
                             (None, None) => return Err(SourceError::BadTimestamp),
                         }
                         .trim();
-                        let number: i64 = timestamp.parse().map_err(|_| SourceError::BadTimestamp)?;
+                        let number: i64 =
+                            timestamp.parse().map_err(|_| SourceError::BadTimestamp)?;
                         let millis = match timestamp_unit {
                             TimestampUnit::Seconds => number.saturating_mul(1000),
                             TimestampUnit::Milliseconds => number,
                         };
                         check_window(millis, now, *tolerance_secs)?;
-                        let (before, after) = signed_format.split_once("{body}").unwrap_or((signed_format.as_str(), ""));
+                        let (before, after) = signed_format
+                            .split_once("{body}")
+                            .unwrap_or((signed_format.as_str(), ""));
                         let before = before.replace("{timestamp}", timestamp);
                         let after = after.replace("{timestamp}", timestamp);
-                        mac(*algorithm, secret.expose().as_bytes(), &[before.as_bytes(), delivery.body, after.as_bytes()])
+                        mac(
+                            *algorithm,
+                            secret.expose().as_bytes(),
+                            &[before.as_bytes(), delivery.body, after.as_bytes()],
+                        )
                     }
                 };
                 if constant_time_eq(&given, &expected) {
@@ -324,35 +405,61 @@ impl Adapter for MappedSource {
         let fields = &self.fields;
         let kind = match (&fields.kind, &fields.kind_field) {
             (Some(kind), _) => TouchKind::parse(kind),
-            (None, Some(pointer)) => match text_at(&payload, pointer).and_then(|value| self.kinds.get(&value)) {
-                Some(kind) => TouchKind::parse(kind),
-                // An event type this source was not told about.
-                None => return Ok(Vec::new()),
-            },
+            (None, Some(pointer)) => {
+                match text_at(&payload, pointer).and_then(|value| self.kinds.get(&value)) {
+                    Some(kind) => TouchKind::parse(kind),
+                    // An event type this source was not told about.
+                    None => return Ok(Vec::new()),
+                }
+            }
             (None, None) => None,
         }
         .ok_or_else(|| SourceError::malformed("no touch kind configured"))?;
         let event_id = text_at(&payload, &fields.event_id)
             .ok_or_else(|| SourceError::malformed(format!("no event id at {}", fields.event_id)))?;
         let mut who = Vec::new();
-        if let Some(email) = fields.email.as_deref().and_then(|p| text_at(&payload, p)).filter(|e| e.contains('@')) {
+        if let Some(email) = fields
+            .email
+            .as_deref()
+            .and_then(|p| text_at(&payload, p))
+            .filter(|e| e.contains('@'))
+        {
             who.push(Identity::email(&email));
         }
-        if let Some(anonymous) = fields.anonymous_id.as_deref().and_then(|p| text_at(&payload, p)) {
+        if let Some(anonymous) = fields
+            .anonymous_id
+            .as_deref()
+            .and_then(|p| text_at(&payload, p))
+        {
             who.push(Identity::Anonymous(anonymous));
         }
         if who.is_empty() {
-            let named: Vec<&str> = [fields.email.as_deref(), fields.anonymous_id.as_deref()].into_iter().flatten().collect();
-            return Err(SourceError::malformed(format!("no email or anonymous id at {}", named.join(" or "))));
+            let named: Vec<&str> = [fields.email.as_deref(), fields.anonymous_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            return Err(SourceError::malformed(format!(
+                "no email or anonymous id at {}",
+                named.join(" or ")
+            )));
         }
         let raw_time = text_at(&payload, &fields.occurred_at)
             .ok_or_else(|| SourceError::malformed(format!("no time at {}", fields.occurred_at)))?;
         let occurred_at = self.parse_time(&raw_time).ok_or_else(|| {
-            SourceError::malformed(format!("`{raw_time}` at {} is not {}", fields.occurred_at, fields.occurred_at_format))
+            SourceError::malformed(format!(
+                "`{raw_time}` at {} is not {}",
+                fields.occurred_at, fields.occurred_at_format
+            ))
         })?;
         let mut events = vec![Event {
             provider_id: event_id.clone(),
-            body: EventBody::Touch(Touch { who: who.clone(), kind, occurred_at, account: None, properties: None }),
+            body: EventBody::Touch(Touch {
+                who: who.clone(),
+                kind,
+                occurred_at,
+                account: None,
+                properties: None,
+            }),
         }];
         let profile: BTreeMap<String, String> = self
             .profile
@@ -362,7 +469,12 @@ impl Adapter for MappedSource {
         if !profile.is_empty() {
             events.push(Event {
                 provider_id: format!("{event_id}:profile"),
-                body: EventBody::Profile(Profile { who, fields: profile, account: None, occurred_at }),
+                body: EventBody::Profile(Profile {
+                    who,
+                    fields: profile,
+                    account: None,
+                    occurred_at,
+                }),
             });
         }
         Ok(events)
@@ -380,7 +492,9 @@ mod tests {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| e.to_string())?;
         let source: MappedSource = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        source.validate().map_err(|(key, message)| format!("{key}: {message}"))?;
+        source
+            .validate()
+            .map_err(|(key, message)| format!("{key}: {message}"))?;
         Ok(source)
     }
 
@@ -406,9 +520,22 @@ company = "/form_response/answers/0/text"
 title = "/form_response/answers/1/choice/label"
 "#;
 
-    fn run(source: &MappedSource, headers: &[(&str, &str)], body: &str, now: Millis) -> Result<Vec<Event>, SourceError> {
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() };
+    fn run(
+        source: &MappedSource,
+        headers: &[(&str, &str)],
+        body: &str,
+        now: Millis,
+    ) -> Result<Vec<Event>, SourceError> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
         source.verify(&delivery, now)?;
         source.normalize(&delivery)
     }
@@ -417,26 +544,60 @@ title = "/form_response/answers/1/choice/label"
     #[test]
     fn typeform_signatures_verify_as_a_mapped_source() {
         let source = from_toml(TYPEFORM_AS_MAPPED).unwrap();
-        let headers = vec![("Typeform-Signature".to_string(), "sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE=".to_string())];
+        let headers = vec![(
+            "Typeform-Signature".to_string(),
+            "sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE=".to_string(),
+        )];
         let body = br#"{"event_id":"01H","event_type":"form_response"}"#;
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body,
+        };
         assert_eq!(source.verify(&delivery, 0), Ok(()));
-        let tampered = Delivery { body: br#"{"event_id":"01J","event_type":"form_response"}"#, ..delivery };
-        assert_eq!(source.verify(&tampered, 0), Err(SourceError::InvalidSignature));
+        let tampered = Delivery {
+            body: br#"{"event_id":"01J","event_type":"form_response"}"#,
+            ..delivery
+        };
+        assert_eq!(
+            source.verify(&tampered, 0),
+            Err(SourceError::InvalidSignature)
+        );
     }
 
     #[test]
     fn the_typeform_fixture_maps_to_the_same_touch_as_the_typeform_source() {
         let mapped = from_toml(TYPEFORM_AS_MAPPED).unwrap();
         let body = crate::sources::typeform::tests::RESPONSE;
-        let delivery = Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
         let events = mapped.normalize(&delivery).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(events[0].provider_id, "LtWXD3crgy");
         assert_eq!(touch.kind, TouchKind::FormSubmit);
-        assert_eq!(touch.who, vec![Identity::email("laura@example.com"), Identity::Anonymous("visitor-9".into())]);
-        assert_eq!(touch.occurred_at, chrono::DateTime::parse_from_rfc3339("2026-11-20T14:21:39Z").unwrap().timestamp_millis());
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::email("laura@example.com"),
+                Identity::Anonymous("visitor-9".into())
+            ]
+        );
+        assert_eq!(
+            touch.occurred_at,
+            chrono::DateTime::parse_from_rfc3339("2026-11-20T14:21:39Z")
+                .unwrap()
+                .timestamp_millis()
+        );
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(profile.fields["company"], "Acme Inc");
         assert_eq!(profile.fields["title"], "Engineering");
     }
@@ -448,16 +609,42 @@ title = "/form_response/answers/1/choice/label"
         let fields = "[fields]\nevent_id = \"/event\"\nemail = \"/email\"\nkind = \"webinar_attended\"\noccurred_at = \"/t\"\noccurred_at_format = \"unix_seconds\"\n";
         let zoom = from_toml(&format!("[auth]\nscheme = \"hmac\"\nheader = \"x-zm-signature\"\nsecret = \"secretValueTest\"\nprefix = \"v0=\"\nsigned = \"timestamp_body\"\nsigned_format = \"v0:{{timestamp}}:{{body}}\"\ntimestamp_header = \"x-zm-request-timestamp\"\n{fields}")).unwrap();
         let body = r#"{"event":"meeting.started"}"#;
-        let headers = [("x-zm-signature", "v0=42955a258be9873d016a2973a6697442d5ac968110bfccb89f9760492920ecc9"), ("x-zm-request-timestamp", "1654503849")];
-        let delivery_headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let delivery = Delivery { method: "POST", url: "", headers: &delivery_headers, body: body.as_bytes() };
+        let headers = [
+            (
+                "x-zm-signature",
+                "v0=42955a258be9873d016a2973a6697442d5ac968110bfccb89f9760492920ecc9",
+            ),
+            ("x-zm-request-timestamp", "1654503849"),
+        ];
+        let delivery_headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &delivery_headers,
+            body: body.as_bytes(),
+        };
         assert_eq!(zoom.verify(&delivery, 1_654_503_849_000), Ok(()));
-        assert_eq!(zoom.verify(&delivery, 1_654_504_200_000), Err(SourceError::StaleTimestamp(300)));
+        assert_eq!(
+            zoom.verify(&delivery, 1_654_504_200_000),
+            Err(SourceError::StaleTimestamp(300))
+        );
 
         let calendly = from_toml(&format!("[auth]\nscheme = \"hmac\"\nheader = \"Calendly-Webhook-Signature\"\nsecret = \"signing-key\"\nsignature_part = \"v1\"\nsigned = \"timestamp_body\"\ntimestamp_part = \"t\"\n{fields}")).unwrap();
         let body = r#"{"event":"invitee.created"}"#;
-        let headers = vec![("Calendly-Webhook-Signature".to_string(), "t=1700000000,v1=372f72588af1e3af76b360730e53401de0f7c11ccdbc634e903f2e9656352579".to_string())];
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() };
+        let headers = vec![(
+            "Calendly-Webhook-Signature".to_string(),
+            "t=1700000000,v1=372f72588af1e3af76b360730e53401de0f7c11ccdbc634e903f2e9656352579"
+                .to_string(),
+        )];
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
         assert_eq!(calendly.verify(&delivery, 1_700_000_000_000), Ok(()));
     }
 
@@ -467,48 +654,106 @@ title = "/form_response/answers/1/choice/label"
     fn sha1_schemes_of_intercom_and_segment_can_be_expressed() {
         let fields = "[fields]\nevent_id = \"/id\"\nemail = \"/email\"\nkind = \"chat\"\noccurred_at = \"/t\"\n";
         let intercom = from_toml(&format!("[auth]\nscheme = \"hmac\"\nheader = \"X-Hub-Signature\"\nsecret = \"hub-secret\"\nalgorithm = \"sha1\"\nprefix = \"sha1=\"\n{fields}")).unwrap();
-        let ok = run(&intercom, &[("X-Hub-Signature", "sha1=72dce4eabccbaef68bbe64a563bd4947b1565acc")], r#"{"type":"notification_event","topic":"ping"}"#, 0);
-        assert!(matches!(ok, Err(SourceError::Malformed(r)) if r.contains("no event id at /id")), "verified, then the mapping speaks");
+        let ok = run(
+            &intercom,
+            &[(
+                "X-Hub-Signature",
+                "sha1=72dce4eabccbaef68bbe64a563bd4947b1565acc",
+            )],
+            r#"{"type":"notification_event","topic":"ping"}"#,
+            0,
+        );
+        assert!(
+            matches!(ok, Err(SourceError::Malformed(r)) if r.contains("no event id at /id")),
+            "verified, then the mapping speaks"
+        );
         let segment = from_toml(&format!("[auth]\nscheme = \"hmac\"\nheader = \"X-Signature\"\nsecret = \"sharedsecret\"\nalgorithm = \"sha1\"\n{fields}")).unwrap();
-        let headers = vec![("X-Signature".to_string(), "72c9815d6048ea5c7c183e590cbd931dda3c7c73".to_string())];
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: br#"{"type":"track","event":"Signed Up"}"# };
+        let headers = vec![(
+            "X-Signature".to_string(),
+            "72c9815d6048ea5c7c183e590cbd931dda3c7c73".to_string(),
+        )];
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: br#"{"type":"track","event":"Signed Up"}"#,
+        };
         assert_eq!(segment.verify(&delivery, 0), Ok(()));
     }
 
     #[test]
     fn bearer_and_basic_secrets() {
         let fields = "[fields]\nevent_id = \"/id\"\nemail = \"/email\"\nkind = \"form_submit\"\noccurred_at = \"/at\"\n";
-        let bearer = from_toml(&format!("[auth]\nscheme = \"bearer\"\nsecret = \"tok\"\n{fields}")).unwrap();
+        let bearer = from_toml(&format!(
+            "[auth]\nscheme = \"bearer\"\nsecret = \"tok\"\n{fields}"
+        ))
+        .unwrap();
         let body = r#"{"id":"e1","email":"a@b.c","at":"2026-11-20T10:00:00Z"}"#;
         assert!(run(&bearer, &[("Authorization", "Bearer tok")], body, 0).is_ok());
-        assert!(matches!(run(&bearer, &[("Authorization", "Bearer nope")], body, 0), Err(SourceError::BadCredentials(_))));
-        assert_eq!(run(&bearer, &[], body, 0).unwrap_err(), SourceError::MissingHeader("Authorization"));
-        let basic = from_toml(&format!("[auth]\nscheme = \"basic\"\nusername = \"hook\"\npassword = \"pw\"\n{fields}")).unwrap();
+        assert!(matches!(
+            run(&bearer, &[("Authorization", "Bearer nope")], body, 0),
+            Err(SourceError::BadCredentials(_))
+        ));
+        assert_eq!(
+            run(&bearer, &[], body, 0).unwrap_err(),
+            SourceError::MissingHeader("Authorization")
+        );
+        let basic = from_toml(&format!(
+            "[auth]\nscheme = \"basic\"\nusername = \"hook\"\npassword = \"pw\"\n{fields}"
+        ))
+        .unwrap();
         let good = format!("Basic {}", STANDARD.encode("hook:pw"));
         assert!(run(&basic, &[("Authorization", &good)], body, 0).is_ok());
         let bad = format!("Basic {}", STANDARD.encode("hook:px"));
-        assert!(matches!(run(&basic, &[("Authorization", &bad)], body, 0), Err(SourceError::BadCredentials(_))));
+        assert!(matches!(
+            run(&basic, &[("Authorization", &bad)], body, 0),
+            Err(SourceError::BadCredentials(_))
+        ));
     }
 
     #[test]
     fn config_errors_name_the_bad_pointer() {
         let base = "[auth]\nscheme = \"bearer\"\nsecret = \"t\"\n";
         let error = from_toml(&format!("{base}[fields]\nevent_id = \"id\"\nemail = \"/email\"\nkind = \"form_submit\"\noccurred_at = \"/at\"\n")).unwrap_err();
-        assert!(error.contains("fields.event_id") && error.contains("`id`"), "{error}");
+        assert!(
+            error.contains("fields.event_id") && error.contains("`id`"),
+            "{error}"
+        );
         let error = from_toml(&format!("{base}[fields]\nevent_id = \"/id\"\nemail = \"/email\"\nkind = \"form_submit\"\noccurred_at = \"/at\"\n[profile]\ncompany = \"/a/~2\"\n")).unwrap_err();
-        assert!(error.contains("profile.company") && error.contains("/a/~2"), "{error}");
+        assert!(
+            error.contains("profile.company") && error.contains("/a/~2"),
+            "{error}"
+        );
         let error = from_toml(&format!("{base}[fields]\nevent_id = \"/id\"\nemail = \"/email\"\nkind = \"webinar\"\noccurred_at = \"/at\"\n")).unwrap_err();
-        assert!(error.contains("fields.kind") && error.contains("webinar_attended"), "{error}");
-        let error = from_toml(&format!("{base}[fields]\nevent_id = \"/id\"\nkind = \"form_submit\"\noccurred_at = \"/at\"\n")).unwrap_err();
+        assert!(
+            error.contains("fields.kind") && error.contains("webinar_attended"),
+            "{error}"
+        );
+        let error = from_toml(&format!(
+            "{base}[fields]\nevent_id = \"/id\"\nkind = \"form_submit\"\noccurred_at = \"/at\"\n"
+        ))
+        .unwrap_err();
         assert!(error.contains("fields.email"), "{error}");
     }
 
     #[test]
     fn payload_gaps_are_named() {
         let source = from_toml(TYPEFORM_AS_MAPPED).unwrap();
-        let delivery = |body: &'static str| Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() };
-        assert!(matches!(source.normalize(&delivery(r#"{"event_type":"form_response"}"#)), Err(SourceError::Malformed(r)) if r.contains("/event_id")));
-        assert!(matches!(source.normalize(&delivery(r#"{"event_id":"x","event_type":"form_response","form_response":{}}"#)), Err(SourceError::Malformed(r)) if r.contains("/form_response/answers/2/email")));
-        assert!(source.normalize(&delivery(r#"{"event_id":"x","event_type":"form_partial"}"#)).unwrap().is_empty());
+        let delivery = |body: &'static str| Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        assert!(
+            matches!(source.normalize(&delivery(r#"{"event_type":"form_response"}"#)), Err(SourceError::Malformed(r)) if r.contains("/event_id"))
+        );
+        assert!(
+            matches!(source.normalize(&delivery(r#"{"event_id":"x","event_type":"form_response","form_response":{}}"#)), Err(SourceError::Malformed(r)) if r.contains("/form_response/answers/2/email"))
+        );
+        assert!(source
+            .normalize(&delivery(r#"{"event_id":"x","event_type":"form_partial"}"#))
+            .unwrap()
+            .is_empty());
     }
 }

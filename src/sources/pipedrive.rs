@@ -62,10 +62,7 @@ impl PipedriveSource {
 impl Adapter for PipedriveSource {
     fn validate(&self) -> Result<(), (String, String)> {
         if self.username.is_empty() || self.username.contains(':') {
-            return Err((
-                "username".into(),
-                "must not be empty or contain `:`".into(),
-            ));
+            return Err(("username".into(), "must not be empty or contain `:`".into()));
         }
         if self.password.expose().is_empty() {
             return Err(("password".into(), "must not be empty".into()));
@@ -86,19 +83,23 @@ impl Adapter for PipedriveSource {
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
         let authorization = delivery.require_header("Authorization")?.trim();
-        let refused = || SourceError::BadCredentials("wrong Basic auth username or password".into());
+        let refused =
+            || SourceError::BadCredentials("wrong Basic auth username or password".into());
         let (scheme, encoded) = authorization
             .split_once(' ')
             .ok_or_else(|| SourceError::BadCredentials("Authorization is not HTTP Basic".into()))?;
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(SourceError::BadCredentials("Authorization is not HTTP Basic".into()));
+            return Err(SourceError::BadCredentials(
+                "Authorization is not HTTP Basic".into(),
+            ));
         }
         let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
         let Some(colon) = decoded.iter().position(|b| *b == b':') else {
             return Err(refused());
         };
         let user_ok = constant_time_eq(&decoded[..colon], self.username.as_bytes());
-        let password_ok = constant_time_eq(&decoded[colon + 1..], self.password.expose().as_bytes());
+        let password_ok =
+            constant_time_eq(&decoded[colon + 1..], self.password.expose().as_bytes());
         if user_ok & password_ok {
             Ok(())
         } else {
@@ -149,7 +150,11 @@ impl Change {
             _ => return Err(SourceError::malformed("meta is required (an object)")),
         };
         let v1 = meta.contains_key("object") || body.contains_key("current");
-        let (entity_key, data_key) = if v1 { ("object", "current") } else { ("entity", "data") };
+        let (entity_key, data_key) = if v1 {
+            ("object", "current")
+        } else {
+            ("entity", "data")
+        };
         let entity = id_text(meta.get(entity_key))
             .ok_or_else(|| SourceError::malformed(format!("meta.{entity_key} is required")))?;
         let action_name = id_text(meta.get("action"))
@@ -179,11 +184,16 @@ impl Change {
             match body.get(key) {
                 None | Some(Value::Null) => Ok(Map::new()),
                 Some(Value::Object(map)) => Ok(map.clone()),
-                Some(_) => Err(SourceError::malformed(format!("{key} must be an object or null"))),
+                Some(_) => Err(SourceError::malformed(format!(
+                    "{key} must be an object or null"
+                ))),
             }
         };
         let data = object(data_key)?;
-        if action != Action::Delete && data.is_empty() && matches!(entity.as_str(), "person" | "activity" | "deal") {
+        if action != Action::Delete
+            && data.is_empty()
+            && matches!(entity.as_str(), "person" | "activity" | "deal")
+        {
             return Err(SourceError::malformed(format!(
                 "{data_key} is required for {entity} {action_name}"
             )));
@@ -201,7 +211,8 @@ impl Change {
 
     /// The entity's id: `data.id`.
     fn id(&self) -> Result<String, SourceError> {
-        id_text(self.data.get("id")).ok_or_else(|| SourceError::malformed(format!("{} id is required", self.entity)))
+        id_text(self.data.get("id"))
+            .ok_or_else(|| SourceError::malformed(format!("{} id is required", self.entity)))
     }
 
     /// A field whose value changed: `previous` names it with another value.
@@ -218,7 +229,9 @@ impl Change {
             .iter()
             .find_map(|field| self.data.get(*field).and_then(time_value))
             .or(self.at)
-            .ok_or_else(|| SourceError::malformed("meta.timestamp is required (no time in the payload)"))
+            .ok_or_else(|| {
+                SourceError::malformed("meta.timestamp is required (no time in the payload)")
+            })
     }
 
     fn account(&self) -> Option<String> {
@@ -248,7 +261,10 @@ impl PipedriveSource {
         }
         let mut fields = BTreeMap::new();
         let mut put = |name: &str, value: Option<String>| {
-            if let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+            if let Some(value) = value
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+            {
                 fields.insert(name.to_string(), value);
             }
         };
@@ -275,12 +291,20 @@ impl PipedriveSource {
         if let Some(from) = change.merged_from.as_ref().filter(|from| **from != id) {
             events.push(Event {
                 provider_id: format!("{}:merge", change.event_id),
-                body: EventBody::Merge { into: person(id.clone()), from: vec![person(from.clone())] },
+                body: EventBody::Merge {
+                    into: person(id.clone()),
+                    from: vec![person(from.clone())],
+                },
             });
         }
         events.push(Event {
             provider_id: change.event_id.clone(),
-            body: EventBody::Profile(Profile { who, fields, account: change.account(), occurred_at }),
+            body: EventBody::Profile(Profile {
+                who,
+                fields,
+                account: change.account(),
+                occurred_at,
+            }),
         });
         Ok(events)
     }
@@ -337,16 +361,27 @@ impl PipedriveSource {
         } else {
             if change.changed("status") {
                 match status.as_deref() {
-                    Some("won") => kinds.push((OutcomeKind::Won, change.time(&["won_time", "close_time"])?)),
-                    Some("lost") => kinds.push((OutcomeKind::Lost, change.time(&["lost_time", "close_time"])?)),
+                    Some("won") => {
+                        kinds.push((OutcomeKind::Won, change.time(&["won_time", "close_time"])?))
+                    }
+                    Some("lost") => kinds.push((
+                        OutcomeKind::Lost,
+                        change.time(&["lost_time", "close_time"])?,
+                    )),
                     _ => {}
                 }
             }
             if change.changed("stage_id") {
-                kinds.push((OutcomeKind::StageChanged, change.time(&["stage_change_time"])?));
+                kinds.push((
+                    OutcomeKind::StageChanged,
+                    change.time(&["stage_change_time"])?,
+                ));
             }
         }
-        let who: Vec<Identity> = id_text(data.get("person_id")).map(person).into_iter().collect();
+        let who: Vec<Identity> = id_text(data.get("person_id"))
+            .map(person)
+            .into_iter()
+            .collect();
         let amount = match data.get("value") {
             Some(Value::Number(n)) => n.as_f64(),
             Some(Value::String(s)) => s.trim().parse().ok(),
@@ -403,7 +438,12 @@ fn entries(value: Option<&Value>) -> Vec<(String, bool)> {
     };
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(one),
-        Some(other) => return one(other).into_iter().filter(|(v, _)| !v.is_empty()).collect(),
+        Some(other) => {
+            return one(other)
+                .into_iter()
+                .filter(|(v, _)| !v.is_empty())
+                .collect()
+        }
         None => return Vec::new(),
     }
     .filter(|(v, _)| !v.is_empty())
@@ -412,7 +452,13 @@ fn entries(value: Option<&Value>) -> Vec<(String, bool)> {
 
 /// RFC 3339, Pipedrive's `YYYY-MM-DD HH:MM:SS` (UTC), or epoch seconds / milliseconds.
 fn time_value(value: &Value) -> Option<Millis> {
-    let epoch = |n: i64| if n.abs() < 100_000_000_000 { n * 1000 } else { n };
+    let epoch = |n: i64| {
+        if n.abs() < 100_000_000_000 {
+            n * 1000
+        } else {
+            n
+        }
+    };
     match value {
         Value::Number(n) => n.as_i64().map(epoch),
         Value::String(s) => {
@@ -442,9 +488,15 @@ mod tests {
     }
 
     fn verify(authorization: Option<&str>) -> Result<(), SourceError> {
-        let headers: Vec<(String, String)> =
-            authorization.map(|a| vec![("authorization".to_string(), a.to_string())]).unwrap_or_default();
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: b"{}" };
+        let headers: Vec<(String, String)> = authorization
+            .map(|a| vec![("authorization".to_string(), a.to_string())])
+            .unwrap_or_default();
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: b"{}",
+        };
         source().verify(&delivery, 0)
     }
 
@@ -455,29 +507,75 @@ mod tests {
     #[test]
     fn basic_auth_is_checked() {
         assert_eq!(verify(Some(&basic("pipedrive", "p4ss:word"))), Ok(()));
-        assert_eq!(verify(Some(&basic("pipedrive", "p4ss:word")).map(|s| s.replace("Basic", "basic")).as_deref()), Ok(()));
-        for wrong in [basic("pipedrive", "p4ss:wore"), basic("pipedrivf", "p4ss:word"), basic("pipedrive", ""), "Basic !!!".into(), format!("Basic {}", STANDARD.encode("nocolon"))] {
-            assert!(matches!(verify(Some(&wrong)), Err(SourceError::BadCredentials(_))), "{wrong}");
+        assert_eq!(
+            verify(
+                Some(&basic("pipedrive", "p4ss:word"))
+                    .map(|s| s.replace("Basic", "basic"))
+                    .as_deref()
+            ),
+            Ok(())
+        );
+        for wrong in [
+            basic("pipedrive", "p4ss:wore"),
+            basic("pipedrivf", "p4ss:word"),
+            basic("pipedrive", ""),
+            "Basic !!!".into(),
+            format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
+            assert!(
+                matches!(verify(Some(&wrong)), Err(SourceError::BadCredentials(_))),
+                "{wrong}"
+            );
         }
-        assert_eq!(verify(Some("Bearer abc")), Err(SourceError::BadCredentials("Authorization is not HTTP Basic".into())));
-        assert_eq!(verify(None), Err(SourceError::MissingHeader("Authorization")));
+        assert_eq!(
+            verify(Some("Bearer abc")),
+            Err(SourceError::BadCredentials(
+                "Authorization is not HTTP Basic".into()
+            ))
+        );
+        assert_eq!(
+            verify(None),
+            Err(SourceError::MissingHeader("Authorization"))
+        );
     }
 
     // `u`/`p` → `Basic dTpw` (the encoding Pipedrive's http_auth_user/_password produce).
     #[test]
     fn the_documented_encoding_matches() {
-        let src = PipedriveSource { username: "u".into(), password: Secret::new("p"), activity_types: BTreeMap::new() };
+        let src = PipedriveSource {
+            username: "u".into(),
+            password: Secret::new("p"),
+            activity_types: BTreeMap::new(),
+        };
         let headers = vec![("authorization".to_string(), "Basic dTpw".to_string())];
-        assert_eq!(src.verify(&Delivery { method: "POST", url: "", headers: &headers, body: b"" }, 0), Ok(()));
+        assert_eq!(
+            src.verify(
+                &Delivery {
+                    method: "POST",
+                    url: "",
+                    headers: &headers,
+                    body: b""
+                },
+                0
+            ),
+            Ok(())
+        );
     }
 
     fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
-        let delivery = Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
         source().normalize(&delivery)
     }
 
     fn ms(s: &str) -> Millis {
-        chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
     }
 
     fn meta(action: &str, entity: &str, id: &str, entity_id: &str, timestamp: &str) -> Value {
@@ -511,7 +609,10 @@ mod tests {
     fn a_created_deal_is_an_opportunity_of_its_person_and_org() {
         let events = normalize(&deal_created().to_string()).unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].provider_id, "71825ee0-0054-4267-b5fd-d28b7a414212:opportunity_created");
+        assert_eq!(
+            events[0].provider_id,
+            "71825ee0-0054-4267-b5fd-d28b7a414212:opportunity_created"
+        );
         assert_eq!(
             events[0].body,
             EventBody::Outcome(Outcome {
@@ -530,43 +631,94 @@ mod tests {
     #[test]
     fn won_lost_and_stage_changes_are_read_from_previous() {
         let mut won = deal_created();
-        won["meta"] = meta("change", "deal", "df47d877-b58c-4886-91cd-1aa83e1d7366", "8", "2022-11-25T10:00:01.000Z");
+        won["meta"] = meta(
+            "change",
+            "deal",
+            "df47d877-b58c-4886-91cd-1aa83e1d7366",
+            "8",
+            "2022-11-25T10:00:01.000Z",
+        );
         won["data"]["status"] = "won".into();
         won["data"]["won_time"] = "2022-11-25T10:00:00Z".into();
         won["data"]["value"] = 1500.into();
-        won["previous"] = serde_json::json!({"status": "open", "update_time": "2022-11-24T15:11:55Z"});
+        won["previous"] =
+            serde_json::json!({"status": "open", "update_time": "2022-11-24T15:11:55Z"});
         let events = normalize(&won.to_string()).unwrap();
         assert_eq!(events.len(), 1);
-        let EventBody::Outcome(outcome) = &events[0].body else { panic!() };
-        assert_eq!((outcome.kind, outcome.occurred_at, outcome.amount), (OutcomeKind::Won, ms("2022-11-25T10:00:00Z"), Some(1500.0)));
-        assert_eq!(events[0].provider_id, "df47d877-b58c-4886-91cd-1aa83e1d7366:won");
+        let EventBody::Outcome(outcome) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            (outcome.kind, outcome.occurred_at, outcome.amount),
+            (OutcomeKind::Won, ms("2022-11-25T10:00:00Z"), Some(1500.0))
+        );
+        assert_eq!(
+            events[0].provider_id,
+            "df47d877-b58c-4886-91cd-1aa83e1d7366:won"
+        );
 
         let mut lost = won.clone();
         lost["data"]["status"] = "lost".into();
         lost["data"]["won_time"] = Value::Null;
         lost["data"]["lost_time"] = "2022-11-26T09:00:00Z".into();
-        let EventBody::Outcome(outcome) = &normalize(&lost.to_string()).unwrap()[0].body else { panic!() };
-        assert_eq!((outcome.kind, outcome.occurred_at), (OutcomeKind::Lost, ms("2022-11-26T09:00:00Z")));
+        let EventBody::Outcome(outcome) = &normalize(&lost.to_string()).unwrap()[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            (outcome.kind, outcome.occurred_at),
+            (OutcomeKind::Lost, ms("2022-11-26T09:00:00Z"))
+        );
 
         let mut moved = deal_created();
-        moved["meta"] = meta("change", "deal", "e0000000-0000-0000-0000-000000000003", "8", "2022-11-27T08:00:00.000Z");
+        moved["meta"] = meta(
+            "change",
+            "deal",
+            "e0000000-0000-0000-0000-000000000003",
+            "8",
+            "2022-11-27T08:00:00.000Z",
+        );
         moved["data"]["stage_id"] = 3.into();
         moved["data"]["stage_change_time"] = "2022-11-27T07:59:59Z".into();
         moved["previous"] = serde_json::json!({"stage_id": 2});
         let events = normalize(&moved.to_string()).unwrap();
-        let EventBody::Outcome(outcome) = &events[0].body else { panic!() };
-        assert_eq!((outcome.kind, outcome.stage.as_deref(), outcome.occurred_at), (OutcomeKind::StageChanged, Some("3"), ms("2022-11-27T07:59:59Z")));
+        let EventBody::Outcome(outcome) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            (outcome.kind, outcome.stage.as_deref(), outcome.occurred_at),
+            (
+                OutcomeKind::StageChanged,
+                Some("3"),
+                ms("2022-11-27T07:59:59Z")
+            )
+        );
 
         // Won and moved in one edit: two outcomes, two ids.
         let mut both = won.clone();
         both["data"]["stage_id"] = 5.into();
         both["previous"]["stage_id"] = 2.into();
-        let ids: Vec<_> = normalize(&both.to_string()).unwrap().into_iter().map(|e| e.provider_id).collect();
-        assert_eq!(ids, vec!["df47d877-b58c-4886-91cd-1aa83e1d7366:won", "df47d877-b58c-4886-91cd-1aa83e1d7366:stage_changed"]);
+        let ids: Vec<_> = normalize(&both.to_string())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.provider_id)
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                "df47d877-b58c-4886-91cd-1aa83e1d7366:won",
+                "df47d877-b58c-4886-91cd-1aa83e1d7366:stage_changed"
+            ]
+        );
 
         // "Update deal" of the migration guide: only a custom field changed.
         let mut custom = deal_created();
-        custom["meta"] = meta("change", "deal", "df47d877-b58c-4886-91cd-1aa83e1d7366", "8", "2022-11-24T15:11:55.724Z");
+        custom["meta"] = meta(
+            "change",
+            "deal",
+            "df47d877-b58c-4886-91cd-1aa83e1d7366",
+            "8",
+            "2022-11-24T15:11:55.724Z",
+        );
         custom["previous"] = serde_json::json!({"custom_fields": {"3d0fa3429dfa2d3dec265b4fc5dc8258ab66cdf3": null}});
         assert_eq!(normalize(&custom.to_string()).unwrap(), vec![]);
         // Reopened: nothing.
@@ -580,7 +732,9 @@ mod tests {
     fn a_deal_without_person_is_kept_under_its_org() {
         let mut deal = deal_created();
         deal["data"]["person_id"] = Value::Null;
-        let EventBody::Outcome(outcome) = &normalize(&deal.to_string()).unwrap()[0].body else { panic!() };
+        let EventBody::Outcome(outcome) = &normalize(&deal.to_string()).unwrap()[0].body else {
+            panic!()
+        };
         assert!(outcome.who.is_empty());
         assert_eq!(outcome.account.as_deref(), Some("pipedrive-org:1"));
     }
@@ -604,10 +758,20 @@ mod tests {
 
     #[test]
     fn an_activity_marked_done_is_a_touch_of_its_person() {
-        let events = normalize(&activity(true, serde_json::json!({"done": false}), "meeting")).unwrap();
+        let events = normalize(&activity(
+            true,
+            serde_json::json!({"done": false}),
+            "meeting",
+        ))
+        .unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].provider_id, "7a40ac1f-debd-4d22-b8d6-d9a687a96ec4");
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        assert_eq!(
+            events[0].provider_id,
+            "7a40ac1f-debd-4d22-b8d6-d9a687a96ec4"
+        );
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::MeetingAttended);
         assert_eq!(touch.who, vec![Identity::crm("pipedrive", "10")]);
         assert_eq!(touch.occurred_at, ms("2022-11-24T15:28:13.375Z"));
@@ -615,26 +779,67 @@ mod tests {
         let properties = touch.properties.as_ref().unwrap();
         assert_eq!(properties["subject"], "Call with friends and family");
         assert_eq!(properties["deal_id"], "10");
-        for (kind, expected) in [("call", Some(TouchKind::Call)), ("email", Some(TouchKind::EmailReply)), ("task", None), ("lunch", None)] {
-            let events = normalize(&activity(true, serde_json::json!({"done": false}), kind)).unwrap();
-            assert_eq!(events.first().map(|e| match &e.body { EventBody::Touch(t) => t.kind, _ => panic!() }), expected, "{kind}");
+        for (kind, expected) in [
+            ("call", Some(TouchKind::Call)),
+            ("email", Some(TouchKind::EmailReply)),
+            ("task", None),
+            ("lunch", None),
+        ] {
+            let events =
+                normalize(&activity(true, serde_json::json!({"done": false}), kind)).unwrap();
+            assert_eq!(
+                events.first().map(|e| match &e.body {
+                    EventBody::Touch(t) => t.kind,
+                    _ => panic!(),
+                }),
+                expected,
+                "{kind}"
+            );
         }
         // Not done, or already done before this edit (subject changed): nothing.
-        assert_eq!(normalize(&activity(false, serde_json::json!({"subject": "Call with friends"}), "call")).unwrap(), vec![]);
-        assert_eq!(normalize(&activity(true, serde_json::json!({"subject": "Call with friends"}), "call")).unwrap(), vec![]);
-        assert_eq!(normalize(&activity(false, serde_json::json!({"done": true}), "call")).unwrap(), vec![]);
+        assert_eq!(
+            normalize(&activity(
+                false,
+                serde_json::json!({"subject": "Call with friends"}),
+                "call"
+            ))
+            .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            normalize(&activity(
+                true,
+                serde_json::json!({"subject": "Call with friends"}),
+                "call"
+            ))
+            .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            normalize(&activity(false, serde_json::json!({"done": true}), "call")).unwrap(),
+            vec![]
+        );
     }
 
     #[test]
     fn an_activity_created_done_counts_and_the_type_table_is_configurable() {
-        let mut created: Value = serde_json::from_str(&activity(true, Value::Null, "demo")).unwrap();
+        let mut created: Value =
+            serde_json::from_str(&activity(true, Value::Null, "demo")).unwrap();
         created["meta"]["action"] = "create".into();
         let mut src = source();
-        src.activity_types.insert("demo".into(), "demo_request".into());
+        src.activity_types
+            .insert("demo".into(), "demo_request".into());
         src.activity_types.insert("call".into(), "none".into());
         let body = created.to_string();
-        let delivery = Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() };
-        let EventBody::Touch(touch) = &src.normalize(&delivery).unwrap()[0].body else { panic!() };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        let EventBody::Touch(touch) = &src.normalize(&delivery).unwrap()[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::DemoRequest);
         assert_eq!(src.kind_for("call"), None);
         assert_eq!(src.kind_for("meeting"), Some(TouchKind::MeetingAttended));
@@ -663,13 +868,36 @@ mod tests {
         });
         let events = normalize(&body.to_string()).unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].provider_id, "7c812ffd-8f50-45ea-a597-b8fcba2da9c0");
-        let EventBody::Profile(profile) = &events[0].body else { panic!() };
-        assert_eq!(profile.who, vec![Identity::crm("pipedrive", "8"), Identity::email("ann@example.com"), Identity::email("ann@home.example")]);
+        assert_eq!(
+            events[0].provider_id,
+            "7c812ffd-8f50-45ea-a597-b8fcba2da9c0"
+        );
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            profile.who,
+            vec![
+                Identity::crm("pipedrive", "8"),
+                Identity::email("ann@example.com"),
+                Identity::email("ann@home.example")
+            ]
+        );
         assert_eq!(profile.account.as_deref(), Some("pipedrive-org:1"));
         assert_eq!(profile.occurred_at, ms("2022-11-24T15:18:35Z"));
-        let fields: Vec<_> = profile.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(fields, vec![("first_name", "Ann"), ("last_name", "Lee"), ("phone", "+372 555 0100")]);
+        let fields: Vec<_> = profile
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("phone", "+372 555 0100")
+            ]
+        );
     }
 
     // "Create person" of the migration guide: no emails, last_name null.
@@ -681,7 +909,9 @@ mod tests {
             "previous": null,
             "meta": meta("create", "person", "5359a602-6d1b-4562-a385-ccaa762bd722", "8", "2022-11-24T13:18:55.665Z")
         });
-        let EventBody::Profile(profile) = &normalize(&body.to_string()).unwrap()[0].body else { panic!() };
+        let EventBody::Profile(profile) = &normalize(&body.to_string()).unwrap()[0].body else {
+            panic!()
+        };
         assert_eq!(profile.who, vec![Identity::crm("pipedrive", "8")]);
         assert_eq!(profile.fields.len(), 1);
         assert_eq!(profile.fields["first_name"], "Sample");
@@ -696,8 +926,16 @@ mod tests {
         });
         let events = normalize(&body.to_string()).unwrap();
         assert_eq!(events[0].provider_id, "m-1:merge");
-        assert_eq!(events[0].body, EventBody::Merge { into: Identity::crm("pipedrive", "8"), from: vec![Identity::crm("pipedrive", "9")] });
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        assert_eq!(
+            events[0].body,
+            EventBody::Merge {
+                into: Identity::crm("pipedrive", "8"),
+                from: vec![Identity::crm("pipedrive", "9")]
+            }
+        );
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(profile.fields["first_name"], "Ann");
         assert_eq!(profile.fields["last_name"], "Lee");
     }
@@ -721,8 +959,16 @@ mod tests {
         });
         let events = normalize(&body.to_string()).unwrap();
         assert_eq!(events[0].provider_id, "v1:person:10:added:1739826941509060");
-        let EventBody::Profile(profile) = &events[0].body else { panic!() };
-        assert_eq!(profile.who, vec![Identity::crm("pipedrive", "10"), Identity::email("person@acme.example")]);
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            profile.who,
+            vec![
+                Identity::crm("pipedrive", "10"),
+                Identity::email("person@acme.example")
+            ]
+        );
         assert_eq!(profile.fields["title"], "CTO");
         assert_eq!(profile.fields["company"], "Acme");
         assert!(!profile.fields.contains_key("phone"));
@@ -739,7 +985,9 @@ mod tests {
         });
         let events = normalize(&body.to_string()).unwrap();
         assert_eq!(events.len(), 1);
-        let EventBody::Outcome(outcome) = &events[0].body else { panic!() };
+        let EventBody::Outcome(outcome) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(outcome.kind, OutcomeKind::Won);
         assert_eq!(events[0].provider_id, "v1:deal:3:updated:1739826941:won");
     }
@@ -787,7 +1035,9 @@ mod tests {
             (no_time.to_string(), "meta.timestamp is required"),
         ] {
             match normalize(&body) {
-                Err(SourceError::Malformed(reason)) => assert!(reason.contains(needle), "{needle}: {reason}"),
+                Err(SourceError::Malformed(reason)) => {
+                    assert!(reason.contains(needle), "{needle}: {reason}")
+                }
                 other => panic!("{needle}: {other:?}"),
             }
         }
@@ -795,11 +1045,26 @@ mod tests {
 
     #[test]
     fn times_are_read_in_every_pipedrive_form() {
-        assert_eq!(time_value(&Value::from("2022-11-24T15:28:13.375Z")), Some(ms("2022-11-24T15:28:13.375Z")));
-        assert_eq!(time_value(&Value::from("2025-02-17 21:15:41")), Some(ms("2025-02-17T21:15:41Z")));
-        assert_eq!(time_value(&Value::from(1669304389)), Some(1_669_304_389_000));
-        assert_eq!(time_value(&Value::from("1669304389")), Some(1_669_304_389_000));
-        assert_eq!(time_value(&Value::from(1739826941605_i64)), Some(1_739_826_941_605));
+        assert_eq!(
+            time_value(&Value::from("2022-11-24T15:28:13.375Z")),
+            Some(ms("2022-11-24T15:28:13.375Z"))
+        );
+        assert_eq!(
+            time_value(&Value::from("2025-02-17 21:15:41")),
+            Some(ms("2025-02-17T21:15:41Z"))
+        );
+        assert_eq!(
+            time_value(&Value::from(1669304389)),
+            Some(1_669_304_389_000)
+        );
+        assert_eq!(
+            time_value(&Value::from("1669304389")),
+            Some(1_669_304_389_000)
+        );
+        assert_eq!(
+            time_value(&Value::from(1739826941605_i64)),
+            Some(1_739_826_941_605)
+        );
         assert_eq!(time_value(&Value::from("soon")), None);
     }
 

@@ -72,7 +72,10 @@ pub struct PageRule {
 }
 
 fn default_pages() -> Vec<PageRule> {
-    vec![PageRule { path: "/pricing".into(), kind: "pricing_view".into() }]
+    vec![PageRule {
+        path: "/pricing".into(),
+        kind: "pricing_view".into(),
+    }]
 }
 
 /// Event names of Segment's specs (B2B SaaS, Email) and common practice.
@@ -105,14 +108,20 @@ const CALLS: &[&str] = &["track", "identify", "page", "screen", "group", "alias"
 fn endpoint(url: &str) -> Endpoint {
     let path = url_path(url);
     let tail = match path.find("/webhooks/") {
-        Some(at) => path[at + "/webhooks/".len()..].split_once('/').map(|(_, tail)| tail).unwrap_or(""),
+        Some(at) => path[at + "/webhooks/".len()..]
+            .split_once('/')
+            .map(|(_, tail)| tail)
+            .unwrap_or(""),
         None => "",
     };
     let tail = tail.trim_matches('/');
     match tail {
         "" => Endpoint::Destination,
         "v1/batch" | "v1/import" => Endpoint::Batch,
-        _ => match tail.strip_prefix("v1/").and_then(|call| CALLS.iter().find(|known| **known == call)) {
+        _ => match tail
+            .strip_prefix("v1/")
+            .and_then(|call| CALLS.iter().find(|known| **known == call))
+        {
             Some(call) => Endpoint::Single(call),
             None => Endpoint::Unknown(tail.to_string()),
         },
@@ -151,8 +160,11 @@ fn path_matches(pattern: &str, path: &str) -> bool {
         return glob(pattern.as_bytes(), path.as_bytes());
     }
     let pattern = pattern.trim_end_matches('/');
-    let Some(head) = path.get(..pattern.len()) else { return false };
-    head.eq_ignore_ascii_case(pattern) && matches!(path.as_bytes().get(pattern.len()), None | Some(b'/'))
+    let Some(head) = path.get(..pattern.len()) else {
+        return false;
+    };
+    head.eq_ignore_ascii_case(pattern)
+        && matches!(path.as_bytes().get(pattern.len()), None | Some(b'/'))
 }
 
 /// A string, or a number written as one; empty is none.
@@ -192,7 +204,8 @@ fn first_element(body: &[u8]) -> Option<&[u8]> {
     }
     let rest = &body[start + 1..];
     let rest = &rest[rest.iter().position(|b| !b.is_ascii_whitespace())?..];
-    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
+    let mut stream =
+        serde_json::Deserializer::from_slice(rest).into_iter::<serde::de::IgnoredAny>();
     stream.next()?.ok()?;
     Some(&rest[..stream.byte_offset()])
 }
@@ -216,20 +229,42 @@ fn trait_fields(traits: &Value) -> BTreeMap<String, String> {
     let company = traits.get("company");
     let address = traits.get("address");
     let candidates: [(&str, Option<String>); 9] = [
-        ("first_name", text(traits.get("firstName")).or_else(|| text(traits.get("first_name")))),
-        ("last_name", text(traits.get("lastName")).or_else(|| text(traits.get("last_name")))),
+        (
+            "first_name",
+            text(traits.get("firstName")).or_else(|| text(traits.get("first_name"))),
+        ),
+        (
+            "last_name",
+            text(traits.get("lastName")).or_else(|| text(traits.get("last_name"))),
+        ),
         ("title", text(traits.get("title"))),
-        ("company", text(company).or_else(|| text(company.and_then(|c| c.get("name"))))),
-        ("industry", text(traits.get("industry")).or_else(|| text(company.and_then(|c| c.get("industry"))))),
+        (
+            "company",
+            text(company).or_else(|| text(company.and_then(|c| c.get("name")))),
+        ),
+        (
+            "industry",
+            text(traits.get("industry")).or_else(|| text(company.and_then(|c| c.get("industry")))),
+        ),
         (
             "employees",
-            text(traits.get("employees")).or_else(|| text(company.and_then(|c| c.get("employee_count")))),
+            text(traits.get("employees"))
+                .or_else(|| text(company.and_then(|c| c.get("employee_count")))),
         ),
-        ("country", text(address.and_then(|a| a.get("country"))).or_else(|| text(traits.get("country")))),
-        ("city", text(address.and_then(|a| a.get("city"))).or_else(|| text(traits.get("city")))),
+        (
+            "country",
+            text(address.and_then(|a| a.get("country"))).or_else(|| text(traits.get("country"))),
+        ),
+        (
+            "city",
+            text(address.and_then(|a| a.get("city"))).or_else(|| text(traits.get("city"))),
+        ),
         ("phone", text(traits.get("phone"))),
     ];
-    candidates.into_iter().filter_map(|(field, value)| Some((field.to_string(), value?))).collect()
+    candidates
+        .into_iter()
+        .filter_map(|(field, value)| Some((field.to_string(), value?)))
+        .collect()
 }
 
 impl SegmentSource {
@@ -238,7 +273,10 @@ impl SegmentSource {
     }
 
     fn kind_for_event(&self, event: &str) -> Option<TouchKind> {
-        let configured = self.events.iter().find(|(name, _)| name.eq_ignore_ascii_case(event));
+        let configured = self
+            .events
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(event));
         match configured {
             Some((_, kind)) if kind == IGNORE => None,
             Some((_, kind)) => TouchKind::parse(kind),
@@ -250,9 +288,13 @@ impl SegmentSource {
     }
 
     fn kind_for_page(&self, path: Option<&str>) -> TouchKind {
-        path.and_then(|path| self.pages.iter().find(|rule| path_matches(&rule.path, path)))
-            .and_then(|rule| TouchKind::parse(&rule.kind))
-            .unwrap_or(TouchKind::PageView)
+        path.and_then(|path| {
+            self.pages
+                .iter()
+                .find(|rule| path_matches(&rule.path, path))
+        })
+        .and_then(|rule| TouchKind::parse(&rule.kind))
+        .unwrap_or(TouchKind::PageView)
     }
 
     fn verify_signature(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
@@ -286,7 +328,9 @@ impl SegmentSource {
         }
         let basic = delivery.header("authorization").and_then(|value| {
             let (scheme, encoded) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then_some(encoded.trim())
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then_some(encoded.trim())
         });
         let given = match basic {
             Some(encoded) => {
@@ -294,7 +338,9 @@ impl SegmentSource {
                     .decode(encoded)
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| SourceError::BadCredentials("unreadable Basic credentials".into()))?;
+                    .ok_or_else(|| {
+                        SourceError::BadCredentials("unreadable Basic credentials".into())
+                    })?;
                 // `writeKey:`; the key alone (no colon) still works at Segment.
                 match decoded.split_once(':') {
                     Some((user, _)) => user.to_string(),
@@ -302,8 +348,9 @@ impl SegmentSource {
                 }
             }
             None => {
-                let body: Value = serde_json::from_slice(delivery.body)
-                    .map_err(|error| SourceError::malformed(format!("body is not JSON: {error}")))?;
+                let body: Value = serde_json::from_slice(delivery.body).map_err(|error| {
+                    SourceError::malformed(format!("body is not JSON: {error}"))
+                })?;
                 text(body.get("writeKey")).ok_or_else(|| {
                     SourceError::BadCredentials(
                         "missing write key: send it as the HTTP Basic username or as `writeKey` in the body".into(),
@@ -311,9 +358,9 @@ impl SegmentSource {
                 })?
             }
         };
-        let matched = self
-            .write_keys()
-            .fold(false, |matched, key| matched | constant_time_eq(key.expose().as_bytes(), given.as_bytes()));
+        let matched = self.write_keys().fold(false, |matched, key| {
+            matched | constant_time_eq(key.expose().as_bytes(), given.as_bytes())
+        });
         if matched {
             Ok(())
         } else {
@@ -349,9 +396,16 @@ impl SegmentSource {
     }
 
     /// The events of one message; `label` names it in errors (`batch[2]`).
-    fn message(&self, label: &str, message: &Value, deletes: bool) -> Result<Vec<Event>, SourceError> {
+    fn message(
+        &self,
+        label: &str,
+        message: &Value,
+        deletes: bool,
+    ) -> Result<Vec<Event>, SourceError> {
         if !message.is_object() {
-            return Err(SourceError::malformed(format!("{label} is not a JSON object")));
+            return Err(SourceError::malformed(format!(
+                "{label} is not a JSON object"
+            )));
         }
         let kind = message
             .get("type")
@@ -367,20 +421,31 @@ impl SegmentSource {
             })?;
         let id = text(message.get("messageId")).unwrap_or_else(|| derived_id(message));
         let who = self.identities(message);
-        let account = text(at(message, &["context", "groupId"])).map(|group| format!("segment-group:{group}"));
-        let event = |body| Event { provider_id: id.clone(), body };
+        let account = text(at(message, &["context", "groupId"]))
+            .map(|group| format!("segment-group:{group}"));
+        let event = |body| Event {
+            provider_id: id.clone(),
+            body,
+        };
         match kind {
             "track" | "page" | "screen" => {
                 if who.is_empty() {
                     return Ok(Vec::new());
                 }
                 let properties = message.get("properties");
-                let url = text(properties.and_then(|p| p.get("url"))).or_else(|| text(at(message, &["context", "page", "url"])));
+                let url = text(properties.and_then(|p| p.get("url")))
+                    .or_else(|| text(at(message, &["context", "page", "url"])));
                 let path = text(properties.and_then(|p| p.get("path")))
-                    .or_else(|| url.as_deref().map(|url| url_path(url).to_string()).filter(|p| p.starts_with('/')))
+                    .or_else(|| {
+                        url.as_deref()
+                            .map(|url| url_path(url).to_string())
+                            .filter(|p| p.starts_with('/'))
+                    })
                     .or_else(|| text(at(message, &["context", "page", "path"])));
                 let touch_kind = if kind == "track" {
-                    let Some(name) = text(message.get("event")) else { return Ok(Vec::new()) };
+                    let Some(name) = text(message.get("event")) else {
+                        return Ok(Vec::new());
+                    };
                     match self.kind_for_event(&name) {
                         Some(kind) => kind,
                         None => return Ok(Vec::new()),
@@ -399,8 +464,16 @@ impl SegmentSource {
                 put("name", text(message.get("name")));
                 put("url", url);
                 put("path", path);
-                put("title", text(properties.and_then(|p| p.get("title"))).or_else(|| text(at(message, &["context", "page", "title"]))));
-                put("referrer", text(properties.and_then(|p| p.get("referrer"))).or_else(|| text(at(message, &["context", "page", "referrer"]))));
+                put(
+                    "title",
+                    text(properties.and_then(|p| p.get("title")))
+                        .or_else(|| text(at(message, &["context", "page", "title"]))),
+                );
+                put(
+                    "referrer",
+                    text(properties.and_then(|p| p.get("referrer")))
+                        .or_else(|| text(at(message, &["context", "page", "referrer"]))),
+                );
                 put("ip", text(at(message, &["context", "ip"])));
                 put("user_agent", text(at(message, &["context", "userAgent"])));
                 Ok(vec![event(EventBody::Touch(Touch {
@@ -420,13 +493,20 @@ impl SegmentSource {
                 if !who.is_empty() && !fields.is_empty() {
                     events.push(Event {
                         provider_id: format!("{id}:profile"),
-                        body: EventBody::Profile(Profile { who, fields, account, occurred_at }),
+                        body: EventBody::Profile(Profile {
+                            who,
+                            fields,
+                            account,
+                            occurred_at,
+                        }),
                     });
                 }
                 Ok(events)
             }
             "group" => {
-                let Some(group) = text(message.get("groupId")) else { return Ok(Vec::new()) };
+                let Some(group) = text(message.get("groupId")) else {
+                    return Ok(Vec::new());
+                };
                 if who.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -449,7 +529,9 @@ impl SegmentSource {
                 }))])
             }
             "alias" => {
-                let (Some(previous), Some(user)) = (text(message.get("previousId")), text(message.get("userId"))) else {
+                let (Some(previous), Some(user)) =
+                    (text(message.get("previousId")), text(message.get("userId")))
+                else {
                     return Ok(Vec::new());
                 };
                 let mut who = vec![Identity::crm("segment", user)];
@@ -465,7 +547,9 @@ impl SegmentSource {
             // A deletion request, forwarded by the Webhooks destination only: a write
             // key may be public (browsers), so the Tracking API cannot erase anyone.
             "delete" if deletes => match text(message.get("userId")) {
-                Some(user) => Ok(vec![event(EventBody::Erase { who: Identity::crm("segment", user) })]),
+                Some(user) => Ok(vec![event(EventBody::Erase {
+                    who: Identity::crm("segment", user),
+                })]),
                 None => Ok(Vec::new()),
             },
             _ => Ok(Vec::new()),
@@ -484,12 +568,18 @@ impl SegmentSource {
                 Ok(events)
             }
             Value::Object(_) => self.message("body", &parsed, true),
-            _ => Err(SourceError::malformed("not a Segment event: expected a JSON object or array")),
+            _ => Err(SourceError::malformed(
+                "not a Segment event: expected a JSON object or array",
+            )),
         }
     }
 
     fn tracking(&self, call: Option<&'static str>, body: &[u8]) -> Result<Vec<Event>, SourceError> {
-        let limit = if call.is_some() { MAX_MESSAGE_BYTES } else { MAX_BATCH_BYTES };
+        let limit = if call.is_some() {
+            MAX_MESSAGE_BYTES
+        } else {
+            MAX_BATCH_BYTES
+        };
         if body.len() > limit {
             return Err(SourceError::malformed(format!(
                 "Exceed payload limit: the request has {} bytes, at most {limit} are accepted",
@@ -504,13 +594,19 @@ impl SegmentSource {
         let Some(call) = call else {
             let items = match top.remove("batch") {
                 Some(Value::Array(items)) => items,
-                _ => return Err(SourceError::malformed("`batch` must be an array of messages")),
+                _ => {
+                    return Err(SourceError::malformed(
+                        "`batch` must be an array of messages",
+                    ))
+                }
             };
             let context = top.get("context").and_then(Value::as_object);
             let sent_at = top.get("sentAt").cloned();
             let mut events = Vec::new();
             for (index, mut item) in items.into_iter().enumerate() {
-                let size = serde_json::to_vec(&item).map(|bytes| bytes.len()).unwrap_or(0);
+                let size = serde_json::to_vec(&item)
+                    .map(|bytes| bytes.len())
+                    .unwrap_or(0);
                 if size > MAX_MESSAGE_BYTES {
                     return Err(SourceError::malformed(format!(
                         "Exceed payload limit: batch[{index}] has {size} bytes, at most {MAX_MESSAGE_BYTES} per message"
@@ -519,7 +615,9 @@ impl SegmentSource {
                 if let Value::Object(message) = &mut item {
                     // The batch's context is merged into each message's (http-api "Batch").
                     if let Some(shared) = context {
-                        let own = message.entry("context").or_insert_with(|| Value::Object(Map::new()));
+                        let own = message
+                            .entry("context")
+                            .or_insert_with(|| Value::Object(Map::new()));
                         if let Value::Object(own) = own {
                             for (key, value) in shared {
                                 own.entry(key.clone()).or_insert_with(|| value.clone());
@@ -544,34 +642,53 @@ impl Adapter for SegmentSource {
         if self.secret.is_none() && self.write_keys().next().is_none() {
             return Err((
                 "secret".into(),
-                "set `secret` (Webhooks destination) and/or `key` or `write_keys` (Tracking API)".into(),
+                "set `secret` (Webhooks destination) and/or `key` or `write_keys` (Tracking API)"
+                    .into(),
             ));
         }
-        if self.secret.as_ref().is_some_and(|secret| secret.expose().is_empty()) {
+        if self
+            .secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose().is_empty())
+        {
             return Err(("secret".into(), "must not be empty".into()));
         }
         if self.key.as_ref().is_some_and(|key| key.expose().is_empty()) {
             return Err(("key".into(), "must not be empty".into()));
         }
-        if let Some(index) = self.write_keys.iter().position(|key| key.expose().is_empty()) {
+        if let Some(index) = self
+            .write_keys
+            .iter()
+            .position(|key| key.expose().is_empty())
+        {
             return Err((format!("write_keys[{index}]"), "must not be empty".into()));
         }
         for (event, kind) in &self.events {
             if kind != IGNORE && TouchKind::parse(kind).is_none() {
                 return Err((
                     format!("events.{event}"),
-                    format!("unknown kind `{kind}`: expected `none` or one of {}", TouchKind::names()),
+                    format!(
+                        "unknown kind `{kind}`: expected `none` or one of {}",
+                        TouchKind::names()
+                    ),
                 ));
             }
         }
         for (index, rule) in self.pages.iter().enumerate() {
             if !(rule.path.starts_with('/') || rule.path.starts_with('*')) {
-                return Err((format!("pages[{index}].path"), "must start with `/` or `*`".into()));
+                return Err((
+                    format!("pages[{index}].path"),
+                    "must start with `/` or `*`".into(),
+                ));
             }
             if TouchKind::parse(&rule.kind).is_none() {
                 return Err((
                     format!("pages[{index}].kind"),
-                    format!("unknown kind `{}`: expected one of {}", rule.kind, TouchKind::names()),
+                    format!(
+                        "unknown kind `{}`: expected one of {}",
+                        rule.kind,
+                        TouchKind::names()
+                    ),
                 ));
             }
         }
@@ -604,13 +721,20 @@ impl Adapter for SegmentSource {
     /// from an error (analytics-python `request.py`: `APIError(status, code, message)`).
     fn refusal(&self, error: &SourceError) -> Option<Reply> {
         let code = match error {
-            SourceError::Malformed(reason) if reason.starts_with("Exceed payload limit") => "payload_too_large",
+            SourceError::Malformed(reason) if reason.starts_with("Exceed payload limit") => {
+                "payload_too_large"
+            }
             SourceError::Malformed(_) => "invalid_request",
             SourceError::TooLarge(_) => "payload_too_large",
             _ => "unauthorized",
         };
-        let body = serde_json::json!({ "success": false, "code": code, "message": error.to_string() });
-        Some(Reply { status: error.status(), content_type: "application/json", body: body.to_string().into_bytes() })
+        let body =
+            serde_json::json!({ "success": false, "code": code, "message": error.to_string() });
+        Some(Reply {
+            status: error.status(),
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+        })
     }
 }
 
@@ -629,10 +753,19 @@ mod tests {
             secret: Some(Secret::new("sharedsecret")),
             key: Some(Secret::new("abc123")),
             write_keys: vec![Secret::new("second-key")],
-            events: BTreeMap::from([("Webinar Joined".to_string(), "webinar_attended".to_string()), ("Email Opened".to_string(), "none".to_string())]),
+            events: BTreeMap::from([
+                ("Webinar Joined".to_string(), "webinar_attended".to_string()),
+                ("Email Opened".to_string(), "none".to_string()),
+            ]),
             pages: vec![
-                PageRule { path: "/pricing".into(), kind: "pricing_view".into() },
-                PageRule { path: "/docs/*/download*".into(), kind: "content_download".into() },
+                PageRule {
+                    path: "/pricing".into(),
+                    kind: "pricing_view".into(),
+                },
+                PageRule {
+                    path: "/docs/*/download*".into(),
+                    kind: "content_download".into(),
+                },
             ],
         }
     }
@@ -641,23 +774,43 @@ mod tests {
     const BATCH: &str = "https://attention.example.com/webhooks/segment/v1/batch?ignored=1";
 
     fn delivery<'a>(url: &'a str, headers: &'a [(String, String)], body: &'a str) -> Delivery<'a> {
-        Delivery { method: "POST", url, headers, body: body.as_bytes() }
+        Delivery {
+            method: "POST",
+            url,
+            headers,
+            body: body.as_bytes(),
+        }
     }
 
     fn signature(body: &[u8]) -> Vec<(String, String)> {
         let mut mac = Hmac::<Sha1>::new_from_slice(b"sharedsecret").unwrap();
         mac.update(body);
-        vec![("X-Signature".into(), hex::encode(mac.finalize().into_bytes()))]
+        vec![(
+            "X-Signature".into(),
+            hex::encode(mac.finalize().into_bytes()),
+        )]
     }
 
     #[test]
     fn paths_pick_the_way_in() {
         assert_eq!(endpoint(DESTINATION), Endpoint::Destination);
-        assert_eq!(endpoint("http://h/webhooks/segment/?x=1"), Endpoint::Destination);
+        assert_eq!(
+            endpoint("http://h/webhooks/segment/?x=1"),
+            Endpoint::Destination
+        );
         assert_eq!(endpoint(BATCH), Endpoint::Batch);
-        assert_eq!(endpoint("http://h/base/webhooks/seg/v1/import"), Endpoint::Batch);
-        assert_eq!(endpoint("http://h/webhooks/seg/v1/track"), Endpoint::Single("track"));
-        assert_eq!(endpoint("http://h/webhooks/seg/v2/track"), Endpoint::Unknown("v2/track".into()));
+        assert_eq!(
+            endpoint("http://h/base/webhooks/seg/v1/import"),
+            Endpoint::Batch
+        );
+        assert_eq!(
+            endpoint("http://h/webhooks/seg/v1/track"),
+            Endpoint::Single("track")
+        );
+        assert_eq!(
+            endpoint("http://h/webhooks/seg/v2/track"),
+            Endpoint::Unknown("v2/track".into())
+        );
     }
 
     // Vector (computed) from VENDORS.md §7: secret `sharedsecret`, HMAC-SHA1 over the body,
@@ -665,21 +818,46 @@ mod tests {
     #[test]
     fn the_documented_signature_verifies() {
         let body = r#"{"type":"track","event":"Signed Up"}"#;
-        let headers = vec![("X-Signature".to_string(), "72c9815d6048ea5c7c183e590cbd931dda3c7c73".to_string())];
-        assert_eq!(source().verify(&delivery(DESTINATION, &headers, body), 0), Ok(()));
+        let headers = vec![(
+            "X-Signature".to_string(),
+            "72c9815d6048ea5c7c183e590cbd931dda3c7c73".to_string(),
+        )];
         assert_eq!(
-            source().verify(&delivery(DESTINATION, &headers, r#"{"type":"track","event":"Signed Up!"}"#), 0),
+            source().verify(&delivery(DESTINATION, &headers, body), 0),
+            Ok(())
+        );
+        assert_eq!(
+            source().verify(
+                &delivery(
+                    DESTINATION,
+                    &headers,
+                    r#"{"type":"track","event":"Signed Up!"}"#
+                ),
+                0
+            ),
             Err(SourceError::InvalidSignature)
         );
         let mut wrong = source();
         wrong.secret = Some(Secret::new("other"));
-        assert_eq!(wrong.verify(&delivery(DESTINATION, &headers, body), 0), Err(SourceError::InvalidSignature));
-        assert_eq!(source().verify(&delivery(DESTINATION, &[], body), 0), Err(SourceError::MissingHeader("x-signature")));
+        assert_eq!(
+            wrong.verify(&delivery(DESTINATION, &headers, body), 0),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            source().verify(&delivery(DESTINATION, &[], body), 0),
+            Err(SourceError::MissingHeader("x-signature"))
+        );
         let junk = vec![("X-Signature".to_string(), "not-hex".to_string())];
-        assert_eq!(source().verify(&delivery(DESTINATION, &junk, body), 0), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            source().verify(&delivery(DESTINATION, &junk, body), 0),
+            Err(SourceError::InvalidSignature)
+        );
         let mut unsigned = source();
         unsigned.secret = None;
-        assert!(matches!(unsigned.verify(&delivery(DESTINATION, &headers, body), 0), Err(SourceError::BadCredentials(_))));
+        assert!(matches!(
+            unsigned.verify(&delivery(DESTINATION, &headers, body), 0),
+            Err(SourceError::BadCredentials(_))
+        ));
     }
 
     // Webhooks (Actions) batches: the signature covers JSON.stringify(body[0]) only
@@ -687,40 +865,82 @@ mod tests {
     #[test]
     fn a_batched_destination_delivery_is_signed_over_its_first_event() {
         let first = r#"{"type":"page","anonymousId":"a1","messageId":"m1","timestamp":"2026-11-20T10:00:00Z","properties":{"path":"/pricing"}}"#;
-        let body = format!(r#"[{first},{{"type":"page","anonymousId":"a2","messageId":"m2","timestamp":"2026-11-20T10:00:01Z"}}]"#);
+        let body = format!(
+            r#"[{first},{{"type":"page","anonymousId":"a2","messageId":"m2","timestamp":"2026-11-20T10:00:01Z"}}]"#
+        );
         let headers = signature(first.as_bytes());
         assert_eq!(first_element(body.as_bytes()), Some(first.as_bytes()));
-        assert_eq!(source().verify(&delivery(DESTINATION, &headers, &body), 0), Ok(()));
-        let events = source().normalize(&delivery(DESTINATION, &headers, &body)).unwrap();
+        assert_eq!(
+            source().verify(&delivery(DESTINATION, &headers, &body), 0),
+            Ok(())
+        );
+        let events = source()
+            .normalize(&delivery(DESTINATION, &headers, &body))
+            .unwrap();
         assert_eq!(events.len(), 2);
         let tampered = body.replace("\"a1\"", "\"a9\"");
-        assert_eq!(source().verify(&delivery(DESTINATION, &headers, &tampered), 0), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            source().verify(&delivery(DESTINATION, &headers, &tampered), 0),
+            Err(SourceError::InvalidSignature)
+        );
     }
 
     fn basic(key: &str) -> Vec<(String, String)> {
-        vec![("Authorization".into(), format!("Basic {}", STANDARD.encode(format!("{key}:"))))]
+        vec![(
+            "Authorization".into(),
+            format!("Basic {}", STANDARD.encode(format!("{key}:"))),
+        )]
     }
 
     // http-api/index.md "Basic authentication": `abc123:` → `Basic YWJjMTIzOg==`.
     #[test]
     fn write_keys_come_as_basic_auth_or_in_the_body() {
         let body = r#"{"batch":[]}"#;
-        let documented = vec![("Authorization".to_string(), "Basic YWJjMTIzOg==".to_string())];
-        assert_eq!(source().verify(&delivery(BATCH, &documented, body), 0), Ok(()));
-        assert_eq!(source().verify(&delivery(BATCH, &basic("second-key"), body), 0), Ok(()));
-        let no_colon = vec![("Authorization".to_string(), format!("Basic {}", STANDARD.encode("abc123")))];
-        assert_eq!(source().verify(&delivery(BATCH, &no_colon, body), 0), Ok(()));
-        assert!(matches!(source().verify(&delivery(BATCH, &basic("abc124"), body), 0), Err(SourceError::BadCredentials(_))));
-        assert_eq!(source().verify(&delivery(BATCH, &[], r#"{"batch":[],"writeKey":"abc123"}"#), 0), Ok(()));
+        let documented = vec![(
+            "Authorization".to_string(),
+            "Basic YWJjMTIzOg==".to_string(),
+        )];
+        assert_eq!(
+            source().verify(&delivery(BATCH, &documented, body), 0),
+            Ok(())
+        );
+        assert_eq!(
+            source().verify(&delivery(BATCH, &basic("second-key"), body), 0),
+            Ok(())
+        );
+        let no_colon = vec![(
+            "Authorization".to_string(),
+            format!("Basic {}", STANDARD.encode("abc123")),
+        )];
+        assert_eq!(
+            source().verify(&delivery(BATCH, &no_colon, body), 0),
+            Ok(())
+        );
+        assert!(matches!(
+            source().verify(&delivery(BATCH, &basic("abc124"), body), 0),
+            Err(SourceError::BadCredentials(_))
+        ));
+        assert_eq!(
+            source().verify(
+                &delivery(BATCH, &[], r#"{"batch":[],"writeKey":"abc123"}"#),
+                0
+            ),
+            Ok(())
+        );
         assert!(matches!(
             source().verify(&delivery(BATCH, &[], r#"{"batch":[],"writeKey":"nope"}"#), 0),
             Err(SourceError::BadCredentials(r)) if r.contains("invalid")
         ));
-        assert!(matches!(source().verify(&delivery(BATCH, &[], body), 0), Err(SourceError::BadCredentials(r)) if r.contains("missing")));
+        assert!(
+            matches!(source().verify(&delivery(BATCH, &[], body), 0), Err(SourceError::BadCredentials(r)) if r.contains("missing"))
+        );
         let mut none = source();
         none.key = None;
         none.write_keys.clear();
-        assert!(matches!(none.verify(&delivery(BATCH, &basic("abc123"), body), 0), Err(SourceError::BadCredentials(_))));
+        assert!(matches!(
+            none.verify(&delivery(BATCH, &basic("abc123"), body), 0),
+            Err(SourceError::BadCredentials(_))
+        ));
     }
 
     fn normalize(url: &str, body: &str) -> Result<Vec<Event>, SourceError> {
@@ -743,8 +963,17 @@ mod tests {
         assert_eq!(events[0].provider_id, "ajs-1");
         assert_eq!(touch.kind, TouchKind::PricingView);
         assert_eq!(touch.occurred_at, 1_354_408_208_276);
-        assert_eq!(touch.who, vec![Identity::Anonymous("507f191e8".into()), Identity::crm("segment", "019mr8mf4r")]);
-        assert_eq!(touch.properties.as_ref().unwrap()["title"], "Segment Pricing");
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::Anonymous("507f191e8".into()),
+                Identity::crm("segment", "019mr8mf4r")
+            ]
+        );
+        assert_eq!(
+            touch.properties.as_ref().unwrap()["title"],
+            "Segment Pricing"
+        );
         let kind = |path: &str| {
             let body = page.replace("\"/pricing\"", &format!("\"{path}\""));
             super::tests::touch(&normalize(DESTINATION, &body).unwrap()[0]).kind
@@ -756,7 +985,10 @@ mod tests {
         assert_eq!(kind("/blog"), TouchKind::PageView);
         // Without properties.path, the path of the URL counts.
         let by_url = r#"{"type":"screen","anonymousId":"x","timestamp":"2026-01-01T00:00:00Z","context":{"page":{"url":"https://a.example/pricing?plan=team"}}}"#;
-        assert_eq!(super::tests::touch(&normalize(DESTINATION, by_url).unwrap()[0]).kind, TouchKind::PricingView);
+        assert_eq!(
+            super::tests::touch(&normalize(DESTINATION, by_url).unwrap()[0]).kind,
+            TouchKind::PricingView
+        );
     }
 
     #[test]
@@ -771,12 +1003,22 @@ mod tests {
         let events = track("Demo Requested");
         let demo = touch(&events[0]);
         assert_eq!(demo.kind, TouchKind::DemoRequest);
-        assert_eq!(demo.who, vec![Identity::Anonymous("a".into()), Identity::crm("segment", "u1"), Identity::email("ann@example.com")]);
+        assert_eq!(
+            demo.who,
+            vec![
+                Identity::Anonymous("a".into()),
+                Identity::crm("segment", "u1"),
+                Identity::email("ann@example.com")
+            ]
+        );
         assert_eq!(demo.account.as_deref(), Some("segment-group:g1"));
         assert_eq!(demo.occurred_at, 1_795_168_800_000);
         assert_eq!(demo.properties.as_ref().unwrap()["ip"], "24.5.68.47");
         assert_eq!(touch(&track("signed up")[0]).kind, TouchKind::TrialSignup);
-        assert_eq!(touch(&track("Webinar Joined")[0]).kind, TouchKind::WebinarAttended);
+        assert_eq!(
+            touch(&track("Webinar Joined")[0]).kind,
+            TouchKind::WebinarAttended
+        );
         assert!(track("Email Opened").is_empty(), "switched off");
         assert!(track("Item Purchased").is_empty(), "unmapped");
     }
@@ -787,16 +1029,31 @@ mod tests {
     fn identify_joins_identities_and_reads_traits() {
         let body = r#"{"userId":"019mr8mf4r","anonymousId":"anon-1","traits":{"email":"pgibbons@example.com","name":"Peter Gibbons","firstName":"Peter","last_name":"Gibbons","title":"Engineer","industry":"Technology","company":{"name":"Initech","employee_count":420},"address":{"country":"US","city":"Austin"},"phone":"555"},"context":{"ip":"24.5.68.47"},"timestamp":"2012-12-02T00:30:08.276Z","writeKey":"abc123","messageId":"id-1"}"#;
         let events = normalize("http://h/webhooks/segment/v1/identify", body).unwrap();
-        let EventBody::Identify { who } = &events[0].body else { panic!() };
+        let EventBody::Identify { who } = &events[0].body else {
+            panic!()
+        };
         assert_eq!(
             who,
-            &vec![Identity::Anonymous("anon-1".into()), Identity::crm("segment", "019mr8mf4r"), Identity::email("pgibbons@example.com")]
+            &vec![
+                Identity::Anonymous("anon-1".into()),
+                Identity::crm("segment", "019mr8mf4r"),
+                Identity::email("pgibbons@example.com")
+            ]
         );
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(events[1].provider_id, "id-1:profile");
         let expected: BTreeMap<String, String> = [
-            ("first_name", "Peter"), ("last_name", "Gibbons"), ("title", "Engineer"), ("company", "Initech"),
-            ("industry", "Technology"), ("employees", "420"), ("country", "US"), ("city", "Austin"), ("phone", "555"),
+            ("first_name", "Peter"),
+            ("last_name", "Gibbons"),
+            ("title", "Engineer"),
+            ("company", "Initech"),
+            ("industry", "Technology"),
+            ("employees", "420"),
+            ("country", "US"),
+            ("city", "Austin"),
+            ("phone", "555"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -809,18 +1066,32 @@ mod tests {
     fn groups_set_the_account_and_aliases_join_ids() {
         let group = r#"{"userId":"019mr8mf4r","groupId":"8e9df332ac","traits":{"name":"Initech","industry":"Technology","employees":420},"timestamp":"2012-12-02T00:31:38.208Z","writeKey":"YOUR_WRITE_KEY"}"#;
         let events = normalize("http://h/webhooks/segment/v1/group", group).unwrap();
-        let EventBody::Profile(profile) = &events[0].body else { panic!() };
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(profile.account.as_deref(), Some("segment-group:8e9df332ac"));
         assert_eq!(profile.fields["company"], "Initech");
         assert_eq!(profile.fields["employees"], "420");
-        assert!(events[0].provider_id.starts_with("derived:"), "no messageId: {}", events[0].provider_id);
+        assert!(
+            events[0].provider_id.starts_with("derived:"),
+            "no messageId: {}",
+            events[0].provider_id
+        );
         // Without messageId the id is stable, and ignores sentAt.
-        let again = group.replace("\"writeKey\"", "\"sentAt\":\"2026-01-01T00:00:00Z\",\"writeKey\"");
-        assert_eq!(normalize("http://h/webhooks/segment/v1/group", &again).unwrap()[0].provider_id, events[0].provider_id);
+        let again = group.replace(
+            "\"writeKey\"",
+            "\"sentAt\":\"2026-01-01T00:00:00Z\",\"writeKey\"",
+        );
+        assert_eq!(
+            normalize("http://h/webhooks/segment/v1/group", &again).unwrap()[0].provider_id,
+            events[0].provider_id
+        );
 
         let alias = r#"{"previousId":"39239-239239-239239-23923","userId":"019mr8mf4r","timestamp":"2012-12-02T00:31:29.738Z","writeKey":"YOUR_WRITE_KEY"}"#;
         let events = normalize("http://h/webhooks/segment/v1/alias", alias).unwrap();
-        let EventBody::Identify { who } = &events[0].body else { panic!() };
+        let EventBody::Identify { who } = &events[0].body else {
+            panic!()
+        };
         assert_eq!(
             who,
             &vec![
@@ -834,9 +1105,15 @@ mod tests {
     // The Delete example of segment-docs webhooks/index.md.
     #[test]
     fn deletions_erase_only_through_the_signed_destination() {
-        let delete = r#"{"type":"delete","userId":"019mr8mf4r","timestamp":"2012-12-02T00:30:08.276Z"}"#;
+        let delete =
+            r#"{"type":"delete","userId":"019mr8mf4r","timestamp":"2012-12-02T00:30:08.276Z"}"#;
         let events = normalize(DESTINATION, delete).unwrap();
-        assert_eq!(events[0].body, EventBody::Erase { who: Identity::crm("segment", "019mr8mf4r") });
+        assert_eq!(
+            events[0].body,
+            EventBody::Erase {
+                who: Identity::crm("segment", "019mr8mf4r")
+            }
+        );
         let batch = format!(r#"{{"batch":[{delete}]}}"#);
         assert!(normalize(BATCH, &batch).unwrap().is_empty());
     }
@@ -847,51 +1124,103 @@ mod tests {
     fn a_batch_merges_its_context_and_times() {
         let body = r#"{"batch":[{"type":"identify","userId":"019mr8mf4r","traits":{"email":"jake@yahoo.com","name":"Jake Peterson","age":26},"timestamp":"2012-12-02T00:30:08.276Z"},{"type":"track","userId":"019mr8mf4r","event":"Signed Up","properties":{"name":"Fallin for You"},"timestamp":"2012-12-02T00:30:12.984Z"},{"type":"page","userId":"971mj8mk7p","timestamp":"2015-2-02T00:30:12.984Z"}],"sentAt":"2015-02-02T00:31:00Z","writeKey":"YOUR_WRITE_KEY","context":{"device":{"type":"phone","name":"Apple iPhone 6"},"traits":{"email":"cindy@example.com"}}}"#;
         let events = normalize(BATCH, body).unwrap();
-        let EventBody::Identify { who } = &events[0].body else { panic!("{:?}", events[0]) };
-        assert_eq!(who, &vec![Identity::crm("segment", "019mr8mf4r"), Identity::email("jake@yahoo.com"), Identity::email("cindy@example.com")]);
+        let EventBody::Identify { who } = &events[0].body else {
+            panic!("{:?}", events[0])
+        };
+        assert_eq!(
+            who,
+            &vec![
+                Identity::crm("segment", "019mr8mf4r"),
+                Identity::email("jake@yahoo.com"),
+                Identity::email("cindy@example.com")
+            ]
+        );
         assert_eq!(touch(&events[1]).kind, TouchKind::TrialSignup);
         let page = touch(&events[2]);
         assert_eq!(page.occurred_at, 1_422_837_060_000);
-        assert_eq!(page.who, vec![Identity::crm("segment", "971mj8mk7p"), Identity::email("cindy@example.com")]);
+        assert_eq!(
+            page.who,
+            vec![
+                Identity::crm("segment", "971mj8mk7p"),
+                Identity::email("cindy@example.com")
+            ]
+        );
         // Messages with no one to attribute are skipped.
-        assert!(normalize(BATCH, r#"{"batch":[{"type":"page","timestamp":"2026-01-01T00:00:00Z"}]}"#).unwrap().is_empty());
+        assert!(normalize(
+            BATCH,
+            r#"{"batch":[{"type":"page","timestamp":"2026-01-01T00:00:00Z"}]}"#
+        )
+        .unwrap()
+        .is_empty());
     }
 
     #[test]
     fn sizes_are_limited_like_segment() {
         let big = "x".repeat(MAX_MESSAGE_BYTES);
-        let single = format!(r#"{{"anonymousId":"a","timestamp":"2026-01-01T00:00:00Z","properties":{{"pad":"{big}"}}}}"#);
-        assert!(matches!(normalize("http://h/webhooks/s/v1/page", &single), Err(SourceError::Malformed(r)) if r.starts_with("Exceed payload limit")));
-        let batch = format!(r#"{{"batch":[{}]}}"#, single.replace("{\"anonymousId\"", "{\"type\":\"page\",\"anonymousId\""));
-        assert!(matches!(normalize(BATCH, &batch), Err(SourceError::Malformed(r)) if r.contains("batch[0]")));
+        let single = format!(
+            r#"{{"anonymousId":"a","timestamp":"2026-01-01T00:00:00Z","properties":{{"pad":"{big}"}}}}"#
+        );
+        assert!(
+            matches!(normalize("http://h/webhooks/s/v1/page", &single), Err(SourceError::Malformed(r)) if r.starts_with("Exceed payload limit"))
+        );
+        let batch = format!(
+            r#"{{"batch":[{}]}}"#,
+            single.replace("{\"anonymousId\"", "{\"type\":\"page\",\"anonymousId\"")
+        );
+        assert!(
+            matches!(normalize(BATCH, &batch), Err(SourceError::Malformed(r)) if r.contains("batch[0]"))
+        );
         let small = r#"{"type":"page","anonymousId":"a","timestamp":"2026-01-01T00:00:00Z","properties":{"pad":"PAD"}}"#.replace("PAD", &"y".repeat(30_000));
         let huge = format!(r#"{{"batch":[{}]}}"#, vec![small; 18].join(","));
         assert!(huge.len() > MAX_BATCH_BYTES);
-        assert!(matches!(normalize(BATCH, &huge), Err(SourceError::Malformed(r)) if r.contains("bytes, at most 512000")));
+        assert!(
+            matches!(normalize(BATCH, &huge), Err(SourceError::Malformed(r)) if r.contains("bytes, at most 512000"))
+        );
     }
 
     #[test]
     fn malformed_payloads_say_why() {
-        assert!(matches!(normalize(DESTINATION, "{"), Err(SourceError::Malformed(r)) if r.contains("not a Segment event")));
-        assert!(matches!(normalize(DESTINATION, "3"), Err(SourceError::Malformed(r)) if r.contains("object or array")));
-        assert!(matches!(normalize(DESTINATION, r#"{"userId":"u"}"#), Err(SourceError::Malformed(r)) if r.contains("body.type")));
-        assert!(matches!(normalize(DESTINATION, r#"[{"type":"page","userId":"u"}]"#), Err(SourceError::Malformed(r)) if r.contains("[0]: no readable time")));
-        assert!(matches!(normalize(BATCH, r#"{"batch":{}}"#), Err(SourceError::Malformed(r)) if r.contains("`batch`")));
-        assert!(matches!(normalize(BATCH, r#"{"batch":[1]}"#), Err(SourceError::Malformed(r)) if r.contains("batch[0] is not a JSON object")));
-        assert!(matches!(normalize("http://h/webhooks/s/v1/nope", "{}"), Err(SourceError::Malformed(r)) if r.contains("/v1/nope")));
+        assert!(
+            matches!(normalize(DESTINATION, "{"), Err(SourceError::Malformed(r)) if r.contains("not a Segment event"))
+        );
+        assert!(
+            matches!(normalize(DESTINATION, "3"), Err(SourceError::Malformed(r)) if r.contains("object or array"))
+        );
+        assert!(
+            matches!(normalize(DESTINATION, r#"{"userId":"u"}"#), Err(SourceError::Malformed(r)) if r.contains("body.type"))
+        );
+        assert!(
+            matches!(normalize(DESTINATION, r#"[{"type":"page","userId":"u"}]"#), Err(SourceError::Malformed(r)) if r.contains("[0]: no readable time"))
+        );
+        assert!(
+            matches!(normalize(BATCH, r#"{"batch":{}}"#), Err(SourceError::Malformed(r)) if r.contains("`batch`"))
+        );
+        assert!(
+            matches!(normalize(BATCH, r#"{"batch":[1]}"#), Err(SourceError::Malformed(r)) if r.contains("batch[0] is not a JSON object"))
+        );
+        assert!(
+            matches!(normalize("http://h/webhooks/s/v1/nope", "{}"), Err(SourceError::Malformed(r)) if r.contains("/v1/nope"))
+        );
     }
 
     #[test]
     fn refusals_and_acknowledgements_speak_segment() {
         let ack = source().acknowledgement().unwrap();
         assert_eq!(ack.body, br#"{"success":true}"#);
-        let refusal = source().refusal(&SourceError::malformed("Exceed payload limit: x")).unwrap();
+        let refusal = source()
+            .refusal(&SourceError::malformed("Exceed payload limit: x"))
+            .unwrap();
         assert_eq!(refusal.status, 400);
         let body: Value = serde_json::from_slice(&refusal.body).unwrap();
         assert_eq!(body["code"], "payload_too_large");
-        let refusal = source().refusal(&SourceError::BadCredentials("invalid write key".into())).unwrap();
+        let refusal = source()
+            .refusal(&SourceError::BadCredentials("invalid write key".into()))
+            .unwrap();
         assert_eq!(refusal.status, 401);
-        assert_eq!(serde_json::from_slice::<Value>(&refusal.body).unwrap()["message"], "invalid write key");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&refusal.body).unwrap()["message"],
+            "invalid write key"
+        );
     }
 
     #[test]
@@ -903,12 +1232,21 @@ mod tests {
         assert_eq!(key, "events.X");
         assert!(message.contains("demo_request"), "{message}");
         let mut bad = source();
-        bad.pages.push(PageRule { path: "pricing".into(), kind: "pricing_view".into() });
+        bad.pages.push(PageRule {
+            path: "pricing".into(),
+            kind: "pricing_view".into(),
+        });
         assert_eq!(bad.validate().unwrap_err().0, "pages[2].path");
         let mut bad = source();
         bad.pages[0].kind = "pricing".into();
         assert_eq!(bad.validate().unwrap_err().0, "pages[0].kind");
-        let bare = SegmentSource { secret: None, key: None, write_keys: vec![], events: BTreeMap::new(), pages: default_pages() };
+        let bare = SegmentSource {
+            secret: None,
+            key: None,
+            write_keys: vec![],
+            events: BTreeMap::new(),
+            pages: default_pages(),
+        };
         assert_eq!(bare.validate().unwrap_err().0, "secret");
     }
 }

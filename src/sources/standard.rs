@@ -8,12 +8,12 @@
 use super::{check_window, Adapter, Delivery, SourceError};
 use crate::config::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
-use std::collections::BTreeMap;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +59,8 @@ impl Adapter for StandardSource {
             .map_err(|_| SourceError::BadTimestamp)?;
         check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
         let key = decode_secret(self.secret.expose()).ok_or(SourceError::InvalidSignature)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SourceError::InvalidSignature)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SourceError::InvalidSignature)?;
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.as_bytes());
@@ -80,8 +81,9 @@ impl Adapter for StandardSource {
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
         let id = delivery.require_header("webhook-id")?;
-        let envelope: Envelope = serde_json::from_slice(delivery.body)
-            .map_err(|error| SourceError::malformed(format!("body is not a touch API payload: {error}")))?;
+        let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(|error| {
+            SourceError::malformed(format!("body is not a touch API payload: {error}"))
+        })?;
         let body = match envelope.kind.as_str() {
             "touch" => EventBody::Touch(touch(envelope.data)?),
             "identify" => EventBody::Identify {
@@ -280,14 +282,36 @@ mod tests {
     #[test]
     fn the_reference_libraries_vector_verifies() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let (id, ts, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", r#"{"test": 2432232314}"#);
-        assert_eq!(check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), Ok(()));
+        let (id, ts, body) = (
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            check(
+                secret,
+                id,
+                ts,
+                body,
+                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+            ),
+            Ok(())
+        );
         // Last character changed.
         assert_eq!(
-            check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="),
+            check(
+                secret,
+                id,
+                ts,
+                body,
+                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="
+            ),
             Err(SourceError::InvalidSignature)
         );
-        assert_eq!(check(secret, id, ts, body, "v1,"), Err(SourceError::InvalidSignature));
+        assert_eq!(
+            check(secret, id, ts, body, "v1,"),
+            Err(SourceError::InvalidSignature)
+        );
         assert_eq!(
             check(secret, id, ts, body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJEL"),
             Err(SourceError::InvalidSignature)
@@ -323,7 +347,11 @@ mod tests {
     #[test]
     fn stale_and_future_timestamps_are_refused() {
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let headers = headers("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        let headers = headers(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        );
         let delivery = Delivery {
             method: "POST",
             url: "",
@@ -333,14 +361,25 @@ mod tests {
         let signed_at = 1_614_265_330_000;
         let src = source(secret);
         assert!(src.verify(&delivery, signed_at + 299_000).is_ok());
-        assert_eq!(src.verify(&delivery, signed_at + 301_000), Err(SourceError::StaleTimestamp(300)));
-        assert_eq!(src.verify(&delivery, signed_at - 301_000), Err(SourceError::StaleTimestamp(300)));
+        assert_eq!(
+            src.verify(&delivery, signed_at + 301_000),
+            Err(SourceError::StaleTimestamp(300))
+        );
+        assert_eq!(
+            src.verify(&delivery, signed_at - 301_000),
+            Err(SourceError::StaleTimestamp(300))
+        );
     }
 
     #[test]
     fn a_missing_header_is_named() {
         let headers = vec![("webhook-id".to_string(), "x".to_string())];
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: b"{}" };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: b"{}",
+        };
         assert_eq!(
             source("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(&delivery, 0),
             Err(SourceError::MissingHeader("webhook-timestamp"))
@@ -349,7 +388,12 @@ mod tests {
 
     fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
         let headers = headers("msg_1", "0", "");
-        let delivery = Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() };
+        let delivery = Delivery {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
         source("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").normalize(&delivery)
     }
 
@@ -359,17 +403,34 @@ mod tests {
             r#"{"type":"profile","data":{"email":"vp@acme.com","account":"hubspot-company:42","fields":{"title":"VP Engineering","employees":500,"do_not_contact":false,"phone":null}}}"#,
         )
         .unwrap();
-        let EventBody::Profile(profile) = &events[0].body else { panic!("not a profile") };
+        let EventBody::Profile(profile) = &events[0].body else {
+            panic!("not a profile")
+        };
         assert_eq!(profile.who, vec![Identity::email("vp@acme.com")]);
         assert_eq!(profile.account.as_deref(), Some("hubspot-company:42"));
-        assert_eq!(profile.fields.get("employees").map(String::as_str), Some("500"));
-        assert_eq!(profile.fields.get("do_not_contact").map(String::as_str), Some("false"));
+        assert_eq!(
+            profile.fields.get("employees").map(String::as_str),
+            Some("500")
+        );
+        assert_eq!(
+            profile.fields.get("do_not_contact").map(String::as_str),
+            Some("false")
+        );
         assert!(!profile.fields.contains_key("phone"));
-        assert_eq!(profile.occurred_at, 0, "the webhook-timestamp of the delivery");
-        let error = normalize(r#"{"type":"profile","data":{"email":"vp@acme.com","fields":{"tags":["a"]}}}"#).unwrap_err();
+        assert_eq!(
+            profile.occurred_at, 0,
+            "the webhook-timestamp of the delivery"
+        );
+        let error = normalize(
+            r#"{"type":"profile","data":{"email":"vp@acme.com","fields":{"tags":["a"]}}}"#,
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("data.fields.tags"), "{error}");
         let error = normalize(r#"{"type":"profile","data":{"email":"vp@acme.com"}}"#).unwrap_err();
-        assert!(error.to_string().contains("data.fields or data.account"), "{error}");
+        assert!(
+            error.to_string().contains("data.fields or data.account"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -380,7 +441,9 @@ mod tests {
         .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].provider_id, "msg_1");
-        let EventBody::Touch(touch) = &events[0].body else { panic!("not a touch") };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!("not a touch")
+        };
         assert_eq!(touch.kind, TouchKind::PricingView);
         assert_eq!(touch.who, vec![Identity::email("ann@example.com")]);
         assert_eq!(touch.occurred_at, 1_795_165_140_000);
@@ -389,23 +452,47 @@ mod tests {
     #[test]
     fn an_unknown_kind_names_the_valid_kinds() {
         let error = normalize(r#"{"type":"touch","data":{"email":"a@b.c","kind":"webinar","occurred_at":"2026-11-20T09:59:00Z"}}"#).unwrap_err();
-        let SourceError::Malformed(reason) = error else { panic!() };
-        assert!(reason.contains("webinar") && reason.contains("webinar_attended") && reason.contains("form_submit"), "{reason}");
+        let SourceError::Malformed(reason) = error else {
+            panic!()
+        };
+        assert!(
+            reason.contains("webinar")
+                && reason.contains("webinar_attended")
+                && reason.contains("form_submit"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn malformed_payloads_say_why() {
         for (body, needle) in [
             ("not json", "not a touch API payload"),
-            (r#"{"type":"touch","data":{"kind":"form_submit","occurred_at":"2026-11-20T09:59:00Z"}}"#, "email or data.anonymous_id"),
-            (r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit","occurred_at":"yesterday"}}"#, "RFC 3339"),
-            (r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit"}}"#, "occurred_at is required"),
+            (
+                r#"{"type":"touch","data":{"kind":"form_submit","occurred_at":"2026-11-20T09:59:00Z"}}"#,
+                "email or data.anonymous_id",
+            ),
+            (
+                r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit","occurred_at":"yesterday"}}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"type":"touch","data":{"email":"a@b.c","kind":"form_submit"}}"#,
+                "occurred_at is required",
+            ),
             (r#"{"type":"hello","data":{}}"#, "unknown type"),
-            (r#"{"type":"identify","data":{"email":"a@b.c"}}"#, "anonymous_id"),
-            (r#"{"type":"identify","data":{"email":"nobody","anonymous_id":"v"}}"#, "not an email"),
+            (
+                r#"{"type":"identify","data":{"email":"a@b.c"}}"#,
+                "anonymous_id",
+            ),
+            (
+                r#"{"type":"identify","data":{"email":"nobody","anonymous_id":"v"}}"#,
+                "not an email",
+            ),
         ] {
             match normalize(body) {
-                Err(SourceError::Malformed(reason)) => assert!(reason.contains(needle), "{body}: {reason}"),
+                Err(SourceError::Malformed(reason)) => {
+                    assert!(reason.contains(needle), "{body}: {reason}")
+                }
                 other => panic!("{body}: {other:?}"),
             }
         }
@@ -413,10 +500,14 @@ mod tests {
 
     #[test]
     fn identify_ties_an_anonymous_visitor_to_an_email() {
-        let events = normalize(r#"{"type":"identify","data":{"email":"a@b.c","anonymous_id":"v-1"}}"#).unwrap();
+        let events =
+            normalize(r#"{"type":"identify","data":{"email":"a@b.c","anonymous_id":"v-1"}}"#)
+                .unwrap();
         assert_eq!(
             events[0].body,
-            EventBody::Identify { who: vec![Identity::email("a@b.c"), Identity::Anonymous("v-1".into())] }
+            EventBody::Identify {
+                who: vec![Identity::email("a@b.c"), Identity::Anonymous("v-1".into())]
+            }
         );
     }
 }

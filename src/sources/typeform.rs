@@ -89,7 +89,10 @@ impl Answer {
             serde_json::Value::String(text) => Some(text.clone()),
             serde_json::Value::Number(number) => Some(number.to_string()),
             serde_json::Value::Bool(flag) => Some(flag.to_string()),
-            serde_json::Value::Object(map) => map.get("label").and_then(|l| l.as_str()).map(str::to_string),
+            serde_json::Value::Object(map) => map
+                .get("label")
+                .and_then(|l| l.as_str())
+                .map(str::to_string),
             _ => None,
         }
     }
@@ -104,10 +107,22 @@ impl TypeformSource {
                 .find(|a| a.field.reference.as_deref() == Some(reference.as_str()))
                 .and_then(Answer::text)
         });
-        let hidden = response.hidden.get(&self.hidden_email).and_then(|v| v.as_str()).map(str::to_string);
-        let first_email = response.answers.iter().find(|a| a.kind == "email").and_then(Answer::text);
+        let hidden = response
+            .hidden
+            .get(&self.hidden_email)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let first_email = response
+            .answers
+            .iter()
+            .find(|a| a.kind == "email")
+            .and_then(Answer::text);
         let mut who = Vec::new();
-        if let Some(email) = configured.or(hidden).or(first_email).filter(|e| e.contains('@')) {
+        if let Some(email) = configured
+            .or(hidden)
+            .or(first_email)
+            .filter(|e| e.contains('@'))
+        {
             who.push(Identity::email(&email));
         }
         if let Some(anonymous) = response
@@ -140,7 +155,8 @@ impl Adapter for TypeformSource {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes())
             .map_err(|_| SourceError::InvalidSignature)?;
         mac.update(delivery.body);
-        mac.verify_slice(&given).map_err(|_| SourceError::InvalidSignature)
+        mac.verify_slice(&given)
+            .map_err(|_| SourceError::InvalidSignature)
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
@@ -178,21 +194,30 @@ impl Adapter for TypeformSource {
                 kind: TouchKind::FormSubmit,
                 occurred_at,
                 account: None,
-                properties: Some(serde_json::json!({ "form_id": response.form_id, "form": title, "response": response.token })),
+                properties: Some(
+                    serde_json::json!({ "form_id": response.form_id, "form": title, "response": response.token }),
+                ),
             }),
         }];
         let fields: BTreeMap<String, String> = response
             .answers
             .iter()
             .filter_map(|answer| {
-                let field = self.profile_fields.get(answer.field.reference.as_deref()?)?;
+                let field = self
+                    .profile_fields
+                    .get(answer.field.reference.as_deref()?)?;
                 Some((field.clone(), answer.text().filter(|t| !t.is_empty())?))
             })
             .collect();
         if !fields.is_empty() {
             events.push(Event {
                 provider_id: format!("{}:profile", webhook.event_id),
-                body: EventBody::Profile(Profile { who, fields, account: None, occurred_at }),
+                body: EventBody::Profile(Profile {
+                    who,
+                    fields,
+                    account: None,
+                    occurred_at,
+                }),
             });
         }
         Ok(events)
@@ -209,23 +234,54 @@ pub(crate) mod tests {
             email_field_ref: None,
             hidden_email: default_hidden_email(),
             hidden_anonymous_id: default_hidden_anonymous_id(),
-            profile_fields: BTreeMap::from([("company_ref".to_string(), "company".to_string()), ("role_ref".to_string(), "title".to_string())]),
+            profile_fields: BTreeMap::from([
+                ("company_ref".to_string(), "company".to_string()),
+                ("role_ref".to_string(), "title".to_string()),
+            ]),
         }
     }
 
     fn check(header: Option<&str>, body: &str) -> Result<(), SourceError> {
-        let headers: Vec<(String, String)> = header.map(|h| vec![("Typeform-Signature".to_string(), h.to_string())]).unwrap_or_default();
-        source().verify(&Delivery { method: "POST", url: "", headers: &headers, body: body.as_bytes() }, 0)
+        let headers: Vec<(String, String)> = header
+            .map(|h| vec![("Typeform-Signature".to_string(), h.to_string())])
+            .unwrap_or_default();
+        source().verify(
+            &Delivery {
+                method: "POST",
+                url: "",
+                headers: &headers,
+                body: body.as_bytes(),
+            },
+            0,
+        )
     }
 
     // Computed from the documented algorithm (VENDORS.md §8: secret `abc123`).
     #[test]
     fn the_documented_signature_verifies() {
         let body = r#"{"event_id":"01H","event_type":"form_response"}"#;
-        assert_eq!(check(Some("sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="), body), Ok(()));
-        assert_eq!(check(Some("sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="), &body.replace("01H", "01J")), Err(SourceError::InvalidSignature));
-        assert_eq!(check(Some("pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="), body), Err(SourceError::InvalidSignature));
-        assert_eq!(check(None, body), Err(SourceError::MissingHeader("typeform-signature")));
+        assert_eq!(
+            check(
+                Some("sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="),
+                body
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Some("sha256=pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="),
+                &body.replace("01H", "01J")
+            ),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            check(Some("pguEKycwiYwupvSfEYlpcBukgeGHBSRinV7x5E8zEcE="), body),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            check(None, body),
+            Err(SourceError::MissingHeader("typeform-signature"))
+        );
     }
 
     /// Shape of Typeform's example payload (typeform.com/developers/webhooks/example-payload),
@@ -233,17 +289,32 @@ pub(crate) mod tests {
     pub const RESPONSE: &str = r#"{"event_id":"LtWXD3crgy","event_type":"form_response","form_response":{"form_id":"lT4Z3j","token":"a3a12ec67a1365927098a606107fac15","submitted_at":"2026-11-20T14:21:39Z","landed_at":"2026-11-20T14:20:12Z","hidden":{"anonymous_id":"visitor-9"},"definition":{"id":"lT4Z3j","title":"Webhooks example","fields":[]},"answers":[{"type":"text","text":"Acme Inc","field":{"id":"JwWggjAKtOkA","type":"short_text","ref":"company_ref"}},{"type":"choice","choice":{"label":"Engineering"},"field":{"id":"k6TP9oLGgHjl","type":"multiple_choice","ref":"role_ref"}},{"type":"email","email":"laura@example.com","field":{"id":"SMEUb7VJz92Q","type":"email","ref":"email_ref"}},{"type":"number","number":5,"field":{"id":"NRsxU591jIW9","type":"opinion_scale","ref":"scale_ref"}}]}}"#;
 
     fn normalize(source: &TypeformSource, body: &str) -> Result<Vec<Event>, SourceError> {
-        source.normalize(&Delivery { method: "POST", url: "", headers: &[], body: body.as_bytes() })
+        source.normalize(&Delivery {
+            method: "POST",
+            url: "",
+            headers: &[],
+            body: body.as_bytes(),
+        })
     }
 
     #[test]
     fn a_response_is_a_form_submit_with_profile_answers() {
         let events = normalize(&source(), RESPONSE).unwrap();
         assert_eq!(events[0].provider_id, "LtWXD3crgy");
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::FormSubmit);
-        assert_eq!(touch.who, vec![Identity::email("laura@example.com"), Identity::Anonymous("visitor-9".into())]);
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::email("laura@example.com"),
+                Identity::Anonymous("visitor-9".into())
+            ]
+        );
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(profile.fields["company"], "Acme Inc");
         assert_eq!(profile.fields["title"], "Engineering");
     }
@@ -254,15 +325,23 @@ pub(crate) mod tests {
         source.email_field_ref = Some("company_ref".into());
         // The configured answer is not an email, so nobody but the visitor is named.
         let events = normalize(&source, RESPONSE).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.who, vec![Identity::Anonymous("visitor-9".into())]);
     }
 
     #[test]
     fn malformed_payloads_say_why() {
-        assert!(matches!(normalize(&source(), "{}"), Err(SourceError::Malformed(r)) if r.contains("not a Typeform webhook")));
-        assert!(matches!(normalize(&source(), r#"{"event_id":"x","event_type":"form_response"}"#), Err(SourceError::Malformed(r)) if r.contains("form_response")));
+        assert!(
+            matches!(normalize(&source(), "{}"), Err(SourceError::Malformed(r)) if r.contains("not a Typeform webhook"))
+        );
+        assert!(
+            matches!(normalize(&source(), r#"{"event_id":"x","event_type":"form_response"}"#), Err(SourceError::Malformed(r)) if r.contains("form_response"))
+        );
         let bad_time = RESPONSE.replace("2026-11-20T14:21:39Z", "yesterday");
-        assert!(matches!(normalize(&source(), &bad_time), Err(SourceError::Malformed(r)) if r.contains("submitted_at")));
+        assert!(
+            matches!(normalize(&source(), &bad_time), Err(SourceError::Malformed(r)) if r.contains("submitted_at"))
+        );
     }
 }

@@ -42,16 +42,22 @@ struct Envelope {
 }
 
 fn text<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(|v| v.as_str()).filter(|v| !v.is_empty())
+    value
+        .get(key)
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 fn zoom_time(value: Option<&str>) -> Option<Millis> {
-    chrono::DateTime::parse_from_rfc3339(value?).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(value?)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 impl ZoomSource {
     fn mac(&self) -> Result<Hmac<Sha256>, SourceError> {
-        Hmac::<Sha256>::new_from_slice(self.secret_token.expose().as_bytes()).map_err(|_| SourceError::InvalidSignature)
+        Hmac::<Sha256>::new_from_slice(self.secret_token.expose().as_bytes())
+            .map_err(|_| SourceError::InvalidSignature)
     }
 }
 
@@ -66,7 +72,10 @@ impl Adapter for ZoomSource {
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
         let signature = delivery.require_header("x-zm-signature")?;
         let timestamp = delivery.require_header("x-zm-request-timestamp")?;
-        let seconds: i64 = timestamp.trim().parse().map_err(|_| SourceError::BadTimestamp)?;
+        let seconds: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SourceError::BadTimestamp)?;
         check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
         let given = signature
             .trim()
@@ -78,7 +87,8 @@ impl Adapter for ZoomSource {
         mac.update(timestamp.trim().as_bytes());
         mac.update(b":");
         mac.update(delivery.body);
-        mac.verify_slice(&given).map_err(|_| SourceError::InvalidSignature)
+        mac.verify_slice(&given)
+            .map_err(|_| SourceError::InvalidSignature)
     }
 
     fn probe(&self, delivery: &Delivery<'_>, now: Millis) -> Option<Result<Reply, SourceError>> {
@@ -103,16 +113,26 @@ impl Adapter for ZoomSource {
         let envelope: Envelope = serde_json::from_slice(delivery.body)
             .map_err(|error| SourceError::malformed(format!("not a Zoom event: {error}")))?;
         let object = envelope.payload.get("object");
-        let webinar = object.and_then(|o| text(o, "uuid").or_else(|| o.get("id").and_then(|i| i.as_str()))).unwrap_or("");
-        let webinar_id = object.and_then(|o| o.get("id")).map(|i| i.to_string().trim_matches('"').to_string());
+        let webinar = object
+            .and_then(|o| text(o, "uuid").or_else(|| o.get("id").and_then(|i| i.as_str())))
+            .unwrap_or("");
+        let webinar_id = object
+            .and_then(|o| o.get("id"))
+            .map(|i| i.to_string().trim_matches('"').to_string());
         let (person, kind) = match envelope.event.as_str() {
-            "webinar.registration_created" => (object.and_then(|o| o.get("registrant")), TouchKind::WebinarRegistered),
-            "webinar.participant_joined" | "webinar.participant_left" => {
-                (object.and_then(|o| o.get("participant")), TouchKind::WebinarAttended)
-            }
+            "webinar.registration_created" => (
+                object.and_then(|o| o.get("registrant")),
+                TouchKind::WebinarRegistered,
+            ),
+            "webinar.participant_joined" | "webinar.participant_left" => (
+                object.and_then(|o| o.get("participant")),
+                TouchKind::WebinarAttended,
+            ),
             _ => return Ok(Vec::new()),
         };
-        let person = person.ok_or_else(|| SourceError::malformed(format!("{}: payload.object has no person", envelope.event)))?;
+        let person = person.ok_or_else(|| {
+            SourceError::malformed(format!("{}: payload.object has no person", envelope.event))
+        })?;
         let Some(email) = text(person, "email").filter(|e| e.contains('@')) else {
             // Guests who joined without registering have no email to attribute.
             return Ok(Vec::new());
@@ -143,7 +163,13 @@ impl Adapter for ZoomSource {
         let provider_id = format!("{}:{webinar}:{person_id}:{occurred_at}", envelope.event);
         let mut events = vec![Event {
             provider_id: provider_id.clone(),
-            body: EventBody::Touch(Touch { who: who.clone(), kind, occurred_at, account: None, properties: Some(properties) }),
+            body: EventBody::Touch(Touch {
+                who: who.clone(),
+                kind,
+                occurred_at,
+                account: None,
+                properties: Some(properties),
+            }),
         }];
         if kind == TouchKind::WebinarRegistered {
             let fields: BTreeMap<String, String> = [
@@ -163,7 +189,12 @@ impl Adapter for ZoomSource {
             if !fields.is_empty() {
                 events.push(Event {
                     provider_id: format!("{provider_id}:profile"),
-                    body: EventBody::Profile(Profile { who, fields, account: None, occurred_at }),
+                    body: EventBody::Profile(Profile {
+                        who,
+                        fields,
+                        account: None,
+                        occurred_at,
+                    }),
                 });
             }
         }
@@ -176,26 +207,55 @@ mod tests {
     use super::*;
 
     fn source() -> ZoomSource {
-        ZoomSource { secret_token: Secret::new("secretValueTest"), tolerance_secs: 300 }
+        ZoomSource {
+            secret_token: Secret::new("secretValueTest"),
+            tolerance_secs: 300,
+        }
     }
 
     fn delivery<'a>(headers: &'a [(String, String)], body: &'a str) -> Delivery<'a> {
-        Delivery { method: "POST", url: "", headers, body: body.as_bytes() }
+        Delivery {
+            method: "POST",
+            url: "",
+            headers,
+            body: body.as_bytes(),
+        }
     }
 
     fn signed(ts: &str, sig: &str) -> Vec<(String, String)> {
-        vec![("x-zm-signature".into(), sig.into()), ("x-zm-request-timestamp".into(), ts.into())]
+        vec![
+            ("x-zm-signature".into(), sig.into()),
+            ("x-zm-request-timestamp".into(), ts.into()),
+        ]
     }
 
     // Computed from the documented algorithm (VENDORS.md §8; zoom/webhook-sample index.js).
     #[test]
     fn the_documented_signature_verifies() {
         let body = r#"{"event":"meeting.started"}"#;
-        let headers = signed("1654503849", "v0=42955a258be9873d016a2973a6697442d5ac968110bfccb89f9760492920ecc9");
-        assert_eq!(source().verify(&delivery(&headers, body), 1_654_503_849_000), Ok(()));
-        assert_eq!(source().verify(&delivery(&headers, r#"{"event":"meeting.ended"}"#), 1_654_503_849_000), Err(SourceError::InvalidSignature));
-        assert_eq!(source().verify(&delivery(&headers, body), 1_654_504_150_000), Err(SourceError::StaleTimestamp(300)));
-        assert_eq!(source().verify(&delivery(&[], body), 0), Err(SourceError::MissingHeader("x-zm-signature")));
+        let headers = signed(
+            "1654503849",
+            "v0=42955a258be9873d016a2973a6697442d5ac968110bfccb89f9760492920ecc9",
+        );
+        assert_eq!(
+            source().verify(&delivery(&headers, body), 1_654_503_849_000),
+            Ok(())
+        );
+        assert_eq!(
+            source().verify(
+                &delivery(&headers, r#"{"event":"meeting.ended"}"#),
+                1_654_503_849_000
+            ),
+            Err(SourceError::InvalidSignature)
+        );
+        assert_eq!(
+            source().verify(&delivery(&headers, body), 1_654_504_150_000),
+            Err(SourceError::StaleTimestamp(300))
+        );
+        assert_eq!(
+            source().verify(&delivery(&[], body), 0),
+            Err(SourceError::MissingHeader("x-zm-signature"))
+        );
     }
 
     // plainToken/encryptedToken pair from elastic/beats x-pack/filebeat/input/http_endpoint/crc_test.go.
@@ -205,16 +265,30 @@ mod tests {
         let ts = "1654503849";
         let mut mac = Hmac::<Sha256>::new_from_slice(b"secretValueTest").unwrap();
         mac.update(format!("v0:{ts}:{body}").as_bytes());
-        let headers = signed(ts, &format!("v0={}", hex::encode(mac.finalize().into_bytes())));
-        let reply = source().probe(&delivery(&headers, body), 1_654_503_849_000).unwrap().unwrap();
+        let headers = signed(
+            ts,
+            &format!("v0={}", hex::encode(mac.finalize().into_bytes())),
+        );
+        let reply = source()
+            .probe(&delivery(&headers, body), 1_654_503_849_000)
+            .unwrap()
+            .unwrap();
         let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(
             answer,
             serde_json::json!({"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": "70c1f2e2e6ca2d39297490d1f9142c7d701415ea8e6151f6562a08fa657a40ff"})
         );
         // Unsigned challenges are refused.
-        assert_eq!(source().probe(&delivery(&[], body), 0).unwrap(), Err(SourceError::MissingHeader("x-zm-signature")));
-        assert!(source().probe(&delivery(&headers, r#"{"event":"webinar.started","payload":{}}"#), 0).is_none());
+        assert_eq!(
+            source().probe(&delivery(&[], body), 0).unwrap(),
+            Err(SourceError::MissingHeader("x-zm-signature"))
+        );
+        assert!(source()
+            .probe(
+                &delivery(&headers, r#"{"event":"webinar.started","payload":{}}"#),
+                0
+            )
+            .is_none());
     }
 
     fn normalize(body: &str) -> Result<Vec<Event>, SourceError> {
@@ -228,10 +302,14 @@ mod tests {
     #[test]
     fn a_registration_is_a_touch_with_the_registrant_profile() {
         let events = normalize(REGISTERED).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::WebinarRegistered);
         assert_eq!(touch.who, vec![Identity::email("jchill@example.com")]);
-        let EventBody::Profile(profile) = &events[1].body else { panic!() };
+        let EventBody::Profile(profile) = &events[1].body else {
+            panic!()
+        };
         assert_eq!(profile.fields["company"], "Acme");
         assert_eq!(profile.fields["title"], "VP Engineering");
         assert_eq!(profile.fields["employees"], "51-100");
@@ -241,20 +319,33 @@ mod tests {
     fn leaving_reports_the_minutes_attended() {
         let left = r#"{"event":"webinar.participant_left","event_ts":1795197000000,"payload":{"account_id":"AAAAAABBBB","object":{"uuid":"czLF6FFFoQOKgAB99DlDb9g==","id":"85936634568","host_id":"z8yCxjabcdEFGHfp8uQ","topic":"Pricing for teams","start_time":"2026-11-26T16:00:00Z","participant":{"user_id":"16778240","user_name":"Jill Chill","participant_uuid":"55555AAAiAAAAAiAiAiiAii","join_time":"2026-11-26T16:00:00Z","leave_time":"2026-11-26T16:45:00Z","email":"jchill@example.com","registrant_id":"abcdefghij0-klmnopq23456"}}}}"#;
         let events = normalize(left).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.kind, TouchKind::WebinarAttended);
         assert_eq!(touch.properties.as_ref().unwrap()["minutes"], 45.0);
         let joined = left.replace("participant_left", "participant_joined");
         let events = normalize(&joined).unwrap();
-        let EventBody::Touch(touch) = &events[0].body else { panic!() };
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
         assert_eq!(touch.properties.as_ref().unwrap()["joined"], true);
-        assert_ne!(events[0].provider_id, normalize(left).unwrap()[0].provider_id);
+        assert_ne!(
+            events[0].provider_id,
+            normalize(left).unwrap()[0].provider_id
+        );
     }
 
     #[test]
     fn malformed_payloads_say_why() {
-        assert!(matches!(normalize("[]"), Err(SourceError::Malformed(r)) if r.contains("not a Zoom event")));
-        assert!(matches!(normalize(r#"{"event":"webinar.registration_created","payload":{"object":{}}}"#), Err(SourceError::Malformed(r)) if r.contains("no person")));
-        assert!(normalize(r#"{"event":"meeting.started","payload":{}}"#).unwrap().is_empty());
+        assert!(
+            matches!(normalize("[]"), Err(SourceError::Malformed(r)) if r.contains("not a Zoom event"))
+        );
+        assert!(
+            matches!(normalize(r#"{"event":"webinar.registration_created","payload":{"object":{}}}"#), Err(SourceError::Malformed(r)) if r.contains("no person"))
+        );
+        assert!(normalize(r#"{"event":"meeting.started","payload":{}}"#)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -32,7 +32,8 @@ fn local(name: &[u8]) -> String {
 /// The value of the attribute with local name `name` (any prefix).
 fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, SourceError> {
     for attribute in element.attributes() {
-        let attribute = attribute.map_err(|error| SourceError::malformed(format!("not well-formed XML: {error}")))?;
+        let attribute = attribute
+            .map_err(|error| SourceError::malformed(format!("not well-formed XML: {error}")))?;
         if attribute.key.local_name().as_ref() == name {
             let value = attribute
                 .unescape_value()
@@ -45,11 +46,13 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, So
 
 /// Reads the SOAP envelope. Paths are `Envelope/Body/notifications/...` by local name.
 pub(super) fn parse(body: &[u8]) -> Result<Message, SourceError> {
-    let text = std::str::from_utf8(body).map_err(|_| SourceError::malformed("the body is not UTF-8 XML"))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| SourceError::malformed("the body is not UTF-8 XML"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let bad = |error: quick_xml::Error| SourceError::malformed(format!("not well-formed XML: {error}"));
+    let bad =
+        |error: quick_xml::Error| SourceError::malformed(format!("not well-formed XML: {error}"));
 
     let mut message = Message::default();
     let mut seen_notifications = false;
@@ -84,7 +87,10 @@ pub(super) fn parse(body: &[u8]) -> Result<Message, SourceError> {
                         return Err(SourceError::malformed("an sObject has no xsi:type"));
                     }
                     if let Some(notification) = message.notifications.last_mut() {
-                        notification.object = Some(SObject { kind, fields: BTreeMap::new() });
+                        notification.object = Some(SObject {
+                            kind,
+                            fields: BTreeMap::new(),
+                        });
                     }
                 }
                 _ => {}
@@ -101,7 +107,9 @@ pub(super) fn parse(body: &[u8]) -> Result<Message, SourceError> {
             XmlEvent::Text(text) => {
                 let text = text.unescape().map_err(bad)?;
                 if stack.is_empty() && !text.trim().is_empty() {
-                    return Err(SourceError::malformed("expected a SOAP Envelope, found text"));
+                    return Err(SourceError::malformed(
+                        "expected a SOAP Envelope, found text",
+                    ));
                 }
                 text_buf.push_str(&text);
             }
@@ -137,7 +145,9 @@ pub(super) fn parse(body: &[u8]) -> Result<Message, SourceError> {
                 stack.pop();
             }
             XmlEvent::DocType(_) => {
-                return Err(SourceError::malformed("a DOCTYPE is not allowed in an outbound message"))
+                return Err(SourceError::malformed(
+                    "a DOCTYPE is not allowed in an outbound message",
+                ))
             }
             XmlEvent::Eof => break,
             _ => {}

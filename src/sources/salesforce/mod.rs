@@ -17,7 +17,9 @@
 
 use super::{constant_time_eq, Adapter, Delivery, Reply, SourceError};
 use crate::config::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind};
+use crate::model::{
+    Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
+};
 use message::{parse, SObject};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -120,7 +122,10 @@ fn lookup<T: Copy>(
     parse: impl Fn(&str) -> Option<T>,
 ) -> Option<Option<T>> {
     let key = key.trim();
-    if let Some((_, value)) = configured.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(key)) {
+    if let Some((_, value)) = configured
+        .iter()
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+    {
         return Some(if value == IGNORE { None } else { parse(value) });
     }
     defaults
@@ -131,23 +136,44 @@ fn lookup<T: Copy>(
 
 impl SalesforceSource {
     fn task_type(&self, value: &str) -> Option<Option<TouchKind>> {
-        lookup(&self.task_types, DEFAULT_TASK_TYPES, value, TouchKind::parse)
+        lookup(
+            &self.task_types,
+            DEFAULT_TASK_TYPES,
+            value,
+            TouchKind::parse,
+        )
     }
 
     fn task_subject(&self, subject: &str) -> Option<Option<TouchKind>> {
         let prefix = subject.split(':').next().unwrap_or("");
-        lookup(&self.task_subjects, DEFAULT_TASK_SUBJECTS, prefix, TouchKind::parse)
+        lookup(
+            &self.task_subjects,
+            DEFAULT_TASK_SUBJECTS,
+            prefix,
+            TouchKind::parse,
+        )
     }
 
     fn campaign_status(&self, status: &str) -> Option<TouchKind> {
-        lookup(&self.campaign_member_statuses, DEFAULT_CAMPAIGN_MEMBER_STATUSES, status, TouchKind::parse).flatten()
+        lookup(
+            &self.campaign_member_statuses,
+            DEFAULT_CAMPAIGN_MEMBER_STATUSES,
+            status,
+            TouchKind::parse,
+        )
+        .flatten()
     }
 
     /// Salesforce field → profile field name, for every mapped field.
     fn profile_table(&self) -> Vec<(String, String)> {
         let mut table: Vec<(String, String)> = DEFAULT_PROFILE_FIELDS
             .iter()
-            .filter(|(field, _)| !self.profile_fields.keys().any(|k| k.eq_ignore_ascii_case(field)))
+            .filter(|(field, _)| {
+                !self
+                    .profile_fields
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(field))
+            })
             .map(|(field, name)| (field.to_string(), name.to_string()))
             .collect();
         table.extend(
@@ -240,7 +266,10 @@ impl Adapter for SalesforceSource {
                 if kind != IGNORE && TouchKind::parse(kind).is_none() {
                     return Err((
                         format!("{table}.{key}"),
-                        format!("unknown kind `{kind}`: expected `none` or one of {}", TouchKind::names()),
+                        format!(
+                            "unknown kind `{kind}`: expected `none` or one of {}",
+                            TouchKind::names()
+                        ),
                     ));
                 }
             }
@@ -284,11 +313,17 @@ impl Adapter for SalesforceSource {
             .as_deref()
             .map(str::trim)
             .filter(|org| !org.is_empty())
-            .ok_or_else(|| SourceError::BadCredentials("the message has no OrganizationId".into()))?;
+            .ok_or_else(|| {
+                SourceError::BadCredentials("the message has no OrganizationId".into())
+            })?;
         let expected = self.expected_org().unwrap_or_default();
-        let given = id18(org).map(|id| id.to_ascii_uppercase()).unwrap_or_default();
+        let given = id18(org)
+            .map(|id| id.to_ascii_uppercase())
+            .unwrap_or_default();
         if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            return Err(SourceError::BadCredentials("OrganizationId does not match organization_id".into()));
+            return Err(SourceError::BadCredentials(
+                "OrganizationId does not match organization_id".into(),
+            ));
         }
         Ok(())
     }
@@ -302,12 +337,16 @@ impl Adapter for SalesforceSource {
                 .as_deref()
                 .map(str::trim)
                 .filter(|id| !id.is_empty())
-                .ok_or_else(|| SourceError::malformed(format!("Notification [{index}]: missing Id")))?;
-            let object = notification
-                .object
-                .as_ref()
-                .ok_or_else(|| SourceError::malformed(format!("Notification {id}: missing sObject")))?;
-            let record = Record { notification: id, object };
+                .ok_or_else(|| {
+                    SourceError::malformed(format!("Notification [{index}]: missing Id"))
+                })?;
+            let object = notification.object.as_ref().ok_or_else(|| {
+                SourceError::malformed(format!("Notification {id}: missing sObject"))
+            })?;
+            let record = Record {
+                notification: id,
+                object,
+            };
             if let Some(body) = self.event_body(&record)? {
                 events.push(Event {
                     provider_id: id.to_string(),
@@ -371,9 +410,9 @@ impl Record<'_> {
     fn time_of(&self, field: &str) -> Result<Option<Millis>, SourceError> {
         match self.text(field) {
             None => Ok(None),
-            Some(raw) => parse_time(raw)
-                .map(Some)
-                .ok_or_else(|| self.malformed(format!("{field} `{raw}` is not a date or dateTime"))),
+            Some(raw) => parse_time(raw).map(Some).ok_or_else(|| {
+                self.malformed(format!("{field} `{raw}` is not a date or dateTime"))
+            }),
         }
     }
 
@@ -430,7 +469,11 @@ impl SalesforceSource {
             who.extend(record.crm("ConvertedContactId")?);
         }
         who.extend(record.email());
-        let account = record.account(if lead { "ConvertedAccountId" } else { "AccountId" })?;
+        let account = record.account(if lead {
+            "ConvertedAccountId"
+        } else {
+            "AccountId"
+        })?;
         let mut fields = BTreeMap::new();
         for (field, name) in self.profile_table() {
             let value = record
@@ -464,13 +507,21 @@ impl SalesforceSource {
             .into_iter()
             .flatten()
             .find_map(|value| self.task_type(value))
-            .or_else(|| record.text("Subject").and_then(|subject| self.task_subject(subject)))
+            .or_else(|| {
+                record
+                    .text("Subject")
+                    .and_then(|subject| self.task_subject(subject))
+            })
             .flatten();
         let Some(kind) = kind else {
             return Ok(None);
         };
         let mut properties = serde_json::Map::new();
-        for (key, field) in [("subject", "Subject"), ("type", "Type"), ("subtype", "TaskSubtype")] {
+        for (key, field) in [
+            ("subject", "Subject"),
+            ("type", "Type"),
+            ("subtype", "TaskSubtype"),
+        ] {
             if let Some(value) = record.text(field) {
                 properties.insert(key.into(), value.into());
             }

@@ -17,7 +17,12 @@ fn source() -> SalesforceSource {
 }
 
 fn delivery<'a>(url: &'a str, body: &'a str) -> Delivery<'a> {
-    Delivery { method: "POST", url, headers: &[], body: body.as_bytes() }
+    Delivery {
+        method: "POST",
+        url,
+        headers: &[],
+        body: body.as_bytes(),
+    }
 }
 
 /// A message with the envelope Salesforce sends (aspnet/WebHooks
@@ -76,35 +81,62 @@ fn fifteen_character_ids_get_their_checksum() {
 
 #[test]
 fn token_and_organization_decide() {
-    let body = message(ORG, &notification("04l5e00000Gx7QzAAJ", "Lead", "<sf:Id>00Q5e000001abcdEAA</sf:Id>"));
+    let body = message(
+        ORG,
+        &notification(
+            "04l5e00000Gx7QzAAJ",
+            "Lead",
+            "<sf:Id>00Q5e000001abcdEAA</sf:Id>",
+        ),
+    );
     let src = source();
     assert_eq!(src.verify(&delivery(URL, &body), 0), Ok(()));
     // The 15-character org id in the message or the config is the same org.
-    let short = message("00D5e000000KQ2e", &notification("04l5e00000Gx7QzAAJ", "Lead", "<sf:Id>00Q5e000001abcdEAA</sf:Id>"));
+    let short = message(
+        "00D5e000000KQ2e",
+        &notification(
+            "04l5e00000Gx7QzAAJ",
+            "Lead",
+            "<sf:Id>00Q5e000001abcdEAA</sf:Id>",
+        ),
+    );
     assert_eq!(src.verify(&delivery(URL, &short), 0), Ok(()));
     let mut configured_short = source();
     configured_short.organization_id = "00D5e000000KQ2e".into();
     assert_eq!(configured_short.verify(&delivery(URL, &body), 0), Ok(()));
     // Another org with a valid token.
     let other = message("00D5e000000KQ2fEAG", "");
-    assert!(matches!(src.verify(&delivery(URL, &other), 0), Err(SourceError::BadCredentials(r)) if r.contains("OrganizationId")));
+    assert!(
+        matches!(src.verify(&delivery(URL, &other), 0), Err(SourceError::BadCredentials(r)) if r.contains("OrganizationId"))
+    );
     // Same letters, other case: another org (15-character ids are case-sensitive).
     let other_case = message("00D5E000000KQ2e", "");
-    assert!(matches!(src.verify(&delivery(URL, &other_case), 0), Err(SourceError::BadCredentials(_))));
+    assert!(matches!(
+        src.verify(&delivery(URL, &other_case), 0),
+        Err(SourceError::BadCredentials(_))
+    ));
     // Missing and wrong tokens.
     let no_token = "https://attention.example.com/webhooks/salesforce";
     assert_eq!(
         src.verify(&delivery(no_token, &body), 0),
-        Err(SourceError::BadCredentials("missing token query parameter".into()))
+        Err(SourceError::BadCredentials(
+            "missing token query parameter".into()
+        ))
     );
     let wrong = "https://attention.example.com/webhooks/salesforce?token=s3cret-tokeN";
-    assert_eq!(src.verify(&delivery(wrong, &body), 0), Err(SourceError::BadCredentials("wrong token".into())));
+    assert_eq!(
+        src.verify(&delivery(wrong, &body), 0),
+        Err(SourceError::BadCredentials("wrong token".into()))
+    );
     // Percent-encoding in the URL is decoded; other parameters are ignored.
     let encoded = "https://x/webhooks/salesforce?a=1&token=s3cret%2Dtoken";
     assert_eq!(src.verify(&delivery(encoded, &body), 0), Ok(()));
     // No OrganizationId at all.
     let bare = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"/></soapenv:Body></soapenv:Envelope>"#;
-    assert!(matches!(src.verify(&delivery(URL, bare), 0), Err(SourceError::BadCredentials(_))));
+    assert!(matches!(
+        src.verify(&delivery(URL, bare), 0),
+        Err(SourceError::BadCredentials(_))
+    ));
 }
 
 // aspnet/WebHooks test/Microsoft.AspNetCore.WebHooks.FunctionalTest/Resources/
@@ -152,10 +184,15 @@ fn the_aspnet_webhooks_fixture_verifies_and_reads() {
     let events = src.normalize(&delivery(URL, ASPNET_CONTACTS)).unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].provider_id, "04l1I000000fzt9QAA");
-    let EventBody::Profile(profile) = &events[1].body else { panic!("{events:?}") };
+    let EventBody::Profile(profile) = &events[1].body else {
+        panic!("{events:?}")
+    };
     assert_eq!(
         profile.who,
-        vec![Identity::crm("salesforce", "0031I0000081tb0QAA"), Identity::email("drb24@cornell.edu")]
+        vec![
+            Identity::crm("salesforce", "0031I0000081tb0QAA"),
+            Identity::email("drb24@cornell.edu")
+        ]
     );
     assert_eq!(profile.fields["first_name"], "Doug");
     assert_eq!(profile.fields["last_name"], "Bunting");
@@ -218,8 +255,13 @@ fn a_lead_becomes_a_profile_with_every_identity() {
     let events = normalize(ASPNET_LEAD).unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].provider_id, "04l37000000L0E5AAK");
-    let EventBody::Profile(profile) = &events[0].body else { panic!() };
-    assert_eq!(profile.who, vec![Identity::crm("salesforce", "0123456789ABCDEEAE")]);
+    let EventBody::Profile(profile) = &events[0].body else {
+        panic!()
+    };
+    assert_eq!(
+        profile.who,
+        vec![Identity::crm("salesforce", "0123456789ABCDEEAE")]
+    );
     let expected: BTreeMap<String, String> = [
         ("city", "Redmond"),
         ("company", "Microsoft"),
@@ -237,12 +279,20 @@ fn a_lead_becomes_a_profile_with_every_identity() {
     assert_eq!(profile.fields, expected);
     assert_eq!(profile.occurred_at, 1_439_576_822_000);
     // The fixture's org id (0123456789ABCDENNN) is not ours.
-    assert!(matches!(source().verify(&delivery(URL, ASPNET_LEAD), 0), Err(SourceError::BadCredentials(_))));
+    assert!(matches!(
+        source().verify(&delivery(URL, ASPNET_LEAD), 0),
+        Err(SourceError::BadCredentials(_))
+    ));
 }
 
 #[test]
 fn a_contact_with_email_account_and_15_character_ids() {
-    let body = message(ORG, &notification("04l000000000001AAA", "Contact", r#"
+    let body = message(
+        ORG,
+        &notification(
+            "04l000000000001AAA",
+            "Contact",
+            r#"
  <sf:Id>003G000001SUbc4</sf:Id>
  <sf:AccountId>0012800000CXn0k</sf:AccountId>
  <sf:Email>Ann@X.com</sf:Email>
@@ -250,14 +300,24 @@ fn a_contact_with_email_account_and_15_character_ids() {
  <sf:MailingCountry>France</sf:MailingCountry>
  <sf:Phone xsi:nil="true"/>
  <sf:NumberOfEmployees>120</sf:NumberOfEmployees>
- <sf:LastModifiedDate>2024-03-01T10:00:00.000Z</sf:LastModifiedDate>"#));
+ <sf:LastModifiedDate>2024-03-01T10:00:00.000Z</sf:LastModifiedDate>"#,
+        ),
+    );
     let events = normalize(&body).unwrap();
-    let EventBody::Profile(profile) = &events[0].body else { panic!() };
+    let EventBody::Profile(profile) = &events[0].body else {
+        panic!()
+    };
     assert_eq!(
         profile.who,
-        vec![Identity::crm("salesforce", "003G000001SUbc4IAD"), Identity::email("ann@x.com")]
+        vec![
+            Identity::crm("salesforce", "003G000001SUbc4IAD"),
+            Identity::email("ann@x.com")
+        ]
     );
-    assert_eq!(profile.account.as_deref(), Some("salesforce:0012800000CXn0kAAD"));
+    assert_eq!(
+        profile.account.as_deref(),
+        Some("salesforce:0012800000CXn0kAAD")
+    );
     assert_eq!(profile.fields["city"], "Lyon");
     assert_eq!(profile.fields["country"], "France");
     assert_eq!(profile.fields["employees"], "120");
@@ -267,33 +327,61 @@ fn a_contact_with_email_account_and_15_character_ids() {
 #[test]
 fn profile_fields_are_configurable() {
     let mut src = source();
-    src.profile_fields.insert("Account_Name__c".into(), "company".into());
+    src.profile_fields
+        .insert("Account_Name__c".into(), "company".into());
     src.profile_fields.insert("Status".into(), "none".into());
-    let body = message(ORG, &notification("04l000000000002AAA", "Contact", r#"
+    let body = message(
+        ORG,
+        &notification(
+            "04l000000000002AAA",
+            "Contact",
+            r#"
  <sf:Id>003G000001SUbc4IAD</sf:Id>
  <sf:Account_Name__c>Acme &amp; Co</sf:Account_Name__c>
  <sf:Status>Working</sf:Status>
- <sf:CreatedDate>2024-03-01T10:00:00Z</sf:CreatedDate>"#));
+ <sf:CreatedDate>2024-03-01T10:00:00Z</sf:CreatedDate>"#,
+        ),
+    );
     let events = src.normalize(&delivery(URL, &body)).unwrap();
-    let EventBody::Profile(profile) = &events[0].body else { panic!() };
-    assert_eq!(profile.fields.get("company").map(String::as_str), Some("Acme & Co"));
+    let EventBody::Profile(profile) = &events[0].body else {
+        panic!()
+    };
+    assert_eq!(
+        profile.fields.get("company").map(String::as_str),
+        Some("Acme & Co")
+    );
     assert!(!profile.fields.contains_key("status"));
 }
 
 #[test]
 fn a_converted_lead_names_its_contact_and_account() {
-    let body = message(ORG, &notification("04l000000000003AAA", "Lead", r#"
+    let body = message(
+        ORG,
+        &notification(
+            "04l000000000003AAA",
+            "Lead",
+            r#"
  <sf:Id>00Q5e000001abcdEAA</sf:Id>
  <sf:ConvertedContactId>003G000001SUbc4IAD</sf:ConvertedContactId>
  <sf:ConvertedAccountId>0012800000CXn0kAAD</sf:ConvertedAccountId>
  <sf:IsConverted>true</sf:IsConverted>
- <sf:LastModifiedDate>2024-03-01T10:00:00Z</sf:LastModifiedDate>"#));
-    let EventBody::Profile(profile) = &normalize(&body).unwrap()[0].body else { panic!() };
+ <sf:LastModifiedDate>2024-03-01T10:00:00Z</sf:LastModifiedDate>"#,
+        ),
+    );
+    let EventBody::Profile(profile) = &normalize(&body).unwrap()[0].body else {
+        panic!()
+    };
     assert_eq!(
         profile.who,
-        vec![Identity::crm("salesforce", "00Q5e000001abcdEAA"), Identity::crm("salesforce", "003G000001SUbc4IAD")]
+        vec![
+            Identity::crm("salesforce", "00Q5e000001abcdEAA"),
+            Identity::crm("salesforce", "003G000001SUbc4IAD")
+        ]
     );
-    assert_eq!(profile.account.as_deref(), Some("salesforce:0012800000CXn0kAAD"));
+    assert_eq!(
+        profile.account.as_deref(),
+        Some("salesforce:0012800000CXn0kAAD")
+    );
 }
 
 fn task(fields: &str) -> Result<Option<Touch>, SourceError> {
@@ -311,7 +399,8 @@ fn task_with(src: &SalesforceSource, fields: &str) -> Result<Option<Touch>, Sour
 
 #[test]
 fn tasks_become_touches_by_type_then_subject() {
-    let touch = task(r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id>
+    let touch = task(
+        r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id>
  <sf:WhoId>003G000001SUbc4</sf:WhoId>
  <sf:AccountId>0012800000CXn0kAAD</sf:AccountId>
  <sf:Type>Call</sf:Type>
@@ -319,12 +408,19 @@ fn tasks_become_touches_by_type_then_subject() {
  <sf:IsClosed>true</sf:IsClosed>
  <sf:ActivityDate>2024-03-04</sf:ActivityDate>
  <sf:CompletedDateTime>2024-03-04T15:30:00.000Z</sf:CompletedDateTime>
- <sf:CreatedDate>2024-03-01T09:00:00.000Z</sf:CreatedDate>"#)
+ <sf:CreatedDate>2024-03-01T09:00:00.000Z</sf:CreatedDate>"#,
+    )
     .unwrap()
     .unwrap();
     assert_eq!(touch.kind, TouchKind::Call);
-    assert_eq!(touch.who, vec![Identity::crm("salesforce", "003G000001SUbc4IAD")]);
-    assert_eq!(touch.account.as_deref(), Some("salesforce:0012800000CXn0kAAD"));
+    assert_eq!(
+        touch.who,
+        vec![Identity::crm("salesforce", "003G000001SUbc4IAD")]
+    );
+    assert_eq!(
+        touch.account.as_deref(),
+        Some("salesforce:0012800000CXn0kAAD")
+    );
     assert_eq!(touch.occurred_at, 1_709_566_200_000);
     assert_eq!(
         touch.properties,
@@ -332,24 +428,30 @@ fn tasks_become_touches_by_type_then_subject() {
     );
 
     // No Type: the subject prefix decides; the ActivityDate is the time.
-    let touch = task(r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id>
+    let touch = task(
+        r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id>
  <sf:WhoId>00Q5e000001abcdEAA</sf:WhoId>
  <sf:Subject>Email: Re: your proposal</sf:Subject>
  <sf:ActivityDate>2024-03-04</sf:ActivityDate>
- <sf:CreatedDate>2024-03-05T09:00:00.000Z</sf:CreatedDate>"#)
+ <sf:CreatedDate>2024-03-05T09:00:00.000Z</sf:CreatedDate>"#,
+    )
     .unwrap()
     .unwrap();
     assert_eq!(touch.kind, TouchKind::EmailReply);
     assert_eq!(touch.occurred_at, 1_709_510_400_000);
 
     // TaskSubtype works like Type; a meeting; only CreatedDate.
-    let touch = task(r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId>
- <sf:TaskSubtype>Email</sf:TaskSubtype><sf:CreatedDate>2024-03-05T09:00:00Z</sf:CreatedDate>"#)
+    let touch = task(
+        r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId>
+ <sf:TaskSubtype>Email</sf:TaskSubtype><sf:CreatedDate>2024-03-05T09:00:00Z</sf:CreatedDate>"#,
+    )
     .unwrap()
     .unwrap();
     assert_eq!(touch.kind, TouchKind::EmailReply);
-    let touch = task(r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId>
- <sf:Type>meeting</sf:Type><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#)
+    let touch = task(
+        r#"<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId>
+ <sf:Type>meeting</sf:Type><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#,
+    )
     .unwrap()
     .unwrap();
     assert_eq!(touch.kind, TouchKind::MeetingAttended);
@@ -369,14 +471,21 @@ fn tasks_that_are_not_attention_are_skipped() {
     // A type switched off does not fall back to the subject.
     let mut src = source();
     src.task_types.insert("call".into(), "none".into());
-    src.task_subjects.insert("Demo".into(), "demo_request".into());
+    src.task_subjects
+        .insert("Demo".into(), "demo_request".into());
     let fields = "<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId><sf:Type>Call</sf:Type><sf:Subject>Call</sf:Subject><sf:CreatedDate>2024-03-05T09:00:00Z</sf:CreatedDate>";
     assert_eq!(task_with(&src, fields).unwrap(), None);
     let fields = "<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId><sf:Subject>demo: product tour</sf:Subject><sf:CreatedDate>2024-03-05T09:00:00Z</sf:CreatedDate>";
-    assert_eq!(task_with(&src, fields).unwrap().unwrap().kind, TouchKind::DemoRequest);
+    assert_eq!(
+        task_with(&src, fields).unwrap().unwrap().kind,
+        TouchKind::DemoRequest
+    );
     // A task without any time cannot be placed.
     let error = task("<sf:Id>00T5e00000AbCdEEAV</sf:Id><sf:WhoId>00Q5e000001abcdEAA</sf:WhoId><sf:Type>Call</sf:Type>").unwrap_err();
-    assert!(matches!(error, SourceError::Malformed(ref r) if r.contains("CompletedDateTime") && r.contains("04l000000000010AAA")), "{error:?}");
+    assert!(
+        matches!(error, SourceError::Malformed(ref r) if r.contains("CompletedDateTime") && r.contains("04l000000000010AAA")),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -384,44 +493,74 @@ fn campaign_members_become_touches_by_status() {
     let body = message(
         ORG,
         &[
-            notification("04l000000000020AAA", "CampaignMember", r#"<sf:Id>00v5e00000AbCdEAAV</sf:Id>
+            notification(
+                "04l000000000020AAA",
+                "CampaignMember",
+                r#"<sf:Id>00v5e00000AbCdEAAV</sf:Id>
  <sf:CampaignId>70130000001tcyI</sf:CampaignId><sf:ContactId>003G000001SUbc4IAD</sf:ContactId>
  <sf:Email>ann@x.com</sf:Email><sf:Status>Attended</sf:Status>
- <sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#),
-            notification("04l000000000021AAA", "CampaignMember", r#"<sf:Id>00v5e00000AbCeEAAV</sf:Id>
+ <sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#,
+            ),
+            notification(
+                "04l000000000021AAA",
+                "CampaignMember",
+                r#"<sf:Id>00v5e00000AbCeEAAV</sf:Id>
  <sf:LeadId>00Q5e000001abcdEAA</sf:LeadId><sf:Status>Registered</sf:Status>
- <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#),
-            notification("04l000000000022AAA", "CampaignMember", r#"<sf:Id>00v5e00000AbCfEAAV</sf:Id>
+ <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#,
+            ),
+            notification(
+                "04l000000000022AAA",
+                "CampaignMember",
+                r#"<sf:Id>00v5e00000AbCfEAAV</sf:Id>
  <sf:LeadId>00Q5e000001abcdEAA</sf:LeadId><sf:Status>Sent</sf:Status>
- <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#),
-            notification("04l000000000023AAA", "CampaignMember", r#"<sf:Id>00v5e00000AbCgEAAV</sf:Id>
+ <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#,
+            ),
+            notification(
+                "04l000000000023AAA",
+                "CampaignMember",
+                r#"<sf:Id>00v5e00000AbCgEAAV</sf:Id>
  <sf:LeadId>00Q5e000001abcdEAA</sf:LeadId><sf:Status>Responded</sf:Status>
- <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#),
+ <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate>"#,
+            ),
         ]
         .join("\n"),
     );
     let events = normalize(&body).unwrap();
     assert_eq!(events.len(), 3, "Sent is not attention");
-    let EventBody::Touch(attended) = &events[0].body else { panic!() };
+    let EventBody::Touch(attended) = &events[0].body else {
+        panic!()
+    };
     assert_eq!(attended.kind, TouchKind::WebinarAttended);
     assert_eq!(
         attended.who,
-        vec![Identity::crm("salesforce", "003G000001SUbc4IAD"), Identity::email("ann@x.com")]
+        vec![
+            Identity::crm("salesforce", "003G000001SUbc4IAD"),
+            Identity::email("ann@x.com")
+        ]
     );
     assert_eq!(
         attended.properties,
-        Some(serde_json::json!({"status": "Attended", "campaign": "salesforce:70130000001tcyIAAQ"}))
+        Some(
+            serde_json::json!({"status": "Attended", "campaign": "salesforce:70130000001tcyIAAQ"})
+        )
     );
     assert_eq!(attended.occurred_at, 1_709_629_200_000);
-    let EventBody::Touch(registered) = &events[1].body else { panic!() };
+    let EventBody::Touch(registered) = &events[1].body else {
+        panic!()
+    };
     assert_eq!(registered.kind, TouchKind::WebinarRegistered);
     assert_eq!(events[1].provider_id, "04l000000000021AAA");
-    let EventBody::Touch(responded) = &events[2].body else { panic!() };
+    let EventBody::Touch(responded) = &events[2].body else {
+        panic!()
+    };
     assert_eq!(responded.kind, TouchKind::FormSubmit);
 }
 
 fn outcome(fields: &str) -> Outcome {
-    let body = message(ORG, &notification("04l000000000030AAA", "Opportunity", fields));
+    let body = message(
+        ORG,
+        &notification("04l000000000030AAA", "Opportunity", fields),
+    );
     match normalize(&body).unwrap().remove(0).body {
         EventBody::Outcome(outcome) => outcome,
         other => panic!("{other:?}"),
@@ -430,10 +569,12 @@ fn outcome(fields: &str) -> Outcome {
 
 #[test]
 fn opportunities_become_outcomes() {
-    let won = outcome(r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:AccountId>0012800000CXn0k</sf:AccountId>
+    let won = outcome(
+        r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:AccountId>0012800000CXn0k</sf:AccountId>
  <sf:Amount>15000.0</sf:Amount><sf:CurrencyIsoCode>EUR</sf:CurrencyIsoCode>
  <sf:IsClosed>true</sf:IsClosed><sf:IsWon>true</sf:IsWon><sf:StageName>Closed Won</sf:StageName>
- <sf:CreatedDate>2024-01-01T09:00:00Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#);
+ <sf:CreatedDate>2024-01-01T09:00:00Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#,
+    );
     assert_eq!(
         won,
         Outcome {
@@ -447,18 +588,27 @@ fn opportunities_become_outcomes() {
             occurred_at: 1_709_629_200_000,
         }
     );
-    let lost = outcome(r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:ContactId>003G000001SUbc4</sf:ContactId>
+    let lost = outcome(
+        r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:ContactId>003G000001SUbc4</sf:ContactId>
  <sf:IsClosed>true</sf:IsClosed><sf:IsWon>false</sf:IsWon><sf:StageName>Closed Lost</sf:StageName>
- <sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#);
+ <sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#,
+    );
     assert_eq!(lost.kind, OutcomeKind::Lost);
-    assert_eq!(lost.who, vec![Identity::crm("salesforce", "003G000001SUbc4IAD")]);
+    assert_eq!(
+        lost.who,
+        vec![Identity::crm("salesforce", "003G000001SUbc4IAD")]
+    );
     assert_eq!(lost.amount, None);
-    let created = outcome(r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:StageName>Prospecting</sf:StageName>
+    let created = outcome(
+        r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:StageName>Prospecting</sf:StageName>
  <sf:IsClosed>false</sf:IsClosed><sf:IsWon>false</sf:IsWon>
- <sf:CreatedDate>2024-03-05T09:00:00.000Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00.000Z</sf:LastModifiedDate>"#);
+ <sf:CreatedDate>2024-03-05T09:00:00.000Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00.000Z</sf:LastModifiedDate>"#,
+    );
     assert_eq!(created.kind, OutcomeKind::OpportunityCreated);
-    let moved = outcome(r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:StageName>Negotiation/Review</sf:StageName>
- <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#);
+    let moved = outcome(
+        r#"<sf:Id>0065e00000AbCdEAAV</sf:Id><sf:StageName>Negotiation/Review</sf:StageName>
+ <sf:CreatedDate>2024-03-01T09:00:00Z</sf:CreatedDate><sf:LastModifiedDate>2024-03-05T09:00:00Z</sf:LastModifiedDate>"#,
+    );
     assert_eq!(moved.kind, OutcomeKind::StageChanged);
     assert_eq!(moved.stage.as_deref(), Some("Negotiation/Review"));
 }
@@ -466,9 +616,16 @@ fn opportunities_become_outcomes() {
 #[test]
 fn unknown_objects_are_acknowledged_without_events() {
     // The mikesimonds.com example of a custom object notification.
-    let body = message(ORG, &notification("04lR0000000CcIFIA0", "Design_Registration__c", r#"
+    let body = message(
+        ORG,
+        &notification(
+            "04lR0000000CcIFIA0",
+            "Design_Registration__c",
+            r#"
  <sf:Id>a06R00000009QZaIAM</sf:Id>
- <sf:Name>URT</sf:Name>"#));
+ <sf:Name>URT</sf:Name>"#,
+        ),
+    );
     assert_eq!(normalize(&body).unwrap(), vec![]);
 }
 
@@ -496,17 +653,25 @@ fn malformed_messages_say_why() {
         }
     }
     // With the right token, unreadable XML is Malformed in verify too.
-    assert!(matches!(source().verify(&delivery(URL, "<oops"), 0), Err(SourceError::Malformed(_))));
+    assert!(matches!(
+        source().verify(&delivery(URL, "<oops"), 0),
+        Err(SourceError::Malformed(_))
+    ));
     // With a wrong token it is refused before it is read.
     let wrong = "https://x/webhooks/salesforce?token=nope";
-    assert!(matches!(source().verify(&delivery(wrong, "<oops"), 0), Err(SourceError::BadCredentials(_))));
+    assert!(matches!(
+        source().verify(&delivery(wrong, "<oops"), 0),
+        Err(SourceError::BadCredentials(_))
+    ));
 }
 
 #[test]
 fn other_prefixes_and_cdata_read_the_same() {
     let body = r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><S:Header/><S:Body><o:notifications xmlns:o="http://soap.sforce.com/2005/09/outbound"><o:OrganizationId>00D5e000000KQ2eEAG</o:OrganizationId><o:Notification><o:Id>04l000000000050AAA</o:Id><o:sObject i:type="ens:Contact" xmlns:ens="urn:sobject.enterprise.soap.sforce.com"><ens:Id>003G000001SUbc4IAD</ens:Id><ens:Title><![CDATA[VP <Sales>]]></ens:Title><ens:CreatedDate>2024-03-01T09:00:00Z</ens:CreatedDate></o:sObject></o:Notification></o:notifications></S:Body></S:Envelope>"#;
     assert_eq!(source().verify(&delivery(URL, body), 0), Ok(()));
-    let EventBody::Profile(profile) = &normalize(body).unwrap()[0].body else { panic!() };
+    let EventBody::Profile(profile) = &normalize(body).unwrap()[0].body else {
+        panic!()
+    };
     assert_eq!(profile.fields["title"], "VP <Sales>");
 }
 
@@ -519,11 +684,19 @@ fn the_ack_and_the_fault_are_soap() {
         String::from_utf8(ack.body).unwrap(),
         r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#
     );
-    let fault = source().refusal(&SourceError::malformed("Amount `<1>` & more")).unwrap();
+    let fault = source()
+        .refusal(&SourceError::malformed("Amount `<1>` & more"))
+        .unwrap();
     assert_eq!(fault.status, 400);
     let text = String::from_utf8(fault.body).unwrap();
     assert!(text.contains("<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>malformed payload: Amount `&lt;1&gt;` &amp; more</faultstring></soapenv:Fault>"), "{text}");
-    assert_eq!(source().refusal(&SourceError::BadCredentials("wrong token".into())).unwrap().status, 401);
+    assert_eq!(
+        source()
+            .refusal(&SourceError::BadCredentials("wrong token".into()))
+            .unwrap()
+            .status,
+        401
+    );
 }
 
 #[test]
@@ -545,15 +718,28 @@ Demo = "demo_request"
 Account_Name__c = "company"
 "#;
     let config = crate::config::Config::from_toml(text).unwrap();
-    let crate::sources::SourceConfig::Salesforce(src) = &config.sources["sf"] else { panic!() };
+    let crate::sources::SourceConfig::Salesforce(src) = &config.sources["sf"] else {
+        panic!()
+    };
     assert_eq!(src.task_type("Email"), Some(None));
     assert_eq!(src.task_type("demo"), Some(Some(TouchKind::DemoRequest)));
     assert_eq!(src.task_type("Call"), Some(Some(TouchKind::Call)));
-    assert_eq!(src.campaign_status("visited booth"), Some(TouchKind::MeetingAttended));
-    assert!(src.profile_table().iter().any(|(f, n)| f.eq_ignore_ascii_case("Account_Name__c") && n == "company"));
+    assert_eq!(
+        src.campaign_status("visited booth"),
+        Some(TouchKind::MeetingAttended)
+    );
+    assert!(src
+        .profile_table()
+        .iter()
+        .any(|(f, n)| f.eq_ignore_ascii_case("Account_Name__c") && n == "company"));
     let bad = text.replace("\"meeting_attended\"", "\"booth\"");
-    let error = crate::config::Config::from_toml(&bad).unwrap_err().to_string();
-    assert!(error.contains("campaign_member_statuses.") && error.contains("webinar_attended"), "{error}");
+    let error = crate::config::Config::from_toml(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("campaign_member_statuses.") && error.contains("webinar_attended"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -568,10 +754,14 @@ fn validation_names_the_key() {
     src.token = Secret::new("");
     assert_eq!(src.validate().unwrap_err().0, "token");
     let mut src = source();
-    src.campaign_member_statuses.insert("Attended".into(), "event".into());
+    src.campaign_member_statuses
+        .insert("Attended".into(), "event".into());
     let (key, reason) = src.validate().unwrap_err();
     assert_eq!(key, "campaign_member_statuses.Attended");
-    assert!(reason.contains("webinar_attended") && reason.contains("none"), "{reason}");
+    assert!(
+        reason.contains("webinar_attended") && reason.contains("none"),
+        "{reason}"
+    );
     let mut src = source();
     src.task_types.insert("Call".into(), "phone".into());
     assert_eq!(src.validate().unwrap_err().0, "task_types.Call");
