@@ -93,10 +93,21 @@ pub async fn account(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
-    let view = state
+    let now = now_millis();
+    let scoring = &state.config.scoring;
+    let mut view = state
         .store
-        .account_view(&key, now_millis(), &state.config.scoring)
+        .account_view(&key, now, scoring)
         .map_err(internal)?;
+    // Reasons name a domain account by its bare domain ("3 people from acme.com"), so
+    // that is what a rep pastes here.
+    if view.is_none() && !key.contains(':') {
+        let domain_key = format!("domain:{}", key.to_ascii_lowercase());
+        view = state
+            .store
+            .account_view(&domain_key, now, scoring)
+            .map_err(internal)?;
+    }
     match view {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
         None => Err(Problem::new(404, format!("no account known as `{key}`"))),

@@ -264,3 +264,39 @@ async fn a_changed_weight_rescores_at_start_and_pushes_the_new_values() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_account_answers_to_the_domain_its_reasons_name() {
+    let daemon = Daemon::start("");
+    for (i, email) in ["ann@globex.com", "bo@Globex.com"].iter().enumerate() {
+        let body = touch_body(email, "pricing_view", &now_rfc3339());
+        assert_eq!(
+            daemon.post_site(&format!("g{i}"), &body).await.status(),
+            200
+        );
+    }
+    daemon.drained().await;
+    let ann = daemon.contact("ann@globex.com").await.unwrap();
+    assert_eq!(ann["account_key"], "domain:globex.com");
+    assert!(
+        ann["reasons"]
+            .to_string()
+            .contains("2 people from globex.com"),
+        "{ann}"
+    );
+
+    for key in ["domain:globex.com", "globex.com", "GLOBEX.com"] {
+        let view = account(&daemon, key).await;
+        assert_eq!(view["key"], "domain:globex.com", "{key}: {view}");
+        assert_eq!(view["people_engaged"], 2, "{key}: {view}");
+    }
+    let missing = reqwest::Client::new()
+        .get(format!("{}/api/v1/accounts/initech.com", daemon.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let (status, detail) = problem(missing).await;
+    assert_eq!(status, 404);
+    assert!(detail.contains("initech.com"), "{detail}");
+}
