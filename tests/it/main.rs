@@ -24,3 +24,4 @@ mod source_marketo;
 mod source_pipedrive;
 mod source_salesforce;
 mod source_segment;
+mod upgrade;
