@@ -42,6 +42,7 @@ pub struct Metrics {
     pub outbox_pending: Family<SinkLabels, Gauge>,
     pub outbox_oldest_seconds: Family<SinkLabels, Gauge>,
     pub contacts: Gauge,
+    pub store_bytes: Gauge,
 }
 
 impl Metrics {
@@ -59,6 +60,7 @@ impl Metrics {
             outbox_pending: Family::default(),
             outbox_oldest_seconds: Family::default(),
             contacts: Gauge::default(),
+            store_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -115,6 +117,11 @@ impl Metrics {
             "contacts",
             "Contacts known, counted at each decay refresh",
             metrics.contacts.clone(),
+        );
+        registry.register(
+            "store_size_bytes",
+            "Size of the store's files on disk",
+            metrics.store_bytes.clone(),
         );
         Arc::new(Metrics {
             registry,

@@ -72,7 +72,10 @@ pub async fn run(
     let watchdog = spawn_watchdog(pipeline_health);
 
     let server_task = tokio::spawn(server);
-    shutdown.await;
+    let failure = tokio::select! {
+        () = shutdown => None,
+        reason = store.failed() => Some(reason),
+    };
     tracing::info!(message = "Shutting down: finishing requests, then the pipeline.");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     handle.stop(true).await;
@@ -85,6 +88,12 @@ pub async fn run(
         watchdog.abort();
     }
     pipeline.shutdown();
+    if let Some(reason) = failure {
+        anyhow::bail!(
+            "the store stopped writing ({reason}); everything acknowledged is on disk. \
+             Make room on its file system; attentiond resumes when started again"
+        );
+    }
     store.flush().context("final flush of the store")?;
     Ok(())
 }

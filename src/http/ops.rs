@@ -9,7 +9,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready when the store answers and the pipeline is going round.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_ok = state.store.trees().meta.get(b"cursor").is_ok();
+    let store_ok =
+        state.store.failure().is_none() && state.store.trees().meta.get(b"cursor").is_ok();
     let pipeline_ok = state.pipeline.is_running();
     let body = serde_json::json!({ "store": store_ok, "pipeline": pipeline_ok });
     if store_ok && pipeline_ok {
@@ -24,6 +25,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics
         .inbox_pending
         .set(state.store.inbox_pending() as i64);
+    match state.store.size_on_disk() {
+        Ok(bytes) => {
+            metrics
+                .store_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        Err(error) => tracing::warn!(message = "Could not read the store's size.", %error),
+    }
     let now = crate::pipeline::now_millis();
     for name in state.config.sinks.keys() {
         crate::metrics::record_outbox(metrics, &state.store, name, now);

@@ -137,6 +137,9 @@ impl Worker {
                     failures += 1;
                     // The cursor did not move: the same deliveries are tried again.
                     tracing::error!(message = "Pipeline could not apply deliveries; retrying.", %error, failures);
+                    // A store that can no longer write fails its flush too, which
+                    // tells the daemon to stop; any other error is worth retrying.
+                    let _ = self.store.flush();
                     std::thread::sleep(Duration::from_millis(200 * failures.min(25) as u64));
                 }
             }

@@ -34,11 +34,8 @@ impl GroupCommit {
                     Ok(Err(error)) => Err(error.to_string()),
                     Err(error) => Err(error.to_string()),
                 };
-                match &result {
-                    Ok(()) => store.mark_durable(covered),
-                    Err(error) => {
-                        tracing::error!(message = "Flush failed; deliveries are refused until it succeeds.", %error)
-                    }
+                if result.is_ok() {
+                    store.mark_durable(covered);
                 }
                 for waiter in batch {
                     let _ = waiter.send(result.clone());

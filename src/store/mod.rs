@@ -88,6 +88,9 @@ pub(crate) struct Inner {
     durable_seq: AtomicU64,
     durable_changed: (Mutex<()>, Condvar),
     cursor: AtomicU64,
+    /// Set once a flush fails. sled refuses every write after an I/O error until the
+    /// database is opened again, so the daemon watches this and exits to be restarted.
+    failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Store {
@@ -132,6 +135,7 @@ impl Store {
             durable_seq: AtomicU64::new(0),
             durable_changed: (Mutex::new(()), Condvar::new()),
             cursor: AtomicU64::new(0),
+            failure: tokio::sync::watch::Sender::new(None),
         };
         let cursor = inner
             .meta
@@ -159,6 +163,25 @@ impl Store {
 
     /// Writes a verified delivery to the inbox and returns once it is on disk.
     pub async fn append(
+        &self,
+        commit: &GroupCommit,
+        source: &str,
+        accepted: Accepted,
+        body: &[u8],
+        now: Millis,
+    ) -> Result<Appended, StoreError> {
+        let result = self
+            .append_durably(commit, source, accepted, body, now)
+            .await;
+        if let Err(StoreError::Sled(_)) = result {
+            // After an I/O error sled refuses every write, and only a flush says so
+            // for sure; a store that cannot write tells the daemon to stop.
+            let _ = self.flush();
+        }
+        result
+    }
+
+    async fn append_durably(
         &self,
         commit: &GroupCommit,
         source: &str,
@@ -297,8 +320,38 @@ impl Store {
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush()?;
+        if let Err(error) = self.inner.db.flush() {
+            let reason = error.to_string();
+            let first = self.inner.failure.send_if_modified(|failure| {
+                let first = failure.is_none();
+                failure.get_or_insert(reason);
+                first
+            });
+            if first {
+                tracing::error!(
+                    message = "The store cannot write any more; attentiond stops so that its service manager restarts it. Everything acknowledged is on disk.",
+                    %error
+                );
+            }
+            return Err(error.into());
+        }
         Ok(())
+    }
+
+    /// Why the store stopped writing, once a flush has failed.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.failure.borrow().clone()
+    }
+
+    /// Resolves with the reason once a flush fails; never resolves otherwise.
+    pub fn failed(&self) -> impl std::future::Future<Output = String> + use<> {
+        let mut failure = self.inner.failure.subscribe();
+        async move {
+            match failure.wait_for(Option::is_some).await {
+                Ok(reason) => reason.clone().unwrap_or_default(),
+                Err(_) => std::future::pending().await,
+            }
+        }
     }
 
     pub fn contact_id_for(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
@@ -404,6 +457,11 @@ impl Store {
             .inner
             .erased
             .contains_key(records::erased_key(identity))?)
+    }
+
+    /// Bytes the store's files take, for the operator's disk alert.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
     }
 
     pub fn generate_id(&self) -> Result<u64, StoreError> {

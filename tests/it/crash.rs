@@ -28,6 +28,15 @@ pub fn free_port() -> u16 {
 
 /// Writes a config for `dir` listening on `port` and starts `attentiond serve`.
 pub fn spawn_binary(dir: &std::path::Path, port: u16) -> Binary {
+    spawn_binary_with(dir, port, |_| {})
+}
+
+/// As [`spawn_binary`], with `prepare` adjusting the command first.
+pub fn spawn_binary_with(
+    dir: &std::path::Path,
+    port: u16,
+    prepare: impl FnOnce(&mut Command),
+) -> Binary {
     let text = config_text(dir, "").replace(
         "listen = \"127.0.0.1:0\"",
         &format!("listen = \"127.0.0.1:{port}\""),
@@ -39,14 +48,15 @@ pub fn spawn_binary(dir: &std::path::Path, port: u16) -> Binary {
         .append(true)
         .open(dir.join("daemon.log"))
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_attentiond"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_attentiond"));
+    command
         .arg("--config")
         .arg(&config)
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start attentiond");
+        .stderr(log);
+    prepare(&mut command);
+    let child = command.spawn().expect("start attentiond");
     Binary {
         child,
         base: format!("http://127.0.0.1:{port}"),

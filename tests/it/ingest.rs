@@ -360,6 +360,12 @@ async fn health_readiness_and_metrics_answer() {
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics}");
     }
+    let store_bytes: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("attentiond_store_size_bytes "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no store size in {metrics}"));
+    assert!(store_bytes > 0, "{metrics}");
 }
 
 /// Two opens of one day: whichever arrives first, the earlier one is the day's

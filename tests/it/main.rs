@@ -8,6 +8,7 @@ mod fake_marketo;
 mod fake_pipedrive;
 mod fake_salesforce;
 mod fake_server;
+mod full_disk;
 mod harness;
 mod hubspot_source;
 mod ingest;
