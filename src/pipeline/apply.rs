@@ -189,7 +189,8 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
     let mut accounts = Overlay::new(&trees.accounts);
     let mut work = AccountWork::new();
     let mut lines = MemberLines::default();
-    let mut queued = 0;
+    let mut queued = std::collections::BTreeSet::new();
+    let mut rewritten = false;
     for id in ids {
         let Some(bytes) = contacts.get(u64_key(*id))? else {
             continue;
@@ -206,13 +207,18 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
         if let Some(key) = &contact.account_key {
             work.entry(key.clone()).or_default();
         }
+        if changed {
+            queued.insert(*id);
+        }
         if changed || moved {
             contacts.insert(u64_key(*id), contact.to_bytes()?);
-            queued += 1;
+            rewritten = true;
         }
     }
-    queued += settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
-    if queued > 0 || !accounts.is_empty() {
+    let requeued = settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
+    rewritten |= !requeued.is_empty();
+    queued.extend(requeued);
+    if rewritten || !accounts.is_empty() {
         commit(
             &[&trees.contacts, &trees.outbox, &trees.accounts],
             vec![
@@ -222,7 +228,7 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
             ],
         )?;
     }
-    Ok(queued)
+    Ok(queued.len())
 }
 
 /// Account key → member → their new summary, or `None` when they left.
@@ -260,14 +266,14 @@ pub(super) fn join_account(
 
 /// Applies member changes to their accounts, rescores them and queues what changed:
 /// the account's fields, and every member again when the account's line in their
-/// reasons changed. Returns how many contacts were queued again.
+/// reasons changed. Returns the ids of the contacts queued again.
 pub(super) fn settle_accounts(
     context: &Context<'_>,
     contacts: &mut Overlay<'_>,
     accounts: &mut Overlay<'_>,
     outbox: &mut Overlay<'_>,
     work: AccountWork,
-) -> TxResult<usize> {
+) -> TxResult<Vec<u64>> {
     let lines_changed = update_accounts(context, accounts, outbox, work)?;
     requeue_members(context, contacts, accounts, outbox, &lines_changed)
 }
@@ -394,8 +400,8 @@ fn requeue_members(
     accounts: &Overlay<'_>,
     outbox: &mut Overlay<'_>,
     keys: &[String],
-) -> TxResult<usize> {
-    let mut changed = 0;
+) -> TxResult<Vec<u64>> {
+    let mut changed = Vec::new();
     for key in keys {
         let Some(bytes) = accounts.get(key.as_bytes())? else {
             continue;
@@ -413,7 +419,7 @@ fn requeue_members(
                 account.member_line.as_deref(),
             )? {
                 contacts.insert(u64_key(member.id), contact.to_bytes()?);
-                changed += 1;
+                changed.push(member.id);
             }
         }
     }
@@ -985,6 +991,39 @@ mod tests {
     }
 
     #[test]
+    fn a_rescore_counts_each_queued_contact_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let sinks = BTreeMap::new();
+        let before = ScoringConfig::default();
+        let context = |scoring| Context {
+            store: &store,
+            scoring,
+            sinks: &sinks,
+            now: MONDAY + DAY,
+        };
+        apply_deliveries(
+            &context(&before),
+            &[
+                meeting(1, "ann@acme.com", MONDAY),
+                meeting(2, "bo@acme.com", MONDAY),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            reasons(&store, "ann@acme.com")[0],
+            "2 people from acme.com engaged this week"
+        );
+        // A meeting now weighs too little to make anyone engaged: both scores change
+        // in the pass, then the line goes and both are queued again.
+        let mut after = ScoringConfig::default();
+        after.weights.insert(TouchKind::MeetingBooked, 1.0);
+        let done = crate::pipeline::rescore::rescore(&context(&after), |_, _| {}).unwrap();
+        assert!(!reasons(&store, "ann@acme.com")[0].contains("engaged this week"));
+        assert_eq!((done.contacts, done.touches, done.queued), (2, 2, 2));
+    }
+
+    #[test]
     fn the_account_line_reaches_every_member_and_runs_out_after_a_week() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
@@ -1015,7 +1054,8 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        refresh(&at(later), &ids[..1]).unwrap();
+        // Ann is queued for her own decay and again for the line: one contact, once.
+        assert_eq!(refresh(&at(later), &ids[..1]).unwrap(), 2);
         for email in ["ann@acme.com", "bo@acme.com"] {
             let shown = reasons(&store, email);
             assert!(

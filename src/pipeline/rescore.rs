@@ -80,7 +80,7 @@ pub fn rescore(
     let step = highest / threads + 1;
     let counted = AtomicUsize::new(0);
     let (report, receive) = std::sync::mpsc::channel::<()>();
-    let results: Vec<Result<(Rescored, AccountWork), StoreError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Part, StoreError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|part| {
                 let (counted, report) = (&counted, report.clone());
@@ -107,11 +107,17 @@ pub fn rescore(
     });
     let mut done = Rescored::default();
     let mut work = AccountWork::new();
+    // Parts cover ascending id ranges, each walked in order: the ids come out sorted.
+    let mut queued = Vec::new();
     for result in results {
-        let (part, part_work) = result?;
+        let Part {
+            done: part,
+            work: part_work,
+            queued: part_queued,
+        } = result?;
         done.contacts += part.contacts;
         done.touches += part.touches;
-        done.queued += part.queued;
+        queued.extend(part_queued);
         for (account, members) in part_work {
             work.entry(account).or_default().extend(members);
         }
@@ -120,7 +126,12 @@ pub fn rescore(
     let mut accounts = Overlay::new(&trees.accounts);
     let mut contacts = Overlay::new(&trees.contacts);
     // Members were queued with their account's line from before the rescore.
-    done.queued += settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
+    let requeued = settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
+    done.queued = queued.len()
+        + requeued
+            .iter()
+            .filter(|id| queued.binary_search(id).is_err())
+            .count();
     write(&trees.contacts, contacts)?;
     write(&trees.outbox, outbox)?;
     write(&trees.accounts, accounts)?;
@@ -131,16 +142,26 @@ pub fn rescore(
     Ok(done)
 }
 
+/// What one thread's share of the contacts gave.
+struct Part {
+    done: Rescored,
+    /// Member changes for the accounts, settled once every part is in.
+    work: AccountWork,
+    /// Ids of the contacts queued for the CRMs, ascending.
+    queued: Vec<u64>,
+}
+
 /// Rescores the contacts with ids in `[from, to)`.
 fn rescore_range(
     context: &Context<'_>,
     (from, to): (u64, u64),
     counted: &AtomicUsize,
     report: std::sync::mpsc::Sender<()>,
-) -> Result<(Rescored, AccountWork), StoreError> {
+) -> Result<Part, StoreError> {
     let trees = context.store.trees();
     let mut done = Rescored::default();
     let mut work = AccountWork::new();
+    let mut queued = Vec::new();
     let (low, high) = (u64_key(from), u64_key(to));
     // Both trees are keyed by contact id first, so one pass over each walks them in
     // step: the touch log of contact n follows that of contact n − 1.
@@ -188,7 +209,7 @@ fn rescore_range(
         join_account(context, &mut contact, &mut work);
         let line = lines.of(&accounts, &contact)?;
         if queue(context, &mut outbox, &mut contact, line.as_deref())? {
-            done.queued += 1;
+            queued.push(contact.id);
         }
         let encoded = contact.to_bytes()?;
         // Unchanged records are not written again. Single inserts from both threads
@@ -208,7 +229,7 @@ fn rescore_range(
     }
     write(&trees.outbox, outbox)?;
     counted.fetch_add(in_chunk, Ordering::Relaxed);
-    Ok((done, work))
+    Ok(Part { done, work, queued })
 }
 
 fn write(tree: &sled::Tree, overlay: Overlay<'_>) -> Result<(), StoreError> {
