@@ -1021,6 +1021,25 @@ mod tests {
         let done = crate::pipeline::rescore::rescore(&context(&after), |_, _| {}).unwrap();
         assert!(!reasons(&store, "ann@acme.com")[0].contains("engaged this week"));
         assert_eq!((done.contacts, done.touches, done.queued), (2, 2, 2));
+        let ann = store
+            .contact(
+                store
+                    .contact_id_for(&Identity::email("ann@acme.com"))
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap()
+            .unwrap();
+        let change = ann.stage_history.last().unwrap();
+        assert_eq!(change.at, MONDAY + DAY);
+        let version = crate::pipeline::rescore::scoring_version(&after);
+        assert!(
+            change
+                .reason
+                .ends_with(&format!("; rescored under scoring version {version}")),
+            "{:?}",
+            ann.stage_history
+        );
     }
 
     #[test]

@@ -14,9 +14,10 @@ use super::apply::{
     MemberLines,
 };
 use super::overlay::Overlay;
+use crate::model::Millis;
 use crate::scoring::{self, Attention, ScoringConfig};
 use crate::store::records::{read_u64, u64_key};
-use crate::store::StoreError;
+use crate::store::{Contact, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -142,6 +143,17 @@ pub fn rescore(
     Ok(done)
 }
 
+/// Tells a stage change made by the last `queue` from what was there before.
+fn latest_change(contact: &Contact) -> (usize, Option<(Millis, String)>) {
+    (
+        contact.stage_history.len(),
+        contact
+            .stage_history
+            .last()
+            .map(|change| (change.at, change.to.clone())),
+    )
+}
+
 /// What one thread's share of the contacts gave.
 struct Part {
     done: Rescored,
@@ -170,6 +182,7 @@ fn rescore_range(
     // Read only: accounts are rescored at the end, from every thread's members.
     let accounts = Overlay::new(&trees.accounts);
     let mut lines = MemberLines::default();
+    let version = scoring_version(context.scoring);
     let mut in_chunk = 0;
     for item in trees.contacts.range(low..high) {
         let (key, value) = item?;
@@ -208,8 +221,18 @@ fn rescore_range(
         contact.attention = attention;
         join_account(context, &mut contact, &mut work);
         let line = lines.of(&accounts, &contact)?;
+        let last_change = latest_change(&contact);
         if queue(context, &mut outbox, &mut contact, line.as_deref())? {
             queued.push(contact.id);
+        }
+        if latest_change(&contact) != last_change {
+            // The stage moved because the settings did, not because the person did.
+            if let Some(change) = contact.stage_history.last_mut() {
+                change.reason = format!(
+                    "{}; rescored under scoring version {version}",
+                    change.reason
+                );
+            }
         }
         let encoded = contact.to_bytes()?;
         // Unchanged records are not written again. Single inserts from both threads
