@@ -6,7 +6,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::sinks::PushLoop;
-use crate::store::{GroupCommit, Store};
+use crate::store::{GroupCommit, Store, StoreError};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use std::future::Future;
@@ -26,8 +26,7 @@ pub async fn run(
             config.store.path.display()
         )
     })?;
-    let store = Store::open_with_cache(&config.store.path, config.store.cache_mb)
-        .context("cannot open the store")?;
+    let store = open_store(&config.store).await?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone())
@@ -88,14 +87,49 @@ pub async fn run(
         watchdog.abort();
     }
     pipeline.shutdown();
-    if let Some(reason) = failure {
-        anyhow::bail!(
+    drop(pipeline);
+    let result = match failure {
+        Some(reason) => Err(anyhow::anyhow!(
             "the store stopped writing ({reason}); everything acknowledged is on disk. \
              Make room on its file system; attentiond resumes when started again"
-        );
+        )),
+        None => store.flush().context("final flush of the store"),
+    };
+    close(store).await;
+    result
+}
+
+/// Opens the store, waiting a moment if it is locked: a daemon stopped just before
+/// in this process may still be closing it (sled finishes its last writes on its own
+/// threads). A store another process holds stays locked and is reported.
+async fn open_store(settings: &crate::config::StoreConfig) -> anyhow::Result<Store> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match Store::open_with_cache(&settings.path, settings.cache_mb) {
+            Err(StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => return opened.context("cannot open the store"),
+        }
     }
-    store.flush().context("final flush of the store")?;
-    Ok(())
+}
+
+/// Drops the last handle on the store, which closes the database and releases its
+/// lock. Server workers let go of theirs on their own threads a moment after the
+/// server has stopped; returning before then would leave the store locked against a
+/// start in this same process.
+async fn close(store: Store) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.handles() > 1 {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                message = "The store is still in use at shutdown.",
+                handles = store.handles()
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Pings systemd's watchdog while the pipeline is healthy, so a stuck pipeline
