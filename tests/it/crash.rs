@@ -18,6 +18,14 @@ pub struct Binary {
     pub config: std::path::PathBuf,
 }
 
+/// A test that fails half-way still stops the daemon it started.
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -80,7 +80,7 @@ async fn a_full_disk_refuses_deliveries_stops_the_daemon_and_loses_nothing_ackno
     assert!(log.contains("the store stopped writing"), "{log}");
 
     // Restarted with room again, as systemd would once space is freed.
-    let mut second = spawn_binary(dir.path(), port);
+    let second = spawn_binary(dir.path(), port);
     wait_healthy(&second.base).await;
     for n in &acked {
         let response = client
@@ -112,6 +112,4 @@ async fn a_full_disk_refuses_deliveries_stops_the_daemon_and_loses_nothing_ackno
         .await
         .unwrap();
     assert_eq!(first_again["touch_count"], 1, "a redelivery counted twice");
-    let _ = second.child.kill();
-    let _ = second.child.wait();
 }
