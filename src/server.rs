@@ -87,21 +87,20 @@ pub async fn run(
         watchdog.abort();
     }
     pipeline.shutdown();
-    drop(pipeline);
-    let result = match failure {
-        Some(reason) => Err(anyhow::anyhow!(
+    if let Some(reason) = failure {
+        anyhow::bail!(
             "the store stopped writing ({reason}); everything acknowledged is on disk. \
              Make room on its file system; attentiond resumes when started again"
-        )),
-        None => store.flush().context("final flush of the store"),
-    };
-    close(store).await;
-    result
+        );
+    }
+    store.flush().context("final flush of the store")?;
+    Ok(())
 }
 
 /// Opens the store, waiting a moment if it is locked: a daemon stopped just before
-/// in this process may still be closing it (sled finishes its last writes on its own
-/// threads). A store another process holds stays locked and is reported.
+/// in this process may still be closing it, as server workers drop their handles on
+/// their own threads and sled finishes its last writes on its own. A store another
+/// process holds stays locked and is reported.
 async fn open_store(settings: &crate::config::StoreConfig) -> anyhow::Result<Store> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -111,24 +110,6 @@ async fn open_store(settings: &crate::config::StoreConfig) -> anyhow::Result<Sto
             }
             opened => return opened.context("cannot open the store"),
         }
-    }
-}
-
-/// Drops the last handle on the store, which closes the database and releases its
-/// lock. Server workers let go of theirs on their own threads a moment after the
-/// server has stopped; returning before then would leave the store locked against a
-/// start in this same process.
-async fn close(store: Store) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.handles() > 1 {
-        if tokio::time::Instant::now() >= deadline {
-            tracing::warn!(
-                message = "The store is still in use at shutdown.",
-                handles = store.handles()
-            );
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -143,14 +143,13 @@ pub fn rescore(
     Ok(done)
 }
 
-/// Tells a stage change made by the last `queue` from what was there before.
-fn latest_change(contact: &Contact) -> (usize, Option<(Millis, String)>) {
+/// Tells a stage change made by the last `queue` from what was there before: the
+/// history grows, or at its cap gains a newer last entry. Nothing is cloned, as this
+/// runs for every contact.
+fn latest_change(contact: &Contact) -> (usize, Option<Millis>) {
     (
         contact.stage_history.len(),
-        contact
-            .stage_history
-            .last()
-            .map(|change| (change.at, change.to.clone())),
+        contact.stage_history.last().map(|change| change.at),
     )
 }
 

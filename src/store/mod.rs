@@ -338,11 +338,6 @@ impl Store {
         Ok(())
     }
 
-    /// Handles on this store alive in the process, this one included.
-    pub fn handles(&self) -> usize {
-        Arc::strong_count(&self.inner)
-    }
-
     /// Why the store stopped writing, once a flush has failed.
     pub fn failure(&self) -> Option<String> {
         self.inner.failure.borrow().clone()

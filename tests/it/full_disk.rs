@@ -1,8 +1,8 @@
 //! A full disk, for real: the built binary runs with a small limit on the size of the
 //! files it may write (RLIMIT_FSIZE, SIGXFSZ ignored, so writes fail as on a full file
-//! system). Deliveries that do not fit get 503, the daemon exits non-zero so that its
-//! service manager restarts it, and after the restart every acknowledged delivery is
-//! there and ingestion goes on.
+//! system). Deliveries that do not fit get 503, or no answer once the daemon is gone:
+//! it exits non-zero so that its service manager restarts it. After the restart every
+//! acknowledged delivery is there and ingestion goes on.
 
 use crate::crash::{free_port, spawn_binary, spawn_binary_with, wait_healthy};
 use crate::harness::*;
@@ -60,7 +60,13 @@ async fn a_full_disk_refuses_deliveries_stops_the_daemon_and_loses_nothing_ackno
             None => break,
         }
     }
-    assert!(refused >= 1, "no delivery was refused; the limit never bit");
+    // Whether some deliveries get a 503 before the daemon goes depends on who meets
+    // the full disk first: a request's flush, or the pipeline's writes.
+    assert!(
+        acked.len() + refused < 5_000,
+        "the limit never bit: {} acknowledged, {refused} refused",
+        acked.len()
+    );
     assert!(acked.len() >= 10, "only {} deliveries fit", acked.len());
 
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -441,33 +441,11 @@ async fn a_daemon_restarted_at_once_in_the_same_process_opens_its_store() {
     for round in 0..30u64 {
         let daemon = Daemon::start_in(dir, "");
         let body = touch_body("lock@acme.io", "page_view", &now_rfc3339());
-        let answer = daemon
-            .client
-            .post(format!("{}/webhooks/site", daemon.base))
-            .header("content-type", "application/json")
-            .headers(signed(&format!("lock-{round}"), &body))
-            .body(body)
-            .send()
-            .await;
-        assert!(
-            answer.as_ref().is_ok_and(|a| a.status() == 200),
-            "round {round}: {answer:?}"
-        );
+        let answer = daemon.post_site(&format!("lock-{round}"), &body).await;
+        assert_eq!(answer.status(), 200, "round {round}");
         daemon.drained().await;
         let contact = daemon.contact("lock@acme.io").await.unwrap();
         assert_eq!(contact["touch_count"], round + 1);
         dir = daemon.stop();
     }
-}
-
-fn signed(id: &str, body: &str) -> reqwest::header::HeaderMap {
-    sign_standard(SITE_SECRET, id, unix_now(), body)
-        .into_iter()
-        .map(|(key, value)| {
-            (
-                reqwest::header::HeaderName::from_bytes(key.as_bytes()).unwrap(),
-                reqwest::header::HeaderValue::from_str(&value).unwrap(),
-            )
-        })
-        .collect()
 }
