@@ -43,7 +43,7 @@ fn main() {
     let store = Store::open_with_cache(&path, cache_mb).expect("store");
     let sinks = BTreeMap::new();
     let original = ScoringConfig::default();
-    let now = attentiond::pipeline::now_millis();
+    let now = attentiond::clock::now_millis();
     let kinds = [
         TouchKind::EmailOpen,
         TouchKind::EmailClick,

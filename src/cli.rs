@@ -1,9 +1,10 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
 //! `dead-letters list|retry`, `setup-crm <sink>`.
 
+use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
-use crate::pipeline::now_millis;
-use crate::store::{ContactKey, Store, StoreError};
+use crate::model::ContactKey;
+use crate::store::{Store, StoreError};
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -177,8 +178,7 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
         Ok(store) => {
             let parsed = ContactKey::parse(key)
                 .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
-            store
-                .contact_view(&parsed, now_millis(), &config.scoring)?
+            crate::views::contact_view(&store, &parsed, now_millis(), &config.scoring)?
                 .map(serde_json::to_value)
                 .transpose()?
         }
@@ -292,7 +292,7 @@ fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCo
     match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => match action {
             DeadLetterAction::List => {
-                let letters = crate::http::admin::dead_letters_json(&store)?;
+                let letters = crate::views::dead_letters_json(&store)?;
                 println!("{}", serde_json::to_string_pretty(&letters)?);
                 Ok(ExitCode::SUCCESS)
             }
@@ -300,7 +300,7 @@ fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCo
                 let id: u64 = id
                     .parse()
                     .map_err(|_| anyhow!("`{id}` is not a dead letter id"))?;
-                if crate::sinks::retry_dead_letter(&store, id)? {
+                if store.retry_dead_letter(id, now_millis())? {
                     store.flush()?;
                     println!("dead letter {id} queued again");
                     Ok(ExitCode::SUCCESS)
@@ -312,7 +312,7 @@ fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCo
             DeadLetterAction::Retry { .. } => {
                 let mut count = 0;
                 for letter in store.dead_letters()? {
-                    if crate::sinks::retry_dead_letter(&store, letter.id)? {
+                    if store.retry_dead_letter(letter.id, now_millis())? {
                         count += 1;
                     }
                 }
@@ -354,7 +354,7 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
     let text = match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => match store.find_contact(&parsed)? {
-            Some(contact) => Some(crate::explain::explain(
+            Some(contact) => Some(crate::views::explain(
                 &store,
                 &contact,
                 now_millis(),
@@ -391,10 +391,11 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
+    let sinks = config.recipients();
     let context = crate::pipeline::Context {
         store: &store,
         scoring: &config.scoring,
-        sinks: &config.sinks,
+        sinks: &sinks,
         now: now_millis(),
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -433,7 +434,7 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         done.touches,
         done.touches as f64 / seconds.max(1e-9),
         done.queued,
-        crate::pipeline::rescore::scoring_version(&config.scoring)
+        crate::scoring::version(&config.scoring)
     );
     Ok(ExitCode::SUCCESS)
 }

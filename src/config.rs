@@ -4,13 +4,15 @@
 //! Loading touches the world (files, environment); [`Config::validate`] does not, so it
 //! runs the same in `check-config`, at start-up and in tests.
 
+use crate::fields::{Recipient, Recipients};
 use crate::scoring::ScoringConfig;
+use crate::secret::Secret;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const DEFAULT_CONFIG_PATH: &str = "config/attentiond.toml";
 
@@ -53,42 +55,6 @@ impl ConfigError {
             path: path.into(),
             message: message.into(),
         }
-    }
-}
-
-/// A credential. It never prints: logs and `check-config` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // An environment override of an all-digit token arrives as a number.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(i64),
-        }
-        Ok(match Raw::deserialize(deserializer)? {
-            Raw::Text(text) => Secret(text),
-            Raw::Int(number) => Secret(number.to_string()),
-        })
     }
 }
 
@@ -301,6 +267,14 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+
+    /// The sinks as the pipeline sees them: which records each can address.
+    pub fn recipients(&self) -> Recipients {
+        self.sinks
+            .iter()
+            .map(|(name, sink)| (name.clone(), Arc::new(sink.clone()) as Arc<dyn Recipient>))
+            .collect()
     }
 
     /// Problems that do not stop the daemon but that an operator should hear about.

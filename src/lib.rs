@@ -4,14 +4,17 @@
 //! identity resolution, `scoring`) → `store` (outbox) → `sinks` (CRM REST APIs).
 
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod explain;
+pub mod fields;
 pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod scoring;
+pub mod secret;
 pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod store;
+pub mod views;

@@ -147,19 +147,18 @@ impl Metrics {
     }
 }
 
-/// Sets a sink's outbox gauges from the store: pending records and the age of the
-/// oldest, the number an operator alerts on.
-pub fn record_outbox(metrics: &Metrics, store: &crate::store::Store, sink: &str, now: i64) {
-    let (pending, oldest) = store.outbox_stats(sink);
-    let labels = SinkLabels {
-        sink: sink.to_string(),
-    };
-    metrics
-        .outbox_pending
-        .get_or_create(&labels)
-        .set(pending as i64);
-    metrics
-        .outbox_oldest_seconds
-        .get_or_create(&labels)
-        .set(oldest.map_or(0, |o| (now - o).max(0) / 1000));
+impl Metrics {
+    /// Sets a sink's outbox gauges: pending records and the age of the oldest, the
+    /// number an operator alerts on.
+    pub fn outbox(&self, sink: &str, pending: usize, oldest_queued_at: Option<i64>, now: i64) {
+        let labels = SinkLabels {
+            sink: sink.to_string(),
+        };
+        self.outbox_pending
+            .get_or_create(&labels)
+            .set(pending as i64);
+        self.outbox_oldest_seconds
+            .get_or_create(&labels)
+            .set(oldest_queued_at.map_or(0, |o| (now - o).max(0) / 1000));
+    }
 }

@@ -303,6 +303,22 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// What a user may type to name a contact: an email, `system:id`, `anon:id`, `c_<n>`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContactKey {
+    Id(u64),
+    Identity(Identity),
+}
+
+impl ContactKey {
+    pub fn parse(text: &str) -> Option<ContactKey> {
+        if let Some(id) = text.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
+            return Some(ContactKey::Id(id));
+        }
+        Identity::parse_user_key(text).map(ContactKey::Identity)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

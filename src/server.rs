@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{self, Pipeline};
 use crate::sinks::PushLoop;
 use crate::store::{GroupCommit, Store, StoreError};
 use actix_web::{web, App, HttpServer};
@@ -29,7 +29,12 @@ pub async fn run(
     let store = open_store(&config.store).await?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
-    let mut pipeline = Pipeline::spawn(store.clone(), config.clone(), metrics.clone())
+    let settings = pipeline::Settings {
+        scoring: config.scoring.clone(),
+        sinks: config.recipients(),
+        inbox_retention_days: config.store.inbox_retention_days,
+    };
+    let mut pipeline = Pipeline::spawn(store.clone(), settings, metrics.clone())
         .context("cannot start the pipeline")?;
     let pipeline_health = pipeline.health();
 

@@ -2,12 +2,11 @@
 //! Every route needs `Authorization: Bearer <server.admin_token>`.
 
 use super::{AppState, Problem};
-use crate::model::Identity;
-use crate::pipeline::now_millis;
-use crate::sinks;
-use crate::sources::constant_time_eq;
-use crate::store::view::rfc3339;
-use crate::store::{ContactKey, OutcomeView, StoreError};
+use crate::clock::now_millis;
+use crate::model::ContactKey;
+use crate::secret::constant_time_eq;
+use crate::store::StoreError;
+use crate::views::{self, OutcomeView};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
@@ -54,9 +53,7 @@ pub async fn contact(
     authorize(&state, &request)?;
     let key = key.into_inner();
     let parsed = parse_contact_key(&key)?;
-    let view = state
-        .store
-        .contact_view(&parsed, now_millis(), &state.config.scoring)
+    let view = views::contact_view(&state.store, &parsed, now_millis(), &state.config.scoring)
         .map_err(internal)?;
     match view {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
@@ -77,7 +74,7 @@ pub async fn explain(
     let Some(contact) = contact else {
         return Err(Problem::new(404, format!("no contact known as `{key}`")));
     };
-    let text = crate::explain::explain(&state.store, &contact, now_millis(), &state.config.scoring)
+    let text = views::explain(&state.store, &contact, now_millis(), &state.config.scoring)
         .map_err(internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
@@ -93,21 +90,8 @@ pub async fn account(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let key = key.into_inner();
-    let now = now_millis();
-    let scoring = &state.config.scoring;
-    let mut view = state
-        .store
-        .account_view(&key, now, scoring)
+    let view = views::account_view(&state.store, &key, now_millis(), &state.config.scoring)
         .map_err(internal)?;
-    // Reasons name a domain account by its bare domain ("3 people from acme.com"), so
-    // that is what a rep pastes here.
-    if view.is_none() && !key.contains(':') {
-        let domain_key = format!("domain:{}", key.to_ascii_lowercase());
-        view = state
-            .store
-            .account_view(&domain_key, now, scoring)
-            .map_err(internal)?;
-    }
     match view {
         Some(view) => Ok(HttpResponse::Ok().json(view)),
         None => Err(Problem::new(404, format!("no account known as `{key}`"))),
@@ -147,35 +131,8 @@ pub async fn dead_letters(
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
-    let listing = dead_letters_json(&state.store).map_err(internal)?;
+    let listing = views::dead_letters_json(&state.store).map_err(internal)?;
     Ok(HttpResponse::Ok().json(listing))
-}
-
-/// `{"dead_letters": [...]}`, as the admin API and `attentiond dead-letters list` show it.
-pub fn dead_letters_json(
-    store: &crate::store::Store,
-) -> Result<serde_json::Value, crate::store::StoreError> {
-    let letters = store.dead_letters()?;
-    let items: Vec<serde_json::Value> = letters
-        .iter()
-        .map(|letter| {
-            serde_json::json!({
-                "id": letter.id.to_string(),
-                "sink": letter.sink,
-                "contact": (letter.account.is_none()).then(|| crate::store::Contact::public_id(letter.contact)),
-                "account": letter.account,
-                "identities": letter.identities.iter().map(Identity::key).collect::<Vec<_>>(),
-                "fields": letter.fields.iter().map(|(name, value)| (name.clone(), match value {
-                    crate::sinks::fields::FieldValue::List(items) => serde_json::json!(items),
-                    other => other.as_json(),
-                })).collect::<serde_json::Map<_, _>>(),
-                "error": letter.error,
-                "attempts": letter.attempts,
-                "failed_at": rfc3339(letter.failed_at),
-            })
-        })
-        .collect();
-    Ok(serde_json::json!({ "dead_letters": items }))
 }
 
 fn parse_id(id: &str) -> Result<u64, Problem> {
@@ -190,7 +147,11 @@ pub async fn retry_dead_letter(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let id = parse_id(&id)?;
-    if sinks::retry_dead_letter(&state.store, id).map_err(internal)? {
+    if state
+        .store
+        .retry_dead_letter(id, now_millis())
+        .map_err(internal)?
+    {
         Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": [id.to_string()] })))
     } else {
         Err(Problem::new(404, format!("no dead letter {id}")))
@@ -204,7 +165,11 @@ pub async fn retry_all_dead_letters(
     authorize(&state, &request)?;
     let mut retried = Vec::new();
     for letter in state.store.dead_letters().map_err(internal)? {
-        if sinks::retry_dead_letter(&state.store, letter.id).map_err(internal)? {
+        if state
+            .store
+            .retry_dead_letter(letter.id, now_millis())
+            .map_err(internal)?
+        {
             retried.push(letter.id.to_string());
         }
     }
@@ -218,7 +183,7 @@ pub async fn delete_dead_letter(
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
     let id = parse_id(&id)?;
-    if sinks::delete_dead_letter(&state.store, id).map_err(internal)? {
+    if state.store.delete_dead_letter(id).map_err(internal)? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(Problem::new(404, format!("no dead letter {id}")))

@@ -2,7 +2,7 @@
 //! Nothing else happens on the request path; the pipeline does the rest.
 
 use super::{AppState, Problem};
-use crate::pipeline::now_millis;
+use crate::clock::now_millis;
 use crate::sources::{Delivery, Reply, SourceConfig, SourceError};
 use crate::store::Appended;
 use actix_web::http::Method;

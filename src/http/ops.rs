@@ -33,9 +33,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         }
         Err(error) => tracing::warn!(message = "Could not read the store's size.", %error),
     }
-    let now = crate::pipeline::now_millis();
+    let now = crate::clock::now_millis();
     for name in state.config.sinks.keys() {
-        crate::metrics::record_outbox(metrics, &state.store, name, now);
+        let (pending, oldest) = state.store.outbox_stats(name);
+        metrics.outbox(name, pending, oldest, now);
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -5,11 +5,11 @@
 //! in overlays that commit together.
 
 use super::overlay::Overlay;
+use super::queue::{account_fields, contact_fields};
+use crate::fields::Recipients;
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, Profile, Touch, TouchKind};
-use crate::scoring::account::{account_key, score_account, Member};
+use crate::scoring::account::{account_key, account_name, score_account, Member};
 use crate::scoring::{self, qualify, ScoringConfig};
-use crate::sinks::fields::{account_fields, contact_fields};
-use crate::sinks::SinkConfig;
 use crate::store::records::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
     opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_id, touch_key,
@@ -36,7 +36,7 @@ pub struct Applied {
 pub struct Context<'a> {
     pub store: &'a Store,
     pub scoring: &'a ScoringConfig,
-    pub sinks: &'a BTreeMap<String, SinkConfig>,
+    pub sinks: &'a Recipients,
     pub now: Millis,
 }
 
@@ -424,17 +424,6 @@ fn requeue_members(
         }
     }
     Ok(changed)
-}
-
-/// What reasons call an account: its domain, else the company a member gave.
-pub fn account_name(key: &str, members: &[Member]) -> String {
-    if let Some(domain) = key.strip_prefix("domain:") {
-        return domain.to_string();
-    }
-    members
-        .iter()
-        .find_map(|member| member.company.clone())
-        .unwrap_or_else(|| key.to_string())
 }
 
 /// Most stage changes kept per contact.
@@ -994,7 +983,7 @@ mod tests {
     fn a_rescore_counts_each_queued_contact_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
-        let sinks = BTreeMap::new();
+        let sinks = Recipients::new();
         let before = ScoringConfig::default();
         let context = |scoring| Context {
             store: &store,
@@ -1032,7 +1021,7 @@ mod tests {
             .unwrap();
         let change = ann.stage_history.last().unwrap();
         assert_eq!(change.at, MONDAY + DAY);
-        let version = crate::pipeline::rescore::scoring_version(&after);
+        let version = crate::scoring::version(&after);
         assert!(
             change
                 .reason
@@ -1047,7 +1036,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("data")).unwrap();
         let scoring = ScoringConfig::default();
-        let sinks = BTreeMap::new();
+        let sinks = Recipients::new();
         let at = |now| Context {
             store: &store,
             scoring: &scoring,

@@ -6,12 +6,15 @@
 
 mod apply;
 mod overlay;
+mod queue;
 pub mod rescore;
 
-pub use apply::{account_name, apply_deliveries, refresh, Applied, Context};
+pub use apply::{apply_deliveries, refresh, Applied, Context};
 
-use crate::config::Config;
+use crate::clock::now_millis;
+use crate::fields::Recipients;
 use crate::metrics::{KindLabels, Metrics};
+use crate::scoring::ScoringConfig;
 use crate::store::records::{decode_inbox, read_u64, u64_key};
 use crate::store::{Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -24,8 +27,13 @@ const ROUND: usize = 256;
 /// Contacts re-checked per refresh transaction.
 const REFRESH_CHUNK: usize = 512;
 
-pub fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// What the pipeline is told of the settings.
+pub struct Settings {
+    pub scoring: ScoringConfig,
+    /// The sinks to queue for, and which records each can address.
+    pub sinks: Recipients,
+    /// Applied deliveries are kept this many days, then pruned.
+    pub inbox_retention_days: u32,
 }
 
 pub struct Pipeline {
@@ -38,14 +46,14 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn spawn(
         store: Store,
-        config: Arc<Config>,
+        settings: Settings,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Pipeline> {
         let stop = Arc::new(AtomicBool::new(false));
         let heartbeat = Arc::new(AtomicI64::new(now_millis()));
         let worker = Worker {
             store: store.clone(),
-            config,
+            settings,
             metrics,
             stop: stop.clone(),
             heartbeat: heartbeat.clone(),
@@ -101,7 +109,7 @@ impl PipelineHealth {
 
 struct Worker {
     store: Store,
-    config: Arc<Config>,
+    settings: Settings,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
     heartbeat: Arc<AtomicI64>,
@@ -109,7 +117,7 @@ struct Worker {
 
 impl Worker {
     fn run(self) {
-        let refresh_every = self.config.scoring.refresh_interval_secs as i64 * 1000;
+        let refresh_every = self.settings.scoring.refresh_interval_secs as i64 * 1000;
         // A first refresh right away: after downtime, scores have faded meanwhile.
         let mut next_refresh = now_millis();
         let mut failures = 0u32;
@@ -152,8 +160,8 @@ impl Worker {
     fn context(&self) -> Context<'_> {
         Context {
             store: &self.store,
-            scoring: &self.config.scoring,
-            sinks: &self.config.sinks,
+            scoring: &self.settings.scoring,
+            sinks: &self.settings.sinks,
             now: now_millis(),
         }
     }
@@ -162,7 +170,7 @@ impl Worker {
     /// they are acknowledged meanwhile and wait in the inbox.
     fn rescore_if_changed(&self) -> Result<(), StoreError> {
         let context = self.context();
-        let current = rescore::scoring_version(&self.config.scoring);
+        let current = crate::scoring::version(&self.settings.scoring);
         let stored = rescore::stored_version(&context)?;
         if stored.as_deref() == Some(current.as_str()) {
             return Ok(());
@@ -246,7 +254,7 @@ impl Worker {
 
     /// Drops applied deliveries older than the retention.
     fn prune_inbox(&self) -> Result<(), StoreError> {
-        let keep_after = now_millis() - self.config.store.inbox_retention_days as i64 * 86_400_000;
+        let keep_after = now_millis() - self.settings.inbox_retention_days as i64 * 86_400_000;
         let cursor = self.store.cursor();
         let inbox = &self.store.trees().inbox;
         for item in inbox.range(..=u64_key(cursor)) {

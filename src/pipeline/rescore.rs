@@ -15,24 +15,14 @@ use super::apply::{
 };
 use super::overlay::Overlay;
 use crate::model::Millis;
-use crate::scoring::{self, Attention, ScoringConfig};
+use crate::scoring::{self, Attention};
 use crate::store::records::{read_u64, u64_key};
 use crate::store::{Contact, StoreError};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Contacts recomputed between progress reports and outbox writes.
 const CHUNK: usize = 4096;
 const VERSION_KEY: &[u8] = b"scoring_version";
-
-/// A short hash of everything in `[scoring]` that changes a score; the refresh
-/// interval does not.
-pub fn scoring_version(config: &ScoringConfig) -> String {
-    let mut relevant = config.clone();
-    relevant.refresh_interval_secs = 0;
-    let digest = Sha256::digest(format!("{relevant:?}").as_bytes());
-    hex::encode(&digest[..6])
-}
 
 /// The version the store was last scored with, if any.
 pub fn stored_version(context: &Context<'_>) -> Result<Option<String>, StoreError> {
@@ -49,7 +39,7 @@ pub fn record_version(context: &Context<'_>) -> Result<(), StoreError> {
         .store
         .trees()
         .meta
-        .insert(VERSION_KEY, scoring_version(context.scoring).as_bytes())?;
+        .insert(VERSION_KEY, scoring::version(context.scoring).as_bytes())?;
     Ok(())
 }
 
@@ -181,7 +171,7 @@ fn rescore_range(
     // Read only: accounts are rescored at the end, from every thread's members.
     let accounts = Overlay::new(&trees.accounts);
     let mut lines = MemberLines::default();
-    let version = scoring_version(context.scoring);
+    let version = scoring::version(context.scoring);
     let mut in_chunk = 0;
     for item in trees.contacts.range(low..high) {
         let (key, value) = item?;

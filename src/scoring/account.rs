@@ -15,6 +15,17 @@ use crate::model::{Millis, MILLIS_PER_DAY};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What reasons call an account: its domain, else the company a member gave.
+pub fn account_name(key: &str, members: &[Member]) -> String {
+    if let Some(domain) = key.strip_prefix("domain:") {
+        return domain.to_string();
+    }
+    members
+        .iter()
+        .find_map(|member| member.company.clone())
+        .unwrap_or_else(|| key.to_string())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {

@@ -307,6 +307,17 @@ pub fn touch_factor(
     }
 }
 
+/// The scoring version: a short hash of everything in `[scoring]` that changes a
+/// score (the refresh interval does not). A store scored under another version is
+/// rescored.
+pub fn version(config: &ScoringConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let mut relevant = config.clone();
+    relevant.refresh_interval_secs = 0;
+    let digest = Sha256::digest(format!("{relevant:?}").as_bytes());
+    hex::encode(&digest[..6])
+}
+
 /// Maps raw attention (unbounded) onto 0–100: `100 × (1 − e^(−raw / scale))`, rounded.
 /// Monotone, 0 for no (or net negative) attention, and never quite 100.
 pub fn score(raw: f64, config: &ScoringConfig) -> u8 {

@@ -5,9 +5,9 @@
 //! addressed with `"idProperty": "email"`. HubSpot answers 200 when all inputs were
 //! written and 207 with `errors[]` (ids in `context.ids`) when some were not.
 
-use super::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
+use crate::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
 use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::Identity;
 use crate::store::OutboxEntry;
 use serde::Deserialize;
@@ -350,7 +350,7 @@ impl Crm for HubspotSink {
                 }
             }
             for (name, property) in self.names(records) {
-                let Some(spec) = super::fields::spec(records, &name) else {
+                let Some(spec) = crate::fields::spec(records, &name) else {
                     continue;
                 };
                 let url = self.url(&format!("/crm/v3/properties/{object}/{property}"));
@@ -499,29 +499,10 @@ fn per_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{Trend, Visible};
-    use crate::sinks::fields::contact_fields;
+    use crate::fields::sample_contact_fields;
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
-        OutboxEntry {
-            contact: 1,
-            account: None,
-            identities,
-            fields: contact_fields(&Visible {
-                score: 57,
-                trend: Trend::Rising,
-                reasons: vec![
-                    "form submit today".into(),
-                    "3 email clicks this week".into(),
-                ],
-                last_touch_at: Some(1_700_000_000_000),
-                ..Visible::default()
-            }),
-            queued_at: 0,
-            attempts: 0,
-            not_before: 0,
-            last_error: None,
-        }
+        OutboxEntry::for_contact(1, identities, sample_contact_fields(), 0)
     }
 
     fn sink() -> HubspotSink {

@@ -11,11 +11,11 @@
 //! Access tokens come from the Identity endpoint (client credentials, one hour) and are
 //! cached; an expired or refused token is renewed once and the call sent again.
 
-use super::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
+use crate::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
 use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::Identity;
-use crate::pipeline::now_millis;
+use crate::clock::now_millis;
 use crate::store::OutboxEntry;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
@@ -651,7 +651,7 @@ impl Crm for MarketoSink {
         };
         let mut missing: Vec<(&'static FieldSpec, String)> = Vec::new();
         let names = self.names();
-        for spec in super::fields::specs(Records::Contacts) {
+        for spec in crate::fields::specs(Records::Contacts) {
             let Some(api_name) = names.get(spec.name).cloned() else {
                 continue;
             };
@@ -907,29 +907,10 @@ fn manual(setup: &mut Setup, missing: &[(&'static FieldSpec, String)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{Trend, Visible};
-    use crate::sinks::fields::contact_fields;
+    use crate::fields::sample_contact_fields;
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
-        OutboxEntry {
-            contact: 1,
-            account: None,
-            identities,
-            fields: contact_fields(&Visible {
-                score: 57,
-                trend: Trend::Rising,
-                reasons: vec![
-                    "form submit today".into(),
-                    "3 email clicks this week".into(),
-                ],
-                last_touch_at: Some(1_700_000_000_000),
-                ..Visible::default()
-            }),
-            queued_at: 0,
-            attempts: 0,
-            not_before: 0,
-            last_error: None,
-        }
+        OutboxEntry::for_contact(1, identities, sample_contact_fields(), 0)
     }
 
     fn sink() -> MarketoSink {
@@ -1128,7 +1109,7 @@ mod tests {
     #[test]
     fn the_click_path_names_the_type_and_the_api_name() {
         let mut setup = Setup::new(false);
-        let spec = crate::sinks::fields::spec(Records::Contacts, "last_touch_at").unwrap();
+        let spec = crate::fields::spec(Records::Contacts, "last_touch_at").unwrap();
         manual(&mut setup, &[(spec, "attentionLastTouchAt".into())]);
         let line = setup.steps[0].to_string();
         assert!(

@@ -6,18 +6,13 @@
 //! removes what the CRM accepted (unless a newer value arrived meanwhile), backs off on
 //! 429/5xx, retries failing records and parks the hopeless in dead letters.
 
-pub mod fields;
 pub mod setup;
 
+use crate::clock::now_millis;
+use crate::fields::{Recipient, Records};
 use crate::metrics::{Metrics, SinkLabels, SinkStatusLabels};
 use crate::model::Identity;
-use crate::pipeline::now_millis;
-use crate::store::records::{
-    account_outbox_key, dead_letter_id, entry_outbox_key, outbox_key, outbox_records_prefix,
-    u64_key,
-};
-use crate::store::{DeadLetter, OutboxEntry, Store, StoreError};
-use fields::Records;
+use crate::store::{OutboxEntry, Pending, Store, StoreError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use serde::Deserialize;
@@ -172,12 +167,14 @@ impl SinkConfig {
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.crm().validate()
     }
+}
 
-    pub fn addressable(&self, identities: &[Identity]) -> bool {
+impl Recipient for SinkConfig {
+    fn addressable(&self, identities: &[Identity]) -> bool {
         self.crm().addressable(identities)
     }
 
-    pub fn account_addressable(&self, account: &str) -> bool {
+    fn account_addressable(&self, account: &str) -> bool {
         self.crm().account_addressable(account)
     }
 }
@@ -229,8 +226,6 @@ pub struct PushLoop {
     pub client: reqwest::Client,
 }
 
-type Taken = (sled::IVec, OutboxEntry);
-
 impl PushLoop {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let crm = self.config.crm();
@@ -278,14 +273,14 @@ impl PushLoop {
                         continue;
                     }
                     sent_any = true;
-                    let batches: Vec<&[Taken]> = taken.chunks(limit).collect();
+                    let batches: Vec<&[Pending]> = taken.chunks(limit).collect();
                     let this = &self;
                     let sends = batches.iter().map(|batch| {
                         let limiter = &limiter;
                         async move {
                             limiter.until_ready().await;
                             let entries: Vec<OutboxEntry> =
-                                batch.iter().map(|(_, entry)| entry.clone()).collect();
+                                batch.iter().map(|pending| pending.entry.clone()).collect();
                             this.config.send(&this.client, records, &entries).await
                         }
                     });
@@ -387,142 +382,55 @@ impl PushLoop {
     }
 
     fn ready_count(&self, records: Records) -> usize {
-        let now = now_millis();
         self.store
-            .trees()
-            .outbox
-            .scan_prefix(outbox_records_prefix(&self.name, records))
-            .values()
-            .filter_map(|value| value.ok())
-            .filter_map(|value| serde_json::from_slice::<OutboxEntry>(&value).ok())
-            .filter(|entry| entry.not_before <= now)
-            .count()
+            .outbox_due_count(&self.name, records, now_millis())
     }
 
     fn update_gauges(&self) {
-        crate::metrics::record_outbox(&self.metrics, &self.store, &self.name, now_millis());
+        let (pending, oldest) = self.store.outbox_stats(&self.name);
+        self.metrics
+            .outbox(&self.name, pending, oldest, now_millis());
     }
 
-    /// Up to `limit` entries due now, with the exact bytes read (for compare-and-swap).
-    fn take_batch(&self, records: Records, limit: usize) -> Result<Vec<Taken>, StoreError> {
-        let now = now_millis();
-        let mut batch = Vec::new();
-        let outbox = &self.store.trees().outbox;
-        for item in outbox.scan_prefix(outbox_records_prefix(&self.name, records)) {
-            let (key, value) = item?;
-            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
-                tracing::error!(message = "Unreadable outbox entry dropped.", sink = %self.name);
-                outbox.remove(key)?;
-                continue;
-            };
-            if entry.not_before > now {
-                continue;
-            }
-            batch.push((value, entry));
-            if batch.len() == limit {
-                break;
-            }
-        }
-        Ok(batch)
+    /// Up to `limit` entries due now.
+    fn take_batch(&self, records: Records, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        self.store
+            .outbox_due(&self.name, records, limit, now_millis())
     }
 
     /// Applies per-record results. An entry replaced by a newer value while the
     /// request was in flight is left alone: the newer value still has to go.
-    fn settle(&self, batch: &[Taken], errors: &[Option<String>]) -> Result<(), StoreError> {
-        let outbox = &self.store.trees().outbox;
+    fn settle(&self, batch: &[Pending], errors: &[Option<String>]) -> Result<(), StoreError> {
         let max_attempts = self.config.crm().max_attempts();
-        let labels = SinkLabels {
-            sink: self.name.clone(),
-        };
-        for (index, (read, entry)) in batch.iter().enumerate() {
-            let key = entry_outbox_key(&self.name, entry);
-            match errors.get(index).cloned().flatten() {
-                None => {
-                    if outbox
-                        .compare_and_swap(&key, Some(read), None as Option<&[u8]>)?
-                        .is_ok()
-                    {
-                        self.metrics
-                            .sink_records_written
-                            .get_or_create(&labels)
-                            .inc();
-                    }
+        let labels = self.labels();
+        for (index, pending) in batch.iter().enumerate() {
+            let entry = &pending.entry;
+            let Some(error) = errors.get(index).cloned().flatten() else {
+                if self.store.outbox_delivered(&self.name, pending)? {
+                    self.metrics
+                        .sink_records_written
+                        .get_or_create(&labels)
+                        .inc();
                 }
-                Some(error) => {
-                    let attempts = entry.attempts + 1;
-                    if attempts >= max_attempts {
-                        let letter = DeadLetter {
-                            id: dead_letter_id(&self.name, entry.contact, entry.account.as_deref()),
-                            sink: self.name.clone(),
-                            contact: entry.contact,
-                            account: entry.account.clone(),
-                            identities: entry.identities.clone(),
-                            fields: entry.fields.clone(),
-                            error: error.clone(),
-                            attempts,
-                            failed_at: now_millis(),
-                        };
-                        if outbox
-                            .compare_and_swap(&key, Some(read), None as Option<&[u8]>)?
-                            .is_ok()
-                        {
-                            self.store
-                                .trees()
-                                .dead_letters
-                                .insert(u64_key(letter.id), serde_json::to_vec(&letter)?)?;
-                            self.metrics.dead_letters.get_or_create(&labels).inc();
-                            tracing::warn!(message = "Record parked in dead letters.", sink = %self.name, contact = entry.contact, %error, attempts);
-                        }
-                    } else {
-                        let mut retry = entry.clone();
-                        retry.attempts = attempts;
-                        retry.not_before = now_millis() + backoff(attempts).as_millis() as i64;
-                        retry.last_error = Some(error.clone());
-                        let _ = outbox.compare_and_swap(
-                            &key,
-                            Some(read),
-                            Some(serde_json::to_vec(&retry)?),
-                        )?;
-                        self.metrics.sink_retries.get_or_create(&labels).inc();
-                        tracing::info!(message = "CRM refused a record; will retry.", sink = %self.name, contact = entry.contact, %error, attempts);
-                    }
+                continue;
+            };
+            let attempts = entry.attempts + 1;
+            if attempts >= max_attempts {
+                if self
+                    .store
+                    .outbox_park(&self.name, pending, &error, now_millis())?
+                {
+                    self.metrics.dead_letters.get_or_create(&labels).inc();
+                    tracing::warn!(message = "Record parked in dead letters.", sink = %self.name, contact = entry.contact, %error, attempts);
                 }
+            } else {
+                let not_before = now_millis() + backoff(attempts).as_millis() as i64;
+                self.store
+                    .outbox_retry_later(&self.name, pending, not_before, &error)?;
+                self.metrics.sink_retries.get_or_create(&labels).inc();
+                tracing::info!(message = "CRM refused a record; will retry.", sink = %self.name, contact = entry.contact, %error, attempts);
             }
         }
         Ok(())
     }
-}
-
-/// Puts a dead letter back in its sink's outbox, unless a newer value is queued.
-pub fn retry_dead_letter(store: &Store, id: u64) -> Result<bool, StoreError> {
-    let trees = store.trees();
-    let Some(bytes) = trees.dead_letters.get(u64_key(id))? else {
-        return Ok(false);
-    };
-    let letter: DeadLetter = serde_json::from_slice(&bytes)?;
-    let entry = OutboxEntry {
-        contact: letter.contact,
-        account: letter.account.clone(),
-        identities: letter.identities,
-        fields: letter.fields,
-        queued_at: now_millis(),
-        attempts: 0,
-        not_before: 0,
-        last_error: None,
-    };
-    let key = match &letter.account {
-        Some(account) => account_outbox_key(&letter.sink, account),
-        None => outbox_key(&letter.sink, letter.contact),
-    };
-    let _ = trees.outbox.compare_and_swap(
-        &key,
-        None as Option<&[u8]>,
-        Some(serde_json::to_vec(&entry)?),
-    )?;
-    trees.dead_letters.remove(u64_key(id))?;
-    Ok(true)
-}
-
-pub fn delete_dead_letter(store: &Store, id: u64) -> Result<bool, StoreError> {
-    Ok(store.trees().dead_letters.remove(u64_key(id))?.is_some())
 }

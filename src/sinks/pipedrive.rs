@@ -15,9 +15,9 @@
 //! (`/api/v2/persons/search`, the costliest kind, limited to 10 per 2 s) and can match
 //! several persons, so a contact known only by email is not sent.
 
-use super::fields::{self, resolve_names, FieldKind, FieldNames, FieldSpec, FieldValue, Records};
+use crate::fields::{self, resolve_names, FieldKind, FieldNames, FieldSpec, FieldValue, Records};
 use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::Identity;
 use crate::store::OutboxEntry;
 use governor::DefaultDirectRateLimiter;
@@ -1079,8 +1079,7 @@ impl Crm for PipedriveSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{Trend, Visible};
-    use crate::sinks::fields::contact_fields;
+    use crate::fields::sample_contact_fields;
     use reqwest::header::{HeaderName, HeaderValue};
 
     fn sink(config: Value) -> PipedriveSink {
@@ -1191,22 +1190,12 @@ mod tests {
                 ),
             ),
         ];
-        let entry = OutboxEntry {
-            contact: 1,
-            account: None,
-            identities: vec![Identity::crm("pipedrive", "8")],
-            fields: contact_fields(&Visible {
-                score: 57,
-                trend: Trend::Rising,
-                reasons: vec![],
-                last_touch_at: None,
-                ..Visible::default()
-            }),
-            queued_at: 0,
-            attempts: 0,
-            not_before: 0,
-            last_error: None,
-        };
+        let entry = OutboxEntry::for_contact(
+            1,
+            vec![Identity::crm("pipedrive", "8")],
+            sample_contact_fields(),
+            0,
+        );
         let body = token_sink().body(&fields, &entry).unwrap();
         assert_eq!(
             body,

@@ -9,7 +9,7 @@
 //! `invitee_no_show.created` → `meeting_no_show`.
 
 use super::{check_window, Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;

@@ -9,7 +9,7 @@
 //! that person, known by email and by `intercom:<contact id>`.
 
 use super::{Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;

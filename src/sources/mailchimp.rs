@@ -13,8 +13,9 @@
 //! Mailchimp sends no event id. A retry resends the same body, so the id of a delivery
 //! is the SHA-256 of its bytes.
 
-use super::{constant_time_eq, Adapter, Delivery, Reply, SourceError};
-use crate::config::Secret;
+use super::{Adapter, Delivery, Reply, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

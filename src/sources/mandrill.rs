@@ -12,7 +12,7 @@
 //! the webhook's own key does not exist yet. Only an empty batch is accepted that way.
 
 use super::{Adapter, Delivery, Reply, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -7,8 +7,9 @@
 //! (RFC 6901) to the event id, email, anonymous id, kind and time; `profile` maps more
 //! pointers to profile fields.
 
-use super::{check_window, constant_time_eq, Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use super::{check_window, Adapter, Delivery, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

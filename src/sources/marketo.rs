@@ -13,8 +13,9 @@
 //! engagement (lead id, kind, time, campaign, asset, URL, link), so the same request
 //! sent twice is counted once, whatever the profile tokens say the second time.
 
-use super::{constant_time_eq, Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use super::{Adapter, Delivery, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 use serde::Deserialize;

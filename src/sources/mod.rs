@@ -209,14 +209,6 @@ impl SourceConfig {
     }
 }
 
-/// Equal-time comparison, so that a forger learns nothing from how fast we refuse.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Accepts a timestamp within `tolerance_secs` of now, in either direction.
 pub(crate) fn check_window(
     at: Millis,

@@ -12,8 +12,9 @@
 //! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
-use super::{constant_time_eq, Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use super::{Adapter, Delivery, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
 };

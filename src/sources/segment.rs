@@ -19,8 +19,9 @@
 //! `alias` → previous id and user id are one person; `delete` (Webhooks destination
 //! only) → erase.
 
-use super::{constant_time_eq, Adapter, Delivery, Reply, SourceError};
-use crate::config::Secret;
+use super::{Adapter, Delivery, Reply, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

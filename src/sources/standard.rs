@@ -6,7 +6,7 @@
 //! may be sent during key rotation.
 
 use super::{check_window, Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
@@ -71,7 +71,7 @@ impl Adapter for StandardSource {
             .split(' ')
             .filter_map(|entry| entry.strip_prefix("v1,"))
             .filter_map(|encoded| STANDARD.decode(encoded).ok())
-            .any(|given| super::constant_time_eq(&given, &expected));
+            .any(|given| crate::secret::constant_time_eq(&given, &expected));
         if matched {
             Ok(())
         } else {

@@ -9,7 +9,7 @@
 //! Other configured answers become profile fields.
 
 use super::{Adapter, Delivery, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -11,7 +11,7 @@
 //! minutes attended, which `[scoring] webinar_full_minutes` turns into weight.
 
 use super::{check_window, Adapter, Delivery, Reply, SourceError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;

@@ -6,17 +6,17 @@
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod commit;
+mod outbox;
 pub mod records;
-pub mod view;
 
 pub use commit::GroupCommit;
+pub use outbox::Pending;
 pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
-pub use view::{ContactKey, ContactView, OutcomeView, TouchView};
 
-use crate::model::{Identity, Millis};
+use crate::model::{ContactKey, Identity, Millis};
 use crate::sources::Accepted;
 use records::{decode_inbox, encode_inbox, read_u64, seen_key, u64_key};
 use std::path::Path;
@@ -374,6 +374,31 @@ impl Store {
         }
     }
 
+    /// The contact a user's key names, if known.
+    pub fn find_contact(&self, key: &ContactKey) -> Result<Option<Contact>, StoreError> {
+        let id = match key {
+            ContactKey::Id(id) => *id,
+            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.contact(id)
+    }
+
+    /// The buying group kept under an account key.
+    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        match self.inner.accounts.get(key.as_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
+                StoreError::Corrupt {
+                    tree: "accounts",
+                    key: key.to_string(),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn touches_of(&self, contact: u64) -> Result<Vec<StoredTouch>, StoreError> {
         let mut touches = Vec::new();
         for item in self.inner.touches.scan_prefix(u64_key(contact)) {
@@ -386,25 +411,6 @@ impl Store {
             );
         }
         Ok(touches)
-    }
-
-    /// Records waiting for a sink, and when the oldest of them was queued.
-    pub fn outbox_stats(&self, sink: &str) -> (usize, Option<Millis>) {
-        let mut pending = 0;
-        let mut oldest: Option<Millis> = None;
-        for value in self
-            .inner
-            .outbox
-            .scan_prefix(records::outbox_prefix(sink))
-            .values()
-            .flatten()
-        {
-            pending += 1;
-            if let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) {
-                oldest = Some(oldest.map_or(entry.queued_at, |o| o.min(entry.queued_at)));
-            }
-        }
-        (pending, oldest)
     }
 
     pub fn outcomes_of(&self, contact: u64) -> Result<Vec<StoredOutcome>, StoreError> {
@@ -436,20 +442,6 @@ impl Store {
             );
         }
         Ok(outcomes)
-    }
-
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.inner.dead_letters.iter() {
-            let (key, value) = item?;
-            out.push(
-                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
-                    tree: "dead_letters",
-                    key: format!("{key:?}"),
-                })?,
-            );
-        }
-        Ok(out)
     }
 
     pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {

@@ -1,9 +1,9 @@
 //! What is kept on disk, tree by tree, and how keys are laid out.
 
 use super::StoreError;
+use crate::fields::{PushFields, Records};
 use crate::model::{Event, Identity, Millis, Outcome, TouchKind};
 use crate::scoring::{Attention, Visible};
-use crate::sinks::fields::{PushFields, Records};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -296,6 +296,41 @@ pub struct OutboxEntry {
     pub not_before: Millis,
     #[serde(default)]
     pub last_error: Option<String>,
+}
+
+impl OutboxEntry {
+    /// A contact's fields, queued now for the first time.
+    pub fn for_contact(
+        contact: u64,
+        identities: Vec<Identity>,
+        fields: PushFields,
+        queued_at: Millis,
+    ) -> OutboxEntry {
+        OutboxEntry {
+            contact,
+            account: None,
+            identities,
+            fields,
+            queued_at,
+            attempts: 0,
+            not_before: 0,
+            last_error: None,
+        }
+    }
+
+    /// An account's fields, queued now for the first time.
+    pub fn for_account(account: &str, fields: PushFields, queued_at: Millis) -> OutboxEntry {
+        OutboxEntry {
+            contact: 0,
+            account: Some(account.to_string()),
+            identities: Vec::new(),
+            fields,
+            queued_at,
+            attempts: 0,
+            not_before: 0,
+            last_error: None,
+        }
+    }
 }
 
 /// A record a sink gave up on, with the CRM's own words.

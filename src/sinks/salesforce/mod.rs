@@ -15,9 +15,9 @@ mod lookup;
 mod setup;
 mod write;
 
-use super::fields::{resolve_names, FieldNames, FieldSpec, Records};
+use crate::fields::{resolve_names, FieldNames, FieldSpec, Records};
 use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::model::Identity;
 use crate::store::OutboxEntry;
 use serde::Deserialize;

@@ -10,7 +10,7 @@
 
 use super::api::{Api, CallError};
 use super::lookup::{soql_string, Object};
-use crate::sinks::fields::{spec, FieldKind, FieldSpec, Records};
+use crate::fields::{spec, FieldKind, FieldSpec, Records};
 use crate::sinks::Setup;
 use reqwest::Method;
 use serde::Deserialize;
@@ -296,7 +296,7 @@ impl Api<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::fields::{ACCOUNT_FIELDS, CONTACT_FIELDS};
+    use crate::fields::{ACCOUNT_FIELDS, CONTACT_FIELDS};
 
     // Shapes of CustomFieldMetadata as the Tooling API takes it: `Metadata.type`,
     // `precision`/`scale`, `length`/`visibleLines`, and a picklist's

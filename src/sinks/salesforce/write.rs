@@ -4,7 +4,7 @@
 use super::api::{Api, CallError};
 use super::lookup::{Address, Object, Target};
 use super::{account_id, Unmatched};
-use crate::sinks::fields::{mapped, FieldNames, Records};
+use crate::fields::{mapped, FieldNames, Records};
 use crate::store::OutboxEntry;
 use reqwest::Method;
 use serde::Deserialize;
@@ -211,29 +211,10 @@ impl Api<'_> {
 mod tests {
     use super::*;
     use crate::model::Identity;
-    use crate::scoring::{Trend, Visible};
-    use crate::sinks::fields::{contact_fields, FieldValue, PushFields};
+    use crate::fields::{sample_contact_fields, FieldValue, PushFields};
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
-        OutboxEntry {
-            contact: 1,
-            account: None,
-            identities,
-            fields: contact_fields(&Visible {
-                score: 57,
-                trend: Trend::Rising,
-                reasons: vec![
-                    "form submit today".into(),
-                    "3 email clicks this week".into(),
-                ],
-                last_touch_at: Some(1_700_000_000_000),
-                ..Visible::default()
-            }),
-            queued_at: 0,
-            attempts: 0,
-            not_before: 0,
-            last_error: None,
-        }
+        OutboxEntry::for_contact(1, identities, sample_contact_fields(), 0)
     }
 
     fn sink() -> super::super::SalesforceSink {

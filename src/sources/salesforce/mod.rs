@@ -15,8 +15,9 @@
 //! until it reads the `notificationsResponse` / `<Ack>true</Ack>` envelope, for up to 24 h,
 //! and may redeliver or reorder notifications.
 
-use super::{constant_time_eq, Adapter, Delivery, Reply, SourceError};
-use crate::config::Secret;
+use super::{Adapter, Delivery, Reply, SourceError};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
 };

@@ -5,12 +5,11 @@
 //! its API wants them. A field mapped to `""` is not written. `setup-crm` creates the
 //! CRM fields from the same list, so a field added here reaches every CRM.
 
-use crate::model::Millis;
-use crate::scoring::Visible;
-use crate::store::view::rfc3339;
-use crate::store::AccountVisible;
+use crate::clock::rfc3339;
+use crate::model::{Identity, Millis};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One value as attentiond holds it; each sink decides how its API spells it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,56 +238,40 @@ pub fn mapped<'a>(
     })
 }
 
-/// A contact's visible fields under attentiond's names.
-pub fn contact_fields(visible: &Visible) -> PushFields {
-    let mut fields = PushFields::new();
-    fields.insert("score".into(), FieldValue::Number(visible.score.into()));
-    fields.insert(
-        "trend".into(),
-        FieldValue::Text(visible.trend.as_str().into()),
-    );
-    fields.insert("reasons".into(), FieldValue::List(visible.reasons.clone()));
-    fields.insert(
-        "last_touch_at".into(),
-        FieldValue::Time(visible.last_touch_at),
-    );
-    if !visible.stage.is_empty() {
-        fields.insert(
-            "qualification_stage".into(),
-            FieldValue::Text(visible.stage.clone()),
-        );
-        fields.insert(
-            "stage_changed_at".into(),
-            FieldValue::Time(visible.stage_changed_at),
-        );
-        fields.insert(
-            "fit_grade".into(),
-            FieldValue::Text(visible.fit_grade.clone()),
-        );
-        fields.insert("matrix".into(), FieldValue::Text(visible.matrix.clone()));
-        fields.insert("velocity".into(), FieldValue::Number(visible.velocity));
-    }
-    fields
+/// What the pipeline must know of a sink to queue for it: which records it can
+/// address at all. Each CRM answers for itself; the pipeline sees only this.
+pub trait Recipient: Send + Sync {
+    /// Can this contact be written (does the CRM know an id or an email of theirs)?
+    fn addressable(&self, identities: &[Identity]) -> bool;
+    /// Does the CRM hold the account with this key (`hubspot-company:<id>`)?
+    fn account_addressable(&self, account: &str) -> bool;
 }
 
-/// An account's visible fields under attentiond's names.
-pub fn account_fields(visible: &AccountVisible) -> PushFields {
-    let mut fields = PushFields::new();
-    fields.insert("score".into(), FieldValue::Number(visible.score.into()));
-    fields.insert(
-        "trend".into(),
-        FieldValue::Text(visible.trend.as_str().into()),
-    );
-    fields.insert(
-        "people_engaged".into(),
-        FieldValue::Number(visible.people_engaged as i64),
-    );
-    fields.insert("reasons".into(), FieldValue::List(visible.reasons.clone()));
-    fields
-}
+/// Every sink the pipeline queues for, by name.
+pub type Recipients = BTreeMap<String, Arc<dyn Recipient>>;
 
 pub fn spec(records: Records, name: &str) -> Option<&'static FieldSpec> {
     specs(records).iter().find(|spec| spec.name == name)
+}
+
+/// A contact's fields as the pipeline queues them for a rising contact, for sink tests.
+#[cfg(test)]
+pub fn sample_contact_fields() -> PushFields {
+    PushFields::from([
+        ("score".to_string(), FieldValue::Number(57)),
+        ("trend".to_string(), FieldValue::Text("rising".into())),
+        (
+            "reasons".to_string(),
+            FieldValue::List(vec![
+                "form submit today".into(),
+                "3 email clicks this week".into(),
+            ]),
+        ),
+        (
+            "last_touch_at".to_string(),
+            FieldValue::Time(Some(1_700_000_000_000)),
+        ),
+    ])
 }
 
 #[cfg(test)]

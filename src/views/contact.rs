@@ -1,8 +1,10 @@
 //! The contact as the admin API and `attentiond contact` show it.
 
-use super::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
-use crate::model::{Identity, Millis};
+use super::account::account_line;
+use crate::clock::rfc3339;
+use crate::model::{ContactKey, Identity, Millis};
 use crate::scoring::{self, ScoringConfig};
+use crate::store::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -84,12 +86,6 @@ pub struct TouchView {
     pub weight: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-}
-
-pub fn rfc3339(at: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(at)
-        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 impl ContactView {
@@ -241,147 +237,26 @@ impl From<&StoredOutcome> for OutcomeView {
     }
 }
 
-/// What a user may type to name a contact: an email, `system:id`, `anon:id`, `c_<n>`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ContactKey {
-    Id(u64),
-    Identity(Identity),
-}
-
-impl ContactKey {
-    pub fn parse(text: &str) -> Option<ContactKey> {
-        if let Some(id) = text.strip_prefix("c_").and_then(|n| n.parse::<u64>().ok()) {
-            return Some(ContactKey::Id(id));
-        }
-        Identity::parse_user_key(text).map(ContactKey::Identity)
-    }
-}
-
-impl Store {
-    /// The contact a user's key names, if known.
-    pub fn find_contact(&self, key: &ContactKey) -> Result<Option<Contact>, StoreError> {
-        let id = match key {
-            ContactKey::Id(id) => *id,
-            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
-                Some(id) => id,
-                None => return Ok(None),
-            },
-        };
-        self.contact(id)
-    }
-
-    /// Finds a contact by id or any of its identities and shows it as of `now`.
-    pub fn contact_view(
-        &self,
-        key: &ContactKey,
-        now: Millis,
-        config: &ScoringConfig,
-    ) -> Result<Option<ContactView>, StoreError> {
-        let Some(contact) = self.find_contact(key)? else {
-            return Ok(None);
-        };
-        let id = contact.id;
-        let touches = self.touches_of(id)?;
-        let outcomes = self.outcomes_of(id)?;
-        let account_line = self.account_line(&contact, now, config)?;
-        Ok(Some(ContactView::build(
-            &contact,
-            &touches,
-            &outcomes,
-            account_line.as_deref(),
-            now,
-            config,
-        )))
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct AccountView {
-    pub key: String,
-    pub name: String,
-    pub score: u8,
-    pub raw: f64,
-    pub trend: &'static str,
-    pub people_engaged: usize,
-    pub engaged_this_week: usize,
-    pub roles_covered: Vec<String>,
-    pub roles_missing: Vec<String>,
-    pub reasons: Vec<String>,
-    /// Most attentive first.
-    pub members: Vec<MemberView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MemberView {
-    pub id: String,
-    pub email: Option<String>,
-    pub title: Option<String>,
-    pub score: u8,
-    pub engaged: bool,
-    pub roles: Vec<String>,
-    pub qualification_stage: Option<String>,
-}
-
-impl Store {
-    /// What the contact's account adds to their reasons as of `now` ("4 people from
-    /// acme.com engaged this week").
-    pub fn account_line(
-        &self,
-        contact: &Contact,
-        now: Millis,
-        config: &ScoringConfig,
-    ) -> Result<Option<String>, StoreError> {
-        let Some(key) = &contact.account_key else {
-            return Ok(None);
-        };
-        let Some(bytes) = self.trees().accounts.get(key.as_bytes())? else {
-            return Ok(None);
-        };
-        let account: super::Account = serde_json::from_slice(&bytes)?;
-        let name = crate::pipeline::account_name(key, &account.members);
-        Ok(scoring::account::score_account(&name, &account.members, now, config).member_line)
-    }
-
-    /// An account by key (`hubspot-company:42`, `salesforce:001…`, `domain:acme.com`),
-    /// scored as of `now`.
-    pub fn account_view(
-        &self,
-        key: &str,
-        now: Millis,
-        config: &ScoringConfig,
-    ) -> Result<Option<AccountView>, StoreError> {
-        let Some(bytes) = self.trees().accounts.get(key.as_bytes())? else {
-            return Ok(None);
-        };
-        let account: super::Account = serde_json::from_slice(&bytes)?;
-        let name = crate::pipeline::account_name(key, &account.members);
-        let scored = scoring::account::score_account(&name, &account.members, now, config);
-        let mut member_views = Vec::with_capacity(scored.members.len());
-        for (member, known) in scored.members.iter().zip(&account.members) {
-            let contact = self.contact(member.id)?;
-            member_views.push(MemberView {
-                id: Contact::public_id(member.id),
-                email: contact.as_ref().and_then(|c| c.email().map(str::to_string)),
-                title: known.title.clone(),
-                score: member.score,
-                engaged: member.engaged,
-                roles: member.roles.clone(),
-                qualification_stage: contact.and_then(|c| c.stage),
-            });
-        }
-        member_views.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        Ok(Some(AccountView {
-            key: key.to_string(),
-            name,
-            score: scored.score,
-            raw: (scored.raw * 1000.0).round() / 1000.0,
-            trend: scored.trend.as_str(),
-            people_engaged: scored.people_engaged,
-            engaged_this_week: scored.engaged_this_week,
-            roles_covered: scored.roles_covered,
-            roles_missing: scored.roles_missing,
-            reasons: scored.reasons,
-            members: member_views,
-        }))
-    }
+/// Finds a contact by id or any of its identities and shows it as of `now`.
+pub fn contact_view(
+    store: &Store,
+    key: &ContactKey,
+    now: Millis,
+    config: &ScoringConfig,
+) -> Result<Option<ContactView>, StoreError> {
+    let Some(contact) = store.find_contact(key)? else {
+        return Ok(None);
+    };
+    let id = contact.id;
+    let touches = store.touches_of(id)?;
+    let outcomes = store.outcomes_of(id)?;
+    let account_line = account_line(store, &contact, now, config)?;
+    Ok(Some(ContactView::build(
+        &contact,
+        &touches,
+        &outcomes,
+        account_line.as_deref(),
+        now,
+        config,
+    )))
 }

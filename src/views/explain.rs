@@ -1,10 +1,10 @@
 //! `attentiond explain <key>`: the whole calculation behind a contact's fields, in
 //! words and numbers a CRM admin can check by hand.
 
+use crate::clock::rfc3339;
 use crate::model::{Millis, MILLIS_PER_DAY};
 use crate::scoring::qualify::{self, Person};
 use crate::scoring::{self, fit, Attention, ScoringConfig};
-use crate::store::view::rfc3339;
 use crate::store::{Contact, Store, StoreError, StoredTouch};
 use std::fmt::Write as _;
 
@@ -39,7 +39,7 @@ pub fn explain(
     let _ = writeln!(
         out,
         "Scoring version {} (half-life {} days, score scale {})",
-        crate::pipeline::rescore::scoring_version(config),
+        crate::scoring::version(config),
         config.half_life_days,
         config.score_scale
     );
@@ -103,7 +103,7 @@ pub fn explain(
         fit::matrix(verdict_fit.grade, score, config.attention_bands)
     );
 
-    let account_line = store.account_line(contact, now, config)?;
+    let account_line = super::account::account_line(store, contact, now, config)?;
     let person = Person {
         attention: &attention,
         profile: &profile,
@@ -160,7 +160,7 @@ pub fn explain(
         let _ = writeln!(out, "  {reason}");
     }
     if let Some(account) = &contact.account_key {
-        if let Some(view) = store.account_view(account, now, config)? {
+        if let Some(view) = super::account::account_view(store, account, now, config)? {
             let _ = writeln!(
                 out,
                 "\nAccount {account}: score {} ({} engaged, roles covered: {})",
