@@ -9,8 +9,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready when the store answers and the pipeline is going round.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_ok =
-        state.store.failure().is_none() && state.store.trees().meta.get(b"cursor").is_ok();
+    let store_ok = state.store.is_readable();
     let pipeline_ok = state.pipeline.is_running();
     let body = serde_json::json!({ "store": store_ok, "pipeline": pipeline_ok });
     if store_ok && pipeline_ok {

@@ -4,10 +4,13 @@
 //! It is the only writer of contacts, identities and touches, so it can read state
 //! outside a transaction and still write consistently inside one.
 
+mod accounts;
 mod apply;
-mod overlay;
+mod identity;
 mod queue;
 pub mod rescore;
+#[cfg(test)]
+mod tests;
 
 pub use apply::{apply_deliveries, refresh, Applied, Context};
 
@@ -15,7 +18,6 @@ use crate::clock::now_millis;
 use crate::fields::Recipients;
 use crate::metrics::{KindLabels, Metrics};
 use crate::scoring::ScoringConfig;
-use crate::store::records::{decode_inbox, read_u64, u64_key};
 use crate::store::{Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -171,11 +173,11 @@ impl Worker {
     fn rescore_if_changed(&self) -> Result<(), StoreError> {
         let context = self.context();
         let current = crate::scoring::version(&self.settings.scoring);
-        let stored = rescore::stored_version(&context)?;
+        let stored = self.store.scoring_version()?;
         if stored.as_deref() == Some(current.as_str()) {
             return Ok(());
         }
-        if stored.is_none() && self.store.trees().contacts.is_empty() {
+        if stored.is_none() && !self.store.has_contacts() {
             return rescore::record_version(&context);
         }
         tracing::info!(message = "Scoring settings changed; rescoring every contact from its touches.", from = stored.as_deref().unwrap_or("unknown"), to = %current);
@@ -231,11 +233,9 @@ impl Worker {
         let mut ids = Vec::with_capacity(REFRESH_CHUNK);
         let mut queued = 0;
         let mut known = 0;
-        for key in self.store.trees().contacts.iter().keys() {
-            if let Some(id) = read_u64(&key?) {
-                ids.push(id);
-                known += 1;
-            }
+        for id in self.store.contact_ids() {
+            ids.push(id?);
+            known += 1;
             if ids.len() == REFRESH_CHUNK {
                 self.heartbeat.store(now_millis(), Ordering::Relaxed);
                 queued += refresh(&self.context(), &ids)?;
@@ -255,17 +255,6 @@ impl Worker {
     /// Drops applied deliveries older than the retention.
     fn prune_inbox(&self) -> Result<(), StoreError> {
         let keep_after = now_millis() - self.settings.inbox_retention_days as i64 * 86_400_000;
-        let cursor = self.store.cursor();
-        let inbox = &self.store.trees().inbox;
-        for item in inbox.range(..=u64_key(cursor)) {
-            let (key, value) = item?;
-            match decode_inbox(&value) {
-                Some((entry, _)) if entry.received_at >= keep_after => break,
-                _ => {
-                    inbox.remove(key)?;
-                }
-            }
-        }
-        Ok(())
+        self.store.prune_inbox(keep_after)
     }
 }

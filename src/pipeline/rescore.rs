@@ -9,38 +9,22 @@
 //! log is only read: the weights it shows are recounted by the contact view and by
 //! `explain`.
 
-use super::apply::{
-    decode_contact, decode_touch, join_account, queue, settle_accounts, AccountWork, Context,
-    MemberLines,
-};
-use super::overlay::Overlay;
+use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
+use super::apply::Context;
+use super::queue::queue;
 use crate::model::Millis;
 use crate::scoring::{self, Attention};
-use crate::store::records::{read_u64, u64_key};
 use crate::store::{Contact, StoreError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Contacts recomputed between progress reports and outbox writes.
 const CHUNK: usize = 4096;
-const VERSION_KEY: &[u8] = b"scoring_version";
 
-/// The version the store was last scored with, if any.
-pub fn stored_version(context: &Context<'_>) -> Result<Option<String>, StoreError> {
-    Ok(context
-        .store
-        .trees()
-        .meta
-        .get(VERSION_KEY)?
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-}
-
+/// Notes that the store is scored under the current `[scoring]`.
 pub fn record_version(context: &Context<'_>) -> Result<(), StoreError> {
     context
         .store
-        .trees()
-        .meta
-        .insert(VERSION_KEY, scoring::version(context.scoring).as_bytes())?;
-    Ok(())
+        .set_scoring_version(&scoring::version(context.scoring))
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -57,11 +41,7 @@ pub fn rescore(
     context: &Context<'_>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Rescored, StoreError> {
-    let trees = context.store.trees();
-    let highest = match trees.contacts.last()? {
-        Some((key, _)) => read_u64(&key).unwrap_or(0),
-        None => 0,
-    };
+    let highest = context.store.highest_contact_id()?;
     // Ids are given out in sequence, so the highest is the count give or take the
     // merged-away: close enough for a progress bar, and free, where counting is a scan.
     let total = highest as usize + 1;
@@ -113,19 +93,15 @@ pub fn rescore(
             work.entry(account).or_default().extend(members);
         }
     }
-    let mut outbox = Overlay::new(&trees.outbox);
-    let mut accounts = Overlay::new(&trees.accounts);
-    let mut contacts = Overlay::new(&trees.contacts);
+    let mut round = context.store.round();
     // Members were queued with their account's line from before the rescore.
-    let requeued = settle_accounts(context, &mut contacts, &mut accounts, &mut outbox, work)?;
+    let requeued = settle_accounts(context, &mut round, work)?;
     done.queued = queued.len()
         + requeued
             .iter()
             .filter(|id| queued.binary_search(id).is_err())
             .count();
-    write(&trees.contacts, contacts)?;
-    write(&trees.outbox, outbox)?;
-    write(&trees.accounts, accounts)?;
+    round.apply()?;
     progress(done.contacts, done.contacts);
     // Written last: sled recovers a prefix of its log, so a store that holds the new
     // version after a crash holds everything rescored before it.
@@ -159,92 +135,60 @@ fn rescore_range(
     counted: &AtomicUsize,
     report: std::sync::mpsc::Sender<()>,
 ) -> Result<Part, StoreError> {
-    let trees = context.store.trees();
     let mut done = Rescored::default();
     let mut work = AccountWork::new();
     let mut queued = Vec::new();
-    let (low, high) = (u64_key(from), u64_key(to));
-    // Both trees are keyed by contact id first, so one pass over each walks them in
-    // step: the touch log of contact n follows that of contact n − 1.
-    let mut touch_log = trees.touches.range(low..high).peekable();
-    let mut outbox = Overlay::new(&trees.outbox);
-    // Read only: accounts are rescored at the end, from every thread's members.
-    let accounts = Overlay::new(&trees.accounts);
+    // Outbox writes, and account lines read as they were: accounts are rescored at
+    // the end, from every thread's members.
+    let mut round = context.store.round();
     let mut lines = MemberLines::default();
     let version = scoring::version(context.scoring);
     let mut in_chunk = 0;
-    for item in trees.contacts.range(low..high) {
-        let (key, value) = item?;
-        let mut contact = decode_contact(&key, &value)?;
-        let mut attention = Attention::default();
-        let email = contact.email().map(str::to_owned);
-        loop {
-            let owner = match touch_log.peek() {
-                Some(Ok((touch_key, _))) => read_u64(touch_key),
-                Some(Err(_)) => None,
-                None => break,
-            };
-            match owner {
-                Some(owner) if owner < contact.id => {
-                    // A log without a contact (merged away mid-write): not ours.
-                    touch_log.next();
-                    continue;
-                }
-                Some(owner) if owner > contact.id => break,
-                _ => {}
-            }
-            let Some(item) = touch_log.next() else { break };
-            let (touch_key, bytes) = item?;
-            let touch = decode_touch(&touch_key, &bytes)?;
-            // The log is keyed by time then id: the order a replay counts in.
-            scoring::count(
-                &mut attention,
-                touch.kind,
-                touch.occurred_at,
-                touch.properties.as_ref(),
-                email.as_deref(),
-                context.scoring,
-            );
-            done.touches += 1;
-        }
-        contact.attention = attention;
-        join_account(context, &mut contact, &mut work);
-        let line = lines.of(&accounts, &contact)?;
-        let last_change = latest_change(&contact);
-        if queue(context, &mut outbox, &mut contact, line.as_deref())? {
-            queued.push(contact.id);
-        }
-        if latest_change(&contact) != last_change {
-            // The stage moved because the settings did, not because the person did.
-            if let Some(change) = contact.stage_history.last_mut() {
-                change.reason = format!(
-                    "{}; rescored under scoring version {version}",
-                    change.reason
+    context
+        .store
+        .rewrite_contacts(from, to, |contact, touches| {
+            let mut attention = Attention::default();
+            let email = contact.email().map(str::to_owned);
+            // The log comes in time then id order: the order a replay counts in.
+            for touch in touches {
+                let touch = touch?;
+                scoring::count(
+                    &mut attention,
+                    touch.kind,
+                    touch.occurred_at,
+                    touch.properties.as_ref(),
+                    email.as_deref(),
+                    context.scoring,
                 );
+                done.touches += 1;
             }
-        }
-        let encoded = contact.to_bytes()?;
-        // Unchanged records are not written again. Single inserts from both threads
-        // beat one large batch each, which sled applies under a lock.
-        if encoded != value.as_ref() {
-            trees.contacts.insert(&key, encoded)?;
-        }
-        done.contacts += 1;
-        in_chunk += 1;
-        if in_chunk == CHUNK {
-            write(&trees.outbox, outbox)?;
-            outbox = Overlay::new(&trees.outbox);
-            counted.fetch_add(in_chunk, Ordering::Relaxed);
-            in_chunk = 0;
-            let _ = report.send(());
-        }
-    }
-    write(&trees.outbox, outbox)?;
+            contact.attention = attention;
+            join_account(context, contact, &mut work);
+            let line = lines.of(&round, contact)?;
+            let last_change = latest_change(contact);
+            if queue(context, &mut round, contact, line.as_deref())? {
+                queued.push(contact.id);
+            }
+            if latest_change(contact) != last_change {
+                // The stage moved because the settings did, not because the person did.
+                if let Some(change) = contact.stage_history.last_mut() {
+                    change.reason = format!(
+                        "{}; rescored under scoring version {version}",
+                        change.reason
+                    );
+                }
+            }
+            done.contacts += 1;
+            in_chunk += 1;
+            if in_chunk == CHUNK {
+                std::mem::replace(&mut round, context.store.round()).apply()?;
+                counted.fetch_add(in_chunk, Ordering::Relaxed);
+                in_chunk = 0;
+                let _ = report.send(());
+            }
+            Ok(())
+        })?;
+    round.apply()?;
     counted.fetch_add(in_chunk, Ordering::Relaxed);
     Ok(Part { done, work, queued })
-}
-
-fn write(tree: &sled::Tree, overlay: Overlay<'_>) -> Result<(), StoreError> {
-    tree.apply_batch(overlay.into_batch())?;
-    Ok(())
 }

@@ -6,24 +6,29 @@
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod commit;
+mod contacts;
+mod inbox;
 mod outbox;
+mod overlay;
 pub mod records;
+mod round;
 
 pub use commit::GroupCommit;
+pub use contacts::TouchLog;
 pub use outbox::Pending;
 pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
+pub use round::{OutcomeOwner, Round, TouchKey};
 
-use crate::model::{ContactKey, Identity, Millis};
-use crate::sources::Accepted;
-use records::{decode_inbox, encode_inbox, read_u64, seen_key, u64_key};
+use records::read_u64;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 const CURSOR: &[u8] = b"cursor";
+const SCORING_VERSION: &[u8] = b"scoring_version";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,20 +71,20 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub db: sled::Db,
-    pub inbox: sled::Tree,
-    pub seen: sled::Tree,
-    pub contacts: sled::Tree,
-    pub identities: sled::Tree,
-    pub touches: sled::Tree,
-    pub outcomes: sled::Tree,
-    pub outbox: sled::Tree,
-    pub dead_letters: sled::Tree,
-    pub erased: sled::Tree,
-    pub meta: sled::Tree,
+struct Inner {
+    db: sled::Db,
+    inbox: sled::Tree,
+    seen: sled::Tree,
+    contacts: sled::Tree,
+    identities: sled::Tree,
+    touches: sled::Tree,
+    outcomes: sled::Tree,
+    outbox: sled::Tree,
+    dead_letters: sled::Tree,
+    erased: sled::Tree,
+    meta: sled::Tree,
     /// Account key → [`Account`]: members and what was last pushed.
-    pub accounts: sled::Tree,
+    accounts: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -157,168 +162,6 @@ impl Store {
         })
     }
 
-    pub(crate) fn trees(&self) -> &Inner {
-        &self.inner
-    }
-
-    /// Writes a verified delivery to the inbox and returns once it is on disk.
-    pub async fn append(
-        &self,
-        commit: &GroupCommit,
-        source: &str,
-        accepted: Accepted,
-        body: &[u8],
-        now: Millis,
-    ) -> Result<Appended, StoreError> {
-        let result = self
-            .append_durably(commit, source, accepted, body, now)
-            .await;
-        if let Err(StoreError::Sled(_)) = result {
-            // After an I/O error sled refuses every write, and only a flush says so
-            // for sure; a store that cannot write tells the daemon to stop.
-            let _ = self.flush();
-        }
-        result
-    }
-
-    async fn append_durably(
-        &self,
-        commit: &GroupCommit,
-        source: &str,
-        accepted: Accepted,
-        body: &[u8],
-        now: Millis,
-    ) -> Result<Appended, StoreError> {
-        let events = accepted.into_events();
-        if events.is_empty() {
-            return Ok(Appended::Empty);
-        }
-        let mut already_seen = true;
-        for event in &events {
-            if !self
-                .inner
-                .seen
-                .contains_key(seen_key(source, &event.provider_id))?
-            {
-                already_seen = false;
-                break;
-            }
-        }
-        if already_seen {
-            // Its first copy may have been applied but not yet flushed: answer only
-            // once a flush has covered it, like any other acknowledgement.
-            commit.wait_durable().await?;
-            return Ok(Appended::Duplicate);
-        }
-        let value = encode_inbox(
-            &InboxEntry {
-                source: source.to_string(),
-                received_at: now,
-                events,
-            },
-            body,
-        )?;
-        let seq = {
-            let _guard = self
-                .inner
-                .append_lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
-            self.inner.inbox.insert(u64_key(seq), value)?;
-            self.inner.last_seq.store(seq, Ordering::SeqCst);
-            seq
-        };
-        commit.wait_durable().await?;
-        Ok(Appended::Stored(seq))
-    }
-
-    pub fn last_seq(&self) -> u64 {
-        self.inner.last_seq.load(Ordering::SeqCst)
-    }
-
-    pub fn cursor(&self) -> u64 {
-        self.inner.cursor.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn set_cursor_cached(&self, seq: u64) {
-        self.inner.cursor.store(seq, Ordering::SeqCst);
-    }
-
-    pub fn inbox_pending(&self) -> u64 {
-        self.last_seq().saturating_sub(self.cursor())
-    }
-
-    pub fn durable_seq(&self) -> u64 {
-        self.inner.durable_seq.load(Ordering::SeqCst)
-    }
-
-    /// Called by the group commit after a flush that covered `seq`.
-    pub(crate) fn mark_durable(&self, seq: u64) {
-        self.inner.durable_seq.fetch_max(seq, Ordering::SeqCst);
-        let (lock, condvar) = &self.inner.durable_changed;
-        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        condvar.notify_all();
-    }
-
-    /// Blocks the calling (pipeline) thread until more is durable or `timeout` passes.
-    pub fn wait_for_durable_beyond(&self, seq: u64, timeout: std::time::Duration) {
-        let (lock, condvar) = &self.inner.durable_changed;
-        let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if self.durable_seq() > seq {
-            return;
-        }
-        let _ = condvar.wait_timeout(guard, timeout);
-    }
-
-    pub(crate) fn wake_pipeline(&self) {
-        let (lock, condvar) = &self.inner.durable_changed;
-        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        condvar.notify_all();
-    }
-
-    /// The durable inbox entries after `after`, oldest first, at most `limit`.
-    pub fn inbox_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, InboxEntry)>, StoreError> {
-        let upto = self.durable_seq();
-        let mut out = Vec::new();
-        if upto <= after {
-            return Ok(out);
-        }
-        for item in self
-            .inner
-            .inbox
-            .range(u64_key(after + 1)..=u64_key(upto))
-            .take(limit)
-        {
-            let (key, value) = item?;
-            let seq = read_u64(&key).ok_or(StoreError::Corrupt {
-                tree: "inbox",
-                key: format!("{key:?}"),
-            })?;
-            match decode_inbox(&value) {
-                Some((entry, _body)) => out.push((seq, entry)),
-                None => {
-                    // A record we cannot read must not stall the pipeline forever;
-                    // it is skipped loudly and pruned with the others later.
-                    tracing::error!(message = "Unreadable inbox entry skipped.", seq);
-                    out.push((
-                        seq,
-                        InboxEntry {
-                            source: String::new(),
-                            received_at: 0,
-                            events: Vec::new(),
-                        },
-                    ));
-                }
-            }
-        }
-        Ok(out)
-    }
-
     pub fn flush(&self) -> Result<(), StoreError> {
         if let Err(error) = self.inner.db.flush() {
             let reason = error.to_string();
@@ -354,101 +197,25 @@ impl Store {
         }
     }
 
-    pub fn contact_id_for(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
+    /// Whether the store still answers reads and writes (for `/readyz`).
+    pub fn is_readable(&self) -> bool {
+        self.failure().is_none() && self.inner.meta.get(CURSOR).is_ok()
+    }
+
+    /// The scoring version the store was last scored with, if any.
+    pub fn scoring_version(&self) -> Result<Option<String>, StoreError> {
         Ok(self
             .inner
-            .identities
-            .get(identity.key().as_bytes())?
-            .and_then(|v| read_u64(&v)))
+            .meta
+            .get(SCORING_VERSION)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
-        match self.inner.contacts.get(u64_key(id))? {
-            Some(bytes) => Ok(Some(Contact::from_bytes(&bytes).ok_or_else(|| {
-                StoreError::Corrupt {
-                    tree: "contacts",
-                    key: id.to_string(),
-                }
-            })?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The contact a user's key names, if known.
-    pub fn find_contact(&self, key: &ContactKey) -> Result<Option<Contact>, StoreError> {
-        let id = match key {
-            ContactKey::Id(id) => *id,
-            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
-                Some(id) => id,
-                None => return Ok(None),
-            },
-        };
-        self.contact(id)
-    }
-
-    /// The buying group kept under an account key.
-    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
-        match self.inner.accounts.get(key.as_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
-                StoreError::Corrupt {
-                    tree: "accounts",
-                    key: key.to_string(),
-                }
-            })?)),
-            None => Ok(None),
-        }
-    }
-
-    pub fn touches_of(&self, contact: u64) -> Result<Vec<StoredTouch>, StoreError> {
-        let mut touches = Vec::new();
-        for item in self.inner.touches.scan_prefix(u64_key(contact)) {
-            let (key, value) = item?;
-            touches.push(
-                StoredTouch::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
-                    tree: "touches",
-                    key: format!("{key:?}"),
-                })?,
-            );
-        }
-        Ok(touches)
-    }
-
-    pub fn outcomes_of(&self, contact: u64) -> Result<Vec<StoredOutcome>, StoreError> {
-        self.outcomes_under(&records::contact_outcome_prefix(contact))
-    }
-
-    /// Outcomes kept under an account (no contact known).
-    pub fn account_outcomes(&self, account: &str) -> Result<Vec<StoredOutcome>, StoreError> {
-        self.outcomes_under(&records::account_outcome_prefix(account))
-    }
-
-    /// Outcomes kept under an opportunity (neither contact nor account known).
-    pub fn opportunity_outcomes(
-        &self,
-        opportunity: &str,
-    ) -> Result<Vec<StoredOutcome>, StoreError> {
-        self.outcomes_under(&records::opportunity_outcome_prefix(opportunity))
-    }
-
-    fn outcomes_under(&self, prefix: &[u8]) -> Result<Vec<StoredOutcome>, StoreError> {
-        let mut outcomes = Vec::new();
-        for item in self.inner.outcomes.scan_prefix(prefix) {
-            let (key, value) = item?;
-            outcomes.push(
-                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
-                    tree: "outcomes",
-                    key: format!("{key:?}"),
-                })?,
-            );
-        }
-        Ok(outcomes)
-    }
-
-    pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {
-        Ok(self
-            .inner
-            .erased
-            .contains_key(records::erased_key(identity))?)
+    pub fn set_scoring_version(&self, version: &str) -> Result<(), StoreError> {
+        self.inner
+            .meta
+            .insert(SCORING_VERSION, version.as_bytes())?;
+        Ok(())
     }
 
     /// Bytes the store's files take, for the operator's disk alert.

@@ -1,6 +1,6 @@
 //! A tree plus the writes one delivery has made to it so far.
 //!
-//! The pipeline is the only writer of the trees it changes, so it reads them
+//! The pipeline is the only writer of the trees a round changes, so it reads them
 //! directly and keeps its own writes here; at the end every overlay becomes one
 //! batch and all batches commit in one transaction. Nothing is read inside the
 //! transaction, which sled cannot do while iterating.
@@ -77,6 +77,12 @@ impl<'t> Overlay<'t> {
             }
         }
         Ok(out)
+    }
+
+    /// The tree and this overlay's writes as one batch for it.
+    pub fn into_tree_and_batch(self) -> (&'t Tree, Batch) {
+        let tree = self.tree;
+        (tree, self.into_batch())
     }
 
     pub fn into_batch(self) -> Batch {

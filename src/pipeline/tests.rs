@@ -1,0 +1,135 @@
+//! The pipeline applied to a real store: the account line reaching every member and
+//! running out, and a rescore counting each queued contact once.
+
+use super::{apply_deliveries, refresh, Context};
+use crate::fields::Recipients;
+use crate::model::MILLIS_PER_DAY;
+use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::scoring::ScoringConfig;
+use crate::store::{InboxEntry, Store};
+
+const DAY: Millis = MILLIS_PER_DAY as Millis;
+/// Monday 2026-11-16 00:00 UTC.
+const MONDAY: Millis = 1_795_219_200_000;
+
+fn meeting(n: u64, email: &str, at: Millis) -> (u64, InboxEntry) {
+    let event = Event {
+        provider_id: format!("m{n}"),
+        body: EventBody::Touch(Touch {
+            who: vec![Identity::email(email)],
+            kind: TouchKind::MeetingBooked,
+            occurred_at: at,
+            account: None,
+            properties: None,
+        }),
+    };
+    let entry = InboxEntry {
+        source: "standard".into(),
+        received_at: at,
+        events: vec![event],
+    };
+    (n, entry)
+}
+
+fn reasons(store: &Store, email: &str) -> Vec<String> {
+    let id = store
+        .contact_id_for(&Identity::email(email))
+        .unwrap()
+        .unwrap();
+    let contact = store.contact(id).unwrap().unwrap();
+    contact.visible.unwrap().reasons
+}
+
+#[test]
+fn a_rescore_counts_each_queued_contact_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let sinks = Recipients::new();
+    let before = ScoringConfig::default();
+    let context = |scoring| Context {
+        store: &store,
+        scoring,
+        sinks: &sinks,
+        now: MONDAY + DAY,
+    };
+    apply_deliveries(
+        &context(&before),
+        &[
+            meeting(1, "ann@acme.com", MONDAY),
+            meeting(2, "bo@acme.com", MONDAY),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        reasons(&store, "ann@acme.com")[0],
+        "2 people from acme.com engaged this week"
+    );
+    // A meeting now weighs too little to make anyone engaged: both scores change
+    // in the pass, then the line goes and both are queued again.
+    let mut after = ScoringConfig::default();
+    after.weights.insert(TouchKind::MeetingBooked, 1.0);
+    let done = crate::pipeline::rescore::rescore(&context(&after), |_, _| {}).unwrap();
+    assert!(!reasons(&store, "ann@acme.com")[0].contains("engaged this week"));
+    assert_eq!((done.contacts, done.touches, done.queued), (2, 2, 2));
+    let ann = store
+        .contact(
+            store
+                .contact_id_for(&Identity::email("ann@acme.com"))
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+    let change = ann.stage_history.last().unwrap();
+    assert_eq!(change.at, MONDAY + DAY);
+    let version = crate::scoring::version(&after);
+    assert!(
+        change
+            .reason
+            .ends_with(&format!("; rescored under scoring version {version}")),
+        "{:?}",
+        ann.stage_history
+    );
+}
+
+#[test]
+fn the_account_line_reaches_every_member_and_runs_out_after_a_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let scoring = ScoringConfig::default();
+    let sinks = Recipients::new();
+    let at = |now| Context {
+        store: &store,
+        scoring: &scoring,
+        sinks: &sinks,
+        now,
+    };
+    let line = "2 people from acme.com engaged this week";
+    apply_deliveries(&at(MONDAY), &[meeting(1, "ann@acme.com", MONDAY)]).unwrap();
+    assert!(!reasons(&store, "ann@acme.com").contains(&line.to_string()));
+    // Bo's meeting makes two: Ann is told too, though nothing of hers changed.
+    let tuesday = MONDAY + DAY;
+    apply_deliveries(&at(tuesday), &[meeting(2, "bo@acme.com", tuesday)]).unwrap();
+    assert_eq!(reasons(&store, "bo@acme.com")[0], line);
+    assert_eq!(reasons(&store, "ann@acme.com")[0], line);
+    // Eight days on, the decay refresh finds the week over for both.
+    let later = tuesday + 8 * DAY;
+    let ids: Vec<u64> = ["ann@acme.com", "bo@acme.com"]
+        .iter()
+        .map(|email| {
+            store
+                .contact_id_for(&Identity::email(email))
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    // Ann is queued for her own decay and again for the line: one contact, once.
+    assert_eq!(refresh(&at(later), &ids[..1]).unwrap(), 2);
+    for email in ["ann@acme.com", "bo@acme.com"] {
+        let shown = reasons(&store, email);
+        assert!(
+            !shown.iter().any(|r| r.contains("engaged this week")),
+            "{email}: {shown:?}"
+        );
+    }
+}

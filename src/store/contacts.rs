@@ -1,0 +1,205 @@
+//! Reading people, accounts and their logs: for the views, the rescore and the
+//! decay refresh. Writes go through a [`super::Round`].
+
+use super::records::{
+    account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
+    read_u64, u64_key,
+};
+use super::{Account, Contact, Store, StoreError, StoredOutcome, StoredTouch};
+use crate::model::{ContactKey, Identity};
+use std::iter::Peekable;
+
+impl Store {
+    pub fn contact_id_for(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .inner
+            .identities
+            .get(identity.key().as_bytes())?
+            .and_then(|v| read_u64(&v)))
+    }
+
+    pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
+        match self.inner.contacts.get(u64_key(id))? {
+            Some(bytes) => Ok(Some(Contact::from_bytes(&bytes).ok_or_else(|| {
+                StoreError::Corrupt {
+                    tree: "contacts",
+                    key: id.to_string(),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The contact a user's key names, if known.
+    pub fn find_contact(&self, key: &ContactKey) -> Result<Option<Contact>, StoreError> {
+        let id = match key {
+            ContactKey::Id(id) => *id,
+            ContactKey::Identity(identity) => match self.contact_id_for(identity)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.contact(id)
+    }
+
+    /// The buying group kept under an account key.
+    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        match self.inner.accounts.get(key.as_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
+                StoreError::Corrupt {
+                    tree: "accounts",
+                    key: key.to_string(),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn touches_of(&self, contact: u64) -> Result<Vec<StoredTouch>, StoreError> {
+        let mut touches = Vec::new();
+        for item in self.inner.touches.scan_prefix(u64_key(contact)) {
+            let (key, value) = item?;
+            touches.push(
+                StoredTouch::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
+                    tree: "touches",
+                    key: format!("{key:?}"),
+                })?,
+            );
+        }
+        Ok(touches)
+    }
+
+    pub fn outcomes_of(&self, contact: u64) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&contact_outcome_prefix(contact))
+    }
+
+    /// Outcomes kept under an account (no contact known).
+    pub fn account_outcomes(&self, account: &str) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&account_outcome_prefix(account))
+    }
+
+    /// Outcomes kept under an opportunity (neither contact nor account known).
+    pub fn opportunity_outcomes(
+        &self,
+        opportunity: &str,
+    ) -> Result<Vec<StoredOutcome>, StoreError> {
+        self.outcomes_under(&opportunity_outcome_prefix(opportunity))
+    }
+
+    fn outcomes_under(&self, prefix: &[u8]) -> Result<Vec<StoredOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for item in self.inner.outcomes.scan_prefix(prefix) {
+            let (key, value) = item?;
+            outcomes.push(
+                serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
+                    tree: "outcomes",
+                    key: format!("{key:?}"),
+                })?,
+            );
+        }
+        Ok(outcomes)
+    }
+
+    pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {
+        Ok(self.inner.erased.contains_key(erased_key(identity))?)
+    }
+
+    /// Every contact id, in order.
+    pub fn contact_ids(&self) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+        self.inner
+            .contacts
+            .iter()
+            .keys()
+            .filter_map(|key| match key {
+                Ok(key) => read_u64(&key).map(Ok),
+                Err(error) => Some(Err(error.into())),
+            })
+    }
+
+    /// The highest contact id given out so far, 0 for none. Ids are given in
+    /// sequence, so this is the count give or take the merged-away.
+    pub fn highest_contact_id(&self) -> Result<u64, StoreError> {
+        Ok(match self.inner.contacts.last()? {
+            Some((key, _)) => read_u64(&key).unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    pub fn has_contacts(&self) -> bool {
+        !self.inner.contacts.is_empty()
+    }
+
+    /// Walks the contacts with ids in `[from, to)`, each with its touch log in time
+    /// order, and writes back those whose record `visit` changed, one by one: for a
+    /// rescore, which is redone whole if interrupted.
+    ///
+    /// Both trees are keyed by contact id first, so one pass over each walks them in
+    /// step: the touch log of contact n follows that of contact n − 1.
+    pub fn rewrite_contacts(
+        &self,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(&mut Contact, &mut TouchLog<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let (low, high) = (u64_key(from), u64_key(to));
+        let mut touches = self.inner.touches.range(low..high).peekable();
+        for item in self.inner.contacts.range(low..high) {
+            let (key, value) = item?;
+            let mut contact = Contact::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
+                tree: "contacts",
+                key: format!("{key:?}"),
+            })?;
+            let mut log = TouchLog {
+                touches: &mut touches,
+                owner: contact.id,
+            };
+            visit(&mut contact, &mut log)?;
+            // What the visit left unread is this contact's, not the next one's.
+            for touch in log.by_ref() {
+                touch?;
+            }
+            let encoded = contact.to_bytes()?;
+            if encoded != value.as_ref() {
+                self.inner.contacts.insert(&key, encoded)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One contact's touch log, read in step with the contacts.
+pub struct TouchLog<'a> {
+    touches: &'a mut Peekable<sled::Iter>,
+    owner: u64,
+}
+
+impl Iterator for TouchLog<'_> {
+    type Item = Result<StoredTouch, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let owner = match self.touches.peek()? {
+                Ok((key, _)) => read_u64(key),
+                Err(_) => None,
+            };
+            match owner {
+                // A log without a contact (merged away mid-write): not ours.
+                Some(owner) if owner < self.owner => {
+                    self.touches.next();
+                }
+                Some(owner) if owner > self.owner => return None,
+                _ => break,
+            }
+        }
+        let (key, bytes) = match self.touches.next()? {
+            Ok(item) => item,
+            Err(error) => return Some(Err(error.into())),
+        };
+        Some(
+            StoredTouch::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt {
+                tree: "touches",
+                key: format!("{key:?}"),
+            }),
+        )
+    }
+}

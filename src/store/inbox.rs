@@ -1,0 +1,184 @@
+//! The inbox: verified deliveries appended under sequence numbers and made durable
+//! by the group commit; the pipeline reads them in order up to the durable
+//! watermark, and applied ones are pruned after the retention.
+
+use super::records::{decode_inbox, encode_inbox, read_u64, seen_key, u64_key};
+use super::{Appended, GroupCommit, InboxEntry, Store, StoreError};
+use crate::model::Millis;
+use crate::sources::Accepted;
+use std::sync::atomic::Ordering;
+
+impl Store {
+    /// Writes a verified delivery to the inbox and returns once it is on disk.
+    pub async fn append(
+        &self,
+        commit: &GroupCommit,
+        source: &str,
+        accepted: Accepted,
+        body: &[u8],
+        now: Millis,
+    ) -> Result<Appended, StoreError> {
+        let result = self
+            .append_durably(commit, source, accepted, body, now)
+            .await;
+        if let Err(StoreError::Sled(_)) = result {
+            // After an I/O error sled refuses every write, and only a flush says so
+            // for sure; a store that cannot write tells the daemon to stop.
+            let _ = self.flush();
+        }
+        result
+    }
+
+    async fn append_durably(
+        &self,
+        commit: &GroupCommit,
+        source: &str,
+        accepted: Accepted,
+        body: &[u8],
+        now: Millis,
+    ) -> Result<Appended, StoreError> {
+        let events = accepted.into_events();
+        if events.is_empty() {
+            return Ok(Appended::Empty);
+        }
+        let mut already_seen = true;
+        for event in &events {
+            if !self
+                .inner
+                .seen
+                .contains_key(seen_key(source, &event.provider_id))?
+            {
+                already_seen = false;
+                break;
+            }
+        }
+        if already_seen {
+            // Its first copy may have been applied but not yet flushed: answer only
+            // once a flush has covered it, like any other acknowledgement.
+            commit.wait_durable().await?;
+            return Ok(Appended::Duplicate);
+        }
+        let value = encode_inbox(
+            &InboxEntry {
+                source: source.to_string(),
+                received_at: now,
+                events,
+            },
+            body,
+        )?;
+        let seq = {
+            let _guard = self
+                .inner
+                .append_lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
+            self.inner.inbox.insert(u64_key(seq), value)?;
+            self.inner.last_seq.store(seq, Ordering::SeqCst);
+            seq
+        };
+        commit.wait_durable().await?;
+        Ok(Appended::Stored(seq))
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.inner.last_seq.load(Ordering::SeqCst)
+    }
+
+    pub fn cursor(&self) -> u64 {
+        self.inner.cursor.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_cursor_cached(&self, seq: u64) {
+        self.inner.cursor.store(seq, Ordering::SeqCst);
+    }
+
+    pub fn inbox_pending(&self) -> u64 {
+        self.last_seq().saturating_sub(self.cursor())
+    }
+
+    pub fn durable_seq(&self) -> u64 {
+        self.inner.durable_seq.load(Ordering::SeqCst)
+    }
+
+    /// Called by the group commit after a flush that covered `seq`.
+    pub(crate) fn mark_durable(&self, seq: u64) {
+        self.inner.durable_seq.fetch_max(seq, Ordering::SeqCst);
+        let (lock, condvar) = &self.inner.durable_changed;
+        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        condvar.notify_all();
+    }
+
+    /// Blocks the calling (pipeline) thread until more is durable or `timeout` passes.
+    pub fn wait_for_durable_beyond(&self, seq: u64, timeout: std::time::Duration) {
+        let (lock, condvar) = &self.inner.durable_changed;
+        let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.durable_seq() > seq {
+            return;
+        }
+        let _ = condvar.wait_timeout(guard, timeout);
+    }
+
+    pub(crate) fn wake_pipeline(&self) {
+        let (lock, condvar) = &self.inner.durable_changed;
+        let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        condvar.notify_all();
+    }
+
+    /// The durable inbox entries after `after`, oldest first, at most `limit`.
+    pub fn inbox_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, InboxEntry)>, StoreError> {
+        let upto = self.durable_seq();
+        let mut out = Vec::new();
+        if upto <= after {
+            return Ok(out);
+        }
+        for item in self
+            .inner
+            .inbox
+            .range(u64_key(after + 1)..=u64_key(upto))
+            .take(limit)
+        {
+            let (key, value) = item?;
+            let seq = read_u64(&key).ok_or(StoreError::Corrupt {
+                tree: "inbox",
+                key: format!("{key:?}"),
+            })?;
+            match decode_inbox(&value) {
+                Some((entry, _body)) => out.push((seq, entry)),
+                None => {
+                    // A record we cannot read must not stall the pipeline forever;
+                    // it is skipped loudly and pruned with the others later.
+                    tracing::error!(message = "Unreadable inbox entry skipped.", seq);
+                    out.push((
+                        seq,
+                        InboxEntry {
+                            source: String::new(),
+                            received_at: 0,
+                            events: Vec::new(),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops applied deliveries received before `keep_after`, oldest first.
+    pub fn prune_inbox(&self, keep_after: Millis) -> Result<(), StoreError> {
+        let inbox = &self.inner.inbox;
+        for item in inbox.range(..=u64_key(self.cursor())) {
+            let (key, value) = item?;
+            match decode_inbox(&value) {
+                Some((entry, _)) if entry.received_at >= keep_after => break,
+                _ => {
+                    inbox.remove(key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,380 @@
+//! A round: the pipeline's writes to the store, read back as they will be, then
+//! committed together with the cursor in one sled transaction, so that a crash
+//! replays a whole round or none of it.
+//!
+//! The methods speak of contacts, identities, touches, outcomes, accounts and the
+//! outbox; which tree and which key hold each is this module's business alone.
+
+use super::overlay::Overlay;
+use super::records::{
+    account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
+    opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_key, u64_key,
+};
+use super::{
+    Account, Contact, DeadLetter, OutboxEntry, Store, StoreError, StoredOutcome, StoredTouch,
+    CURSOR,
+};
+use crate::model::{Identity, Millis};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+/// Where a touch stands in a contact's log; handed back to rewrite its weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchKey(Vec<u8>);
+
+/// Whom an outcome is kept under: its contact, else its account, else its
+/// opportunity (a CRM deal whose people are not known yet).
+#[derive(Debug, Clone, Copy)]
+pub enum OutcomeOwner<'a> {
+    Contact(u64),
+    Account(&'a str),
+    Opportunity(&'a str),
+}
+
+pub struct Round<'s> {
+    store: &'s Store,
+    contacts: Overlay<'s>,
+    identities: Overlay<'s>,
+    touches: Overlay<'s>,
+    outcomes: Overlay<'s>,
+    seen: Overlay<'s>,
+    outbox: Overlay<'s>,
+    erased: Overlay<'s>,
+    meta: Overlay<'s>,
+    dead_letters: Overlay<'s>,
+    accounts: Overlay<'s>,
+}
+
+fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        key: format!("{key:?}"),
+    }
+}
+
+impl Store {
+    /// A round of writes that reads its own writes. The pipeline is the only writer
+    /// of the trees a round changes, so nothing it read can change under it.
+    pub fn round(&self) -> Round<'_> {
+        let trees = &self.inner;
+        Round {
+            store: self,
+            contacts: Overlay::new(&trees.contacts),
+            identities: Overlay::new(&trees.identities),
+            touches: Overlay::new(&trees.touches),
+            outcomes: Overlay::new(&trees.outcomes),
+            seen: Overlay::new(&trees.seen),
+            outbox: Overlay::new(&trees.outbox),
+            erased: Overlay::new(&trees.erased),
+            meta: Overlay::new(&trees.meta),
+            dead_letters: Overlay::new(&trees.dead_letters),
+            accounts: Overlay::new(&trees.accounts),
+        }
+    }
+}
+
+impl<'s> Round<'s> {
+    pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
+        let key = u64_key(id);
+        match self.contacts.get(key)? {
+            Some(bytes) => Ok(Some(
+                Contact::from_bytes(&bytes).ok_or_else(|| corrupt("contacts", &key))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub fn has_contact(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.contacts.get(u64_key(id))?.is_some())
+    }
+
+    pub fn put_contact(&mut self, contact: &Contact) -> Result<(), StoreError> {
+        self.contacts
+            .insert(u64_key(contact.id), contact.to_bytes()?);
+        Ok(())
+    }
+
+    pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
+        self.contacts.remove(u64_key(id))?;
+        Ok(())
+    }
+
+    /// An id no contact has had: ids only grow.
+    pub fn new_contact_id(&self) -> Result<u64, StoreError> {
+        self.store.generate_id()
+    }
+
+    /// The contact an identity was last given to (which may since have gone).
+    pub fn identity(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .identities
+            .get(identity.key().as_bytes())?
+            .and_then(|value| read_u64(&value)))
+    }
+
+    pub fn map_identity(&mut self, identity: &Identity, contact: u64) {
+        self.identities
+            .insert(identity.key().as_bytes(), u64_key(contact));
+    }
+
+    pub fn unmap_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
+        self.identities.remove(identity.key().as_bytes())?;
+        Ok(())
+    }
+
+    pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {
+        Ok(self.erased.get(erased_key(identity))?.is_some())
+    }
+
+    /// Remembers only a hash of the identity, so that later events about the person
+    /// are dropped without keeping who they were.
+    pub fn mark_erased(&mut self, identity: &Identity, at: Millis) {
+        self.erased.insert(erased_key(identity), u64_key(at as u64));
+    }
+
+    /// Whether the event with this provider id from this source was applied before.
+    pub fn seen(&self, source: &str, provider_id: &str) -> Result<bool, StoreError> {
+        Ok(self.seen.get(seen_key(source, provider_id))?.is_some())
+    }
+
+    pub fn mark_seen(&mut self, source: &str, provider_id: &str, seq: u64) {
+        self.seen
+            .insert(seen_key(source, provider_id), u64_key(seq));
+    }
+
+    /// Adds or replaces a touch in the contact's log, which is ordered by time.
+    pub fn put_touch(
+        &mut self,
+        contact: u64,
+        id: &[u8; 8],
+        touch: &StoredTouch,
+    ) -> Result<(), StoreError> {
+        self.touches
+            .insert(touch_key(contact, touch.occurred_at, id), touch.to_bytes()?);
+        Ok(())
+    }
+
+    /// The contact's touch log in time order, as this round leaves it.
+    pub fn touch_log(&self, contact: u64) -> Result<Vec<(TouchKey, StoredTouch)>, StoreError> {
+        let mut log = Vec::new();
+        for key in self.touches.keys_with_prefix(&u64_key(contact))? {
+            if let Some(bytes) = self.touches.get(&key)? {
+                let touch =
+                    StoredTouch::from_bytes(&bytes).ok_or_else(|| corrupt("touches", &key))?;
+                log.push((TouchKey(key), touch));
+            }
+        }
+        Ok(log)
+    }
+
+    /// Writes a touch of the log back where it stood (its weight or notes changed).
+    pub fn rewrite_touch(&mut self, key: &TouchKey, touch: &StoredTouch) -> Result<(), StoreError> {
+        self.touches.insert(&key.0, touch.to_bytes()?);
+        Ok(())
+    }
+
+    /// Moves one contact's touch log to another (a merge).
+    pub fn move_touches(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        for key in self.touches.keys_with_prefix(&u64_key(from))? {
+            if let Some(value) = self.touches.remove(&key)? {
+                let mut moved = key;
+                moved[..8].copy_from_slice(&to.to_be_bytes());
+                self.touches.insert(moved, value.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn remove_touches(&mut self, contact: u64) -> Result<(), StoreError> {
+        for key in self.touches.keys_with_prefix(&u64_key(contact))? {
+            self.touches.remove(key)?;
+        }
+        Ok(())
+    }
+
+    pub fn put_outcome(
+        &mut self,
+        owner: OutcomeOwner<'_>,
+        occurred_at: Millis,
+        id: &[u8; 8],
+        outcome: &StoredOutcome,
+    ) -> Result<(), StoreError> {
+        let prefix = match owner {
+            OutcomeOwner::Contact(contact) => contact_outcome_prefix(contact),
+            OutcomeOwner::Account(account) => account_outcome_prefix(account),
+            OutcomeOwner::Opportunity(opportunity) => opportunity_outcome_prefix(opportunity),
+        };
+        self.outcomes.insert(
+            outcome_key(&prefix, occurred_at, id),
+            serde_json::to_vec(outcome)?,
+        );
+        Ok(())
+    }
+
+    /// Moves one contact's outcomes to another (a merge).
+    pub fn move_outcomes(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        let (from_prefix, to_prefix) = (contact_outcome_prefix(from), contact_outcome_prefix(to));
+        for key in self.outcomes.keys_with_prefix(&from_prefix)? {
+            if let Some(value) = self.outcomes.remove(&key)? {
+                let mut moved = to_prefix.clone();
+                moved.extend_from_slice(&key[from_prefix.len()..]);
+                self.outcomes.insert(moved, value.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn remove_outcomes(&mut self, contact: u64) -> Result<(), StoreError> {
+        for key in self
+            .outcomes
+            .keys_with_prefix(&contact_outcome_prefix(contact))?
+        {
+            self.outcomes.remove(key)?;
+        }
+        Ok(())
+    }
+
+    /// Puts a record's latest fields in a sink's outbox, replacing what was waiting.
+    pub fn queue(&mut self, sink: &str, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let key = match &entry.account {
+            Some(account) => account_outbox_key(sink, account),
+            None => outbox_key(sink, entry.contact),
+        };
+        self.outbox.insert(key, serde_json::to_vec(entry)?);
+        Ok(())
+    }
+
+    /// Drops what waits for a sink about a contact.
+    pub fn unqueue_contact(&mut self, sink: &str, contact: u64) -> Result<(), StoreError> {
+        self.outbox.remove(outbox_key(sink, contact))?;
+        Ok(())
+    }
+
+    pub fn remove_dead_letters_of(&mut self, contact: u64) -> Result<(), StoreError> {
+        for (key, value) in self.dead_letters.entries()? {
+            let letter: DeadLetter =
+                serde_json::from_slice(&value).map_err(|_| corrupt("dead_letters", &key))?;
+            if letter.contact == contact {
+                self.dead_letters.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        match self.accounts.get(key.as_bytes())? {
+            Some(bytes) => Ok(Some(
+                serde_json::from_slice(&bytes).map_err(|_| corrupt("accounts", key.as_bytes()))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The line the account puts in its members' reasons, as last decided; the
+    /// members are skipped, not built.
+    pub fn account_line(&self, key: &str) -> Result<Option<String>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct LineOnly {
+            #[serde(default)]
+            member_line: Option<String>,
+        }
+        let Some(bytes) = self.accounts.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let account: LineOnly =
+            serde_json::from_slice(&bytes).map_err(|_| corrupt("accounts", key.as_bytes()))?;
+        Ok(account.member_line)
+    }
+
+    /// Writes the account unless it is stored exactly so already: a look that changed
+    /// nothing (the decay refresh) writes nothing.
+    pub fn put_account(&mut self, account: &Account) -> Result<(), StoreError> {
+        let encoded = serde_json::to_vec(account)?;
+        let key = account.key.as_bytes();
+        if self.accounts.get(key)?.as_deref() != Some(encoded.as_slice()) {
+            self.accounts.insert(key, encoded);
+        }
+        Ok(())
+    }
+
+    pub fn remove_account(&mut self, key: &str) -> Result<(), StoreError> {
+        self.accounts.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Whether the round has written anything.
+    pub fn is_empty(&self) -> bool {
+        self.overlays().iter().all(|overlay| overlay.is_empty())
+    }
+
+    fn overlays(&self) -> [&Overlay<'_>; 10] {
+        [
+            &self.contacts,
+            &self.identities,
+            &self.touches,
+            &self.outcomes,
+            &self.seen,
+            &self.outbox,
+            &self.erased,
+            &self.meta,
+            &self.dead_letters,
+            &self.accounts,
+        ]
+    }
+
+    /// Each tree written to, with its writes as one batch; in the same order
+    /// whatever was written, so that transactions take their locks alike.
+    fn into_batches(self) -> Vec<(&'s sled::Tree, sled::Batch)> {
+        [
+            self.contacts,
+            self.identities,
+            self.touches,
+            self.outcomes,
+            self.seen,
+            self.outbox,
+            self.erased,
+            self.meta,
+            self.dead_letters,
+            self.accounts,
+        ]
+        .into_iter()
+        .filter(|overlay| !overlay.is_empty())
+        .map(Overlay::into_tree_and_batch)
+        .collect()
+    }
+
+    /// Commits every write of the round, and the cursor past the deliveries it
+    /// applied, in one transaction: all or nothing.
+    pub fn commit(mut self, cursor: Option<u64>) -> Result<(), StoreError> {
+        if let Some(seq) = cursor {
+            self.meta.insert(CURSOR, u64_key(seq));
+        } else if self.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        let (trees, batches): (Vec<&sled::Tree>, Vec<sled::Batch>) =
+            self.into_batches().into_iter().unzip();
+        trees
+            .as_slice()
+            .transaction(|views: &Vec<TransactionalTree>| {
+                for (view, batch) in views.iter().zip(&batches) {
+                    view.apply_batch(batch)?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })?;
+        if let Some(seq) = cursor {
+            store.set_cursor_cached(seq);
+        }
+        Ok(())
+    }
+
+    /// Writes each tree's part on its own, without one transaction around them: for
+    /// work that is redone whole if interrupted (a rescore), where a transaction
+    /// would cost more than the work.
+    pub fn apply(self) -> Result<(), StoreError> {
+        for (tree, batch) in self.into_batches() {
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
+}
