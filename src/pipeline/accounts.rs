@@ -3,7 +3,7 @@
 //! account; a change of the account's line in its members' reasons ("4 people from
 //! acme.com engaged this week") queues every member again.
 
-use super::apply::Context;
+use super::context::Context;
 use super::queue::{queue, queue_account};
 use crate::scoring::account::{account_key, account_name, score_account, Member};
 use crate::store::{Account, AccountVisible, Contact, Round, StoreError};

@@ -6,13 +6,12 @@
 //! groups are settled in `accounts`, and what a rep would see is queued in `queue`.
 
 use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
+use super::context::Context;
 use super::queue::queue;
-use crate::fields::Recipients;
-use crate::model::{Event, EventBody, Millis, Outcome, Profile, Touch, TouchKind};
-use crate::scoring::{self, ScoringConfig};
-use crate::store::records::touch_id;
+use crate::model::{Event, EventBody, Outcome, Profile, Touch, TouchKind};
+use crate::scoring;
 use crate::store::{
-    Contact, InboxEntry, OutcomeOwner, ProfileField, Round, Store, StoreError, StoredOutcome,
+    touch_id, Contact, InboxEntry, OutcomeOwner, ProfileField, Round, StoreError, StoredOutcome,
     StoredTouch,
 };
 use std::collections::BTreeSet;
@@ -23,14 +22,6 @@ pub struct Applied {
     pub touches: Vec<TouchKind>,
     pub duplicates: usize,
     pub dropped_erased: usize,
-}
-
-pub struct Context<'a> {
-    pub store: &'a Store,
-    pub scoring: &'a ScoringConfig,
-    /// The sinks queued for, and which records each can address.
-    pub sinks: &'a Recipients,
-    pub now: Millis,
 }
 
 /// A group of deliveries being applied: the round of writes, and what is left to

@@ -3,7 +3,8 @@
 //! one (exactly: attention sums are linear); a CRM merge retires the losing ids; an
 //! erasure forgets the person and remembers only a hash of who it was.
 
-use super::apply::{Apply, Context};
+use super::apply::Apply;
+use super::context::Context;
 use crate::model::Identity;
 use crate::store::{Contact, StoreError};
 

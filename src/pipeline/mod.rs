@@ -6,13 +6,15 @@
 
 mod accounts;
 mod apply;
+mod context;
 mod identity;
 mod queue;
 pub mod rescore;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{apply_deliveries, refresh, Applied, Context};
+pub use apply::{apply_deliveries, refresh, Applied};
+pub use context::Context;
 
 use crate::clock::now_millis;
 use crate::fields::Recipients;

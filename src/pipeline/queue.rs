@@ -1,7 +1,7 @@
 //! The outbox queue: what a rep would see of a contact or an account, under
 //! attentiond's field names, put in the outbox of every sink that can address it.
 
-use super::apply::Context;
+use super::context::Context;
 use crate::fields::{FieldValue, PushFields};
 use crate::scoring::{qualify, Visible};
 use crate::store::{AccountVisible, Contact, OutboxEntry, Round, StageChange, StoreError};

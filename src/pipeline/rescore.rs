@@ -10,7 +10,7 @@
 //! `explain`.
 
 use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
-use super::apply::Context;
+use super::context::Context;
 use super::queue::queue;
 use crate::model::Millis;
 use crate::scoring::{self, Attention};

@@ -10,14 +10,14 @@ mod contacts;
 mod inbox;
 mod outbox;
 mod overlay;
-pub mod records;
+mod records;
 mod round;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
 pub use outbox::Pending;
 pub use records::{
-    Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
+    touch_id, Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
 pub use round::{OutcomeOwner, Round, TouchKey};
