@@ -1,7 +1,7 @@
 //! Reading people, accounts and their logs: for the views, the rescore and the
 //! decay refresh. Writes go through a [`super::Round`].
 
-use super::records::{
+use super::keys::{
     account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
     read_u64, u64_key,
 };

@@ -2,7 +2,8 @@
 //! by the group commit; the pipeline reads them in order up to the durable
 //! watermark, and applied ones are pruned after the retention.
 
-use super::records::{decode_inbox, encode_inbox, read_u64, seen_key, u64_key};
+use super::keys::{read_u64, seen_key, u64_key};
+use super::records::{decode_inbox, encode_inbox};
 use super::{Appended, GroupCommit, InboxEntry, Store, StoreError};
 use crate::model::Millis;
 use crate::sources::Accepted;

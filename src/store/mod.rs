@@ -8,6 +8,7 @@
 mod commit;
 mod contacts;
 mod inbox;
+mod keys;
 mod outbox;
 mod overlay;
 mod records;
@@ -15,14 +16,15 @@ mod round;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
+pub use keys::touch_id;
 pub use outbox::Pending;
 pub use records::{
-    touch_id, Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
+    Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
 pub use round::{OutcomeOwner, Round, TouchKey};
 
-use records::read_u64;
+use keys::read_u64;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

@@ -3,7 +3,7 @@
 //! compares with the bytes taken, so a value that replaced the entry while it was
 //! in flight is never lost. Dead letters are the entries a sink gave up on.
 
-use super::records::{
+use super::keys::{
     dead_letter_id, entry_outbox_key, outbox_prefix, outbox_records_prefix, u64_key,
 };
 use super::{DeadLetter, OutboxEntry, Store, StoreError};

@@ -1,11 +1,10 @@
-//! What is kept on disk, tree by tree, and how keys are laid out.
+//! What is kept on disk, tree by tree: the records and their encodings.
 
 use super::StoreError;
-use crate::fields::{PushFields, Records};
+use crate::fields::PushFields;
 use crate::model::{Event, Identity, Millis, Outcome, TouchKind};
 use crate::scoring::{Attention, Visible};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// A person as attentiond knows them: every identity seen, and their attention.
@@ -371,131 +370,6 @@ pub fn decode_inbox(bytes: &[u8]) -> Option<(InboxEntry, &[u8])> {
     let meta = bytes.get(4..4 + len)?;
     let entry = serde_json::from_slice(meta).ok()?;
     Some((entry, &bytes[4 + len..]))
-}
-
-pub fn u64_key(value: u64) -> [u8; 8] {
-    value.to_be_bytes()
-}
-
-pub fn read_u64(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
-}
-
-/// Same source and provider id → same touch id, whatever the delivery attempt.
-pub fn touch_id(source: &str, provider_id: &str) -> [u8; 8] {
-    let digest = Sha256::new()
-        .chain_update(source.as_bytes())
-        .chain_update([0])
-        .chain_update(provider_id.as_bytes())
-        .finalize();
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&digest[..8]);
-    id
-}
-
-/// Touches sort by contact, then time, then id, so one contact's log is one range.
-pub fn touch_key(contact: u64, occurred_at: Millis, id: &[u8; 8]) -> [u8; 24] {
-    let mut key = [0u8; 24];
-    key[..8].copy_from_slice(&contact.to_be_bytes());
-    // Flipping the sign bit keeps negative times (before 1970) in order.
-    key[8..16].copy_from_slice(&((occurred_at as u64) ^ (1 << 63)).to_be_bytes());
-    key[16..].copy_from_slice(id);
-    key
-}
-
-pub fn seen_key(source: &str, provider_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(source.len() + 1 + provider_id.len());
-    key.extend_from_slice(source.as_bytes());
-    key.push(0);
-    key.extend_from_slice(provider_id.as_bytes());
-    key
-}
-
-pub fn outbox_prefix(sink: &str) -> Vec<u8> {
-    let mut key = sink.as_bytes().to_vec();
-    key.push(0);
-    key
-}
-
-/// A sink's pending records of one kind: `sink`, 0, `c` (contacts) or `a` (accounts).
-pub fn outbox_records_prefix(sink: &str, records: Records) -> Vec<u8> {
-    let mut key = outbox_prefix(sink);
-    key.push(match records {
-        Records::Contacts => b'c',
-        Records::Accounts => b'a',
-    });
-    key
-}
-
-pub fn outbox_key(sink: &str, contact: u64) -> Vec<u8> {
-    let mut key = outbox_records_prefix(sink, Records::Contacts);
-    key.extend_from_slice(&contact.to_be_bytes());
-    key
-}
-
-pub fn account_outbox_key(sink: &str, account: &str) -> Vec<u8> {
-    let mut key = outbox_records_prefix(sink, Records::Accounts);
-    key.extend_from_slice(account.as_bytes());
-    key
-}
-
-/// The outbox key of an entry, whichever kind of record it is.
-pub fn entry_outbox_key(sink: &str, entry: &OutboxEntry) -> Vec<u8> {
-    match &entry.account {
-        Some(account) => account_outbox_key(sink, account),
-        None => outbox_key(sink, entry.contact),
-    }
-}
-
-/// One dead letter per sink and record: a newer failure replaces the older one
-/// instead of piling up beside it.
-pub fn dead_letter_id(sink: &str, contact: u64, account: Option<&str>) -> u64 {
-    let mut hasher = Sha256::new()
-        .chain_update(sink.as_bytes())
-        .chain_update([0])
-        .chain_update(contact.to_be_bytes());
-    if let Some(account) = account {
-        hasher = hasher.chain_update(b"a").chain_update(account.as_bytes());
-    }
-    let digest = hasher.finalize();
-    // Kept below 2^53 so that JavaScript clients read it exactly.
-    u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) >> 11
-}
-
-/// Erased people are remembered only as a hash of an identity, so that later events
-/// about them are dropped without keeping who they were.
-pub fn erased_key(identity: &Identity) -> [u8; 32] {
-    Sha256::digest(identity.key().as_bytes()).into()
-}
-
-/// Outcomes of a contact: `c`, contact, time, id. One contact's log is one range.
-pub fn contact_outcome_prefix(contact: u64) -> Vec<u8> {
-    let mut key = vec![b'c'];
-    key.extend_from_slice(&contact.to_be_bytes());
-    key
-}
-
-/// Outcomes known only by account: `a`, account, 0, time, id.
-pub fn account_outcome_prefix(account: &str) -> Vec<u8> {
-    let mut key = vec![b'a'];
-    key.extend_from_slice(account.as_bytes());
-    key.push(0);
-    key
-}
-
-/// Outcomes known only by their opportunity: `o`, opportunity, 0, time, id.
-pub fn opportunity_outcome_prefix(opportunity: &str) -> Vec<u8> {
-    let mut key = vec![b'o'];
-    key.extend_from_slice(opportunity.as_bytes());
-    key.push(0);
-    key
-}
-
-pub fn outcome_key(prefix: &[u8], occurred_at: Millis, id: &[u8; 8]) -> Vec<u8> {
-    let mut key = prefix.to_vec();
-    key.extend_from_slice(&((occurred_at as u64) ^ (1 << 63)).to_be_bytes());
-    key.extend_from_slice(id);
-    key
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 //! The methods speak of contacts, identities, touches, outcomes, accounts and the
 //! outbox; which tree and which key hold each is this module's business alone.
 
-use super::overlay::Overlay;
-use super::records::{
+use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
     opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_key, u64_key,
 };
+use super::overlay::Overlay;
 use super::{
     Account, Contact, DeadLetter, OutboxEntry, Store, StoreError, StoredOutcome, StoredTouch,
     CURSOR,
