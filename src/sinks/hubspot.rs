@@ -5,10 +5,13 @@
 //! addressed with `"idProperty": "email"`. HubSpot answers 200 when all inputs were
 //! written and 207 with `errors[]` (ids in `context.ids`) when some were not.
 
-use crate::fields::{mapped, resolve_names, FieldKind, FieldNames, FieldSpec, Records};
-use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::secret::Secret;
+use super::retry::{self, Class};
+use super::{
+    is_url, status_text, Crm, Defaults, Deliver, Outcome, RateLimit, Setup, Sink, SinkError,
+};
+use crate::fields::{mapped, FieldKind, FieldSpec, Records};
 use crate::model::Identity;
+use crate::secret::Secret;
 use crate::store::OutboxEntry;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -17,76 +20,31 @@ use std::time::Duration;
 /// HubSpot's limit on inputs per batch call.
 const HUBSPOT_BATCH_LIMIT: usize = 100;
 
+/// Private apps may send 100 requests per 10 s (190 on Professional and Enterprise).
+const DEFAULTS: Defaults = Defaults::new(HUBSPOT_BATCH_LIMIT, RateLimit::new(100, 10.0));
+
+/// HubSpot's own keys of `[sinks.<name>]`; the delivery keys are shared.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HubspotSink {
+pub struct Hubspot {
     /// API base, `https://api.hubapi.com`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
     /// Private app access token (scopes `crm.objects.contacts.write`, and
     /// `crm.objects.companies.write` for account fields).
     pub access_token: Secret,
-    /// How long changes collect before a batch is sent, in milliseconds.
-    #[serde(default = "default_flush_interval_ms")]
-    pub flush_interval_ms: u64,
-    /// Inputs per call, at most 100.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// Failures of one record before it is parked in dead letters.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// Seconds before a request is abandoned and retried.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-    /// Requests per window: HubSpot allows private apps 100 per 10 s (190 on
-    /// Professional and Enterprise).
-    #[serde(default = "default_rate_limit")]
-    pub rate_limit: RateLimit,
-    /// Requests in flight at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Contact property names written, by attentiond field name.
-    #[serde(default)]
-    pub fields: FieldNames,
-    /// Company property names written, by attentiond account field name.
-    #[serde(default)]
-    pub account_fields: FieldNames,
     /// The property group `setup-crm` puts the properties in.
     #[serde(default = "default_property_group")]
     pub property_group: String,
 }
 
+pub type HubspotSink = Sink<Hubspot>;
+
 fn default_base_url() -> String {
     "https://api.hubapi.com".into()
 }
-fn default_flush_interval_ms() -> u64 {
-    1000
-}
-fn default_batch_size() -> usize {
-    HUBSPOT_BATCH_LIMIT
-}
-fn default_max_attempts() -> u32 {
-    5
-}
-fn default_timeout_secs() -> u64 {
-    30
-}
-fn default_rate_limit() -> RateLimit {
-    RateLimit {
-        requests: 100,
-        per_secs: 10.0,
-    }
-}
-fn default_concurrency() -> usize {
-    4
-}
 fn default_property_group() -> String {
     "attention".into()
-}
-
-/// `attention_score`, `attention_trend`, … on contacts and companies alike.
-fn default_name(spec: &FieldSpec) -> String {
-    format!("attention_{}", spec.name)
 }
 
 const COMPANY_PREFIX: &str = "hubspot-company:";
@@ -107,15 +65,6 @@ fn address(identities: &[Identity]) -> Option<(String, bool)> {
 }
 
 impl HubspotSink {
-    fn names(&self, records: Records) -> FieldNames {
-        let configured = match records {
-            Records::Contacts => &self.fields,
-            Records::Accounts => &self.account_fields,
-        };
-        // validate() has refused unknown names, so this cannot fail here.
-        resolve_names(records, default_name, configured).unwrap_or_default()
-    }
-
     pub fn body(&self, records: Records, batch: &[OutboxEntry]) -> serde_json::Value {
         let names = self.names(records);
         let inputs: Vec<serde_json::Value> = batch
@@ -142,7 +91,7 @@ impl HubspotSink {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url.trim_end_matches('/'))
+        format!("{}{path}", self.crm.base_url.trim_end_matches('/'))
     }
 }
 
@@ -192,43 +141,44 @@ fn describe(status: u16, body: &str) -> String {
             Some(category) => format!("HTTP {status} {category}: {}", error.message),
             None => format!("HTTP {status}: {}", error.message),
         },
-        _ => format!(
-            "HTTP {status}: {}",
-            body.chars().take(300).collect::<String>()
-        ),
+        _ => status_text(status, body),
     }
 }
 
-impl CrmInfo for HubspotSink {
+/// HubSpot's 10-second window resets within 10 s: without a Retry-After, that is the
+/// right wait after a 429 that names it.
+fn rolling_window_wait(status: u16, body: &str) -> Option<Duration> {
+    if status != 429 {
+        return None;
+    }
+    let policy = serde_json::from_str::<ErrorResponse>(body)
+        .ok()
+        .and_then(|error| error.policy_name);
+    (policy.as_deref() == Some("TEN_SECONDLY_ROLLING")).then_some(Duration::from_secs(10))
+}
+
+impl Crm for Hubspot {
+    const ACCOUNTS: bool = true;
+
+    fn defaults(&self) -> Defaults {
+        DEFAULTS
+    }
+
+    /// `attention_score`, `attention_trend`, … on contacts and companies alike.
+    fn default_name(spec: &FieldSpec) -> String {
+        format!("attention_{}", spec.name)
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
+        if !is_url(&self.base_url) {
             return Err((
                 "base_url".into(),
                 "must start with https:// or http://".into(),
             ));
         }
-        if self.batch_size == 0 || self.batch_size > HUBSPOT_BATCH_LIMIT {
-            return Err((
-                "batch_size".into(),
-                format!("must be between 1 and {HUBSPOT_BATCH_LIMIT}"),
-            ));
-        }
         if self.access_token.expose().is_empty() {
             return Err(("access_token".into(), "must not be empty".into()));
         }
-        if self.max_attempts == 0 {
-            return Err(("max_attempts".into(), "must be at least 1".into()));
-        }
-        self.rate_limit
-            .validate()
-            .map_err(|error| ("rate_limit".to_string(), error))?;
-        if self.concurrency == 0 {
-            return Err(("concurrency".into(), "must be at least 1".into()));
-        }
-        resolve_names(Records::Contacts, default_name, &self.fields)
-            .map_err(|error| ("fields".to_string(), error))?;
-        resolve_names(Records::Accounts, default_name, &self.account_fields)
-            .map_err(|error| ("account_fields".to_string(), error))?;
         Ok(())
     }
 
@@ -239,28 +189,9 @@ impl CrmInfo for HubspotSink {
     fn account_addressable(&self, account: &str) -> bool {
         company_id(account).is_some()
     }
-
-    fn batch_limit(&self, _records: Records) -> usize {
-        self.batch_size
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            rate: self.rate_limit,
-            concurrency: self.concurrency,
-        }
-    }
-
-    fn flush_interval(&self) -> Duration {
-        Duration::from_millis(self.flush_interval_ms)
-    }
-
-    fn max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
 }
 
-impl Crm for HubspotSink {
+impl Deliver for HubspotSink {
     async fn send(
         &self,
         client: &reqwest::Client,
@@ -273,60 +204,28 @@ impl Crm for HubspotSink {
         ));
         let response = client
             .post(&url)
-            .bearer_auth(self.access_token.expose())
-            .timeout(Duration::from_secs(self.timeout_secs))
+            .bearer_auth(self.crm.access_token.expose())
+            .timeout(self.delivery.timeout())
             .json(&self.body(records, batch))
             .send()
             .await;
         let response = match response {
             Ok(response) => response,
-            Err(error) => {
-                return Outcome::Transient {
-                    status: None,
-                    retry_after: None,
-                    error: super::error_chain(&error.without_url()),
-                }
-            }
+            Err(error) => return Outcome::unreachable(super::error_chain(&error.without_url())),
         };
         let status = response.status().as_u16();
-        let retry_after = super::retry_after(response.headers());
+        let retry_after = retry::retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
-        match status {
-            200..=299 => {
-                let parsed: BatchResponse =
-                    serde_json::from_str(&text).unwrap_or(BatchResponse { errors: Vec::new() });
-                Outcome::PerRecord {
-                    status,
-                    errors: per_record(records, batch, &parsed.errors),
-                    pause: None,
-                }
-            }
-            429 => {
-                // HubSpot's 10-second window resets within 10 s; without a
-                // Retry-After that is the right wait.
-                let policy = serde_json::from_str::<ErrorResponse>(&text)
-                    .ok()
-                    .and_then(|e| e.policy_name);
-                let retry_after = retry_after.or(match policy.as_deref() {
-                    Some("TEN_SECONDLY_ROLLING") => Some(Duration::from_secs(10)),
-                    _ => None,
-                });
-                Outcome::Transient {
-                    status: Some(status),
-                    retry_after,
-                    error: describe(status, &text),
-                }
-            }
-            // Credentials are for the operator to fix; records stay queued meanwhile.
-            401 | 403 | 408 | 500..=599 => Outcome::Transient {
-                status: Some(status),
-                retry_after,
-                error: describe(status, &text),
-            },
-            _ => Outcome::Rejected {
-                status,
-                error: describe(status, &text),
-            },
+        if retry::class(status) != Class::Success {
+            let retry_after = retry_after.or_else(|| rolling_window_wait(status, &text));
+            return Outcome::failed(status, retry_after, describe(status, &text));
+        }
+        let parsed: BatchResponse =
+            serde_json::from_str(&text).unwrap_or(BatchResponse { errors: Vec::new() });
+        Outcome::PerRecord {
+            status,
+            errors: per_record(records, batch, &parsed.errors),
+            pause: None,
         }
     }
 
@@ -337,16 +236,22 @@ impl Crm for HubspotSink {
             let object = object_type(records);
             let group_url = self.url(&format!(
                 "/crm/v3/properties/{object}/groups/{}",
-                self.property_group
+                self.crm.property_group
             ));
             if self.exists(client, &group_url).await? {
-                setup.exists(format!("{object} property group {}", self.property_group));
+                setup.exists(format!(
+                    "{object} property group {}",
+                    self.crm.property_group
+                ));
             } else {
                 let url = self.url(&format!("/crm/v3/properties/{object}/groups"));
-                let body = serde_json::json!({"name": self.property_group, "label": "Attention", "displayOrder": -1});
+                let body = serde_json::json!({"name": self.crm.property_group, "label": "Attention", "displayOrder": -1});
                 if setup.may_send("POST", &url, &body) {
                     self.create(client, &url, &body).await?;
-                    setup.created(format!("{object} property group {}", self.property_group));
+                    setup.created(format!(
+                        "{object} property group {}",
+                        self.crm.property_group
+                    ));
                 }
             }
             for (name, property) in self.names(records) {
@@ -384,7 +289,7 @@ impl HubspotSink {
             "label": spec.label,
             "type": kind,
             "fieldType": field_type,
-            "groupName": self.property_group,
+            "groupName": self.crm.property_group,
             "description": spec.description,
             "formField": false,
         });
@@ -401,8 +306,8 @@ impl HubspotSink {
     async fn exists(&self, client: &reqwest::Client, url: &str) -> Result<bool, SinkError> {
         let response = client
             .get(url)
-            .bearer_auth(self.access_token.expose())
-            .timeout(Duration::from_secs(self.timeout_secs))
+            .bearer_auth(self.crm.access_token.expose())
+            .timeout(self.delivery.timeout())
             .send()
             .await
             .map_err(SinkError::network)?;
@@ -425,8 +330,8 @@ impl HubspotSink {
     ) -> Result<(), SinkError> {
         let response = client
             .post(url)
-            .bearer_auth(self.access_token.expose())
-            .timeout(Duration::from_secs(self.timeout_secs))
+            .bearer_auth(self.crm.access_token.expose())
+            .timeout(self.delivery.timeout())
             .json(body)
             .send()
             .await
@@ -448,14 +353,7 @@ fn api_error(url: &str, status: u16, body: &str) -> SinkError {
         .nth(1)
         .map(|path| format!("/crm/{path}"))
         .unwrap_or_else(|| url.to_string());
-    if status == 401 || status == 403 {
-        return SinkError::Auth(describe(status, body));
-    }
-    SinkError::Api {
-        what,
-        status,
-        message: describe(status, body),
-    }
+    SinkError::refused(what, status, describe(status, body))
 }
 
 /// Matches HubSpot's errors to the inputs they name (`context.ids`). An error that
@@ -500,6 +398,7 @@ fn per_record(
 mod tests {
     use super::*;
     use crate::fields::sample_contact_fields;
+    use crate::fields::Recipient;
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
         OutboxEntry::for_contact(1, identities, sample_contact_fields(), 0)

@@ -23,6 +23,19 @@ impl SinkError {
     pub fn network(error: reqwest::Error) -> SinkError {
         SinkError::Network(super::error_chain(&error.without_url()))
     }
+
+    /// A status the CRM refused a setup request or lookup with: refused credentials or
+    /// permissions are the operator's to fix, anything else is the API's answer.
+    pub fn refused(what: impl Into<String>, status: u16, message: String) -> SinkError {
+        match status {
+            401 | 403 => SinkError::Auth(message),
+            _ => SinkError::Api {
+                what: what.into(),
+                status,
+                message,
+            },
+        }
+    }
 }
 
 /// One line of the report.

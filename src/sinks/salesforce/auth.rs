@@ -5,8 +5,10 @@
 //! org's session timeout), so a token is kept until Salesforce answers
 //! `INVALID_SESSION_ID`, and then a new one is fetched the same way.
 
-use super::api::{describe, CallError};
-use super::{AuthFlow, SalesforceSink};
+use super::error::{describe, CallError};
+use super::{AuthFlow, Salesforce};
+use crate::sinks::token::AccessToken;
+use crate::sinks::{is_url, retry};
 use base64::Engine;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde::Deserialize;
@@ -24,6 +26,12 @@ pub struct Token {
     pub instance_url: String,
     /// The user the token acts as, from the identity URL `…/id/<org>/<user>`.
     pub user_id: Option<String>,
+}
+
+impl AccessToken for Token {
+    fn access(&self) -> &str {
+        &self.access_token
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -55,7 +63,11 @@ struct OauthError {
     error_description: String,
 }
 
-pub async fn fetch(sink: &SalesforceSink, client: &reqwest::Client) -> Result<Token, CallError> {
+pub async fn fetch(
+    sink: &Salesforce,
+    timeout: Duration,
+    client: &reqwest::Client,
+) -> Result<Token, CallError> {
     let (url, form) = match sink.auth {
         AuthFlow::ClientCredentials => (
             token_url(&sink.instance_url),
@@ -84,13 +96,13 @@ pub async fn fetch(sink: &SalesforceSink, client: &reqwest::Client) -> Result<To
     };
     let response = client
         .post(&url)
-        .timeout(Duration::from_secs(sink.timeout_secs))
+        .timeout(timeout)
         .form(&form)
         .send()
         .await
         .map_err(CallError::network)?;
     let status = response.status().as_u16();
-    let retry_after = crate::sinks::retry_after(response.headers());
+    let retry_after = retry::retry_after(response.headers());
     let text = response.text().await.unwrap_or_default();
     match status {
         200 => {
@@ -101,7 +113,7 @@ pub async fn fetch(sink: &SalesforceSink, client: &reqwest::Client) -> Result<To
                 })?;
             let instance_url = token
                 .instance_url
-                .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+                .filter(|url| is_url(url))
                 .unwrap_or_else(|| sink.instance_url.clone());
             Ok(Token {
                 access_token: token.access_token,
@@ -146,7 +158,7 @@ fn user_id(identity_url: &str) -> Option<String> {
 
 /// The signed JWT: header `{"alg":"RS256"}`, claims `iss` (the consumer key), `sub`
 /// (the username), `aud` (the login URL) and `exp`.
-pub fn assertion(sink: &SalesforceSink, now_secs: i64) -> Result<String, CallError> {
+pub fn assertion(sink: &Salesforce, now_secs: i64) -> Result<String, CallError> {
     let path = sink
         .private_key_file
         .as_ref()
@@ -240,7 +252,7 @@ mod tests {
         "/tests/it/keys/salesforce_jwt_test_rsa.pem"
     ));
 
-    fn sink(key_path: &std::path::Path) -> SalesforceSink {
+    fn sink(key_path: &std::path::Path) -> Salesforce {
         serde_json::from_value(serde_json::json!({
             "instance_url": "https://acme.my.salesforce.com",
             "auth": "jwt",

@@ -3,7 +3,8 @@
 //! Found records are remembered in memory; misses are asked again next time, since
 //! the record may have been created meanwhile.
 
-use super::api::{Api, CallError};
+use super::api::Api;
+use super::error::CallError;
 use super::TargetObject;
 use crate::model::Identity;
 use reqwest::Method;
@@ -191,7 +192,7 @@ impl Api<'_> {
         let mut found = HashMap::new();
         let mut wanted: Vec<String> = Vec::new();
         {
-            let remembered = self.sink.state.remembered();
+            let remembered = self.sink.crm.state.remembered();
             for email in emails {
                 match remembered.get(email) {
                     Some(target) => {
@@ -236,7 +237,7 @@ impl Api<'_> {
             }
             wanted.retain(|email| !found.contains_key(email));
         }
-        let mut remembered = self.sink.state.remembered();
+        let mut remembered = self.sink.crm.state.remembered();
         if remembered.len() + found.len() > MAX_REMEMBERED {
             remembered.clear();
         }
@@ -249,7 +250,7 @@ impl Api<'_> {
     /// Forgets what was found for `email`, after Salesforce refused a write to it
     /// (deleted, merged, converted): the next attempt looks again.
     pub fn forget(&self, email: &str) {
-        self.sink.state.remembered().remove(email);
+        self.sink.crm.state.remembered().remove(email);
     }
 }
 

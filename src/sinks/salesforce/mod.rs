@@ -10,15 +10,17 @@
 
 mod api;
 mod auth;
+mod error;
 mod limits;
 mod lookup;
 mod setup;
 mod write;
 
-use crate::fields::{resolve_names, FieldNames, FieldSpec, Records};
-use super::{Crm, CrmInfo, Limits, Outcome, RateLimit, Setup, SinkError};
-use crate::secret::Secret;
+use super::token::TokenCache;
+use super::{is_url, Crm, Defaults, Deliver, Outcome, RateLimit, Setup, Sink, SinkError};
+use crate::fields::{FieldSpec, Records};
 use crate::model::Identity;
+use crate::secret::Secret;
 use crate::store::OutboxEntry;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -29,9 +31,19 @@ use std::time::Duration;
 /// Salesforce's limit on records per sObject Collections call.
 const SALESFORCE_BATCH_LIMIT: usize = 200;
 
+/// Salesforce has no per-second limit, only the daily one (which `slow_down_at`
+/// guards) and 25 long-running requests at once. Each flush costs at least one API call
+/// from the org's daily budget; ten seconds caps a steady trickle of changes at 8,640
+/// calls a day.
+const DEFAULTS: Defaults = Defaults {
+    flush_interval_ms: 10_000,
+    ..Defaults::new(SALESFORCE_BATCH_LIMIT, RateLimit::new(10, 1.0))
+};
+
+/// Salesforce's own keys of `[sinks.<name>]`; the delivery keys are shared.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SalesforceSink {
+pub struct Salesforce {
     /// The org's My Domain URL, `https://<name>.my.salesforce.com` (a sandbox:
     /// `https://<name>--<sandbox>.sandbox.my.salesforce.com`). The client credentials
     /// flow gets its token here; REST calls go to the `instance_url` the token names.
@@ -71,34 +83,11 @@ pub struct SalesforceSink {
     /// remaining requests over the day.
     #[serde(default = "default_slow_down_at")]
     pub slow_down_at: f64,
-    /// How long changes collect before a batch is sent, in milliseconds.
-    #[serde(default = "default_flush_interval_ms")]
-    pub flush_interval_ms: u64,
-    /// Records per call, at most 200.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// Failures of one record before it is parked in dead letters.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// Seconds before a request is abandoned and retried.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-    /// Requests per window. Salesforce has no per-second limit, only the daily one
-    /// (which `slow_down_at` guards) and 25 long-running requests at once.
-    #[serde(default = "default_rate_limit")]
-    pub rate_limit: RateLimit,
-    /// Requests in flight at once.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
-    /// Contact and Lead field API names written, by attentiond field name.
-    #[serde(default)]
-    pub fields: FieldNames,
-    /// Account field API names written, by attentiond account field name.
-    #[serde(default)]
-    pub account_fields: FieldNames,
     #[serde(skip)]
     state: Arc<State>,
 }
+
+pub type SalesforceSink = Sink<Salesforce>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -128,8 +117,7 @@ pub enum Unmatched {
 /// What the sink learns while it runs, shared by its concurrent requests.
 #[derive(Default)]
 struct State {
-    /// Held while a token is fetched, so concurrent requests wait for one sign-in.
-    token: tokio::sync::Mutex<Option<auth::Token>>,
+    token: TokenCache<auth::Token>,
     found: Mutex<HashMap<String, lookup::Target>>,
     usage: Mutex<Option<limits::ApiUsage>>,
 }
@@ -155,47 +143,6 @@ fn default_api_version() -> String {
 fn default_slow_down_at() -> f64 {
     0.9
 }
-/// Each flush costs at least one API call from the org's daily budget; ten seconds
-/// caps a steady trickle of changes at 8,640 calls a day.
-fn default_flush_interval_ms() -> u64 {
-    10_000
-}
-fn default_batch_size() -> usize {
-    SALESFORCE_BATCH_LIMIT
-}
-fn default_max_attempts() -> u32 {
-    5
-}
-fn default_timeout_secs() -> u64 {
-    30
-}
-fn default_rate_limit() -> RateLimit {
-    RateLimit {
-        requests: 10,
-        per_secs: 1.0,
-    }
-}
-fn default_concurrency() -> usize {
-    4
-}
-
-/// `Attention_Score__c`, `Attention_Last_Touch_At__c`, … on every object.
-fn default_name(spec: &FieldSpec) -> String {
-    let title: Vec<String> = spec
-        .name
-        .split('_')
-        .filter(|word| !word.is_empty())
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("Attention_{}__c", title.join("_"))
-}
-
 const ACCOUNT_PREFIX: &str = "salesforce:";
 
 /// `salesforce:001…` → the Account id.
@@ -205,20 +152,7 @@ fn account_id(account: &str) -> Option<&str> {
         .filter(|id| lookup::Object::of_id(id) == Some(lookup::Object::Account))
 }
 
-fn is_url(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://")
-}
-
 impl SalesforceSink {
-    fn names(&self, records: Records) -> FieldNames {
-        let configured = match records {
-            Records::Contacts => &self.fields,
-            Records::Accounts => &self.account_fields,
-        };
-        // validate() has refused unknown names, so this cannot fail here.
-        resolve_names(records, default_name, configured).unwrap_or_default()
-    }
-
     fn api<'a>(&'a self, client: &'a reqwest::Client) -> api::Api<'a> {
         api::Api { sink: self, client }
     }
@@ -226,15 +160,39 @@ impl SalesforceSink {
     /// The wait the latest `Sforce-Limit-Info` asks for.
     fn pause(&self) -> Option<Duration> {
         let usage = *self
+            .crm
             .state
             .usage
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        usage?.pause(self.slow_down_at, self.concurrency)
+        usage?.pause(self.crm.slow_down_at, self.delivery.concurrency)
     }
 }
 
-impl CrmInfo for SalesforceSink {
+impl Crm for Salesforce {
+    const ACCOUNTS: bool = true;
+
+    fn defaults(&self) -> Defaults {
+        DEFAULTS
+    }
+
+    /// `Attention_Score__c`, `Attention_Last_Touch_At__c`, … on every object.
+    fn default_name(spec: &FieldSpec) -> String {
+        let title: Vec<String> = spec
+            .name
+            .split('_')
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("Attention_{}__c", title.join("_"))
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
         let fail = |key: &str, message: &str| Err((key.to_string(), message.to_string()));
         if !is_url(&self.instance_url) {
@@ -291,25 +249,6 @@ impl CrmInfo for SalesforceSink {
         if self.slow_down_at.is_nan() || self.slow_down_at <= 0.0 || self.slow_down_at > 1.0 {
             return fail("slow_down_at", "must be above 0 and at most 1");
         }
-        if self.batch_size == 0 || self.batch_size > SALESFORCE_BATCH_LIMIT {
-            return Err((
-                "batch_size".into(),
-                format!("must be between 1 and {SALESFORCE_BATCH_LIMIT}"),
-            ));
-        }
-        if self.max_attempts == 0 {
-            return fail("max_attempts", "must be at least 1");
-        }
-        self.rate_limit
-            .validate()
-            .map_err(|error| ("rate_limit".to_string(), error))?;
-        if self.concurrency == 0 {
-            return fail("concurrency", "must be at least 1");
-        }
-        resolve_names(Records::Contacts, default_name, &self.fields)
-            .map_err(|error| ("fields".to_string(), error))?;
-        resolve_names(Records::Accounts, default_name, &self.account_fields)
-            .map_err(|error| ("account_fields".to_string(), error))?;
         Ok(())
     }
 
@@ -320,28 +259,9 @@ impl CrmInfo for SalesforceSink {
     fn account_addressable(&self, account: &str) -> bool {
         account_id(account).is_some()
     }
-
-    fn batch_limit(&self, _records: Records) -> usize {
-        self.batch_size
-    }
-
-    fn flush_interval(&self) -> Duration {
-        Duration::from_millis(self.flush_interval_ms)
-    }
-
-    fn max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            rate: self.rate_limit,
-            concurrency: self.concurrency,
-        }
-    }
 }
 
-impl Crm for SalesforceSink {
+impl Deliver for SalesforceSink {
     async fn send(
         &self,
         client: &reqwest::Client,
@@ -366,6 +286,7 @@ impl Crm for SalesforceSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::Recipient;
 
     fn sink(extra: serde_json::Value) -> SalesforceSink {
         let mut config = serde_json::json!({
@@ -450,13 +371,13 @@ mod tests {
 
     #[test]
     fn objects_and_unmatched_read_as_documented() {
-        assert_eq!(sink(serde_json::json!({})).object, TargetObject::Auto);
+        assert_eq!(sink(serde_json::json!({})).crm.object, TargetObject::Auto);
         assert_eq!(
-            sink(serde_json::json!({"object": "Lead"})).object,
+            sink(serde_json::json!({"object": "Lead"})).crm.object,
             TargetObject::Lead
         );
         assert_eq!(
-            sink(serde_json::json!({"unmatched": "skip"})).unmatched,
+            sink(serde_json::json!({"unmatched": "skip"})).crm.unmatched,
             Unmatched::Skip
         );
         let bad: Result<SalesforceSink, _> = serde_json::from_value(serde_json::json!({
@@ -477,7 +398,7 @@ mod tests {
     fn the_pause_follows_the_latest_usage() {
         let sink = sink(serde_json::json!({"concurrency": 1}));
         assert_eq!(sink.pause(), None);
-        *sink.state.usage.lock().unwrap() = Some(limits::ApiUsage {
+        *sink.crm.state.usage.lock().unwrap() = Some(limits::ApiUsage {
             used: 90_000,
             limit: 100_000,
         });

@@ -8,7 +8,8 @@
 //! attentiond signs in as may write each field. A field created through the API is
 //! visible to no profile until someone grants it, which is said as steps by hand.
 
-use super::api::{Api, CallError};
+use super::api::Api;
+use super::error::CallError;
 use super::lookup::{soql_string, Object};
 use crate::fields::{spec, FieldKind, FieldSpec, Records};
 use crate::sinks::Setup;
@@ -119,6 +120,7 @@ impl Api<'_> {
         let mut wanted = Vec::new();
         let plan = self
             .sink
+            .crm
             .object
             .objects()
             .iter()

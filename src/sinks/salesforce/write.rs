@@ -1,7 +1,8 @@
 //! One batch out: find each entry's record, send one sObject Collections update, and
 //! read Salesforce's SaveResults back onto the entries.
 
-use super::api::{Api, CallError};
+use super::api::Api;
+use super::error::CallError;
 use super::lookup::{Address, Object, Target};
 use super::{account_id, Unmatched};
 use crate::fields::{mapped, FieldNames, Records};
@@ -154,7 +155,7 @@ impl Api<'_> {
         batch: &[OutboxEntry],
         errors: &mut [Option<String>],
     ) -> Result<Vec<Option<Resolved>>, CallError> {
-        let object = self.sink.object;
+        let object = self.sink.crm.object;
         let addresses: Vec<Option<Address>> = batch
             .iter()
             .map(|entry| object.address(&entry.identities))
@@ -184,7 +185,7 @@ impl Api<'_> {
                         by_email: Some(email),
                     }),
                     None => {
-                        match self.sink.unmatched {
+                        match self.sink.crm.unmatched {
                             Unmatched::DeadLetter => errors[index] = Some(object.missing(&email)),
                             Unmatched::Skip => {
                                 tracing::debug!(
@@ -210,8 +211,8 @@ impl Api<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Identity;
     use crate::fields::{sample_contact_fields, FieldValue, PushFields};
+    use crate::model::Identity;
 
     fn entry(identities: Vec<Identity>) -> OutboxEntry {
         OutboxEntry::for_contact(1, identities, sample_contact_fields(), 0)
