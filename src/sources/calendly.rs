@@ -9,8 +9,8 @@
 //! `invitee_no_show.created` → `meeting_no_show`.
 
 use super::{check_window, Adapter, Delivery, SourceError};
-use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;

@@ -10,9 +10,9 @@
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
 use super::{check_window, Adapter, Delivery, SourceError};
+use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -9,8 +9,8 @@
 //! that person, known by email and by `intercom:<contact id>`.
 
 use super::{Adapter, Delivery, SourceError};
-use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha1::Sha1;

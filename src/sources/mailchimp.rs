@@ -14,9 +14,9 @@
 //! is the SHA-256 of its bytes.
 
 use super::{Adapter, Delivery, Reply, SourceError};
+use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

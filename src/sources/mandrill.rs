@@ -12,8 +12,8 @@
 //! the webhook's own key does not exist yet. Only an empty batch is accepted that way.
 
 use super::{Adapter, Delivery, Reply, SourceError};
-use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -14,9 +14,9 @@
 //! sent twice is counted once, whatever the profile tokens say the second time.
 
 use super::{Adapter, Delivery, SourceError};
+use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -1,55 +1,85 @@
 //! Sources: one file per platform, each verifying the platform's signature and turning
 //! its payload into [`Event`]s. Pure functions of (bytes, headers, url, config, now).
 //!
-//! Adding a platform is one file here and one line in the `sources!` list below.
+//! Adding a platform is one file (or folder) here, one `pub mod` line, one variant of
+//! [`SourceConfig`] and its arm in each of the two matches below.
 
 use crate::model::{Event, Millis};
 use serde::Deserialize;
 
-macro_rules! sources {
-    ($($variant:ident => $module:ident :: $config:ident),+ $(,)?) => {
-        $(pub mod $module;)+
+pub mod calendly;
+pub mod hubspot;
+pub mod intercom;
+pub mod mailchimp;
+pub mod mandrill;
+pub mod mapped;
+pub mod marketo;
+pub mod pipedrive;
+pub mod salesforce;
+pub mod segment;
+pub mod standard;
+pub mod typeform;
+pub mod zoom;
 
-        /// `[sources.<name>]`; `kind` picks the platform.
-        #[derive(Debug, Clone, Deserialize)]
-        #[serde(tag = "kind", rename_all = "snake_case")]
-        // Built once at start-up and never moved on a hot path: size does not matter.
-        #[allow(clippy::large_enum_variant)]
-        pub enum SourceConfig {
-            $($variant($module::$config),)+
-        }
-
-        impl SourceConfig {
-            fn adapter(&self) -> &dyn Adapter {
-                match self {
-                    $(SourceConfig::$variant(config) => config,)+
-                }
-            }
-
-            /// The config `kind` of this source.
-            pub fn kind(&self) -> &'static str {
-                match self {
-                    $(SourceConfig::$variant(_) => stringify!($module),)+
-                }
-            }
-        }
-    };
+/// `[sources.<name>]`; `kind` picks the platform. The variants' order is the order
+/// in which a wrong `kind` lists the right ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+// Built once at start-up and never moved on a hot path: size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum SourceConfig {
+    Hubspot(hubspot::HubspotSource),
+    Mailchimp(mailchimp::MailchimpSource),
+    Mandrill(mandrill::MandrillSource),
+    Salesforce(salesforce::SalesforceSource),
+    Marketo(marketo::MarketoSource),
+    Pipedrive(pipedrive::PipedriveSource),
+    Standard(standard::StandardSource),
+    Calendly(calendly::CalendlySource),
+    Typeform(typeform::TypeformSource),
+    Zoom(zoom::ZoomSource),
+    Intercom(intercom::IntercomSource),
+    Mapped(mapped::MappedSource),
+    Segment(segment::SegmentSource),
 }
 
-sources! {
-    Hubspot => hubspot::HubspotSource,
-    Mailchimp => mailchimp::MailchimpSource,
-    Mandrill => mandrill::MandrillSource,
-    Salesforce => salesforce::SalesforceSource,
-    Marketo => marketo::MarketoSource,
-    Pipedrive => pipedrive::PipedriveSource,
-    Standard => standard::StandardSource,
-    Calendly => calendly::CalendlySource,
-    Typeform => typeform::TypeformSource,
-    Zoom => zoom::ZoomSource,
-    Intercom => intercom::IntercomSource,
-    Mapped => mapped::MappedSource,
-    Segment => segment::SegmentSource,
+impl SourceConfig {
+    fn adapter(&self) -> &dyn Adapter {
+        match self {
+            SourceConfig::Hubspot(source) => source,
+            SourceConfig::Mailchimp(source) => source,
+            SourceConfig::Mandrill(source) => source,
+            SourceConfig::Salesforce(source) => source,
+            SourceConfig::Marketo(source) => source,
+            SourceConfig::Pipedrive(source) => source,
+            SourceConfig::Standard(source) => source,
+            SourceConfig::Calendly(source) => source,
+            SourceConfig::Typeform(source) => source,
+            SourceConfig::Zoom(source) => source,
+            SourceConfig::Intercom(source) => source,
+            SourceConfig::Mapped(source) => source,
+            SourceConfig::Segment(source) => source,
+        }
+    }
+
+    /// The config `kind` of this source.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Hubspot(_) => "hubspot",
+            SourceConfig::Mailchimp(_) => "mailchimp",
+            SourceConfig::Mandrill(_) => "mandrill",
+            SourceConfig::Salesforce(_) => "salesforce",
+            SourceConfig::Marketo(_) => "marketo",
+            SourceConfig::Pipedrive(_) => "pipedrive",
+            SourceConfig::Standard(_) => "standard",
+            SourceConfig::Calendly(_) => "calendly",
+            SourceConfig::Typeform(_) => "typeform",
+            SourceConfig::Zoom(_) => "zoom",
+            SourceConfig::Intercom(_) => "intercom",
+            SourceConfig::Mapped(_) => "mapped",
+            SourceConfig::Segment(_) => "segment",
+        }
+    }
 }
 
 /// What a platform sent, as the HTTP layer saw it. Header names are lowercase.

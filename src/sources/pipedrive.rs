@@ -13,11 +13,11 @@
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
 use super::{Adapter, Delivery, SourceError};
-use crate::secret::constant_time_eq;
-use crate::secret::Secret;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
 };
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;

@@ -20,9 +20,9 @@
 //! only) → erase.
 
 use super::{Adapter, Delivery, Reply, SourceError};
+use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
-use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};

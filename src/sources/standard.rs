@@ -6,8 +6,8 @@
 //! may be sent during key rotation.
 
 use super::{check_window, Adapter, Delivery, SourceError};
-use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::secret::Secret;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -11,8 +11,8 @@
 //! minutes attended, which `[scoring] webinar_full_minutes` turns into weight.
 
 use super::{check_window, Adapter, Delivery, Reply, SourceError};
-use crate::secret::Secret;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;

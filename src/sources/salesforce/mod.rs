@@ -16,11 +16,11 @@
 //! and may redeliver or reorder notifications.
 
 use super::{Adapter, Delivery, Reply, SourceError};
-use crate::secret::constant_time_eq;
-use crate::secret::Secret;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
 };
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
 use message::{parse, SObject};
 use serde::Deserialize;
 use std::collections::BTreeMap;
