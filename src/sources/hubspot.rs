@@ -9,13 +9,10 @@
 //!
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
-use super::{check_window, Adapter, Delivery, SourceError};
+use super::signature::{self, Algorithm, Encoding, TimestampUnit};
+use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
-use crate::secret::constant_time_eq;
 use crate::secret::Secret;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -76,18 +73,16 @@ impl HubspotSource {
     fn verify_v3(
         &self,
         delivery: &Delivery<'_>,
-        signature: &str,
+        given: &str,
         now: Millis,
     ) -> Result<(), SourceError> {
         let timestamp = delivery.require_header("x-hubspot-request-timestamp")?;
-        let millis: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SourceError::BadTimestamp)?;
-        check_window(millis, now, self.tolerance_secs)?;
-        let given = STANDARD
-            .decode(signature.trim())
-            .map_err(|_| SourceError::InvalidSignature)?;
+        signature::check_timestamp(
+            timestamp.trim(),
+            TimestampUnit::Milliseconds,
+            now,
+            self.tolerance_secs,
+        )?;
         let decoded = decode_uri(delivery.url);
         // HubSpot signs the decoded URI; its SDKs hash the URL verbatim. Both forms
         // need the secret, so accepting either costs nothing.
@@ -96,21 +91,28 @@ impl HubspotSource {
         } else {
             &[&decoded, delivery.url]
         };
-        for uri in candidates {
-            let mut mac = Hmac::<Sha256>::new_from_slice(self.client_secret.expose().as_bytes())
-                .map_err(|_| SourceError::InvalidSignature)?;
-            mac.update(delivery.method.as_bytes());
-            mac.update(uri.as_bytes());
-            mac.update(delivery.body);
-            mac.update(timestamp.as_bytes());
-            if mac.verify_slice(&given).is_ok() {
-                return Ok(());
-            }
+        let signed_with = |uri: &str| {
+            let expected = signature::hmac(
+                Algorithm::Sha256,
+                self.client_secret.expose().as_bytes(),
+                &[
+                    delivery.method.as_bytes(),
+                    uri.as_bytes(),
+                    delivery.body,
+                    timestamp.as_bytes(),
+                ],
+            );
+            signature::matches(&expected, given.trim(), Encoding::Base64)
+        };
+        if candidates.iter().any(|uri| signed_with(uri)) {
+            Ok(())
+        } else {
+            Err(SourceError::InvalidSignature)
         }
-        Err(SourceError::InvalidSignature)
     }
 
-    fn verify_legacy(&self, delivery: &Delivery<'_>, signature: &str) -> Result<(), SourceError> {
+    /// v1 and v2 are a plain SHA-256, not an HMAC: the secret is hashed with the rest.
+    fn verify_legacy(&self, delivery: &Delivery<'_>, given: &str) -> Result<(), SourceError> {
         let mut hash = Sha256::new();
         hash.update(self.client_secret.expose().as_bytes());
         match delivery
@@ -126,15 +128,7 @@ impl HubspotSource {
             _ => return Err(SourceError::InvalidSignature),
         }
         hash.update(delivery.body);
-        let expected = hex::encode(hash.finalize());
-        if constant_time_eq(
-            expected.as_bytes(),
-            signature.trim().to_ascii_lowercase().as_bytes(),
-        ) {
-            Ok(())
-        } else {
-            Err(SourceError::InvalidSignature)
-        }
+        signature::check(&hash.finalize(), given.trim(), Encoding::Hex)
     }
 }
 

@@ -7,13 +7,14 @@
 //! (RFC 6901) to the event id, email, anonymous id, kind and time; `profile` maps more
 //! pointers to profile fields.
 
-use super::{check_window, Adapter, Delivery, SourceError};
+use super::signature;
+pub use super::signature::{Algorithm, Encoding, TimestampUnit};
+use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -80,34 +81,10 @@ pub enum Auth {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Algorithm {
-    Sha1,
-    #[default]
-    Sha256,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Encoding {
-    #[default]
-    Hex,
-    Base64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Signed {
     #[default]
     Body,
     TimestampBody,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimestampUnit {
-    #[default]
-    Seconds,
-    Milliseconds,
 }
 
 fn default_signed_format() -> String {
@@ -175,23 +152,6 @@ fn text_at(payload: &serde_json::Value, pointer: &str) -> Option<String> {
         serde_json::Value::Number(number) => Some(number.to_string()),
         serde_json::Value::Bool(flag) => Some(flag.to_string()),
         _ => None,
-    }
-}
-
-fn mac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    match algorithm {
-        Algorithm::Sha256 => {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key)
-                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-            parts.iter().for_each(|p| mac.update(p));
-            mac.finalize().into_bytes().to_vec()
-        }
-        Algorithm::Sha1 => {
-            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key)
-                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-            parts.iter().for_each(|p| mac.update(p));
-            mac.finalize().into_bytes().to_vec()
-        }
     }
 }
 
@@ -354,13 +314,13 @@ impl Adapter for MappedSource {
                 let encoded = signature
                     .strip_prefix(prefix.as_str())
                     .ok_or(SourceError::InvalidSignature)?;
-                let given = match encoding {
-                    Encoding::Hex => hex::decode(encoded).ok(),
-                    Encoding::Base64 => STANDARD.decode(encoded).ok(),
-                }
-                .ok_or(SourceError::InvalidSignature)?;
+                let given = encoding
+                    .decode(encoded)
+                    .ok_or(SourceError::InvalidSignature)?;
                 let expected = match signed {
-                    Signed::Body => mac(*algorithm, secret.expose().as_bytes(), &[delivery.body]),
+                    Signed::Body => {
+                        signature::hmac(*algorithm, secret.expose().as_bytes(), &[delivery.body])
+                    }
                     Signed::TimestampBody => {
                         let timestamp = match (timestamp_header, timestamp_part) {
                             (Some(name), _) => delivery
@@ -372,19 +332,18 @@ impl Adapter for MappedSource {
                             (None, None) => return Err(SourceError::BadTimestamp),
                         }
                         .trim();
-                        let number: i64 =
-                            timestamp.parse().map_err(|_| SourceError::BadTimestamp)?;
-                        let millis = match timestamp_unit {
-                            TimestampUnit::Seconds => number.saturating_mul(1000),
-                            TimestampUnit::Milliseconds => number,
-                        };
-                        check_window(millis, now, *tolerance_secs)?;
+                        signature::check_timestamp(
+                            timestamp,
+                            *timestamp_unit,
+                            now,
+                            *tolerance_secs,
+                        )?;
                         let (before, after) = signed_format
                             .split_once("{body}")
                             .unwrap_or((signed_format.as_str(), ""));
                         let before = before.replace("{timestamp}", timestamp);
                         let after = after.replace("{timestamp}", timestamp);
-                        mac(
+                        signature::hmac(
                             *algorithm,
                             secret.expose().as_bytes(),
                             &[before.as_bytes(), delivery.body, after.as_bytes()],

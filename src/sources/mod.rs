@@ -17,6 +17,7 @@ pub mod marketo;
 pub mod pipedrive;
 pub mod salesforce;
 pub mod segment;
+mod signature;
 pub mod standard;
 pub mod typeform;
 pub mod zoom;
@@ -237,17 +238,4 @@ impl SourceConfig {
     pub fn refusal(&self, error: &SourceError) -> Option<Reply> {
         self.adapter().refusal(error)
     }
-}
-
-/// Accepts a timestamp within `tolerance_secs` of now, in either direction.
-pub(crate) fn check_window(
-    at: Millis,
-    now: Millis,
-    tolerance_secs: u64,
-) -> Result<(), SourceError> {
-    let tolerance = tolerance_secs as i64 * 1000;
-    if (now - at).abs() > tolerance {
-        return Err(SourceError::StaleTimestamp(tolerance_secs));
-    }
-    Ok(())
 }

@@ -19,16 +19,15 @@
 //! `alias` → previous id and user id are one person; `delete` (Webhooks destination
 //! only) → erase.
 
+use super::signature::{self, Algorithm, Encoding};
 use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -299,22 +298,18 @@ impl SegmentSource {
     }
 
     fn verify_signature(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
-        let signature = delivery.require_header("x-signature")?;
+        let header = delivery.require_header("x-signature")?;
         let secret = self.secret.as_ref().ok_or_else(|| {
             SourceError::BadCredentials(
                 "this source has no shared `secret` for Segment's Webhooks destination".into(),
             )
         })?;
-        let given = hex::decode(signature.trim()).map_err(|_| SourceError::InvalidSignature)?;
-        let check = |signed: &[u8]| {
-            Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes())
-                .map(|mut mac| {
-                    mac.update(signed);
-                    mac.verify_slice(&given).is_ok()
-                })
-                .unwrap_or(false)
+        let given = header.trim();
+        let signed = |content: &[u8]| {
+            let expected = signature::hmac(Algorithm::Sha1, secret.expose().as_bytes(), &[content]);
+            signature::matches(&expected, given, Encoding::Hex)
         };
-        if check(delivery.body) || first_element(delivery.body).is_some_and(check) {
+        if signed(delivery.body) || first_element(delivery.body).is_some_and(signed) {
             Ok(())
         } else {
             Err(SourceError::InvalidSignature)
@@ -748,6 +743,8 @@ fn unknown_endpoint(tail: &str) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+    use sha1::Sha1;
 
     fn source() -> SegmentSource {
         SegmentSource {
