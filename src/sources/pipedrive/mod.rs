@@ -1,0 +1,480 @@
+//! `kind = "pipedrive"`: Pipedrive webhooks, v2 (`meta`/`data`/`previous`) and v1
+//! (`meta`/`current`/`previous`).
+//!
+//! Pipedrive does not sign webhooks; a webhook can carry HTTP Basic credentials
+//! (`http_auth_user`/`http_auth_password`), which we check in constant time
+//! (pipedrive.readme.io/docs/guide-for-webhooks-v2).
+//!
+//! v2: `meta.id` is the id of the event that triggered the webhook; a retry repeats it
+//! with a higher `meta.attempt` (1–4), so it is the delivery id. `meta.timestamp` is an
+//! ISO time (a 10-digit epoch on some entities). `previous` holds only the changed
+//! fields on `change`, the last state on `delete`, null on `create`
+//! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
+//! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
+
+use super::{Adapter, Delivery, SourceError};
+use crate::model::{
+    Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
+};
+use crate::secret::constant_time_eq;
+use crate::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The value of an `activity_types` entry that switches a default mapping off.
+const IGNORE: &str = "none";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipedriveSource {
+    /// The HTTP Basic auth username set on the webhook (`http_auth_user`).
+    pub username: String,
+    /// The HTTP Basic auth password set on the webhook (`http_auth_password`).
+    pub password: Secret,
+    /// Activity type (its key, e.g. `call`) → touch kind, added to and overriding the
+    /// defaults; `"none"` switches a default off.
+    #[serde(default)]
+    pub activity_types: BTreeMap<String, String>,
+}
+
+/// Pipedrive's built-in activity types and what a done one means.
+pub const DEFAULT_ACTIVITY_TYPES: &[(&str, TouchKind)] = &[
+    ("call", TouchKind::Call),
+    ("meeting", TouchKind::MeetingAttended),
+    ("email", TouchKind::EmailReply),
+];
+
+impl PipedriveSource {
+    fn kind_for(&self, activity_type: &str) -> Option<TouchKind> {
+        match self.activity_types.get(activity_type) {
+            Some(name) if name == IGNORE => None,
+            Some(name) => TouchKind::parse(name),
+            None => DEFAULT_ACTIVITY_TYPES
+                .iter()
+                .find(|(default, _)| *default == activity_type)
+                .map(|(_, kind)| *kind),
+        }
+    }
+}
+
+impl Adapter for PipedriveSource {
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.username.is_empty() || self.username.contains(':') {
+            return Err(("username".into(), "must not be empty or contain `:`".into()));
+        }
+        if self.password.expose().is_empty() {
+            return Err(("password".into(), "must not be empty".into()));
+        }
+        for (activity_type, kind) in &self.activity_types {
+            if kind != IGNORE && TouchKind::parse(kind).is_none() {
+                return Err((
+                    format!("activity_types.{activity_type}"),
+                    format!(
+                        "unknown kind `{kind}`: expected `none` or one of {}",
+                        TouchKind::names()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
+        let authorization = delivery.require_header("Authorization")?.trim();
+        let refused =
+            || SourceError::BadCredentials("wrong Basic auth username or password".into());
+        let (scheme, encoded) = authorization
+            .split_once(' ')
+            .ok_or_else(|| SourceError::BadCredentials("Authorization is not HTTP Basic".into()))?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(SourceError::BadCredentials(
+                "Authorization is not HTTP Basic".into(),
+            ));
+        }
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
+        let Some(colon) = decoded.iter().position(|b| *b == b':') else {
+            return Err(refused());
+        };
+        let user_ok = constant_time_eq(&decoded[..colon], self.username.as_bytes());
+        let password_ok =
+            constant_time_eq(&decoded[colon + 1..], self.password.expose().as_bytes());
+        if user_ok & password_ok {
+            Ok(())
+        } else {
+            Err(refused())
+        }
+    }
+
+    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
+            SourceError::malformed(format!("expected a Pipedrive webhook JSON object: {error}"))
+        })?;
+        let change = Change::read(&body)?;
+        match (change.entity.as_str(), change.action) {
+            (_, Action::Delete) => Ok(Vec::new()),
+            ("person", _) => self.person(&change),
+            ("activity", _) => self.activity(&change),
+            ("deal", _) => self.deal(&change),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Action {
+    Create,
+    Change,
+    Delete,
+}
+
+/// One webhook, v1 or v2, in v2's terms.
+struct Change {
+    action: Action,
+    entity: String,
+    /// The delivery id: `meta.id` (v2), or built from v1's meta.
+    event_id: String,
+    /// `meta.timestamp` in epoch milliseconds.
+    at: Option<Millis>,
+    data: Map<String, Value>,
+    previous: Map<String, Value>,
+    /// v2 `meta.merged_from_id` (a merge's surviving record, on its change event).
+    merged_from: Option<String>,
+}
+
+impl Change {
+    fn read(body: &Map<String, Value>) -> Result<Change, SourceError> {
+        let meta = match body.get("meta") {
+            Some(Value::Object(meta)) => meta,
+            _ => return Err(SourceError::malformed("meta is required (an object)")),
+        };
+        let v1 = meta.contains_key("object") || body.contains_key("current");
+        let (entity_key, data_key) = if v1 {
+            ("object", "current")
+        } else {
+            ("entity", "data")
+        };
+        let entity = id_text(meta.get(entity_key))
+            .ok_or_else(|| SourceError::malformed(format!("meta.{entity_key} is required")))?;
+        let action_name = id_text(meta.get("action"))
+            .ok_or_else(|| SourceError::malformed("meta.action is required"))?;
+        let action = match action_name.as_str() {
+            "create" | "added" => Action::Create,
+            "change" | "updated" | "merged" => Action::Change,
+            "delete" | "deleted" => Action::Delete,
+            other => {
+                return Err(SourceError::malformed(format!(
+                    "meta.action `{other}` is not create, change or delete"
+                )))
+            }
+        };
+        let at = meta.get("timestamp").and_then(time_value);
+        let event_id = if v1 {
+            let object_id = id_text(meta.get("id"))
+                .ok_or_else(|| SourceError::malformed("meta.id is required"))?;
+            let stamp = id_text(meta.get("timestamp_micro"))
+                .or_else(|| id_text(meta.get("timestamp")))
+                .ok_or_else(|| SourceError::malformed("meta.timestamp is required"))?;
+            format!("v1:{entity}:{object_id}:{action_name}:{stamp}")
+        } else {
+            id_text(meta.get("id")).ok_or_else(|| SourceError::malformed("meta.id is required"))?
+        };
+        let object = |key: &str| -> Result<Map<String, Value>, SourceError> {
+            match body.get(key) {
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(Value::Object(map)) => Ok(map.clone()),
+                Some(_) => Err(SourceError::malformed(format!(
+                    "{key} must be an object or null"
+                ))),
+            }
+        };
+        let data = object(data_key)?;
+        if action != Action::Delete
+            && data.is_empty()
+            && matches!(entity.as_str(), "person" | "activity" | "deal")
+        {
+            return Err(SourceError::malformed(format!(
+                "{data_key} is required for {entity} {action_name}"
+            )));
+        }
+        Ok(Change {
+            action,
+            entity,
+            event_id,
+            at,
+            data,
+            previous: object("previous")?,
+            merged_from: id_text(meta.get("merged_from_id")),
+        })
+    }
+
+    /// The entity's id: `data.id`.
+    fn id(&self) -> Result<String, SourceError> {
+        id_text(self.data.get("id"))
+            .ok_or_else(|| SourceError::malformed(format!("{} id is required", self.entity)))
+    }
+
+    /// A field whose value changed: `previous` names it with another value.
+    fn changed(&self, field: &str) -> bool {
+        match self.previous.get(field) {
+            Some(before) => Some(before) != self.data.get(field),
+            None => false,
+        }
+    }
+
+    /// The first readable time among `fields` of `data`, else the event time.
+    fn time(&self, fields: &[&str]) -> Result<Millis, SourceError> {
+        fields
+            .iter()
+            .find_map(|field| self.data.get(*field).and_then(time_value))
+            .or(self.at)
+            .ok_or_else(|| {
+                SourceError::malformed("meta.timestamp is required (no time in the payload)")
+            })
+    }
+
+    fn account(&self) -> Option<String> {
+        id_text(self.data.get("org_id")).map(|id| format!("pipedrive-org:{id}"))
+    }
+}
+
+fn person(id: impl Into<String>) -> Identity {
+    Identity::crm("pipedrive", id)
+}
+
+impl PipedriveSource {
+    fn person(&self, change: &Change) -> Result<Vec<Event>, SourceError> {
+        let id = change.id()?;
+        let data = &change.data;
+        let mut who = vec![person(id.clone())];
+        // v2 `emails`, v1 `email`: [{value, primary, label}], primary first.
+        let mut emails = entries(data.get("emails").or_else(|| data.get("email")));
+        emails.sort_by_key(|(_, primary)| !primary);
+        for (address, _) in emails {
+            if address.contains('@') {
+                let identity = Identity::email(&address);
+                if !who.contains(&identity) {
+                    who.push(identity);
+                }
+            }
+        }
+        let mut fields = BTreeMap::new();
+        let mut put = |name: &str, value: Option<String>| {
+            if let Some(value) = value
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+            {
+                fields.insert(name.to_string(), value);
+            }
+        };
+        let first = string(data.get("first_name"));
+        let last = string(data.get("last_name"));
+        if first.is_none() && last.is_none() {
+            if let Some(name) = string(data.get("name")) {
+                let mut parts = name.trim().splitn(2, char::is_whitespace);
+                put("first_name", parts.next().map(str::to_string));
+                put("last_name", parts.next().map(str::to_string));
+            }
+        } else {
+            put("first_name", first);
+            put("last_name", last);
+        }
+        let mut phones = entries(data.get("phones").or_else(|| data.get("phone")));
+        phones.sort_by_key(|(_, primary)| !primary);
+        put("phone", phones.into_iter().next().map(|(value, _)| value));
+        put("title", string(data.get("job_title")));
+        put("company", string(data.get("org_name")));
+
+        let occurred_at = change.time(&["update_time", "add_time"])?;
+        let mut events = Vec::new();
+        if let Some(from) = change.merged_from.as_ref().filter(|from| **from != id) {
+            events.push(Event {
+                provider_id: format!("{}:merge", change.event_id),
+                body: EventBody::Merge {
+                    into: person(id.clone()),
+                    from: vec![person(from.clone())],
+                },
+            });
+        }
+        events.push(Event {
+            provider_id: change.event_id.clone(),
+            body: EventBody::Profile(Profile {
+                who,
+                fields,
+                account: change.account(),
+                occurred_at,
+            }),
+        });
+        Ok(events)
+    }
+
+    fn activity(&self, change: &Change) -> Result<Vec<Event>, SourceError> {
+        let data = &change.data;
+        let done = data.get("done") == Some(&Value::Bool(true))
+            || data.get("done") == Some(&Value::from(1));
+        let became_done = match change.action {
+            Action::Create => done,
+            _ => done && change.changed("done"),
+        };
+        if !became_done {
+            return Ok(Vec::new());
+        }
+        let Some(activity_type) = string(data.get("type")) else {
+            return Ok(Vec::new());
+        };
+        let Some(kind) = self.kind_for(&activity_type) else {
+            return Ok(Vec::new());
+        };
+        let Some(person_id) = id_text(data.get("person_id")) else {
+            return Ok(Vec::new());
+        };
+        let mut properties = Map::new();
+        properties.insert("activity_id".into(), Value::String(change.id()?));
+        properties.insert("type".into(), Value::String(activity_type));
+        if let Some(subject) = string(data.get("subject")).filter(|s| !s.is_empty()) {
+            properties.insert("subject".into(), Value::String(subject));
+        }
+        if let Some(deal) = id_text(data.get("deal_id")) {
+            properties.insert("deal_id".into(), Value::String(deal));
+        }
+        Ok(vec![Event {
+            provider_id: change.event_id.clone(),
+            body: EventBody::Touch(Touch {
+                who: vec![person(person_id)],
+                kind,
+                // v1 says when it was marked done; v2 only when the change happened.
+                occurred_at: change.time(&["marked_as_done_time"])?,
+                account: change.account(),
+                properties: Some(Value::Object(properties)),
+            }),
+        }])
+    }
+
+    fn deal(&self, change: &Change) -> Result<Vec<Event>, SourceError> {
+        let data = &change.data;
+        let deal_id = change.id()?;
+        let status = string(data.get("status"));
+        let mut kinds = Vec::new();
+        if change.action == Action::Create {
+            kinds.push((OutcomeKind::OpportunityCreated, change.time(&["add_time"])?));
+        } else {
+            if change.changed("status") {
+                match status.as_deref() {
+                    Some("won") => {
+                        kinds.push((OutcomeKind::Won, change.time(&["won_time", "close_time"])?))
+                    }
+                    Some("lost") => kinds.push((
+                        OutcomeKind::Lost,
+                        change.time(&["lost_time", "close_time"])?,
+                    )),
+                    _ => {}
+                }
+            }
+            if change.changed("stage_id") {
+                kinds.push((
+                    OutcomeKind::StageChanged,
+                    change.time(&["stage_change_time"])?,
+                ));
+            }
+        }
+        let who: Vec<Identity> = id_text(data.get("person_id"))
+            .map(person)
+            .into_iter()
+            .collect();
+        let amount = match data.get("value") {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        Ok(kinds
+            .into_iter()
+            .map(|(kind, occurred_at)| Event {
+                provider_id: format!("{}:{}", change.event_id, kind.as_str()),
+                body: EventBody::Outcome(Outcome {
+                    who: who.clone(),
+                    account: change.account(),
+                    kind,
+                    opportunity: Some(format!("pipedrive:{deal_id}")),
+                    stage: id_text(data.get("stage_id")),
+                    amount,
+                    currency: string(data.get("currency")).filter(|c| !c.is_empty()),
+                    occurred_at,
+                }),
+            })
+            .collect())
+    }
+}
+
+/// A string field.
+fn string(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// An id: a number, a non-empty string, or v1's `{"value": id, …}` / `{"id": id}`.
+fn id_text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Object(map) => id_text(map.get("value")).or_else(|| id_text(map.get("id"))),
+        _ => None,
+    }
+}
+
+/// `[{value, primary}]` (or a bare string) as (value, primary) pairs, empty ones dropped.
+fn entries(value: Option<&Value>) -> Vec<(String, bool)> {
+    let one = |v: &Value| -> Option<(String, bool)> {
+        match v {
+            Value::String(s) => Some((s.trim().to_string(), false)),
+            Value::Object(map) => Some((
+                string(map.get("value"))?.trim().to_string(),
+                map.get("primary") == Some(&Value::Bool(true)),
+            )),
+            _ => None,
+        }
+    };
+    match value {
+        Some(Value::Array(items)) => items.iter().filter_map(one),
+        Some(other) => {
+            return one(other)
+                .into_iter()
+                .filter(|(v, _)| !v.is_empty())
+                .collect()
+        }
+        None => return Vec::new(),
+    }
+    .filter(|(v, _)| !v.is_empty())
+    .collect()
+}
+
+/// RFC 3339, Pipedrive's `YYYY-MM-DD HH:MM:SS` (UTC), or epoch seconds / milliseconds.
+fn time_value(value: &Value) -> Option<Millis> {
+    let epoch = |n: i64| {
+        if n.abs() < 100_000_000_000 {
+            n * 1000
+        } else {
+            n
+        }
+    };
+    match value {
+        Value::Number(n) => n.as_i64().map(epoch),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(time) = chrono::DateTime::parse_from_rfc3339(s) {
+                return Some(time.timestamp_millis());
+            }
+            if let Ok(time) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S") {
+                return Some(time.and_utc().timestamp_millis());
+            }
+            s.parse::<i64>().ok().map(epoch)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
