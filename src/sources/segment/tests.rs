@@ -2,6 +2,9 @@
 //! API, with segment-docs' examples.
 
 use super::*;
+use crate::model::{EventBody, Identity, Touch};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
