@@ -566,31 +566,6 @@ fn malformed_payloads_say_which_field() {
 }
 
 #[test]
-fn times_are_read_in_every_pipedrive_form() {
-    assert_eq!(
-        time_value(&Value::from("2022-11-24T15:28:13.375Z")),
-        Some(ms("2022-11-24T15:28:13.375Z"))
-    );
-    assert_eq!(
-        time_value(&Value::from("2025-02-17 21:15:41")),
-        Some(ms("2025-02-17T21:15:41Z"))
-    );
-    assert_eq!(
-        time_value(&Value::from(1669304389)),
-        Some(1_669_304_389_000)
-    );
-    assert_eq!(
-        time_value(&Value::from("1669304389")),
-        Some(1_669_304_389_000)
-    );
-    assert_eq!(
-        time_value(&Value::from(1739826941605_i64)),
-        Some(1_739_826_941_605)
-    );
-    assert_eq!(time_value(&Value::from("soon")), None);
-}
-
-#[test]
 fn settings_are_checked() {
     assert_eq!(source().validate(), Ok(()));
     let mut src = source();
