@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub mod calendly;
 pub mod hubspot;
 pub mod intercom;
+mod kind_table;
 pub mod mailchimp;
 pub mod mandrill;
 pub mod mapped;

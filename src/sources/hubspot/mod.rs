@@ -9,6 +9,7 @@
 //!
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
+use super::kind_table;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
@@ -16,9 +17,6 @@ use crate::secret::Secret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-/// The value of a `properties` entry that switches a default mapping off.
-const IGNORE: &str = "none";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,14 +58,9 @@ pub const DEFAULT_PROPERTIES: &[(&str, TouchKind)] = &[
 
 impl HubspotSource {
     fn kind_for(&self, property: &str) -> Option<TouchKind> {
-        match self.properties.get(property) {
-            Some(name) if name == IGNORE => None,
-            Some(name) => TouchKind::parse(name),
-            None => DEFAULT_PROPERTIES
-                .iter()
-                .find(|(default, _)| *default == property)
-                .map(|(_, kind)| *kind),
-        }
+        kind_table::kind_for(&self.properties, DEFAULT_PROPERTIES, property, |a, b| {
+            a == b
+        })
     }
 
     fn verify_v3(
@@ -176,17 +169,7 @@ impl Adapter for HubspotSource {
         if self.client_secret.expose().is_empty() {
             return Err(("client_secret".into(), "must not be empty".into()));
         }
-        for (property, kind) in &self.properties {
-            if kind != IGNORE && TouchKind::parse(kind).is_none() {
-                return Err((
-                    format!("properties.{property}"),
-                    format!(
-                        "unknown kind `{kind}`: expected `none` or one of {}",
-                        TouchKind::names()
-                    ),
-                ));
-            }
-        }
+        kind_table::check("properties", &self.properties)?;
         Ok(())
     }
 

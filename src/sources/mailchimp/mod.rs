@@ -13,6 +13,7 @@
 //! Mailchimp sends no event id. A retry resends the same body, so the id of a delivery
 //! is the SHA-256 of its bytes.
 
+use super::kind_table::{self, IGNORE};
 use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
@@ -20,9 +21,6 @@ use crate::secret::Secret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-/// The value that switches a default mapping (or the subscribe touch) off.
-const IGNORE: &str = "none";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,16 +100,7 @@ impl Adapter for MailchimpSource {
         if self.key.expose().is_empty() {
             return Err(("key".into(), "must not be empty".into()));
         }
-        if self.subscribe_kind != IGNORE && TouchKind::parse(&self.subscribe_kind).is_none() {
-            return Err((
-                "subscribe_kind".into(),
-                format!(
-                    "unknown kind `{}`: expected `none` or one of {}",
-                    self.subscribe_kind,
-                    TouchKind::names()
-                ),
-            ));
-        }
+        kind_table::check_kind("subscribe_kind".into(), &self.subscribe_kind)?;
         for (tag, field) in &self.merge_fields {
             if field.trim().is_empty() {
                 return Err((

@@ -12,6 +12,7 @@
 //! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
+use super::kind_table;
 use super::{Adapter, Delivery, SourceError};
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
@@ -26,9 +27,6 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 mod change;
-
-/// The value of an `activity_types` entry that switches a default mapping off.
-const IGNORE: &str = "none";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,14 +50,12 @@ pub const DEFAULT_ACTIVITY_TYPES: &[(&str, TouchKind)] = &[
 
 impl PipedriveSource {
     fn kind_for(&self, activity_type: &str) -> Option<TouchKind> {
-        match self.activity_types.get(activity_type) {
-            Some(name) if name == IGNORE => None,
-            Some(name) => TouchKind::parse(name),
-            None => DEFAULT_ACTIVITY_TYPES
-                .iter()
-                .find(|(default, _)| *default == activity_type)
-                .map(|(_, kind)| *kind),
-        }
+        kind_table::kind_for(
+            &self.activity_types,
+            DEFAULT_ACTIVITY_TYPES,
+            activity_type,
+            |a, b| a == b,
+        )
     }
 }
 
@@ -71,18 +67,7 @@ impl Adapter for PipedriveSource {
         if self.password.expose().is_empty() {
             return Err(("password".into(), "must not be empty".into()));
         }
-        for (activity_type, kind) in &self.activity_types {
-            if kind != IGNORE && TouchKind::parse(kind).is_none() {
-                return Err((
-                    format!("activity_types.{activity_type}"),
-                    format!(
-                        "unknown kind `{kind}`: expected `none` or one of {}",
-                        TouchKind::names()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        kind_table::check("activity_types", &self.activity_types)
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {

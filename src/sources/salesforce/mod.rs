@@ -15,6 +15,7 @@
 //! until it reads the `notificationsResponse` / `<Ack>true</Ack>` envelope, for up to 24 h,
 //! and may redeliver or reorder notifications.
 
+use super::kind_table::{self, IGNORE};
 use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, Millis, TouchKind};
 use crate::secret::constant_time_eq;
@@ -22,9 +23,6 @@ use crate::secret::Secret;
 use message::parse;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// The value of a mapping entry that switches a default off.
-const IGNORE: &str = "none";
 
 /// The exact body Salesforce needs to stop redelivering a message (one Ack covers every
 /// notification in it).
@@ -251,17 +249,7 @@ impl Adapter for SalesforceSource {
             ("task_subjects", &self.task_subjects),
             ("campaign_member_statuses", &self.campaign_member_statuses),
         ] {
-            for (key, kind) in entries {
-                if kind != IGNORE && TouchKind::parse(kind).is_none() {
-                    return Err((
-                        format!("{table}.{key}"),
-                        format!(
-                            "unknown kind `{kind}`: expected `none` or one of {}",
-                            TouchKind::names()
-                        ),
-                    ));
-                }
-            }
+            kind_table::check(table, entries)?;
         }
         for (field, name) in &self.profile_fields {
             if name.trim().is_empty() {

@@ -1,8 +1,9 @@
 //! One Segment message (`track`, `page`, `screen`, `identify`, `group`, `alias`,
 //! `delete`) as events: who it names, the event and page tables, reserved traits.
 
-use super::{SegmentSource, DEFAULT_EVENTS, IGNORE};
+use super::{SegmentSource, DEFAULT_EVENTS};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::sources::kind_table;
 use crate::sources::SourceError;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -134,18 +135,12 @@ fn trait_fields(traits: &Value) -> BTreeMap<String, String> {
 
 impl SegmentSource {
     fn kind_for_event(&self, event: &str) -> Option<TouchKind> {
-        let configured = self
-            .events
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(event));
-        match configured {
-            Some((_, kind)) if kind == IGNORE => None,
-            Some((_, kind)) => TouchKind::parse(kind),
-            None => DEFAULT_EVENTS
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(event))
-                .map(|(_, kind)| *kind),
-        }
+        kind_table::kind_for(
+            &self.events,
+            DEFAULT_EVENTS,
+            event,
+            str::eq_ignore_ascii_case,
+        )
     }
 
     fn kind_for_page(&self, path: Option<&str>) -> TouchKind {

@@ -19,6 +19,7 @@
 //! `alias` → previous id and user id are one person; `delete` (Webhooks destination
 //! only) → erase.
 
+use super::kind_table;
 use super::signature::{self, Algorithm, Encoding};
 use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, Millis, TouchKind};
@@ -32,9 +33,6 @@ mod message;
 mod tracking;
 
 pub use tracking::{MAX_BATCH_BYTES, MAX_MESSAGE_BYTES};
-
-/// The value of an `events` entry that switches a default mapping off.
-const IGNORE: &str = "none";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,17 +170,7 @@ impl Adapter for SegmentSource {
         {
             return Err((format!("write_keys[{index}]"), "must not be empty".into()));
         }
-        for (event, kind) in &self.events {
-            if kind != IGNORE && TouchKind::parse(kind).is_none() {
-                return Err((
-                    format!("events.{event}"),
-                    format!(
-                        "unknown kind `{kind}`: expected `none` or one of {}",
-                        TouchKind::names()
-                    ),
-                ));
-            }
-        }
+        kind_table::check("events", &self.events)?;
         for (index, rule) in self.pages.iter().enumerate() {
             if !(rule.path.starts_with('/') || rule.path.starts_with('*')) {
                 return Err((
