@@ -105,6 +105,16 @@ impl Delivery<'_> {
     fn require_header(&self, name: &'static str) -> Result<&str, SourceError> {
         self.header(name).ok_or(SourceError::MissingHeader(name))
     }
+
+    /// The first value of `name` in the URL's query string, percent-decoded: where
+    /// platforms that sign nothing carry a shared secret.
+    fn query(&self, name: &str) -> Option<String> {
+        let query = self.url.split_once('?')?.1;
+        let query = query.split('#').next().unwrap_or("");
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
 }
 
 /// Why a delivery was refused. [`SourceError::status`] is the one place that decides

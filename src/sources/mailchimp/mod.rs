@@ -72,8 +72,8 @@ impl MailchimpSource {
         }
     }
 
-    fn check_key(&self, url: &str) -> Result<(), SourceError> {
-        let given = query_param(url, "key").ok_or_else(|| {
+    fn check_key(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
+        let given = delivery.query("key").ok_or_else(|| {
             SourceError::BadCredentials("missing `key` in the webhook URL".into())
         })?;
         if constant_time_eq(given.as_bytes(), self.key.expose().as_bytes()) {
@@ -84,15 +84,6 @@ impl MailchimpSource {
             ))
         }
     }
-}
-
-/// The first value of `name` in the URL's query string, percent-decoded.
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or("");
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
 }
 
 impl Adapter for MailchimpSource {
@@ -119,13 +110,13 @@ impl Adapter for MailchimpSource {
             return None;
         }
         Some(
-            self.check_key(delivery.url)
+            self.check_key(delivery)
                 .map(|()| Reply::ok("text/plain; charset=utf-8", "")),
         )
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        self.check_key(delivery.url)
+        self.check_key(delivery)
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

@@ -204,15 +204,6 @@ pub fn id18(id: &str) -> Option<String> {
     }
 }
 
-/// The `token` query parameter of a URL.
-fn query_token(url: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or("");
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == "token")
-        .map(|(_, value)| value.into_owned())
-}
-
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -279,7 +270,8 @@ impl Adapter for SalesforceSource {
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let given = query_token(delivery.url)
+        let given = delivery
+            .query("token")
             .ok_or_else(|| SourceError::BadCredentials("missing token query parameter".into()))?;
         if !constant_time_eq(given.as_bytes(), self.token.expose().as_bytes()) {
             return Err(SourceError::BadCredentials("wrong token".into()));
