@@ -8,8 +8,8 @@
 //! (a reschedule cancels and creates: the cancel is skipped, the new booking counts),
 //! `invitee_no_show.created` → `meeting_no_show`.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

@@ -8,8 +8,8 @@
 //! A conversation started or replied to by a user or lead becomes a `chat` touch for
 //! that person, known by email and by `intercom:<contact id>`.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

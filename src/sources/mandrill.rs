@@ -11,8 +11,8 @@
 //! `mandrill_events=[]`; that POST is signed with the generic key `test-webhook`, since
 //! the webhook's own key does not exist yet. Only an empty batch is accepted that way.
 
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::signature::{self, Algorithm, Encoding};
-use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

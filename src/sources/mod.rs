@@ -1,5 +1,10 @@
-//! Sources: one file per platform, each verifying the platform's signature and turning
-//! its payload into [`Event`]s. Pure functions of (bytes, headers, url, config, now).
+//! Sources: one file (or folder) per platform, each verifying the platform's signature
+//! and turning its payload into [`Event`]s. Pure functions of (bytes, headers, url,
+//! config, now).
+//!
+//! What the platforms share stands apart, below them: the delivery they read and the
+//! answers they give (`delivery`), HMAC signatures and timestamp windows
+//! (`signature`), and settings tables that map names to touch kinds (`kind_table`).
 //!
 //! Adding a platform is one file (or folder) here, one `pub mod` line, one variant of
 //! [`SourceConfig`] and its arm in each of the two matches below.
@@ -7,10 +12,15 @@
 use crate::model::{Event, Millis};
 use serde::Deserialize;
 
+pub use delivery::{Adapter, Delivery, Reply, SourceError};
+
+mod delivery;
+mod kind_table;
+mod signature;
+
 pub mod calendly;
 pub mod hubspot;
 pub mod intercom;
-mod kind_table;
 pub mod mailchimp;
 pub mod mandrill;
 pub mod mapped;
@@ -18,7 +28,6 @@ pub mod marketo;
 pub mod pipedrive;
 pub mod salesforce;
 pub mod segment;
-mod signature;
 pub mod standard;
 pub mod typeform;
 pub mod zoom;
@@ -82,125 +91,6 @@ impl SourceConfig {
             SourceConfig::Segment(_) => "segment",
         }
     }
-}
-
-/// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
-#[derive(Debug)]
-pub struct Delivery<'a> {
-    pub method: &'a str,
-    /// The full URL the platform called (public URL when configured).
-    pub url: &'a str,
-    pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-}
-
-impl Delivery<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn require_header(&self, name: &'static str) -> Result<&str, SourceError> {
-        self.header(name).ok_or(SourceError::MissingHeader(name))
-    }
-
-    /// The first value of `name` in the URL's query string, percent-decoded: where
-    /// platforms that sign nothing carry a shared secret.
-    fn query(&self, name: &str) -> Option<String> {
-        let query = self.url.split_once('?')?.1;
-        let query = query.split('#').next().unwrap_or("");
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    }
-}
-
-/// Why a delivery was refused. [`SourceError::status`] is the one place that decides
-/// the HTTP answer.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum SourceError {
-    #[error("missing header {0}")]
-    MissingHeader(&'static str),
-    #[error("invalid signature")]
-    InvalidSignature,
-    /// A shared secret, token or account id that does not match (schemes without
-    /// signatures: URL keys, Basic auth, organization ids).
-    #[error("{0}")]
-    BadCredentials(String),
-    #[error("timestamp outside the {0}s tolerance")]
-    StaleTimestamp(u64),
-    #[error("unreadable timestamp header")]
-    BadTimestamp,
-    #[error("malformed payload: {0}")]
-    Malformed(String),
-    #[error("body larger than {0} bytes")]
-    TooLarge(usize),
-}
-
-impl SourceError {
-    pub fn status(&self) -> u16 {
-        match self {
-            SourceError::MissingHeader(_)
-            | SourceError::InvalidSignature
-            | SourceError::BadCredentials(_)
-            | SourceError::StaleTimestamp(_)
-            | SourceError::BadTimestamp => 401,
-            SourceError::Malformed(_) => 400,
-            SourceError::TooLarge(_) => 413,
-        }
-    }
-
-    pub fn malformed(reason: impl Into<String>) -> SourceError {
-        SourceError::Malformed(reason.into())
-    }
-}
-
-/// An answer a platform expects in its own format (a SOAP envelope, a challenge
-/// response), instead of our JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status: 200,
-            content_type,
-            body: body.into(),
-        }
-    }
-}
-
-/// One platform.
-pub trait Adapter {
-    /// Pure checks of the settings: the offending key and why.
-    fn validate(&self) -> Result<(), (String, String)>;
-
-    /// Requests a platform makes to check the endpoint before it sends events (a GET
-    /// or HEAD, a URL-validation challenge). `Some` answers them without storing
-    /// anything; `None` means this is an ordinary delivery.
-    fn probe(&self, _delivery: &Delivery<'_>, _now: Millis) -> Option<Result<Reply, SourceError>> {
-        None
-    }
-
-    /// The body that tells the platform a delivery was taken (`None`: our JSON).
-    fn acknowledgement(&self) -> Option<Reply> {
-        None
-    }
-
-    /// The body of a refusal, when the platform needs its own format (`None`: RFC 7807).
-    fn refusal(&self, _error: &SourceError) -> Option<Reply> {
-        None
-    }
-    /// Checks that the delivery really comes from the platform, on the exact bytes.
-    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
-    /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.
-    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError>;
 }
 
 /// Events of a delivery whose signature was checked. Only [`SourceConfig::accept`]

@@ -2,7 +2,7 @@
 //! each one signs and compared in constant time, and the window a signed timestamp must
 //! fall in. Which header, what is signed and how it is written stay with each platform.
 
-use super::SourceError;
+use super::delivery::SourceError;
 use crate::model::Millis;
 use crate::secret::constant_time_eq;
 use base64::engine::general_purpose::STANDARD;

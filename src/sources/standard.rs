@@ -5,8 +5,8 @@
 //! the `whsec_` secret, serialized `v1,<base64>`; several space-separated signatures
 //! may be sent during key rotation.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};

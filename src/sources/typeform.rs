@@ -8,8 +8,8 @@
 //! email question, else the configured hidden field, else the first email answer.
 //! Other configured answers become profile fields.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

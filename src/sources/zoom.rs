@@ -10,8 +10,8 @@
 //! `webinar.participant_joined` / `left` → `webinar_attended`, the leave carrying the
 //! minutes attended, which `[scoring] webinar_full_minutes` turns into weight.
 
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

@@ -9,9 +9,9 @@
 //!
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::kind_table;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

@@ -13,8 +13,8 @@
 //! Mailchimp sends no event id. A retry resends the same body, so the id of a delivery
 //! is the SHA-256 of its bytes.
 
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::kind_table::{self, IGNORE};
-use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;

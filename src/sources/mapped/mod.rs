@@ -7,9 +7,9 @@
 //! (RFC 6901) to the event id, email, anonymous id, kind and time; `profile` maps more
 //! pointers to profile fields.
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature;
 pub use super::signature::{Algorithm, Encoding, TimestampUnit};
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;

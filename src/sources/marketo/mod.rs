@@ -13,7 +13,7 @@
 //! engagement (lead id, kind, time, campaign, asset, URL, link), so the same request
 //! sent twice is counted once, whatever the profile tokens say the second time.
 
-use super::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Delivery, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;

@@ -2,7 +2,7 @@
 //! the delivery id, the time, and the record before and after.
 
 use crate::model::Millis;
-use crate::sources::SourceError;
+use crate::sources::delivery::SourceError;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

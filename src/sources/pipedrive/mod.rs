@@ -12,8 +12,8 @@
 //! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
+use super::delivery::{Adapter, Delivery, SourceError};
 use super::kind_table;
-use super::{Adapter, Delivery, SourceError};
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
 };

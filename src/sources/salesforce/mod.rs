@@ -15,8 +15,8 @@
 //! until it reads the `notificationsResponse` / `<Ack>true</Ack>` envelope, for up to 24 h,
 //! and may redeliver or reorder notifications.
 
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::kind_table::{self, IGNORE};
-use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, Millis, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;

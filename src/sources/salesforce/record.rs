@@ -4,7 +4,7 @@
 use super::message::SObject;
 use super::{id18, SalesforceSource};
 use crate::model::{EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch};
-use crate::sources::SourceError;
+use crate::sources::delivery::SourceError;
 use std::collections::BTreeMap;
 
 /// Fields read for a record's time, in order of preference.

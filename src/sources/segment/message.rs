@@ -3,8 +3,8 @@
 
 use super::{SegmentSource, DEFAULT_EVENTS};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::sources::delivery::SourceError;
 use crate::sources::kind_table;
-use crate::sources::SourceError;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -19,9 +19,9 @@
 //! `alias` → previous id and user id are one person; `delete` (Webhooks destination
 //! only) → erase.
 
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::kind_table;
 use super::signature::{self, Algorithm, Encoding};
-use super::{Adapter, Delivery, Reply, SourceError};
 use crate::model::{Event, Millis, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;

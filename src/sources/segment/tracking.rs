@@ -5,7 +5,7 @@ use super::message::{text, url_path};
 use super::SegmentSource;
 use crate::model::Event;
 use crate::secret::constant_time_eq;
-use crate::sources::{Delivery, SourceError};
+use crate::sources::delivery::{Delivery, SourceError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
