@@ -307,11 +307,11 @@ impl Adapter for MappedSource {
                 let value = delivery
                     .header(header)
                     .ok_or(SourceError::MissingHeader("signature header"))?;
-                let signature = match signature_part {
+                let written = match signature_part {
                     Some(part) => header_part(value, part).ok_or(SourceError::InvalidSignature)?,
                     None => value.trim(),
                 };
-                let encoded = signature
+                let encoded = written
                     .strip_prefix(prefix.as_str())
                     .ok_or(SourceError::InvalidSignature)?;
                 let given = encoding
