@@ -8,12 +8,11 @@
 //! (a reschedule cancels and creates: the cancel is skipped, the new booking counts),
 //! `invitee_no_show.created` → `meeting_no_show`.
 
-use super::{check_window, Adapter, Delivery, SourceError};
-use crate::secret::Secret;
+use super::delivery::{Adapter, Delivery, SourceError};
+use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
-use hmac::{Hmac, Mac};
+use crate::secret::Secret;
 use serde::Deserialize;
-use sha2::Sha256;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,22 +101,20 @@ impl Adapter for CalendlySource {
             }
         }
         let timestamp = timestamp.ok_or(SourceError::BadTimestamp)?;
-        let seconds: i64 = timestamp.parse().map_err(|_| SourceError::BadTimestamp)?;
-        check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
-        for signature in signatures {
-            let Ok(given) = hex::decode(signature) else {
-                continue;
-            };
-            let mut mac = Hmac::<Sha256>::new_from_slice(self.signing_key.expose().as_bytes())
-                .map_err(|_| SourceError::InvalidSignature)?;
-            mac.update(timestamp.as_bytes());
-            mac.update(b".");
-            mac.update(delivery.body);
-            if mac.verify_slice(&given).is_ok() {
-                return Ok(());
-            }
+        signature::check_timestamp(timestamp, TimestampUnit::Seconds, now, self.tolerance_secs)?;
+        let expected = signature::hmac(
+            Algorithm::Sha256,
+            self.signing_key.expose().as_bytes(),
+            &[timestamp.as_bytes(), b".", delivery.body],
+        );
+        if signatures
+            .into_iter()
+            .any(|given| signature::matches(&expected, given, Encoding::Hex))
+        {
+            Ok(())
+        } else {
+            Err(SourceError::InvalidSignature)
         }
-        Err(SourceError::InvalidSignature)
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

@@ -8,12 +8,11 @@
 //! A conversation started or replied to by a user or lead becomes a `chat` touch for
 //! that person, known by email and by `intercom:<contact id>`.
 
-use super::{Adapter, Delivery, SourceError};
-use crate::secret::Secret;
+use super::delivery::{Adapter, Delivery, SourceError};
+use super::signature::{self, Algorithm, Encoding};
 use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
-use hmac::{Hmac, Mac};
+use crate::secret::Secret;
 use serde::Deserialize;
-use sha1::Sha1;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,13 +72,13 @@ impl Adapter for IntercomSource {
         let given = header
             .trim()
             .strip_prefix("sha1=")
-            .and_then(|encoded| hex::decode(encoded).ok())
             .ok_or(SourceError::InvalidSignature)?;
-        let mut mac = Hmac::<Sha1>::new_from_slice(self.client_secret.expose().as_bytes())
-            .map_err(|_| SourceError::InvalidSignature)?;
-        mac.update(delivery.body);
-        mac.verify_slice(&given)
-            .map_err(|_| SourceError::InvalidSignature)
+        let expected = signature::hmac(
+            Algorithm::Sha1,
+            self.client_secret.expose().as_bytes(),
+            &[delivery.body],
+        );
+        signature::check(&expected, given, Encoding::Hex)
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

@@ -1,164 +1,96 @@
-//! Sources: one file per platform, each verifying the platform's signature and turning
-//! its payload into [`Event`]s. Pure functions of (bytes, headers, url, config, now).
+//! Sources: one file (or folder) per platform, each verifying the platform's signature
+//! and turning its payload into [`Event`]s. Pure functions of (bytes, headers, url,
+//! config, now).
 //!
-//! Adding a platform is one file here and one line in the `sources!` list below.
+//! What the platforms share stands apart, below them: the delivery they read and the
+//! answers they give (`delivery`), HMAC signatures and timestamp windows
+//! (`signature`), and settings tables that map names to touch kinds (`kind_table`).
+//!
+//! Adding a platform is one file (or folder) here, one `pub mod` line, one variant of
+//! [`SourceConfig`] and its arm in each of the two matches below.
 
 use crate::model::{Event, Millis};
 use serde::Deserialize;
 
-macro_rules! sources {
-    ($($variant:ident => $module:ident :: $config:ident),+ $(,)?) => {
-        $(pub mod $module;)+
+pub use delivery::{Adapter, Delivery, Reply, SourceError};
 
-        /// `[sources.<name>]`; `kind` picks the platform.
-        #[derive(Debug, Clone, Deserialize)]
-        #[serde(tag = "kind", rename_all = "snake_case")]
-        // Built once at start-up and never moved on a hot path: size does not matter.
-        #[allow(clippy::large_enum_variant)]
-        pub enum SourceConfig {
-            $($variant($module::$config),)+
-        }
+mod delivery;
+mod kind_table;
+mod signature;
 
-        impl SourceConfig {
-            fn adapter(&self) -> &dyn Adapter {
-                match self {
-                    $(SourceConfig::$variant(config) => config,)+
-                }
-            }
+pub mod calendly;
+pub mod hubspot;
+pub mod intercom;
+pub mod mailchimp;
+pub mod mandrill;
+pub mod mapped;
+pub mod marketo;
+pub mod pipedrive;
+pub mod salesforce;
+pub mod segment;
+pub mod standard;
+pub mod typeform;
+pub mod zoom;
 
-            /// The config `kind` of this source.
-            pub fn kind(&self) -> &'static str {
-                match self {
-                    $(SourceConfig::$variant(_) => stringify!($module),)+
-                }
-            }
-        }
-    };
+/// `[sources.<name>]`; `kind` picks the platform. The variants' order is the order
+/// in which a wrong `kind` lists the right ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+// Built once at start-up and never moved on a hot path: size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum SourceConfig {
+    Hubspot(hubspot::HubspotSource),
+    Mailchimp(mailchimp::MailchimpSource),
+    Mandrill(mandrill::MandrillSource),
+    Salesforce(salesforce::SalesforceSource),
+    Marketo(marketo::MarketoSource),
+    Pipedrive(pipedrive::PipedriveSource),
+    Standard(standard::StandardSource),
+    Calendly(calendly::CalendlySource),
+    Typeform(typeform::TypeformSource),
+    Zoom(zoom::ZoomSource),
+    Intercom(intercom::IntercomSource),
+    Mapped(mapped::MappedSource),
+    Segment(segment::SegmentSource),
 }
 
-sources! {
-    Hubspot => hubspot::HubspotSource,
-    Mailchimp => mailchimp::MailchimpSource,
-    Mandrill => mandrill::MandrillSource,
-    Salesforce => salesforce::SalesforceSource,
-    Marketo => marketo::MarketoSource,
-    Pipedrive => pipedrive::PipedriveSource,
-    Standard => standard::StandardSource,
-    Calendly => calendly::CalendlySource,
-    Typeform => typeform::TypeformSource,
-    Zoom => zoom::ZoomSource,
-    Intercom => intercom::IntercomSource,
-    Mapped => mapped::MappedSource,
-    Segment => segment::SegmentSource,
-}
-
-/// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
-#[derive(Debug)]
-pub struct Delivery<'a> {
-    pub method: &'a str,
-    /// The full URL the platform called (public URL when configured).
-    pub url: &'a str,
-    pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-}
-
-impl Delivery<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn require_header(&self, name: &'static str) -> Result<&str, SourceError> {
-        self.header(name).ok_or(SourceError::MissingHeader(name))
-    }
-}
-
-/// Why a delivery was refused. [`SourceError::status`] is the one place that decides
-/// the HTTP answer.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum SourceError {
-    #[error("missing header {0}")]
-    MissingHeader(&'static str),
-    #[error("invalid signature")]
-    InvalidSignature,
-    /// A shared secret, token or account id that does not match (schemes without
-    /// signatures: URL keys, Basic auth, organization ids).
-    #[error("{0}")]
-    BadCredentials(String),
-    #[error("timestamp outside the {0}s tolerance")]
-    StaleTimestamp(u64),
-    #[error("unreadable timestamp header")]
-    BadTimestamp,
-    #[error("malformed payload: {0}")]
-    Malformed(String),
-    #[error("body larger than {0} bytes")]
-    TooLarge(usize),
-}
-
-impl SourceError {
-    pub fn status(&self) -> u16 {
+impl SourceConfig {
+    fn adapter(&self) -> &dyn Adapter {
         match self {
-            SourceError::MissingHeader(_)
-            | SourceError::InvalidSignature
-            | SourceError::BadCredentials(_)
-            | SourceError::StaleTimestamp(_)
-            | SourceError::BadTimestamp => 401,
-            SourceError::Malformed(_) => 400,
-            SourceError::TooLarge(_) => 413,
+            SourceConfig::Hubspot(source) => source,
+            SourceConfig::Mailchimp(source) => source,
+            SourceConfig::Mandrill(source) => source,
+            SourceConfig::Salesforce(source) => source,
+            SourceConfig::Marketo(source) => source,
+            SourceConfig::Pipedrive(source) => source,
+            SourceConfig::Standard(source) => source,
+            SourceConfig::Calendly(source) => source,
+            SourceConfig::Typeform(source) => source,
+            SourceConfig::Zoom(source) => source,
+            SourceConfig::Intercom(source) => source,
+            SourceConfig::Mapped(source) => source,
+            SourceConfig::Segment(source) => source,
         }
     }
 
-    pub fn malformed(reason: impl Into<String>) -> SourceError {
-        SourceError::Malformed(reason.into())
-    }
-}
-
-/// An answer a platform expects in its own format (a SOAP envelope, a challenge
-/// response), instead of our JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status: 200,
-            content_type,
-            body: body.into(),
+    /// The config `kind` of this source.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Hubspot(_) => "hubspot",
+            SourceConfig::Mailchimp(_) => "mailchimp",
+            SourceConfig::Mandrill(_) => "mandrill",
+            SourceConfig::Salesforce(_) => "salesforce",
+            SourceConfig::Marketo(_) => "marketo",
+            SourceConfig::Pipedrive(_) => "pipedrive",
+            SourceConfig::Standard(_) => "standard",
+            SourceConfig::Calendly(_) => "calendly",
+            SourceConfig::Typeform(_) => "typeform",
+            SourceConfig::Zoom(_) => "zoom",
+            SourceConfig::Intercom(_) => "intercom",
+            SourceConfig::Mapped(_) => "mapped",
+            SourceConfig::Segment(_) => "segment",
         }
     }
-}
-
-/// One platform.
-pub trait Adapter {
-    /// Pure checks of the settings: the offending key and why.
-    fn validate(&self) -> Result<(), (String, String)>;
-
-    /// Requests a platform makes to check the endpoint before it sends events (a GET
-    /// or HEAD, a URL-validation challenge). `Some` answers them without storing
-    /// anything; `None` means this is an ordinary delivery.
-    fn probe(&self, _delivery: &Delivery<'_>, _now: Millis) -> Option<Result<Reply, SourceError>> {
-        None
-    }
-
-    /// The body that tells the platform a delivery was taken (`None`: our JSON).
-    fn acknowledgement(&self) -> Option<Reply> {
-        None
-    }
-
-    /// The body of a refusal, when the platform needs its own format (`None`: RFC 7807).
-    fn refusal(&self, _error: &SourceError) -> Option<Reply> {
-        None
-    }
-    /// Checks that the delivery really comes from the platform, on the exact bytes.
-    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
-    /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.
-    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError>;
 }
 
 /// Events of a delivery whose signature was checked. Only [`SourceConfig::accept`]
@@ -207,17 +139,4 @@ impl SourceConfig {
     pub fn refusal(&self, error: &SourceError) -> Option<Reply> {
         self.adapter().refusal(error)
     }
-}
-
-/// Accepts a timestamp within `tolerance_secs` of now, in either direction.
-pub(crate) fn check_window(
-    at: Millis,
-    now: Millis,
-    tolerance_secs: u64,
-) -> Result<(), SourceError> {
-    let tolerance = tolerance_secs as i64 * 1000;
-    if (now - at).abs() > tolerance {
-        return Err(SourceError::StaleTimestamp(tolerance_secs));
-    }
-    Ok(())
 }

@@ -5,14 +5,13 @@
 //! the `whsec_` secret, serialized `v1,<base64>`; several space-separated signatures
 //! may be sent during key rotation.
 
-use super::{check_window, Adapter, Delivery, SourceError};
-use crate::secret::Secret;
+use super::delivery::{Adapter, Delivery, SourceError};
+use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::secret::Secret;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,25 +52,28 @@ impl Adapter for StandardSource {
         let id = delivery.require_header("webhook-id")?;
         let timestamp = delivery.require_header("webhook-timestamp")?;
         let signatures = delivery.require_header("webhook-signature")?;
-        let seconds: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SourceError::BadTimestamp)?;
-        check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
+        signature::check_timestamp(
+            timestamp.trim(),
+            TimestampUnit::Seconds,
+            now,
+            self.tolerance_secs,
+        )?;
         let key = decode_secret(self.secret.expose()).ok_or(SourceError::InvalidSignature)?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SourceError::InvalidSignature)?;
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(delivery.body);
-        let expected = mac.finalize().into_bytes();
+        let expected = signature::hmac(
+            Algorithm::Sha256,
+            &key,
+            &[
+                id.as_bytes(),
+                b".",
+                timestamp.as_bytes(),
+                b".",
+                delivery.body,
+            ],
+        );
         let matched = signatures
             .split(' ')
             .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|encoded| STANDARD.decode(encoded).ok())
-            .any(|given| crate::secret::constant_time_eq(&given, &expected));
+            .any(|given| signature::matches(&expected, given, Encoding::Base64));
         if matched {
             Ok(())
         } else {

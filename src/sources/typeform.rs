@@ -8,14 +8,11 @@
 //! email question, else the configured hidden field, else the first email answer.
 //! Other configured answers become profile fields.
 
-use super::{Adapter, Delivery, SourceError};
-use crate::secret::Secret;
+use super::delivery::{Adapter, Delivery, SourceError};
+use super::signature::{self, Algorithm, Encoding};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
+use crate::secret::Secret;
 use serde::Deserialize;
-use sha2::Sha256;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,13 +147,13 @@ impl Adapter for TypeformSource {
         let given = header
             .trim()
             .strip_prefix("sha256=")
-            .and_then(|encoded| STANDARD.decode(encoded).ok())
             .ok_or(SourceError::InvalidSignature)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes())
-            .map_err(|_| SourceError::InvalidSignature)?;
-        mac.update(delivery.body);
-        mac.verify_slice(&given)
-            .map_err(|_| SourceError::InvalidSignature)
+        let expected = signature::hmac(
+            Algorithm::Sha256,
+            self.secret.expose().as_bytes(),
+            &[delivery.body],
+        );
+        signature::check(&expected, given, Encoding::Base64)
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

@@ -10,12 +10,11 @@
 //! `webinar.participant_joined` / `left` → `webinar_attended`, the leave carrying the
 //! minutes attended, which `[scoring] webinar_full_minutes` turns into weight.
 
-use super::{check_window, Adapter, Delivery, Reply, SourceError};
-use crate::secret::Secret;
+use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
-use hmac::{Hmac, Mac};
+use crate::secret::Secret;
 use serde::Deserialize;
-use sha2::Sha256;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,9 +54,12 @@ fn zoom_time(value: Option<&str>) -> Option<Millis> {
 }
 
 impl ZoomSource {
-    fn mac(&self) -> Result<Hmac<Sha256>, SourceError> {
-        Hmac::<Sha256>::new_from_slice(self.secret_token.expose().as_bytes())
-            .map_err(|_| SourceError::InvalidSignature)
+    fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        signature::hmac(
+            Algorithm::Sha256,
+            self.secret_token.expose().as_bytes(),
+            parts,
+        )
     }
 }
 
@@ -70,25 +72,20 @@ impl Adapter for ZoomSource {
     }
 
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
-        let signature = delivery.require_header("x-zm-signature")?;
+        let header = delivery.require_header("x-zm-signature")?;
         let timestamp = delivery.require_header("x-zm-request-timestamp")?;
-        let seconds: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SourceError::BadTimestamp)?;
-        check_window(seconds.saturating_mul(1000), now, self.tolerance_secs)?;
-        let given = signature
+        signature::check_timestamp(
+            timestamp.trim(),
+            TimestampUnit::Seconds,
+            now,
+            self.tolerance_secs,
+        )?;
+        let given = header
             .trim()
             .strip_prefix("v0=")
-            .and_then(|encoded| hex::decode(encoded).ok())
             .ok_or(SourceError::InvalidSignature)?;
-        let mut mac = self.mac()?;
-        mac.update(b"v0:");
-        mac.update(timestamp.trim().as_bytes());
-        mac.update(b":");
-        mac.update(delivery.body);
-        mac.verify_slice(&given)
-            .map_err(|_| SourceError::InvalidSignature)
+        let expected = self.mac(&[b"v0:", timestamp.trim().as_bytes(), b":", delivery.body]);
+        signature::check(&expected, given, Encoding::Hex)
     }
 
     fn probe(&self, delivery: &Delivery<'_>, now: Millis) -> Option<Result<Reply, SourceError>> {
@@ -99,11 +96,9 @@ impl Adapter for ZoomSource {
         Some(self.verify(delivery, now).and_then(|()| {
             let plain = text(&envelope.payload, "plainToken")
                 .ok_or_else(|| SourceError::malformed("payload.plainToken is missing"))?;
-            let mut mac = self.mac()?;
-            mac.update(plain.as_bytes());
             let answer = serde_json::json!({
                 "plainToken": plain,
-                "encryptedToken": hex::encode(mac.finalize().into_bytes()),
+                "encryptedToken": Encoding::Hex.encode(&self.mac(&[plain.as_bytes()])),
             });
             Ok(Reply::ok("application/json", answer.to_string()))
         }))
@@ -205,6 +200,8 @@ impl Adapter for ZoomSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     fn source() -> ZoomSource {
         ZoomSource {

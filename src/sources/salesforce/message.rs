@@ -1,6 +1,6 @@
 //! Reading the SOAP `notifications` message: local names only, so any prefix works.
 
-use super::super::SourceError;
+use crate::sources::delivery::SourceError;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 use quick_xml::Reader;
 use std::collections::BTreeMap;
