@@ -254,6 +254,13 @@ pub fn sign_standard(secret: &str, id: &str, timestamp: i64, body: &str) -> Vec<
     ]
 }
 
+/// HMAC-SHA256 of `message` under `key`, the signature most platforms send.
+pub fn hmac_sha256(key: &str, message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// HubSpot v3: base64 HMAC-SHA256 of method + URI + body + timestamp (ms).
 pub fn sign_hubspot_v3(
     secret: &str,
@@ -262,9 +269,10 @@ pub fn sign_hubspot_v3(
     body: &str,
     timestamp_ms: i64,
 ) -> Vec<(String, String)> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(format!("{method}{uri}{body}{timestamp_ms}").as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(
+        secret,
+        format!("{method}{uri}{body}{timestamp_ms}").as_bytes(),
+    ));
     vec![
         ("X-HubSpot-Signature-v3".into(), signature),
         (
@@ -284,7 +292,13 @@ pub fn touch_body(email: &str, kind: &str, occurred_at: &str) -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    rfc3339_from_now(0)
+}
+
+/// A time `offset_secs` from now (before it when negative), to the second.
+pub fn rfc3339_from_now(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Runs the built binary from the crate folder: exit code, stdout, stderr.
