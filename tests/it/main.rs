@@ -3,20 +3,21 @@
 
 mod cli;
 mod crash;
+mod fake_crm;
 mod fake_hubspot;
 mod fake_marketo;
 mod fake_pipedrive;
 mod fake_salesforce;
-mod fake_server;
 mod full_disk;
 mod harness;
 mod ingest;
-mod push;
 mod qualification;
-mod sink;
+mod sink_delivery;
+mod sink_hubspot;
 mod sink_marketo;
 mod sink_pipedrive;
 mod sink_salesforce;
+mod sink_scenarios;
 mod source_calendly;
 mod source_hubspot;
 mod source_intercom;
