@@ -156,7 +156,11 @@ async fn an_expired_session_signs_in_again_and_nothing_is_lost() {
 #[tokio::test]
 async fn four_hundred_fifty_changes_go_in_three_collection_calls() {
     let fake = FakeSalesforce::start();
+    // Sign-in is unavailable at first: the records wait for it, none lost or split
+    // differently.
+    fake.token_unavailable(2);
     let daemon = a_large_change_goes_in_full_calls(&fake, 200).await;
+    assert_eq!(fake.token_forms().len(), 3);
     // 100 emails per lookup, all found among Contacts: no Lead query.
     let lookups = fake.soql();
     assert_eq!(lookups.len(), 5, "{lookups:?}");

@@ -54,6 +54,8 @@ pub struct Salesforce {
     base: String,
     issued: u32,
     valid: HashSet<String>,
+    /// Token requests still to answer 503.
+    unavailable: u32,
     /// The public key JWT assertions must verify with.
     jwt_public_key: Option<Vec<u8>>,
     records: HashMap<String, Record>,
@@ -123,6 +125,11 @@ impl FakeCrm<Salesforce> {
     /// Every issued token stops working, as when the session times out.
     pub fn expire_sessions(&self) {
         self.with(|salesforce| salesforce.valid.clear());
+    }
+
+    /// The next `count` token requests get 503 with `Retry-After: 1`.
+    pub fn token_unavailable(&self, count: u32) {
+        self.with(|salesforce| salesforce.unavailable = count);
     }
 
     pub fn expect_jwt_signed_by(&self, public_key: &[u8]) {

@@ -12,6 +12,14 @@ fn oauth_error(error: &str, description: &str) -> Answer {
 
 impl Salesforce {
     pub(super) fn token(&mut self, request: &Request) -> Answer {
+        if self.unavailable > 0 {
+            self.unavailable -= 1;
+            return Answer::new(
+                503,
+                &[("Retry-After", "1")],
+                serde_json::json!({"error": "temporarily_unavailable", "error_description": "service temporarily unavailable"}),
+            );
+        }
         let form = request.form();
         let get = |key: &str| form.get(key).map(String::as_str).unwrap_or_default();
         match get("grant_type") {
