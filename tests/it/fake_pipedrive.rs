@@ -20,12 +20,10 @@
 //! - rate-limit headers `x-ratelimit-limit`/`-remaining`/`-reset` (2 s window) and
 //!   `x-daily-ratelimit-token-*`: pipedrive.readme.io/docs/core-api-concepts-rate-limiting.
 
-use crate::fake_server::FakeServer;
-use actix_web::{web, HttpRequest, HttpResponse};
+use crate::fake_crm::{Answer, Crm, FakeCrm, Recorded, Request, Script};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const API_TOKEN: &str = "8f2b5c0e1d9a4b7c6e3f2a1b0c9d8e7f6a5b4c3d";
@@ -38,45 +36,8 @@ const PAGE_CAP: usize = 10;
 const BURST_LIMIT: usize = 100;
 const WINDOW: Duration = Duration::from_secs(2);
 
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub api_token: Option<String>,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub body: String,
-    pub at: Instant,
-    pub answered: u16,
-}
-
-impl Recorded {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-
-    pub fn is_person_update(&self) -> bool {
-        self.method == "PATCH" && self.path.starts_with("/api/v2/persons/")
-    }
-
-    pub fn is_field_list(&self) -> bool {
-        self.method == "GET" && self.path == "/api/v1/personFields"
-    }
-}
-
-/// A canned answer for the next person update, instead of the normal behaviour.
-#[derive(Clone, Debug)]
-struct Scripted {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: serde_json::Value,
-}
-
 #[derive(Default)]
-struct State {
-    requests: Vec<Recorded>,
-    script: VecDeque<Scripted>,
+pub struct Pipedrive {
     /// Rate-limit headers for the next person update, answered normally otherwise.
     header_overrides: VecDeque<Vec<(String, String)>>,
     fields: Vec<serde_json::Value>,
@@ -90,12 +51,7 @@ struct State {
     daily_tokens: u64,
 }
 
-pub struct FakePipedrive {
-    pub base: String,
-    state: Arc<Mutex<State>>,
-    /// Stops the server when the fake is dropped.
-    _server: FakeServer,
-}
+pub type FakePipedrive = FakeCrm<Pipedrive>;
 
 /// Pipedrive's own person fields, as `GET /api/v1/personFields` lists them first.
 fn system_fields() -> Vec<serde_json::Value> {
@@ -128,44 +84,31 @@ fn system_fields() -> Vec<serde_json::Value> {
     fields
 }
 
-impl FakePipedrive {
+impl FakeCrm<Pipedrive> {
     pub fn start() -> FakePipedrive {
-        let state = Arc::new(Mutex::new(State {
+        FakeCrm::serve(Pipedrive {
             fields: system_fields(),
             next_field_id: 12_000,
             next_option_id: 200,
             access_tokens: [ACCESS_TOKEN.to_string()].into(),
             daily_tokens: 300_000,
-            ..State::default()
-        }));
-        let server = FakeServer::start(state.clone(), |config| {
-            config
-                .route("/api/v1/personFields", web::get().to(api))
-                .route("/api/v1/personFields", web::post().to(api))
-                .route("/api/v2/persons/{id}", web::patch().to(api))
-                .route("/oauth/token", web::post().to(token));
-        });
-        FakePipedrive {
-            base: server.base.clone(),
-            state,
-            _server: server,
-        }
+            ..Pipedrive::default()
+        })
     }
 
     /// Adds a custom person field as the Pipedrive UI would; returns its key.
     pub fn add_field(&self, name: &str, field_type: &str, options: &[&str]) -> String {
-        let mut state = self.state.lock().unwrap();
         let options: Vec<serde_json::Value> = options
             .iter()
             .map(|label| serde_json::json!({"label": label}))
             .collect();
-        create_field(&mut state, name, field_type, &options)["key"]
+        self.with(|pipedrive| pipedrive.create_field(name, field_type, &options))["key"]
             .as_str()
             .unwrap()
             .to_string()
     }
 
-    /// The four fields `setup-crm` creates.
+    /// The fields `setup-crm` creates.
     pub fn add_attention_fields(&self) {
         self.add_field("Attention score", "double", &[]);
         self.add_field("Attention trend", "enum", &["rising", "steady", "fading"]);
@@ -180,24 +123,18 @@ impl FakePipedrive {
 
     /// The custom field of this name, as listed.
     pub fn field(&self, name: &str) -> Option<serde_json::Value> {
-        self.state
-            .lock()
-            .unwrap()
-            .fields
-            .iter()
-            .find(|f| f["edit_flag"] == true && f["name"] == name)
-            .cloned()
+        self.custom_fields().into_iter().find(|f| f["name"] == name)
     }
 
     pub fn custom_fields(&self) -> Vec<serde_json::Value> {
-        self.state
-            .lock()
-            .unwrap()
-            .fields
-            .iter()
-            .filter(|f| f["edit_flag"] == true)
-            .cloned()
-            .collect()
+        self.with(|pipedrive| {
+            pipedrive
+                .fields
+                .iter()
+                .filter(|f| f["edit_flag"] == true)
+                .cloned()
+                .collect()
+        })
     }
 
     pub fn option_id(&self, field: &str, label: &str) -> serde_json::Value {
@@ -210,75 +147,47 @@ impl FakePipedrive {
             .clone()
     }
 
-    pub fn script(&self, status: u16, headers: &[(&str, &str)], body: serde_json::Value) {
-        self.state.lock().unwrap().script.push_back(Scripted {
-            status,
-            headers: pairs(headers),
-            body,
-        });
-    }
-
     /// Rate-limit headers the next person update carries (it is written normally).
     pub fn next_headers(&self, headers: &[(&str, &str)]) {
-        self.state
-            .lock()
-            .unwrap()
-            .header_overrides
-            .push_back(pairs(headers));
+        let headers = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        self.with(|pipedrive| pipedrive.header_overrides.push_back(headers));
     }
 
     /// A person id Pipedrive does not know (deleted or never there).
     pub fn forget(&self, id: u64) {
-        self.state.lock().unwrap().missing.insert(id);
+        self.with(|pipedrive| pipedrive.missing.insert(id));
     }
 
     /// Every access token issued so far stops working, as after its hour is up.
     pub fn expire_access_tokens(&self) {
-        self.state.lock().unwrap().access_tokens.clear();
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().unwrap().requests.clone()
+        self.with(|pipedrive| pipedrive.access_tokens.clear());
     }
 
     pub fn person_updates(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(Recorded::is_person_update)
-            .collect()
+        self.requests_where(|r| r.method == "PATCH" && r.path.starts_with("/api/v2/persons/"))
+    }
+
+    /// The updates of one person, in the order they arrived.
+    pub fn updates_of(&self, id: u64) -> Vec<Recorded> {
+        let path = format!("/api/v2/persons/{id}");
+        self.requests_where(|r| r.method == "PATCH" && r.path == path)
+    }
+
+    pub fn field_lists(&self) -> Vec<Recorded> {
+        self.requests_where(|r| r.method == "GET" && r.path == "/api/v1/personFields")
+    }
+
+    pub fn token_refreshes(&self) -> Vec<Recorded> {
+        self.requests_where(|r| r.path == "/oauth/token")
     }
 
     /// The custom field values Pipedrive holds for a person, after all writes.
     pub fn person(&self, id: u64) -> Option<serde_json::Map<String, serde_json::Value>> {
-        self.state.lock().unwrap().persons.get(&id).cloned()
+        self.with(|pipedrive| pipedrive.persons.get(&id).cloned())
     }
-
-    pub async fn wait_for(&self, what: &str, done: impl Fn(&FakePipedrive) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "fake Pipedrive never saw: {what}; requests: {:?}",
-                self.requests()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn pairs(headers: &[(&str, &str)]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn header(request: &HttpRequest, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 fn error_body(error: &str) -> serde_json::Value {
@@ -286,168 +195,266 @@ fn error_body(error: &str) -> serde_json::Value {
         "data": null, "additional_data": null})
 }
 
-fn respond(status: u16, headers: &[(String, String)], body: &serde_json::Value) -> HttpResponse {
-    let mut response =
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"));
-    for (key, value) in headers {
-        response.insert_header((key.as_str(), value.as_str()));
-    }
-    response.json(body)
-}
+impl Crm for Pipedrive {
+    const NAME: &'static str = "Pipedrive";
 
-fn create_field(
-    state: &mut State,
-    name: &str,
-    field_type: &str,
-    options: &[serde_json::Value],
-) -> serde_json::Value {
-    state.next_field_id += 1;
-    let id = state.next_field_id;
-    let key = hex::encode(Sha1::digest(format!("{id}:{name}").as_bytes()));
-    let options: Vec<serde_json::Value> = options
-        .iter()
-        .map(|option| {
-            state.next_option_id += 1;
-            serde_json::json!({"id": state.next_option_id, "label": option["label"]})
-        })
-        .collect();
-    let field = serde_json::json!({
-        "id": id, "key": key, "name": name, "order_nr": id, "field_type": field_type,
-        "add_time": "2026-01-01 00:00:00", "update_time": "2026-01-01 00:00:00",
-        "last_updated_by_user_id": 12415231, "created_by_user_id": 12415231,
-        "active_flag": true, "edit_flag": true, "index_visible_flag": true, "details_visible_flag": true,
-        "add_visible_flag": false, "important_flag": false, "bulk_edit_allowed": true,
-        "searchable_flag": false, "filtering_allowed": true, "sortable_flag": true, "mandatory_flag": false,
-        "options": if options.is_empty() { serde_json::Value::Null } else { serde_json::Value::Array(options) },
-    });
-    state.fields.push(field.clone());
-    field
-}
-
-/// Every API call: authentication, rate-limit headers, then the endpoint.
-async fn api(
-    state: web::Data<Arc<Mutex<State>>>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let api_token = header(&request, "x-api-token");
-    let authorization = header(&request, "authorization");
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let mut state = state.lock().unwrap();
-    let now = Instant::now();
-    while state
-        .window
-        .front()
-        .is_some_and(|at| now.duration_since(*at) >= WINDOW)
-    {
-        state.window.pop_front();
-    }
-    state.window.push_back(now);
-    let remaining = BURST_LIMIT.saturating_sub(state.window.len());
-    let method = request.method().to_string();
-    let path = request.path().to_string();
-    let cost = match method.as_str() {
-        "GET" => 20,
-        _ => 10,
-    };
-    state.daily_tokens = state.daily_tokens.saturating_sub(cost);
-    let mut headers = vec![
-        ("x-ratelimit-limit".to_string(), BURST_LIMIT.to_string()),
-        ("x-ratelimit-remaining".to_string(), remaining.to_string()),
-        ("x-ratelimit-reset".to_string(), "2".to_string()),
-        (
-            "x-daily-ratelimit-token-limit".to_string(),
-            "300000".to_string(),
-        ),
-        (
-            "x-daily-ratelimit-token-remaining".to_string(),
-            state.daily_tokens.to_string(),
-        ),
-    ];
-    let authorized = api_token.as_deref() == Some(API_TOKEN)
-        || authorization
-            .as_deref()
-            .and_then(|a| a.strip_prefix("Bearer "))
-            .is_some_and(|token| state.access_tokens.contains(token));
-    let (status, extra, answer) = if !authorized {
-        (
-            401,
-            vec![("x-401-by-gw".to_string(), "true".to_string())],
-            serde_json::json!({"success": false, "error": "unauthorized access", "errorCode": 401,
-                "error_info": "Please check developers.pipedrive.com"}),
-        )
-    } else if path == "/api/v1/personFields" && method == "GET" {
-        let (status, answer) = list_fields(&state, request.query_string());
-        (status, vec![], answer)
-    } else if path == "/api/v1/personFields" {
-        let (status, answer) = add_field(&mut state, &text);
-        (status, vec![], answer)
-    } else if let Some(scripted) = state.script.pop_front() {
-        (scripted.status, scripted.headers, scripted.body)
-    } else {
-        if let Some(overrides) = state.header_overrides.pop_front() {
-            headers.retain(|(name, _)| !overrides.iter().any(|(o, _)| o == name));
-            headers.extend(overrides);
+    fn answer(&mut self, request: &Request, script: &mut Script) -> Answer {
+        match (request.method.as_str(), request.segments().as_slice()) {
+            ("POST", ["oauth", "token"]) => self.token(request),
+            ("GET" | "POST", ["api", "v1", "personFields"]) => self.api(request, script, None),
+            ("PATCH", ["api", "v2", "persons", id]) => self.api(request, script, Some(id)),
+            _ => Answer::no_route(),
         }
-        let id = request
-            .match_info()
-            .get("id")
-            .unwrap_or_default()
-            .to_string();
-        let (status, answer) = update_person(&mut state, &id, &text);
-        (status, vec![], answer)
-    };
-    for (name, value) in extra {
-        headers.retain(|(n, _)| *n != name);
-        headers.push((name, value));
     }
-    state.requests.push(Recorded {
-        method,
-        path,
-        query: request.query_string().to_string(),
-        api_token,
-        authorization,
-        content_type: header(&request, "content-type"),
-        body: text,
-        at: now,
-        answered: status,
-    });
-    respond(status, &headers, &answer)
 }
 
-fn list_fields(state: &State, query: &str) -> (u16, serde_json::Value) {
-    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let start: usize = params
-        .get("start")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = params
-        .get("limit")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
-    if limit > 500 {
-        return (400, error_body("Limit cannot be over 500"));
+impl Pipedrive {
+    fn create_field(
+        &mut self,
+        name: &str,
+        field_type: &str,
+        options: &[serde_json::Value],
+    ) -> serde_json::Value {
+        self.next_field_id += 1;
+        let id = self.next_field_id;
+        let key = hex::encode(Sha1::digest(format!("{id}:{name}").as_bytes()));
+        let options: Vec<serde_json::Value> = options
+            .iter()
+            .map(|option| {
+                self.next_option_id += 1;
+                serde_json::json!({"id": self.next_option_id, "label": option["label"]})
+            })
+            .collect();
+        let field = serde_json::json!({
+            "id": id, "key": key, "name": name, "order_nr": id, "field_type": field_type,
+            "add_time": "2026-01-01 00:00:00", "update_time": "2026-01-01 00:00:00",
+            "last_updated_by_user_id": 12415231, "created_by_user_id": 12415231,
+            "active_flag": true, "edit_flag": true, "index_visible_flag": true, "details_visible_flag": true,
+            "add_visible_flag": false, "important_flag": false, "bulk_edit_allowed": true,
+            "searchable_flag": false, "filtering_allowed": true, "sortable_flag": true, "mandatory_flag": false,
+            "options": if options.is_empty() { serde_json::Value::Null } else { serde_json::Value::Array(options) },
+        });
+        self.fields.push(field.clone());
+        field
     }
-    let limit = limit.min(PAGE_CAP);
-    let page: Vec<serde_json::Value> = state
-        .fields
-        .iter()
-        .skip(start)
-        .take(limit)
-        .cloned()
-        .collect();
-    let more = start + page.len() < state.fields.len();
-    let mut pagination =
-        serde_json::json!({"start": start, "limit": limit, "more_items_in_collection": more});
-    if more {
-        pagination["next_start"] = (start + page.len()).into();
+
+    /// Every API call: authentication, rate-limit headers, then the endpoint.
+    /// `person` is the id of a person update.
+    fn api(&mut self, request: &Request, script: &mut Script, person: Option<&str>) -> Answer {
+        let now = Instant::now();
+        while self
+            .window
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= WINDOW)
+        {
+            self.window.pop_front();
+        }
+        self.window.push_back(now);
+        let remaining = BURST_LIMIT.saturating_sub(self.window.len());
+        let cost = match request.method.as_str() {
+            "GET" => 20,
+            _ => 10,
+        };
+        self.daily_tokens = self.daily_tokens.saturating_sub(cost);
+        let mut headers = vec![
+            ("x-ratelimit-limit".to_string(), BURST_LIMIT.to_string()),
+            ("x-ratelimit-remaining".to_string(), remaining.to_string()),
+            ("x-ratelimit-reset".to_string(), "2".to_string()),
+            (
+                "x-daily-ratelimit-token-limit".to_string(),
+                "300000".to_string(),
+            ),
+            (
+                "x-daily-ratelimit-token-remaining".to_string(),
+                self.daily_tokens.to_string(),
+            ),
+        ];
+        let authorized = request.header("x-api-token") == Some(API_TOKEN)
+            || request
+                .authorization()
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .is_some_and(|token| self.access_tokens.contains(token));
+        let (status, extra, answer) = if !authorized {
+            (
+                401,
+                vec![("x-401-by-gw".to_string(), "true".to_string())],
+                serde_json::json!({"success": false, "error": "unauthorized access", "errorCode": 401,
+                    "error_info": "Please check developers.pipedrive.com"}),
+            )
+        } else if let Some(id) = person {
+            if let Some(scripted) = script.play() {
+                (scripted.status, scripted.headers, scripted.body)
+            } else {
+                if let Some(overrides) = self.header_overrides.pop_front() {
+                    headers.retain(|(name, _)| !overrides.iter().any(|(o, _)| o == name));
+                    headers.extend(overrides);
+                }
+                let (status, answer) = self.update_person(id, &request.text);
+                (status, vec![], answer)
+            }
+        } else if request.method == "GET" {
+            let (status, answer) = self.list_fields(request);
+            (status, vec![], answer)
+        } else {
+            let (status, answer) = self.add_field(&request.text);
+            (status, vec![], answer)
+        };
+        for (name, value) in extra {
+            headers.retain(|(n, _)| *n != name);
+            headers.push((name, value));
+        }
+        Answer {
+            status,
+            headers,
+            body: answer,
+        }
     }
-    (
-        200,
-        serde_json::json!({"success": true, "data": page, "additional_data": {"pagination": pagination}}),
-    )
+
+    fn list_fields(&self, request: &Request) -> (u16, serde_json::Value) {
+        let params = request.query_params();
+        let start: usize = params
+            .get("start")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let limit: usize = params
+            .get("limit")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100);
+        if limit > 500 {
+            return (400, error_body("Limit cannot be over 500"));
+        }
+        let limit = limit.min(PAGE_CAP);
+        let page: Vec<serde_json::Value> = self
+            .fields
+            .iter()
+            .skip(start)
+            .take(limit)
+            .cloned()
+            .collect();
+        let more = start + page.len() < self.fields.len();
+        let mut pagination =
+            serde_json::json!({"start": start, "limit": limit, "more_items_in_collection": more});
+        if more {
+            pagination["next_start"] = (start + page.len()).into();
+        }
+        (
+            200,
+            serde_json::json!({"success": true, "data": page, "additional_data": {"pagination": pagination}}),
+        )
+    }
+
+    fn add_field(&mut self, text: &str) -> (u16, serde_json::Value) {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(text) else {
+            return (400, error_body("Invalid JSON"));
+        };
+        let name = body["name"].as_str().unwrap_or_default().trim().to_string();
+        let field_type = body["field_type"].as_str().unwrap_or_default();
+        if name.is_empty() {
+            return (400, error_body("Name must be given."));
+        }
+        if !FIELD_TYPES.contains(&field_type) {
+            return (400, error_body("Field type is not valid"));
+        }
+        let options = body["options"].as_array().cloned().unwrap_or_default();
+        if matches!(field_type, "enum" | "set")
+            && (options.is_empty() || options.iter().any(|o| !o["label"].is_string()))
+        {
+            return (
+                400,
+                error_body("Options must be given for enum and set fields"),
+            );
+        }
+        let field = self.create_field(&name, field_type, &options);
+        (200, serde_json::json!({"success": true, "data": field}))
+    }
+
+    fn update_person(&mut self, id: &str, text: &str) -> (u16, serde_json::Value) {
+        let Ok(id) = id.parse::<u64>() else {
+            return (
+                400,
+                error_body("Validation failed: id: Parameter 'id' must be an integer"),
+            );
+        };
+        if self.missing.contains(&id) {
+            return (404, error_body("Person not found"));
+        }
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(text) else {
+            return (400, error_body("Invalid JSON"));
+        };
+        let Some(custom) = body["custom_fields"].as_object() else {
+            return (
+                400,
+                error_body("Validation failed: custom_fields: must be an object"),
+            );
+        };
+        for (key, value) in custom {
+            let Some(field) = self
+                .fields
+                .iter()
+                .find(|f| f["edit_flag"] == true && f["key"] == *key)
+            else {
+                return (
+                    400,
+                    error_body(&format!(
+                        "Validation failed: custom_fields: Unknown custom field {key}"
+                    )),
+                );
+            };
+            if !valid_value(field, value) {
+                return (
+                    400,
+                    error_body(&format!(
+                        "Validation failed: custom_fields.{key}: invalid value for {} field",
+                        field["field_type"]
+                    )),
+                );
+            }
+        }
+        let person = self.persons.entry(id).or_default();
+        person.extend(custom.clone());
+        let custom_fields = person.clone();
+        (
+            200,
+            serde_json::json!({"success": true, "data": {
+                "id": id, "name": format!("Person {id}"), "owner_id": 12415231, "org_id": null,
+                "add_time": "2026-01-01T00:00:00Z", "update_time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "emails": [], "phones": [], "is_deleted": false, "visible_to": 3, "label_ids": [],
+                "picture_id": null, "custom_fields": custom_fields
+            }}),
+        )
+    }
+
+    /// `POST /oauth/token`, form-encoded, client credentials as HTTP Basic.
+    fn token(&mut self, request: &Request) -> Answer {
+        let form = request.form();
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+        );
+        if request.authorization() != Some(expected.as_str()) {
+            return Answer::json(
+                401,
+                serde_json::json!({"success": false, "message": "Invalid client credentials", "error": "invalid_client"}),
+            );
+        }
+        if form.get("grant_type").map(String::as_str) != Some("refresh_token")
+            || form.get("refresh_token").map(String::as_str) != Some(REFRESH_TOKEN)
+        {
+            return Answer::json(
+                400,
+                serde_json::json!({"success": false, "message": "Invalid grant: refresh token is invalid", "error": "invalid_grant"}),
+            );
+        }
+        self.issued += 1;
+        let access = format!("12345:67890:oauth-access-{}", self.issued + 1);
+        self.access_tokens.insert(access.clone());
+        Answer::json(
+            200,
+            serde_json::json!({"access_token": access, "token_type": "Bearer", "refresh_token": REFRESH_TOKEN,
+                "scope": "base,contacts:full", "expires_in": 3599, "api_domain": "https://acme.pipedrive.com"}),
+        )
+    }
 }
 
 const FIELD_TYPES: &[&str] = &[
@@ -470,31 +477,6 @@ const FIELD_TYPES: &[&str] = &[
     "visible_to",
 ];
 
-fn add_field(state: &mut State, text: &str) -> (u16, serde_json::Value) {
-    let Ok(body) = serde_json::from_str::<serde_json::Value>(text) else {
-        return (400, error_body("Invalid JSON"));
-    };
-    let name = body["name"].as_str().unwrap_or_default().trim().to_string();
-    let field_type = body["field_type"].as_str().unwrap_or_default();
-    if name.is_empty() {
-        return (400, error_body("Name must be given."));
-    }
-    if !FIELD_TYPES.contains(&field_type) {
-        return (400, error_body("Field type is not valid"));
-    }
-    let options = body["options"].as_array().cloned().unwrap_or_default();
-    if matches!(field_type, "enum" | "set")
-        && (options.is_empty() || options.iter().any(|o| !o["label"].is_string()))
-    {
-        return (
-            400,
-            error_body("Options must be given for enum and set fields"),
-        );
-    }
-    let field = create_field(state, &name, field_type, &options);
-    (200, serde_json::json!({"success": true, "data": field}))
-}
-
 fn valid_value(field: &serde_json::Value, value: &serde_json::Value) -> bool {
     if value.is_null() {
         return true;
@@ -516,110 +498,4 @@ fn valid_value(field: &serde_json::Value, value: &serde_json::Value) -> bool {
         "text" => value.is_string(),
         _ => false,
     }
-}
-
-fn update_person(state: &mut State, id: &str, text: &str) -> (u16, serde_json::Value) {
-    let Ok(id) = id.parse::<u64>() else {
-        return (
-            400,
-            error_body("Validation failed: id: Parameter 'id' must be an integer"),
-        );
-    };
-    if state.missing.contains(&id) {
-        return (404, error_body("Person not found"));
-    }
-    let Ok(body) = serde_json::from_str::<serde_json::Value>(text) else {
-        return (400, error_body("Invalid JSON"));
-    };
-    let Some(custom) = body["custom_fields"].as_object() else {
-        return (
-            400,
-            error_body("Validation failed: custom_fields: must be an object"),
-        );
-    };
-    for (key, value) in custom {
-        let Some(field) = state
-            .fields
-            .iter()
-            .find(|f| f["edit_flag"] == true && f["key"] == *key)
-        else {
-            return (
-                400,
-                error_body(&format!(
-                    "Validation failed: custom_fields: Unknown custom field {key}"
-                )),
-            );
-        };
-        if !valid_value(field, value) {
-            return (
-                400,
-                error_body(&format!(
-                    "Validation failed: custom_fields.{key}: invalid value for {} field",
-                    field["field_type"]
-                )),
-            );
-        }
-    }
-    let person = state.persons.entry(id).or_default();
-    person.extend(custom.clone());
-    let custom_fields = person.clone();
-    (
-        200,
-        serde_json::json!({"success": true, "data": {
-            "id": id, "name": format!("Person {id}"), "owner_id": 12415231, "org_id": null,
-            "add_time": "2026-01-01T00:00:00Z", "update_time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "emails": [], "phones": [], "is_deleted": false, "visible_to": 3, "label_ids": [],
-            "picture_id": null, "custom_fields": custom_fields
-        }}),
-    )
-}
-
-/// `POST /oauth/token`, form-encoded, client credentials as HTTP Basic.
-async fn token(
-    state: web::Data<Arc<Mutex<State>>>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let authorization = header(&request, "authorization");
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let expected = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
-    );
-    let mut state = state.lock().unwrap();
-    let (status, answer) = if authorization.as_deref() != Some(expected.as_str()) {
-        (
-            401,
-            serde_json::json!({"success": false, "message": "Invalid client credentials", "error": "invalid_client"}),
-        )
-    } else if form.get("grant_type").map(String::as_str) != Some("refresh_token")
-        || form.get("refresh_token").map(String::as_str) != Some(REFRESH_TOKEN)
-    {
-        (
-            400,
-            serde_json::json!({"success": false, "message": "Invalid grant: refresh token is invalid", "error": "invalid_grant"}),
-        )
-    } else {
-        state.issued += 1;
-        let access = format!("12345:67890:oauth-access-{}", state.issued + 1);
-        state.access_tokens.insert(access.clone());
-        (
-            200,
-            serde_json::json!({"access_token": access, "token_type": "Bearer", "refresh_token": REFRESH_TOKEN,
-                "scope": "base,contacts:full", "expires_in": 3599, "api_domain": "https://acme.pipedrive.com"}),
-        )
-    };
-    state.requests.push(Recorded {
-        method: "POST".into(),
-        path: "/oauth/token".into(),
-        query: String::new(),
-        api_token: None,
-        authorization,
-        content_type: header(&request, "content-type"),
-        body: text,
-        at: Instant::now(),
-        answered: status,
-    });
-    respond(status, &[], &answer)
 }

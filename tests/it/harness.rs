@@ -5,6 +5,7 @@ use attentiond::config::Config;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const SITE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -101,6 +102,13 @@ impl Daemon {
         self.post("/webhooks/site", &headers, body).await
     }
 
+    /// Sends a site touch for `email` now and checks it was acknowledged.
+    pub async fn touch(&self, email: &str, kind: &str) {
+        let body = touch_body(email, kind, &now_rfc3339());
+        let status = self.post_site(&delivery_id("touch"), &body).await.status();
+        assert_eq!(status, 200, "touch for {email}");
+    }
+
     pub async fn post(
         &self,
         path: &str,
@@ -158,6 +166,19 @@ impl Daemon {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// `GET /api/v1/accounts/{key}`: the account's score, reasons and members.
+    pub async fn account(&self, key: &str) -> serde_json::Value {
+        self.client
+            .get(format!("{}/api/v1/accounts/{key}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("admin api")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// The `dead_letters` array of `GET /api/v1/dead-letters`.
@@ -227,6 +248,13 @@ impl Drop for Daemon {
     }
 }
 
+/// Delivery ids unique within the test binary, so that no delivery is taken for a
+/// redelivery of another.
+pub fn delivery_id(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Status and `detail` of an RFC 7807 answer.
 pub async fn problem(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
@@ -254,6 +282,13 @@ pub fn sign_standard(secret: &str, id: &str, timestamp: i64, body: &str) -> Vec<
     ]
 }
 
+/// HMAC-SHA256 of `message` under `key`, the signature most platforms send.
+pub fn hmac_sha256(key: &str, message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// HubSpot v3: base64 HMAC-SHA256 of method + URI + body + timestamp (ms).
 pub fn sign_hubspot_v3(
     secret: &str,
@@ -262,9 +297,10 @@ pub fn sign_hubspot_v3(
     body: &str,
     timestamp_ms: i64,
 ) -> Vec<(String, String)> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(format!("{method}{uri}{body}{timestamp_ms}").as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(
+        secret,
+        format!("{method}{uri}{body}{timestamp_ms}").as_bytes(),
+    ));
     vec![
         ("X-HubSpot-Signature-v3".into(), signature),
         (
@@ -283,8 +319,39 @@ pub fn touch_body(email: &str, kind: &str, occurred_at: &str) -> String {
     .to_string()
 }
 
+/// A contact view's reasons, most telling first.
+pub fn reasons(view: &serde_json::Value) -> Vec<String> {
+    view["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|reason| reason.as_str().expect("a reason is text").to_string())
+        .collect()
+}
+
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    rfc3339_from_now(0)
+}
+
+/// A time `offset_secs` from now (before it when negative), to the second.
+pub fn rfc3339_from_now(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Writes `attentiond.toml` into `dir`, as an operator would, and returns its path.
+pub fn write_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("attentiond.toml");
+    std::fs::write(&path, config_text(dir, extra)).expect("write config");
+    path
+}
+
+/// `attentiond --config <config> setup-crm <crm> <args>`: exit code, stdout, stderr.
+pub fn setup_crm(config: &std::path::Path, crm: &str, args: &[&str]) -> (i32, String, String) {
+    let config = config.to_str().expect("utf-8 path");
+    let mut all = vec!["--config", config, "setup-crm", crm];
+    all.extend_from_slice(args);
+    run_attentiond(&all, &[])
 }
 
 /// Runs the built binary from the crate folder: exit code, stdout, stderr.

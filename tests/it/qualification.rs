@@ -1,20 +1,12 @@
 //! Qualification from the outside: a scripted week for a buying group of five at one
 //! account and a lone heavy clicker elsewhere; rescore after a scoring change; explain.
 
-use crate::fake_hubspot::{FakeHubspot, TOKEN};
+use crate::fake_hubspot::FakeHubspot;
 use crate::harness::*;
+use crate::sink_scenarios::CrmUnderTest;
 
 fn sink(fake: &FakeHubspot) -> String {
-    format!(
-        r#"
-[sinks.hubspot]
-kind = "hubspot"
-base_url = "{}"
-access_token = "{TOKEN}"
-flush_interval_ms = 100
-"#,
-        fake.base
-    )
+    fake.config("flush_interval_ms = 100")
 }
 
 fn days_ago(days: f64) -> String {
@@ -34,18 +26,6 @@ async fn touch(daemon: &Daemon, id: &str, email: &str, account: &str, kind: &str
         "email": email, "kind": kind, "occurred_at": days_ago(days), "account": account}})
     .to_string();
     assert_eq!(daemon.post_site(id, &body).await.status(), 200);
-}
-
-async fn account(daemon: &Daemon, key: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(format!("{}/api/v1/accounts/{key}", daemon.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,8 +125,8 @@ async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
     assert_eq!(lone["qualification_stage"], "mql", "{lone}");
     assert!(lone["attention_matrix"].as_str().unwrap().starts_with('C'));
 
-    let acme_view = account(&daemon, acme).await;
-    let solo_view = account(&daemon, solo).await;
+    let acme_view = daemon.account(acme).await;
+    let solo_view = daemon.account(solo).await;
     assert_eq!(acme_view["people_engaged"], 5);
     assert_eq!(
         acme_view["roles_covered"],
@@ -286,7 +266,7 @@ async fn a_domain_account_answers_to_the_domain_its_reasons_name() {
     );
 
     for key in ["domain:globex.com", "globex.com", "GLOBEX.com"] {
-        let view = account(&daemon, key).await;
+        let view = daemon.account(key).await;
         assert_eq!(view["key"], "domain:globex.com", "{key}: {view}");
         assert_eq!(view["people_engaged"], 2, "{key}: {view}");
     }

@@ -2,33 +2,19 @@
 //! they carry their person id), the daemon writes their custom fields to a fake
 //! Pipedrive, and `setup-crm` creates the fields through the real binary.
 
+use crate::fake_crm::{Answer, FakeCrm, Recorded};
 use crate::fake_pipedrive::*;
 use crate::harness::*;
+use crate::sink_scenarios::*;
 use base64::Engine;
-use std::process::Command;
 use std::time::Duration;
 
 const HOOK_USER: &str = "pipedrive-hook";
 const HOOK_PASSWORD: &str = "hook password";
 
-fn api_token_auth() -> String {
-    format!("api_token = \"{API_TOKEN}\"")
-}
-
-fn oauth_auth(fake: &FakePipedrive) -> String {
-    format!(
-        "access_token = \"{ACCESS_TOKEN}\"\nrefresh_token = \"{REFRESH_TOKEN}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\ntoken_url = \"{}/oauth/token\"",
-        fake.base
-    )
-}
-
-/// The Pipedrive source (people come in with their person id) and the sink.
-fn config(fake: &FakePipedrive, auth: &str, extra: &str) -> String {
-    let flush = if extra.contains("flush_interval_ms") {
-        ""
-    } else {
-        "flush_interval_ms = 200"
-    };
+/// The Pipedrive source (people come in with their person id) and the sink, signing in
+/// with `auth`.
+fn config(fake: &FakePipedrive, auth: &str, delivery: &str) -> String {
     format!(
         r#"
 [sources.pipedrive]
@@ -40,11 +26,75 @@ password = "{HOOK_PASSWORD}"
 kind = "pipedrive"
 base_url = "{}"
 {auth}
-{flush}
-{extra}
+{delivery}
 "#,
         fake.base
     )
+}
+
+impl CrmUnderTest for FakePipedrive {
+    type Crm = Pipedrive;
+    const SINK: &'static str = "pipedrive";
+
+    fn fake(&self) -> &FakeCrm<Pipedrive> {
+        self
+    }
+
+    /// Signing in with the API token.
+    fn config(&self, delivery: &str) -> String {
+        config(self, &format!("api_token = \"{API_TOKEN}\""), delivery)
+    }
+
+    /// Signing in with an OAuth access token, and the refresh token to renew it.
+    fn config_renewing_sign_in(&self, delivery: &str) -> String {
+        let oauth = format!(
+            "access_token = \"{ACCESS_TOKEN}\"\nrefresh_token = \"{REFRESH_TOKEN}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\ntoken_url = \"{}/oauth/token\"",
+            self.base
+        );
+        config(self, &oauth, delivery)
+    }
+
+    /// A person Pipedrive holds; it knows everyone it is not told to forget.
+    fn someone(&self, n: usize) -> Person {
+        person(10_000 + n as u64)
+    }
+
+    async fn touch(&self, daemon: &Daemon, person: &Person) {
+        let id = person.key.parse().expect("a person id");
+        call_done(daemon, &delivery_id("call"), id).await;
+    }
+
+    fn written(&self, person: &Person) -> Option<Fields> {
+        self.person(person.key.parse().expect("a person id"))
+    }
+
+    fn writes(&self) -> Vec<Recorded> {
+        self.person_updates()
+    }
+
+    /// One person per update, named in its path.
+    fn keys_in(&self, write: &Recorded) -> Vec<String> {
+        write
+            .path
+            .strip_prefix("/api/v2/persons/")
+            .map(str::to_string)
+            .into_iter()
+            .collect()
+    }
+}
+
+fn person(id: u64) -> Person {
+    Person {
+        identity: format!("pipedrive:{id}"),
+        key: id.to_string(),
+    }
+}
+
+/// Pipedrive with the fields `setup-crm` creates.
+fn ready() -> FakePipedrive {
+    let fake = FakePipedrive::start();
+    fake.add_attention_fields();
+    fake
 }
 
 /// A done call with person `person_id`, as a Pipedrive webhook v2 delivers it
@@ -80,19 +130,10 @@ async fn call_done(daemon: &Daemon, event: &str, person_id: u64) {
     assert_eq!(response.status(), 200, "webhook {event}");
 }
 
-fn updates_of(fake: &FakePipedrive, id: u64) -> Vec<Recorded> {
-    let path = format!("/api/v2/persons/{id}");
-    fake.person_updates()
-        .into_iter()
-        .filter(|r| r.path == path)
-        .collect()
-}
-
 #[tokio::test]
 async fn a_person_gets_typed_custom_fields_sent_with_the_api_token() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), ""));
+    let fake = ready();
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200"));
     call_done(&daemon, "shape-1", 501).await;
     fake.wait_for("person 501 written", |f| f.person(501).is_some())
         .await;
@@ -104,12 +145,12 @@ async fn a_person_gets_typed_custom_fields_sent_with_the_api_token() {
             .unwrap()
             .to_string()
     };
-    let update = &updates_of(&fake, 501)[0];
+    let update = &fake.updates_of(501)[0];
     assert_eq!(update.answered, 200);
-    assert_eq!(update.api_token.as_deref(), Some(API_TOKEN));
-    assert_eq!(update.authorization, None);
+    assert_eq!(update.header("x-api-token"), Some(API_TOKEN));
+    assert_eq!(update.authorization(), None);
     assert!(!update.query.contains("api_token"), "{}", update.query);
-    assert_eq!(update.content_type.as_deref(), Some("application/json"));
+    assert_eq!(update.header("content-type"), Some("application/json"));
     let last_touch = chrono::DateTime::parse_from_rfc3339(view["last_touch_at"].as_str().unwrap())
         .unwrap()
         .with_timezone(&chrono::Utc)
@@ -122,15 +163,10 @@ async fn a_person_gets_typed_custom_fields_sent_with_the_api_token() {
             .format("%Y-%m-%d")
             .to_string()
     };
-    let reasons: Vec<&str> = view["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let reasons = reasons(&view);
     assert_eq!(reasons[0], "call today");
     assert_eq!(
-        update.json(),
+        update.body,
         serde_json::json!({"custom_fields": {
             key("Attention score"): view["score"],
             key("Attention trend"): fake.option_id("Attention trend", "rising"),
@@ -149,9 +185,8 @@ async fn a_person_gets_typed_custom_fields_sent_with_the_api_token() {
 
 #[tokio::test]
 async fn field_keys_are_listed_once_and_each_changed_person_is_one_request() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), ""));
+    let fake = ready();
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200"));
     // Twelve people in one flush: two batches (of at most ten), one request each.
     for id in 601..613 {
         call_done(&daemon, &format!("many-{id}"), id).await;
@@ -165,23 +200,16 @@ async fn field_keys_are_listed_once_and_each_changed_person_is_one_request() {
     fake.wait_for("person 650 written", |f| f.person(650).is_some())
         .await;
     call_done(&daemon, "later-2", 601).await;
-    fake.wait_for("person 601 written twice", |f| {
-        updates_of(f, 601).len() == 2
-    })
-    .await;
+    fake.wait_for("person 601 written twice", |f| f.updates_of(601).len() == 2)
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     assert_eq!(fake.person_updates().len(), 14, "{:?}", fake.requests());
     for id in 602..613 {
-        assert_eq!(updates_of(&fake, id).len(), 1, "person {id}");
+        assert_eq!(fake.updates_of(id).len(), 1, "person {id}");
     }
     // The 14 system and 9 custom fields take three pages of the fake's ten, read once.
-    let listings: Vec<String> = fake
-        .requests()
-        .iter()
-        .filter(|r| r.is_field_list())
-        .map(|r| r.query.clone())
-        .collect();
+    let listings: Vec<String> = fake.field_lists().into_iter().map(|r| r.query).collect();
     assert_eq!(
         listings,
         vec![
@@ -195,162 +223,110 @@ async fn field_keys_are_listed_once_and_each_changed_person_is_one_request() {
 
 #[tokio::test]
 async fn an_expired_oauth_token_is_refreshed_and_the_request_sent_again() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
-    let daemon = Daemon::start(&config(&fake, &oauth_auth(&fake), ""));
-    call_done(&daemon, "oauth-1", 701).await;
-    fake.wait_for("person 701 written", |f| f.person(701).is_some())
-        .await;
+    let fake = ready();
+    let daemon = an_expired_sign_in_is_renewed_and_the_call_sent_again(
+        &fake,
+        FakePipedrive::expire_access_tokens,
+        "401",
+    )
+    .await;
+    let path = format!("/api/v2/persons/{}", fake.someone(1).key);
+    let first_update = fake.writes().remove(0);
+    assert_eq!(first_update.path, path);
     assert_eq!(
-        updates_of(&fake, 701)[0].authorization.as_deref(),
+        first_update.authorization(),
         Some(format!("Bearer {ACCESS_TOKEN}").as_str())
     );
-    assert_eq!(updates_of(&fake, 701)[0].api_token, None);
-
-    fake.expire_access_tokens();
-    call_done(&daemon, "oauth-2", 702).await;
-    fake.wait_for("person 702 written", |f| f.person(702).is_some())
-        .await;
+    assert_eq!(first_update.header("x-api-token"), None);
 
     let tail: Vec<(String, u16, Option<String>)> = fake
         .requests()
         .into_iter()
-        .skip_while(|r| r.path != "/api/v2/persons/702")
-        .map(|r| (r.path, r.answered, r.authorization))
+        .skip_while(|r| r.path != path)
+        .skip(1)
+        .map(|r| {
+            let authorization = r.authorization().map(str::to_string);
+            (r.path, r.answered, authorization)
+        })
         .collect();
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     assert_eq!(
         tail,
         vec![
-            (
-                "/api/v2/persons/702".into(),
-                401,
-                Some(format!("Bearer {ACCESS_TOKEN}"))
-            ),
+            (path.clone(), 401, Some(format!("Bearer {ACCESS_TOKEN}"))),
             ("/oauth/token".into(), 200, Some(format!("Basic {basic}"))),
-            (
-                "/api/v2/persons/702".into(),
-                200,
-                Some("Bearer 12345:67890:oauth-access-2".into())
-            ),
+            (path, 200, Some("Bearer 12345:67890:oauth-access-2".into())),
         ]
     );
-    let refresh = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/oauth/token")
-        .unwrap();
+    let refresh = fake.token_refreshes().remove(0);
     assert_eq!(
-        refresh.content_type.as_deref(),
+        refresh.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    let form: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(refresh.body.as_bytes())
-            .into_owned()
-            .collect();
+    let form = refresh.form();
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], REFRESH_TOKEN);
 
     // The new token stays in use; nothing was lost or parked.
-    call_done(&daemon, "oauth-3", 703).await;
-    fake.wait_for("person 703 written", |f| f.person(703).is_some())
-        .await;
+    let third = fake.someone(3);
+    fake.touch(&daemon, &third).await;
+    fake.wait_written(std::slice::from_ref(&third)).await;
+    let third_id: u64 = third.key.parse().unwrap();
     assert_eq!(
-        updates_of(&fake, 703)[0].authorization.as_deref(),
+        fake.updates_of(third_id)[0].authorization(),
         Some("Bearer 12345:67890:oauth-access-2")
     );
-    assert_eq!(
-        fake.requests()
-            .iter()
-            .filter(|r| r.path == "/oauth/token")
-            .count(),
-        1
-    );
+    assert_eq!(fake.token_refreshes().len(), 1);
     assert!(daemon.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
 async fn a_person_pipedrive_does_not_know_is_parked_with_its_message() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
+    let fake = ready();
     fake.forget(802);
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), "max_attempts = 2"));
-    for id in [801, 802, 803] {
-        call_done(&daemon, &format!("missing-{id}"), id).await;
-    }
-    fake.wait_for("801 and 803 written", |f| {
-        f.person(801).is_some() && f.person(803).is_some()
-    })
+    a_refused_record_is_parked_without_holding_back_others(
+        &fake,
+        &[Refused {
+            person: person(802),
+            error: "HTTP 404: Person not found".into(),
+            sent_each_attempt: true,
+        }],
+    )
     .await;
-    let letters = daemon.wait_dead_letters().await;
-    assert_eq!(letters.len(), 1, "{letters:?}");
-    let letter = &letters[0];
-    assert_eq!(letter["sink"], "pipedrive");
-    assert_eq!(letter["attempts"], 2);
-    assert_eq!(letter["error"], "HTTP 404: Person not found");
-    assert!(
-        letter["identities"]
-            .as_array()
-            .unwrap()
-            .contains(&serde_json::json!("pipedrive:802")),
-        "{letter}"
-    );
-    let tries: Vec<u16> = updates_of(&fake, 802).iter().map(|r| r.answered).collect();
+    let tries: Vec<u16> = fake.updates_of(802).iter().map(|r| r.answered).collect();
     assert_eq!(tries, vec![404, 404]);
-    assert!(fake.person(802).is_none());
-    assert_eq!(updates_of(&fake, 801).len(), 1);
-    assert_eq!(updates_of(&fake, 803).len(), 1);
 }
 
 #[tokio::test]
 async fn a_429_is_waited_out_as_retry_after_says() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
-    // The body Pipedrive sends when the budget is spent; the headers of a burst 429.
-    fake.script(
-        429,
-        &[
-            ("Retry-After", "2"),
-            ("x-ratelimit-limit", "20"),
-            ("x-ratelimit-remaining", "0"),
-            ("x-ratelimit-reset", "1"),
-        ],
-        serde_json::json!({"success": false, "error": "Request over limit", "errorCode": 429,
-            "error_info": "Please check developers.pipedrive.com", "data": null, "additional_data": null}),
-    );
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), ""));
-    call_done(&daemon, "limited-1", 901).await;
-    fake.wait_for("person 901 written", |f| f.person(901).is_some())
-        .await;
-    let tries = updates_of(&fake, 901);
-    assert_eq!(
-        tries.iter().map(|r| r.answered).collect::<Vec<_>>(),
-        vec![429, 200]
-    );
-    let waited = tries[1].at - tries[0].at;
-    assert!(
-        waited >= Duration::from_millis(1900),
-        "retried after {waited:?}"
-    );
-    let metrics = daemon.metrics().await;
-    assert!(
-        metrics.contains(r#"attentiond_sink_requests_total{sink="pipedrive",status="429"} 1"#),
-        "{metrics}"
-    );
-    assert!(daemon.dead_letters().await.is_empty());
+    failed_calls_are_sent_again_as_the_crm_asks(
+        &ready(),
+        // The body Pipedrive sends when the budget is spent; the headers of a burst 429.
+        &[Answer::new(
+            429,
+            &[
+                ("Retry-After", "2"),
+                ("x-ratelimit-limit", "20"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1"),
+            ],
+            serde_json::json!({"success": false, "error": "Request over limit", "errorCode": 429,
+                "error_info": "Please check developers.pipedrive.com", "data": null, "additional_data": null}),
+        )],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_nearly_spent_burst_window_pauses_the_sink() {
-    let fake = FakePipedrive::start();
-    fake.add_attention_fields();
+    let fake = ready();
     fake.next_headers(&[
         ("x-ratelimit-limit", "20"),
         ("x-ratelimit-remaining", "1"),
         ("x-ratelimit-reset", "2"),
     ]);
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), "flush_interval_ms = 500"));
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 500"));
     call_done(&daemon, "burst-1", 1001).await;
     call_done(&daemon, "burst-2", 1002).await;
     fake.wait_for("both written", |f| {
@@ -372,7 +348,7 @@ async fn a_missing_field_fails_records_naming_it_and_setup_crm() {
     fake.add_field("Attention score", "double", &[]);
     fake.add_field("Attention reasons", "text", &[]);
     fake.add_field("Attention last touch", "date", &[]);
-    let daemon = Daemon::start(&config(&fake, &api_token_auth(), "max_attempts = 1"));
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200\nmax_attempts = 1"));
     call_done(&daemon, "nofield-1", 1101).await;
     let letters = daemon.wait_dead_letters().await;
     let error = letters[0]["error"].as_str().unwrap();
@@ -383,33 +359,9 @@ async fn a_missing_field_fails_records_naming_it_and_setup_crm() {
     assert!(fake.person_updates().is_empty());
 }
 
-fn setup_crm(config: &std::path::Path, dry_run: bool) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_attentiond"));
-    command.args([
-        "--config",
-        config.to_str().unwrap(),
-        "setup-crm",
-        "pipedrive",
-    ]);
-    if dry_run {
-        command.arg("--dry-run");
-    }
-    let output = command.output().expect("run attentiond");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 fn setup_config(fake: &FakePipedrive) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("attentiond.toml");
-    std::fs::write(
-        &path,
-        config_text(dir.path(), &config(fake, &api_token_auth(), "")),
-    )
-    .unwrap();
+    let path = write_config(dir.path(), &fake.config("flush_interval_ms = 200"));
     (dir, path)
 }
 
@@ -417,7 +369,7 @@ fn setup_config(fake: &FakePipedrive) -> (tempfile::TempDir, std::path::PathBuf)
 fn setup_crm_creates_the_person_fields_once() {
     let fake = FakePipedrive::start();
     let (_dir, path) = setup_config(&fake);
-    let (code, stdout, stderr) = setup_crm(&path, false);
+    let (code, stdout, stderr) = setup_crm(&path, "pipedrive", &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("9 created, 0 already there"), "{stdout}");
     assert!(
@@ -465,9 +417,9 @@ fn setup_crm_creates_the_person_fields_once() {
     assert!(fake
         .requests()
         .iter()
-        .all(|r| r.api_token.as_deref() == Some(API_TOKEN)));
+        .all(|r| r.header("x-api-token") == Some(API_TOKEN)));
 
-    let (code, stdout, stderr) = setup_crm(&path, false);
+    let (code, stdout, stderr) = setup_crm(&path, "pipedrive", &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("0 created, 9 already there"), "{stdout}");
     assert!(
@@ -489,7 +441,7 @@ fn setup_crm_dry_run_prints_the_requests_and_changes_nothing() {
     let fake = FakePipedrive::start();
     fake.add_field("Attention score", "double", &[]);
     let (_dir, path) = setup_config(&fake);
-    let (code, stdout, stderr) = setup_crm(&path, true);
+    let (code, stdout, stderr) = setup_crm(&path, "pipedrive", &["--dry-run"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("exists    person field \"Attention score\""),

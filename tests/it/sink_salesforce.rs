@@ -2,44 +2,65 @@
 //! by email or by the id they came with, 200-record collections, per-record refusals,
 //! 429/503, the daily API budget, and `setup-crm` through the binary.
 
+use crate::fake_crm::{Answer, FakeCrm, Recorded};
 use crate::fake_salesforce::*;
 use crate::harness::*;
+use crate::sink_scenarios::*;
 use base64::Engine;
 use std::time::Duration;
 
-fn sink_config(fake: &FakeSalesforce, flush_ms: u64, max_attempts: u32, extra: &str) -> String {
-    format!(
-        r#"
+impl CrmUnderTest for FakeSalesforce {
+    type Crm = Salesforce;
+    const SINK: &'static str = "salesforce";
+
+    fn fake(&self) -> &FakeCrm<Salesforce> {
+        self
+    }
+
+    fn config(&self, delivery: &str) -> String {
+        format!(
+            r#"
 [sinks.salesforce]
 kind = "salesforce"
 instance_url = "{}"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
-flush_interval_ms = {flush_ms}
-max_attempts = {max_attempts}
-{extra}
+{delivery}
 "#,
-        fake.base
-    )
-}
+            self.base
+        )
+    }
 
-async fn touch(daemon: &Daemon, id: &str, email: &str, kind: &str) {
-    let response = daemon
-        .post_site(id, &touch_body(email, kind, &now_rfc3339()))
-        .await;
-    assert_eq!(response.status(), 200);
-}
+    /// A Contact, found by email and written by its record id.
+    fn someone(&self, n: usize) -> Person {
+        let email = format!("p{n}@example.com");
+        Person::with_email(&email, &self.add("Contact", &email))
+    }
 
-fn records_sent(request: &Recorded) -> usize {
-    request.body["records"].as_array().map_or(0, Vec::len)
+    fn written(&self, person: &Person) -> Option<Fields> {
+        self.record(&person.key)
+    }
+
+    fn writes(&self) -> Vec<Recorded> {
+        FakeSalesforce::writes(self)
+    }
+
+    fn keys_in(&self, write: &Recorded) -> Vec<String> {
+        write.body["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|record| record["id"].as_str().map(str::to_string))
+            .collect()
+    }
 }
 
 #[tokio::test]
 async fn a_rep_sees_the_score_on_the_contact_found_by_email() {
     let fake = FakeSalesforce::start();
     let id = fake.add("Contact", "rep@example.com");
-    let daemon = Daemon::start(&sink_config(&fake, 200, 5, ""));
-    touch(&daemon, "s1", "Rep@Example.com", "meeting_booked").await;
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200\nmax_attempts = 5"));
+    daemon.touch("Rep@Example.com", "meeting_booked").await;
     fake.wait_for("rep written", |f| f.record(&id).is_some())
         .await;
 
@@ -48,12 +69,7 @@ async fn a_rep_sees_the_score_on_the_contact_found_by_email() {
     assert_eq!(written["Attention_Score__c"], view["score"]);
     assert!(written["Attention_Score__c"].is_number());
     assert_eq!(written["Attention_Trend__c"], "rising");
-    let reasons: Vec<&str> = view["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let reasons = reasons(&view);
     assert_eq!(reasons[0], "meeting booked today");
     assert_eq!(written["Attention_Reasons__c"], reasons.join("; "));
     assert_eq!(written["Attention_Last_Touch_At__c"], view["last_touch_at"]);
@@ -79,14 +95,13 @@ async fn a_rep_sees_the_score_on_the_contact_found_by_email() {
         .find(|r| r.path == "/services/data/v61.0/query")
         .expect("a SOQL lookup");
     assert_eq!(
-        lookup.soql.as_deref(),
+        lookup.query_param("q").as_deref(),
         Some("SELECT Id, Email FROM Contact WHERE Email IN ('rep@example.com') ORDER BY LastModifiedDate DESC")
     );
     let write = &fake.writes()[0];
     assert_eq!(write.path, "/services/data/v61.0/composite/sobjects");
     assert!(write
-        .authorization
-        .as_deref()
+        .authorization()
         .is_some_and(|a| a.starts_with("Bearer 00D5e000000KQ2e!")));
     assert_eq!(write.body["allOrNone"], false);
     assert_eq!(
@@ -102,16 +117,12 @@ async fn a_lead_is_written_when_no_contact_has_the_email() {
     let converted = fake.add("Lead", "lead@example.com");
     fake.convert(&converted);
     let open = fake.add("Lead", "lead@example.com");
-    let daemon = Daemon::start(&sink_config(&fake, 200, 5, ""));
-    touch(&daemon, "l1", "lead@example.com", "form_submit").await;
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200\nmax_attempts = 5"));
+    daemon.touch("lead@example.com", "form_submit").await;
     fake.wait_for("lead written", |f| f.record(&open).is_some())
         .await;
     assert!(fake.record(&converted).is_none());
-    let soql: Vec<String> = fake
-        .requests()
-        .iter()
-        .filter_map(|r| r.soql.clone())
-        .collect();
+    let soql = fake.soql();
     assert!(
         soql[0].starts_with("SELECT Id, Email FROM Contact "),
         "{soql:?}"
@@ -130,168 +141,79 @@ async fn a_lead_is_written_when_no_contact_has_the_email() {
 #[tokio::test]
 async fn an_expired_session_signs_in_again_and_nothing_is_lost() {
     let fake = FakeSalesforce::start();
-    let id = fake.add("Contact", "long@example.com");
-    let daemon = Daemon::start(&sink_config(&fake, 100, 1, ""));
-    touch(&daemon, "t1", "long@example.com", "page_view").await;
-    fake.wait_for("first write", |f| f.record(&id).is_some())
-        .await;
-
-    fake.expire_sessions();
-    touch(&daemon, "t2", "long@example.com", "demo_request").await;
-    fake.wait_for("second write", |f| {
-        f.record(&id).is_some_and(|r| {
-            r["Attention_Reasons__c"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("demo request")
-        })
-    })
+    let daemon = an_expired_sign_in_is_renewed_and_the_call_sent_again(
+        &fake,
+        FakeSalesforce::expire_sessions,
+        "401",
+    )
     .await;
-
-    let writes = fake.writes();
-    let answered: Vec<u16> = writes.iter().map(|w| w.answered).collect();
-    assert_eq!(answered, vec![200, 401, 200]);
-    // The same records went again, with the new token.
-    assert_eq!(writes[1].body, writes[2].body);
-    assert_ne!(writes[1].authorization, writes[2].authorization);
     assert_eq!(fake.token_forms().len(), 2);
-    // Resent within the same attempt: the loop saw no failure and nothing was
-    // parked, although max_attempts is 1.
+    // Resent within the same attempt: the loop saw no failure.
     let metrics = daemon.metrics().await;
     assert!(!metrics.contains(r#"status="401""#), "{metrics}");
-    assert!(daemon.dead_letters().await.is_empty());
 }
 
 #[tokio::test]
 async fn four_hundred_fifty_changes_go_in_three_collection_calls() {
     let fake = FakeSalesforce::start();
-    let ids: Vec<String> = (0..450)
-        .map(|i| fake.add("Contact", &format!("p{i}@example.com")))
-        .collect();
-    // Sign-in is held back until every touch is in, so all 450 are due at once.
-    fake.token_unavailable(u32::MAX);
-    let daemon = Daemon::start(&sink_config(&fake, 100, 5, ""));
-    let sends: Vec<_> = (0..450)
-        .map(|i| {
-            let daemon = &daemon;
-            async move {
-                daemon
-                    .post_site(
-                        &format!("many-{i}"),
-                        &touch_body(&format!("p{i}@example.com"), "email_click", &now_rfc3339()),
-                    )
-                    .await
-                    .status()
-                    .as_u16()
-            }
-        })
-        .collect();
-    assert!(futures_util::future::join_all(sends)
-        .await
-        .iter()
-        .all(|s| *s == 200));
-    daemon.drained().await;
-    fake.token_unavailable(0);
-    fake.wait_for("450 written", |f| {
-        ids.iter().all(|id| f.record(id).is_some())
-    })
-    .await;
-
-    let mut sizes: Vec<usize> = fake.writes().iter().map(records_sent).collect();
-    sizes.sort_unstable();
-    assert_eq!(sizes, vec![50, 200, 200]);
-    assert!(fake.writes().iter().all(|w| w.answered == 200));
+    // Sign-in is unavailable at first: the records wait for it, none lost or split
+    // differently.
+    fake.token_unavailable(2);
+    let daemon = a_large_change_goes_in_full_calls(&fake, 200).await;
+    assert_eq!(fake.token_forms().len(), 3);
     // 100 emails per lookup, all found among Contacts: no Lead query.
-    let lookups: Vec<String> = fake
-        .requests()
-        .iter()
-        .filter_map(|r| r.soql.clone())
-        .collect();
+    let lookups = fake.soql();
     assert_eq!(lookups.len(), 5, "{lookups:?}");
     assert!(lookups.iter().all(|q| q.contains("FROM Contact")));
+    drop(daemon);
 }
 
 #[tokio::test]
 async fn records_salesforce_refuses_are_parked_with_its_message_and_the_others_written() {
     let fake = FakeSalesforce::start();
-    let fine = fake.add("Contact", "fine@example.com");
-    let guarded = fake.add("Contact", "guarded@example.com");
-    let deleted = fake.add("Contact", "deleted@example.com");
+    let guarded = Person::with_email(
+        "guarded@example.com",
+        &fake.add("Contact", "guarded@example.com"),
+    );
+    let deleted = Person::with_email(
+        "deleted@example.com",
+        &fake.add("Contact", "deleted@example.com"),
+    );
     fake.refuse(
-        &guarded,
+        &guarded.key,
         "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "Attention fields are locked while the contact is in a nurture program",
         &["Attention_Score__c"],
     );
-    fake.refuse(&deleted, "ENTITY_IS_DELETED", "entity is deleted", &[]);
-    let daemon = Daemon::start(&sink_config(&fake, 300, 2, ""));
-    for (n, email) in [
-        "fine@example.com",
-        "guarded@example.com",
-        "deleted@example.com",
-        "stranger@example.com",
-    ]
-    .iter()
-    .enumerate()
-    {
-        touch(&daemon, &format!("r{n}"), email, "form_submit").await;
-    }
-    fake.wait_for("fine written", |f| f.record(&fine).is_some())
-        .await;
-
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let letters = loop {
-        let letters = daemon.dead_letters().await;
-        if letters.len() == 3 {
-            break letters;
-        }
-        assert!(std::time::Instant::now() < deadline, "{letters:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let error_of = |email: &str| {
-        letters
-            .iter()
-            .find(|l| {
-                l["identities"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|i| i == &format!("email:{email}"))
-            })
-            .map(|l| {
-                (
-                    l["error"].as_str().unwrap().to_string(),
-                    l["attempts"].clone(),
-                )
-            })
-            .unwrap()
-    };
-    assert_eq!(
-        error_of("guarded@example.com"),
-        (
-            "FIELD_CUSTOM_VALIDATION_EXCEPTION: Attention fields are locked while the contact is in a nurture program (Attention_Score__c)".to_string(),
-            serde_json::json!(2)
-        )
-    );
-    assert_eq!(
-        error_of("deleted@example.com").0,
-        "ENTITY_IS_DELETED: entity is deleted"
-    );
-    assert_eq!(
-        error_of("stranger@example.com").0,
-        "no Contact or Lead with email stranger@example.com"
-    );
-    assert!(fake.record(&guarded).is_none());
+    fake.refuse(&deleted.key, "ENTITY_IS_DELETED", "entity is deleted", &[]);
+    a_refused_record_is_parked_without_holding_back_others(
+        &fake,
+        &[
+            Refused {
+                person: guarded,
+                error: "FIELD_CUSTOM_VALIDATION_EXCEPTION: Attention fields are locked while the contact is in a nurture program (Attention_Score__c)".into(),
+                sent_each_attempt: true,
+            },
+            Refused {
+                person: deleted,
+                error: "ENTITY_IS_DELETED: entity is deleted".into(),
+                sent_each_attempt: true,
+            },
+            // No Contact or Lead has the email: nothing to send it to.
+            Refused {
+                person: Person::by_email("stranger@example.com"),
+                error: "no Contact or Lead with email stranger@example.com".into(),
+                sent_each_attempt: false,
+            },
+        ],
+    )
+    .await;
     // A refused record is looked up again before its next attempt: it may have been
     // merged or recreated meanwhile.
     let deleted_lookups = fake
-        .requests()
+        .soql()
         .iter()
-        .filter(|r| {
-            r.soql
-                .as_deref()
-                .is_some_and(|q| q.contains("'deleted@example.com'"))
-        })
+        .filter(|q| q.contains("'deleted@example.com'"))
         .count();
     assert!(deleted_lookups >= 2, "{deleted_lookups}");
 }
@@ -300,9 +222,11 @@ async fn records_salesforce_refuses_are_parked_with_its_message_and_the_others_w
 async fn unmatched_contacts_can_be_skipped_quietly() {
     let fake = FakeSalesforce::start();
     let known = fake.add("Contact", "known@example.com");
-    let daemon = Daemon::start(&sink_config(&fake, 200, 1, "unmatched = \"skip\"\n"));
-    touch(&daemon, "u1", "nobody@example.com", "form_submit").await;
-    touch(&daemon, "u2", "known@example.com", "form_submit").await;
+    let daemon = Daemon::start(
+        &fake.config("flush_interval_ms = 200\nmax_attempts = 1\nunmatched = \"skip\""),
+    );
+    daemon.touch("nobody@example.com", "form_submit").await;
+    daemon.touch("known@example.com", "form_submit").await;
     fake.wait_for("known written", |f| f.record(&known).is_some())
         .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -315,36 +239,22 @@ async fn unmatched_contacts_can_be_skipped_quietly() {
 
 #[tokio::test]
 async fn a_429_and_a_503_are_waited_out_and_cost_no_attempt() {
-    let fake = FakeSalesforce::start();
-    let id = fake.add("Contact", "patient@example.com");
-    fake.script(
-        429,
-        &[("Retry-After", "2")],
-        serde_json::json!([{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
-    );
-    fake.script(
-        503,
-        &[("Retry-After", "1")],
-        serde_json::json!([{"message": "Server is temporarily unavailable", "errorCode": "SERVER_UNAVAILABLE"}]),
-    );
-    let daemon = Daemon::start(&sink_config(&fake, 100, 1, ""));
-    touch(&daemon, "w1", "patient@example.com", "form_submit").await;
-    fake.wait_for("written after the outage", |f| f.record(&id).is_some())
-        .await;
-    let writes = fake.writes();
-    let answered: Vec<u16> = writes.iter().map(|w| w.answered).collect();
-    assert_eq!(answered, vec![429, 503, 200]);
-    let waited = writes[1].at - writes[0].at;
-    assert!(
-        waited >= Duration::from_millis(1900),
-        "retried after {waited:?}"
-    );
-    assert!(daemon.dead_letters().await.is_empty());
-    let metrics = daemon.metrics().await;
-    assert!(
-        metrics.contains(r#"attentiond_sink_requests_total{sink="salesforce",status="429"} 1"#),
-        "{metrics}"
-    );
+    failed_calls_are_sent_again_as_the_crm_asks(
+        &FakeSalesforce::start(),
+        &[
+            Answer::new(
+                429,
+                &[("Retry-After", "2")],
+                serde_json::json!([{"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
+            ),
+            Answer::new(
+                503,
+                &[("Retry-After", "1")],
+                serde_json::json!([{"message": "Server is temporarily unavailable", "errorCode": "SERVER_UNAVAILABLE"}]),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -354,11 +264,12 @@ async fn near_the_daily_api_limit_the_sink_spreads_its_calls() {
     let second = fake.add("Contact", "second@example.com");
     // 90.25 % used and 43,200 calls left: one call per 24 h / 43,200 = 2 s.
     fake.set_usage(400_000, 443_200);
-    let daemon = Daemon::start(&sink_config(&fake, 100, 5, "concurrency = 1\n"));
-    touch(&daemon, "b1", "first@example.com", "form_submit").await;
+    let daemon =
+        Daemon::start(&fake.config("flush_interval_ms = 100\nmax_attempts = 5\nconcurrency = 1"));
+    daemon.touch("first@example.com", "form_submit").await;
     fake.wait_for("first written", |f| f.record(&first).is_some())
         .await;
-    touch(&daemon, "b2", "second@example.com", "form_submit").await;
+    daemon.touch("second@example.com", "form_submit").await;
     fake.wait_for("second written", |f| f.record(&second).is_some())
         .await;
     let requests = fake.requests();
@@ -379,7 +290,7 @@ async fn a_contact_from_salesforce_is_written_by_its_id_without_a_lookup() {
     fake.add_with_id("Lead", lead_id, "ann@x.com");
     let extra = format!(
         "{}\n[sources.salesforce]\nkind = \"salesforce\"\norganization_id = \"00D5e000000KQ2e\"\ntoken = \"outbound-token\"\n",
-        sink_config(&fake, 100, 5, "")
+        fake.config("flush_interval_ms = 100\nmax_attempts = 5")
     );
     let daemon = Daemon::start(&extra);
     let lead = format!(
@@ -418,10 +329,10 @@ async fn a_contact_from_salesforce_is_written_by_its_id_without_a_lookup() {
         .await
         .unwrap();
     assert_eq!(acked.status(), 200);
-    touch(&daemon, "a1", "ann@x.com", "pricing_view").await;
+    daemon.touch("ann@x.com", "pricing_view").await;
     fake.wait_for("lead written", |f| f.record(lead_id).is_some())
         .await;
-    assert!(fake.requests().iter().all(|r| r.soql.is_none()));
+    assert!(fake.soql().is_empty(), "{:?}", fake.soql());
     assert_eq!(
         fake.writes()[0].body["records"][0]["attributes"]["type"],
         "Lead"
@@ -464,7 +375,7 @@ flush_interval_ms = 100
         base = fake.base
     );
     let daemon = Daemon::start(&config);
-    touch(&daemon, "j1", "jwt@example.com", "form_submit").await;
+    daemon.touch("jwt@example.com", "form_submit").await;
     fake.wait_for("written with a JWT-issued token", |f| {
         f.record(&id).is_some()
     })
@@ -478,38 +389,20 @@ flush_interval_ms = 100
     assert!(!forms[0].contains_key("client_secret"));
 }
 
-fn setup_crm(config: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_attentiond"))
-        .arg("--config")
-        .arg(config)
-        .arg("setup-crm")
-        .arg("salesforce")
-        .args(extra)
-        .output()
-        .expect("run attentiond");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn setup_crm_creates_the_fields_once_and_says_who_must_be_granted_them() {
     let fake = FakeSalesforce::start();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("attentiond.toml");
-    std::fs::write(
-        &path,
-        config_text(dir.path(), &sink_config(&fake, 1000, 5, "")),
-    )
-    .unwrap();
+    let path = write_config(
+        dir.path(),
+        &fake.config("flush_interval_ms = 1000\nmax_attempts = 5"),
+    );
     let tooling = format!(
         "{}/services/data/v61.0/tooling/sobjects/CustomField",
         fake.base
     );
 
-    let (code, stdout, stderr) = setup_crm(&path, &["--dry-run"]);
+    let (code, stdout, stderr) = setup_crm(&path, "salesforce", &["--dry-run"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout
@@ -527,7 +420,7 @@ fn setup_crm_creates_the_fields_once_and_says_who_must_be_granted_them() {
     assert!(fake.custom_fields().is_empty());
     assert!(!stdout.contains(CLIENT_SECRET) && !stderr.contains(CLIENT_SECRET));
 
-    let (code, stdout, stderr) = setup_crm(&path, &[]);
+    let (code, stdout, stderr) = setup_crm(&path, "salesforce", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("22 created, 0 already there"), "{stdout}");
     let fields = fake.custom_fields();
@@ -551,7 +444,7 @@ fn setup_crm_creates_the_fields_once_and_says_who_must_be_granted_them() {
         .iter()
         .filter(|r| r.method == "POST" && r.path.ends_with("/CustomField"))
         .count();
-    let (code, stdout, stderr) = setup_crm(&path, &[]);
+    let (code, stdout, stderr) = setup_crm(&path, "salesforce", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("0 created, 22 already there"), "{stdout}");
     let creates_after = fake
@@ -563,7 +456,7 @@ fn setup_crm_creates_the_fields_once_and_says_who_must_be_granted_them() {
     assert_eq!(fake.custom_fields().len(), 22);
 
     fake.grant_field_security();
-    let (code, stdout, _) = setup_crm(&path, &[]);
+    let (code, stdout, _) = setup_crm(&path, "salesforce", &[]);
     assert_eq!(code, 0);
     assert!(!stdout.contains("BY HAND"), "{stdout}");
     assert!(stdout.contains("can write every field"), "{stdout}");
@@ -573,10 +466,11 @@ fn setup_crm_creates_the_fields_once_and_says_who_must_be_granted_them() {
 fn setup_crm_says_when_the_credentials_are_refused() {
     let fake = FakeSalesforce::start();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("attentiond.toml");
-    let config = sink_config(&fake, 1000, 5, "").replace(CLIENT_SECRET, "wrong-secret");
-    std::fs::write(&path, config_text(dir.path(), &config)).unwrap();
-    let (code, _, stderr) = setup_crm(&path, &[]);
+    let config = fake
+        .config("flush_interval_ms = 1000\nmax_attempts = 5")
+        .replace(CLIENT_SECRET, "wrong-secret");
+    let path = write_config(dir.path(), &config);
+    let (code, _, stderr) = setup_crm(&path, "salesforce", &[]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("invalid_client: invalid client credentials"),
@@ -599,7 +493,7 @@ async fn the_buying_group_is_written_to_the_salesforce_account() {
     for (email, _) in &people {
         ids.push(fake.add("Contact", email));
     }
-    let daemon = Daemon::start(&sink_config(&fake, 200, 5, ""));
+    let daemon = Daemon::start(&fake.config("flush_interval_ms = 200\nmax_attempts = 5"));
     for (i, (email, title)) in people.iter().enumerate() {
         let profile = serde_json::json!({"type": "profile", "data": {"email": email,
             "account": format!("salesforce:{account}"), "fields": {"title": title, "company": "Acme"}}});
@@ -610,7 +504,7 @@ async fn the_buying_group_is_written_to_the_salesforce_account() {
                 .status(),
             200
         );
-        touch(&daemon, &format!("at{i}"), email, "demo_request").await;
+        daemon.touch(email, "demo_request").await;
     }
     fake.wait_for("the account written", |f| {
         f.record(account)
@@ -618,18 +512,7 @@ async fn the_buying_group_is_written_to_the_salesforce_account() {
     })
     .await;
     let written = fake.record(account).unwrap();
-    let view: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/accounts/salesforce:{account}",
-            daemon.base
-        ))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = daemon.account(&format!("salesforce:{account}")).await;
     assert_eq!(written["Attention_Score__c"], view["score"]);
     assert!(written["Attention_Score__c"].is_number());
     assert_eq!(written["Attention_Trend__c"], "rising");

@@ -2,20 +2,14 @@
 
 use super::*;
 
-pub(super) async fn collection(
-    state: Shared,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    rest(&state, &request, body, |state, body, _| {
-        if let Some(scripted) = state.script.pop_front() {
-            return (scripted.status, scripted.headers, scripted.body);
+impl Salesforce {
+    pub(super) fn collection(&mut self, request: &Request, script: &mut Script) -> Answer {
+        if let Some(scripted) = script.play() {
+            return scripted;
         }
-        let Some(records) = body["records"].as_array() else {
-            return (
+        let Some(records) = request.body["records"].as_array() else {
+            return Answer::json(
                 400,
-                vec![],
                 rest_error(
                     "JSON_PARSER_ERROR",
                     "Cannot deserialize instance of SObject[] from null value",
@@ -23,9 +17,8 @@ pub(super) async fn collection(
             );
         };
         if records.len() > BATCH_LIMIT {
-            return (
+            return Answer::json(
                 400,
-                vec![],
                 rest_error(
                     "EXCEEDED_ID_LIMIT",
                     "record limit reached. cannot submit more than 200 records into this call",
@@ -38,52 +31,99 @@ pub(super) async fn collection(
             .collect();
         let runs = types.windows(2).filter(|pair| pair[0] != pair[1]).count() + 1;
         if runs > 10 {
-            return (
+            return Answer::json(
                 400,
-                vec![],
                 rest_error("INVALID_BATCH_REQUEST", "too many chunks in this request"),
             );
         }
         let results: Vec<serde_json::Value> =
-            records.iter().map(|record| save(state, record)).collect();
-        (200, vec![], serde_json::Value::Array(results))
-    })
+            records.iter().map(|record| self.save(record)).collect();
+        Answer::json(200, serde_json::Value::Array(results))
+    }
+
+    fn save(&mut self, record: &serde_json::Value) -> serde_json::Value {
+        let failed = |code: &str, message: &str, fields: &[String]| serde_json::json!({"success": false, "errors": [{"statusCode": code, "message": message, "fields": fields}]});
+        let id = record["id"].as_str().unwrap_or_default().to_string();
+        let kind = record["attributes"]["type"].as_str().unwrap_or_default();
+        if let Some((code, message, fields)) = self.refusals.get(&id) {
+            return failed(code, message, fields);
+        }
+        let Some(stored) = self.records.get_mut(&id) else {
+            return failed(
+                "INVALID_CROSS_REFERENCE_KEY",
+                "invalid cross reference id",
+                &[],
+            );
+        };
+        if stored.object != kind {
+            return failed(
+                "MALFORMED_ID",
+                &format!("{kind} ID: id value of incorrect type: {id}"),
+                &["Id".into()],
+            );
+        }
+        if stored.converted {
+            return failed(
+                "CANNOT_UPDATE_CONVERTED_LEAD",
+                "cannot reference converted lead",
+                &[],
+            );
+        }
+        for (key, value) in record.as_object().into_iter().flatten() {
+            if key != "attributes" && key != "id" {
+                stored.fields.insert(key.clone(), value.clone());
+            }
+        }
+        serde_json::json!({"id": id, "success": true, "errors": []})
+    }
+
+    pub(super) fn query(&self, request: &Request, version: &str) -> Answer {
+        let soql = request.query_param("q").unwrap_or_default();
+        for object in ["Contact", "Lead"] {
+            if soql.starts_with(&format!("SELECT Id, Email FROM {object} WHERE Email IN (")) {
+                let emails: Vec<String> = literals(&soql, "Email IN (")
+                    .iter()
+                    .map(|e| e.to_ascii_lowercase())
+                    .collect();
+                let open_only = soql.contains("IsConverted = false");
+                let found: Vec<serde_json::Value> = self
+                    .records
+                    .iter()
+                    .filter(|(_, r)| {
+                        r.object == object && emails.contains(&r.email) && !(open_only && r.converted)
+                    })
+                    .map(|(id, r)| {
+                        serde_json::json!({
+                            "attributes": {"type": object, "url": format!("/services/data/{version}/sobjects/{object}/{id}")},
+                            "Id": id, "Email": r.email,
+                        })
+                    })
+                    .collect();
+                return Answer::json(200, query_result(object, found, false));
+            }
+        }
+        if soql.starts_with("SELECT Username, Profile.Name FROM User WHERE Id = ") {
+            let found = if soql.contains(USER_ID) {
+                vec![serde_json::json!({
+                    "attributes": {"type": "User", "url": format!("/services/data/{version}/sobjects/User/{USER_ID}")},
+                    "Username": USERNAME,
+                    "Profile": {"attributes": {"type": "Profile", "url": "/services/data/x/sobjects/Profile/00e5e000000Abc"}, "Name": PROFILE},
+                })]
+            } else {
+                vec![]
+            };
+            return Answer::json(200, query_result("User", found, false));
+        }
+        unexpected(&soql)
+    }
 }
 
-fn save(state: &mut State, record: &serde_json::Value) -> serde_json::Value {
-    let failed = |code: &str, message: &str, fields: &[String]| serde_json::json!({"success": false, "errors": [{"statusCode": code, "message": message, "fields": fields}]});
-    let id = record["id"].as_str().unwrap_or_default().to_string();
-    let kind = record["attributes"]["type"].as_str().unwrap_or_default();
-    if let Some((code, message, fields)) = state.refusals.get(&id) {
-        return failed(code, message, fields);
-    }
-    let Some(stored) = state.records.get_mut(&id) else {
-        return failed(
-            "INVALID_CROSS_REFERENCE_KEY",
-            "invalid cross reference id",
-            &[],
-        );
-    };
-    if stored.object != kind {
-        return failed(
-            "MALFORMED_ID",
-            &format!("{kind} ID: id value of incorrect type: {id}"),
-            &["Id".into()],
-        );
-    }
-    if stored.converted {
-        return failed(
-            "CANNOT_UPDATE_CONVERTED_LEAD",
-            "cannot reference converted lead",
-            &[],
-        );
-    }
-    for (key, value) in record.as_object().into_iter().flatten() {
-        if key != "attributes" && key != "id" {
-            stored.fields.insert(key.clone(), value.clone());
-        }
-    }
-    serde_json::json!({"id": id, "success": true, "errors": []})
+/// What Salesforce answers a query the fake does not know.
+pub(super) fn unexpected(soql: &str) -> Answer {
+    Answer::json(
+        400,
+        rest_error("MALFORMED_QUERY", &format!("unexpected query: {soql}")),
+    )
 }
 
 /// The string literals of `Email IN ('a', 'b\'c')`, unescaped.
@@ -129,58 +169,4 @@ pub(super) fn query_result(
         result["entityTypeName"] = kind.into();
     }
     result
-}
-
-pub(super) async fn query(
-    state: Shared,
-    request: HttpRequest,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let version = path.into_inner();
-    rest(
-        &state,
-        &request,
-        serde_json::Value::Null,
-        |state, _, soql| {
-            let soql = soql.unwrap_or_default();
-            for object in ["Contact", "Lead"] {
-                if soql.starts_with(&format!("SELECT Id, Email FROM {object} WHERE Email IN (")) {
-                    let emails: Vec<String> = literals(soql, "Email IN (")
-                        .iter()
-                        .map(|e| e.to_ascii_lowercase())
-                        .collect();
-                    let open_only = soql.contains("IsConverted = false");
-                    let found: Vec<serde_json::Value> = state
-                    .records
-                    .iter()
-                    .filter(|(_, r)| r.object == object && emails.contains(&r.email) && !(open_only && r.converted))
-                    .map(|(id, r)| {
-                        serde_json::json!({
-                            "attributes": {"type": object, "url": format!("/services/data/{version}/sobjects/{object}/{id}")},
-                            "Id": id, "Email": r.email,
-                        })
-                    })
-                    .collect();
-                    return (200, vec![], query_result(object, found, false));
-                }
-            }
-            if soql.starts_with("SELECT Username, Profile.Name FROM User WHERE Id = ") {
-                let found = if soql.contains(USER_ID) {
-                    vec![serde_json::json!({
-                        "attributes": {"type": "User", "url": format!("/services/data/{version}/sobjects/User/{USER_ID}")},
-                        "Username": USERNAME,
-                        "Profile": {"attributes": {"type": "Profile", "url": "/services/data/x/sobjects/Profile/00e5e000000Abc"}, "Name": PROFILE},
-                    })]
-                } else {
-                    vec![]
-                };
-                return (200, vec![], query_result("User", found, false));
-            }
-            (
-                400,
-                vec![],
-                rest_error("MALFORMED_QUERY", &format!("unexpected query: {soql}")),
-            )
-        },
-    )
 }

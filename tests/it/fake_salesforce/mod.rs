@@ -25,19 +25,12 @@
 //!   "CustomField"; the duplicate answer `DUPLICATE_VALUE` as quoted in
 //!   django-salesforce pull request #57.
 
-use crate::fake_server::FakeServer;
-use actix_web::{web, HttpRequest, HttpResponse};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use crate::fake_crm::{Answer, Crm, FakeCrm, Recorded, Request, Script};
+use std::collections::{HashMap, HashSet};
 
 mod data;
 mod oauth;
 mod tooling;
-
-use data::{collection, query};
-use oauth::token;
-use tooling::{create_field, describe, tooling_query};
 
 pub const CLIENT_ID: &str = "3MVG9fake.consumer.key";
 pub const CLIENT_SECRET: &str = "F4K3-consumer-secret-0123456789";
@@ -46,25 +39,7 @@ pub const USER_ID: &str = "0055e000001IntgAAC";
 pub const PROFILE: &str = "Minimum Access - API Only Integrations";
 const ORG_ID: &str = "00D5e000000KQ2eEAG";
 const BATCH_LIMIT: usize = 200;
-
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    /// The decoded `q` of a query.
-    pub soql: Option<String>,
-    pub authorization: Option<String>,
-    pub body: serde_json::Value,
-    pub at: Instant,
-    pub answered: u16,
-}
-
-#[derive(Clone, Debug)]
-pub struct Scripted {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: serde_json::Value,
-}
+const TOKEN_PATH: &str = "/services/oauth2/token";
 
 #[derive(Clone, Debug)]
 struct Record {
@@ -75,17 +50,14 @@ struct Record {
 }
 
 #[derive(Default)]
-struct State {
+pub struct Salesforce {
     base: String,
-    requests: Vec<Recorded>,
-    token_forms: Vec<HashMap<String, String>>,
     issued: u32,
     valid: HashSet<String>,
     /// Token requests still to answer 503.
     unavailable: u32,
     /// The public key JWT assertions must verify with.
     jwt_public_key: Option<Vec<u8>>,
-    script: VecDeque<Scripted>,
     records: HashMap<String, Record>,
     refusals: HashMap<String, (String, String, Vec<String>)>,
     used: u64,
@@ -94,90 +66,37 @@ struct State {
     field_security: bool,
 }
 
-pub struct FakeSalesforce {
-    pub base: String,
-    state: Arc<Mutex<State>>,
-    /// Stops the server when the fake is dropped.
-    _server: FakeServer,
-}
+pub type FakeSalesforce = FakeCrm<Salesforce>;
 
-type Shared = web::Data<Arc<Mutex<State>>>;
-
-impl FakeSalesforce {
+impl FakeCrm<Salesforce> {
     pub fn start() -> FakeSalesforce {
-        let state = Arc::new(Mutex::new(State {
+        let fake = FakeCrm::serve(Salesforce {
             limit: 15_000,
-            ..State::default()
-        }));
-        let server = FakeServer::start(state.clone(), |config| {
-            config
-                .route("/services/oauth2/token", web::post().to(token))
-                .route(
-                    "/services/data/{version}/composite/sobjects",
-                    web::patch().to(collection),
-                )
-                .route("/services/data/{version}/query", web::get().to(query))
-                .route(
-                    "/services/data/{version}/tooling/query",
-                    web::get().to(tooling_query),
-                )
-                .route(
-                    "/services/data/{version}/tooling/sobjects/CustomField",
-                    web::post().to(create_field),
-                )
-                .route(
-                    "/services/data/{version}/sobjects/{object}/describe",
-                    web::get().to(describe),
-                );
+            ..Salesforce::default()
         });
         // Record URLs in answers name the server, known once it listens.
-        state.lock().unwrap().base = server.base.clone();
-        FakeSalesforce {
-            base: server.base.clone(),
-            state,
-            _server: server,
-        }
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.state.lock().unwrap())
+        let base = fake.base.clone();
+        fake.with(|salesforce| salesforce.base = base);
+        fake
     }
 
     /// A Contact or Lead with this email; its id comes back.
     pub fn add(&self, object: &str, email: &str) -> String {
-        self.with(|state| {
+        self.with(|salesforce| {
             let prefix = if object == "Lead" { "00Q" } else { "003" };
-            let id = format!("{prefix}5e{:010}AAA", state.records.len() + 1);
-            state.records.insert(
-                id.clone(),
-                Record {
-                    object: object.into(),
-                    email: email.to_ascii_lowercase(),
-                    converted: false,
-                    fields: Default::default(),
-                },
-            );
+            let id = format!("{prefix}5e{:010}AAA", salesforce.records.len() + 1);
+            salesforce.insert(&id, object, &email.to_ascii_lowercase());
             id
         })
     }
 
     pub fn add_with_id(&self, object: &str, id: &str, email: &str) {
-        self.with(|state| {
-            state.records.insert(
-                id.into(),
-                Record {
-                    object: object.into(),
-                    email: email.into(),
-                    converted: false,
-                    fields: Default::default(),
-                },
-            )
-        });
+        self.with(|salesforce| salesforce.insert(id, object, email));
     }
 
     pub fn convert(&self, id: &str) {
-        self.with(|state| {
-            if let Some(record) = state.records.get_mut(id) {
+        self.with(|salesforce| {
+            if let Some(record) = salesforce.records.get_mut(id) {
                 record.converted = true;
             }
         });
@@ -185,8 +104,8 @@ impl FakeSalesforce {
 
     /// Writes to this record fail with this SaveResult error.
     pub fn refuse(&self, id: &str, code: &str, message: &str, fields: &[&str]) {
-        self.with(|state| {
-            state.refusals.insert(
+        self.with(|salesforce| {
+            salesforce.refusals.insert(
                 id.into(),
                 (
                     code.into(),
@@ -199,53 +118,40 @@ impl FakeSalesforce {
 
     /// The fields written to a record so far.
     pub fn record(&self, id: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        self.with(|state| state.records.get(id).map(|r| r.fields.clone()))
+        self.with(|salesforce| salesforce.records.get(id).map(|r| r.fields.clone()))
             .filter(|fields| !fields.is_empty())
-    }
-
-    pub fn script(&self, status: u16, headers: &[(&str, &str)], body: serde_json::Value) {
-        self.with(|state| {
-            state.script.push_back(Scripted {
-                status,
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                body,
-            })
-        });
     }
 
     /// Every issued token stops working, as when the session times out.
     pub fn expire_sessions(&self) {
-        self.with(|state| state.valid.clear());
+        self.with(|salesforce| salesforce.valid.clear());
     }
 
     /// The next `count` token requests get 503 with `Retry-After: 1`.
     pub fn token_unavailable(&self, count: u32) {
-        self.with(|state| state.unavailable = count);
+        self.with(|salesforce| salesforce.unavailable = count);
     }
 
     pub fn expect_jwt_signed_by(&self, public_key: &[u8]) {
-        self.with(|state| state.jwt_public_key = Some(public_key.to_vec()));
+        self.with(|salesforce| salesforce.jwt_public_key = Some(public_key.to_vec()));
     }
 
     pub fn set_usage(&self, used: u64, limit: u64) {
-        self.with(|state| {
-            state.used = used;
-            state.limit = limit;
+        self.with(|salesforce| {
+            salesforce.used = used;
+            salesforce.limit = limit;
         });
     }
 
     /// Field-level security granted: `describe` shows the custom fields as updateable.
     pub fn grant_field_security(&self) {
-        self.with(|state| state.field_security = true);
+        self.with(|salesforce| salesforce.field_security = true);
     }
 
     /// `Contact.Attention_Score__c`, … in creation order.
     pub fn custom_fields(&self) -> Vec<String> {
-        self.with(|state| {
-            state
+        self.with(|salesforce| {
+            salesforce
                 .fields
                 .iter()
                 .map(|(object, name)| format!("{object}.{name}__c"))
@@ -253,101 +159,92 @@ impl FakeSalesforce {
         })
     }
 
+    /// The forms sent to the token endpoint, in order.
     pub fn token_forms(&self) -> Vec<HashMap<String, String>> {
-        self.with(|state| state.token_forms.clone())
+        self.requests_where(|r| r.path == TOKEN_PATH)
+            .iter()
+            .map(Recorded::form)
+            .collect()
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.with(|state| state.requests.clone())
+    /// The decoded SOQL of every query, in order.
+    pub fn soql(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|r| r.query_param("q"))
+            .collect()
     }
 
     /// The sObject Collections calls.
     pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "PATCH")
-            .collect()
+        self.requests_where(|r| r.method == "PATCH")
     }
-
-    pub async fn wait_for(&self, what: &str, done: impl Fn(&FakeSalesforce) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "fake Salesforce never saw: {what}; requests: {:?}",
-                self.requests()
-                    .iter()
-                    .map(|r| (&r.method, &r.path, r.answered))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn respond(status: u16, headers: &[(String, String)], body: &serde_json::Value) -> HttpResponse {
-    let mut response =
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"));
-    for (key, value) in headers {
-        response.insert_header((key.as_str(), value.as_str()));
-    }
-    if status == 204 {
-        return response.finish();
-    }
-    response.json(body)
 }
 
 fn rest_error(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!([{"message": message, "errorCode": code}])
 }
 
-/// Records the request, checks the session, counts it against the daily limit, and
-/// answers with `Sforce-Limit-Info`.
-fn rest(
-    state: &Shared,
-    request: &HttpRequest,
-    body: serde_json::Value,
-    handle: impl FnOnce(
-        &mut State,
-        &serde_json::Value,
-        Option<&str>,
-    ) -> (u16, Vec<(String, String)>, serde_json::Value),
-) -> HttpResponse {
-    let authorization = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let soql = form_urlencoded::parse(request.query_string().as_bytes())
-        .find(|(key, _)| key == "q")
-        .map(|(_, value)| value.into_owned());
-    let mut state = state.lock().unwrap();
-    let session = authorization
-        .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let (status, mut headers, answer) = if !state.valid.contains(session) {
-        (
-            401,
-            vec![],
-            rest_error("INVALID_SESSION_ID", "Session expired or invalid"),
-        )
-    } else {
-        state.used += 1;
-        handle(&mut state, &body, soql.as_deref())
-    };
-    headers.push((
-        "Sforce-Limit-Info".into(),
-        format!("api-usage={}/{}", state.used, state.limit),
-    ));
-    state.requests.push(Recorded {
-        method: request.method().to_string(),
-        path: request.path().to_string(),
-        soql,
-        authorization,
-        body,
-        at: Instant::now(),
-        answered: status,
-    });
-    respond(status, &headers, &answer)
+impl Crm for Salesforce {
+    const NAME: &'static str = "Salesforce";
+
+    fn answer(&mut self, request: &Request, script: &mut Script) -> Answer {
+        match (request.method.as_str(), request.segments().as_slice()) {
+            ("POST", ["services", "oauth2", "token"]) => self.token(request),
+            ("PATCH", ["services", "data", _, "composite", "sobjects"]) => {
+                self.rest(request, |salesforce| salesforce.collection(request, script))
+            }
+            ("GET", ["services", "data", version, "query"]) => {
+                self.rest(request, |salesforce| salesforce.query(request, version))
+            }
+            ("GET", ["services", "data", version, "tooling", "query"]) => self
+                .rest(request, |salesforce| {
+                    salesforce.tooling_query(request, version)
+                }),
+            ("POST", ["services", "data", _, "tooling", "sobjects", "CustomField"]) => {
+                self.rest(request, |salesforce| salesforce.create_field(request))
+            }
+            ("GET", ["services", "data", _, "sobjects", object, "describe"]) => {
+                self.rest(request, |salesforce| salesforce.describe(object))
+            }
+            _ => Answer::no_route(),
+        }
+    }
+}
+
+impl Salesforce {
+    fn insert(&mut self, id: &str, object: &str, email: &str) {
+        self.records.insert(
+            id.into(),
+            Record {
+                object: object.into(),
+                email: email.into(),
+                converted: false,
+                fields: Default::default(),
+            },
+        );
+    }
+
+    /// Checks the session, counts the call against the daily limit, and answers with
+    /// `Sforce-Limit-Info`.
+    fn rest(&mut self, request: &Request, handle: impl FnOnce(&mut Self) -> Answer) -> Answer {
+        let session = request
+            .authorization()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let mut answer = if !self.valid.contains(session) {
+            Answer::json(
+                401,
+                rest_error("INVALID_SESSION_ID", "Session expired or invalid"),
+            )
+        } else {
+            self.used += 1;
+            handle(self)
+        };
+        answer.headers.push((
+            "Sforce-Limit-Info".into(),
+            format!("api-usage={}/{}", self.used, self.limit),
+        ));
+        answer
+    }
 }

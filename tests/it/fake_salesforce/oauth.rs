@@ -3,77 +3,57 @@
 use super::*;
 use base64::Engine;
 
-fn oauth_error(error: &str, description: &str) -> (u16, Vec<(String, String)>, serde_json::Value) {
-    (
+fn oauth_error(error: &str, description: &str) -> Answer {
+    Answer::json(
         400,
-        vec![],
         serde_json::json!({"error": error, "error_description": description}),
     )
 }
 
-pub(super) async fn token(state: Shared, body: web::Bytes) -> HttpResponse {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    let mut state = state.lock().unwrap();
-    state.token_forms.push(form.clone());
-    let (status, headers, answer) = issue(&mut state, &form);
-    let recorded = Recorded {
-        method: "POST".into(),
-        path: "/services/oauth2/token".into(),
-        soql: None,
-        authorization: None,
-        body: serde_json::Value::Null,
-        at: Instant::now(),
-        answered: status,
-    };
-    state.requests.push(recorded);
-    respond(status, &headers, &answer)
+impl Salesforce {
+    pub(super) fn token(&mut self, request: &Request) -> Answer {
+        if self.unavailable > 0 {
+            self.unavailable -= 1;
+            return Answer::new(
+                503,
+                &[("Retry-After", "1")],
+                serde_json::json!({"error": "temporarily_unavailable", "error_description": "service temporarily unavailable"}),
+            );
+        }
+        let form = request.form();
+        let get = |key: &str| form.get(key).map(String::as_str).unwrap_or_default();
+        match get("grant_type") {
+            "client_credentials" => {
+                if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
+                    return oauth_error("invalid_client", "invalid client credentials");
+                }
+            }
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+                if let Err(reason) = check_assertion(self, get("assertion")) {
+                    return oauth_error("invalid_grant", reason);
+                }
+            }
+            _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
+        }
+        self.issued += 1;
+        let access_token = format!("{}!AR.fake-session-{}", &ORG_ID[..15], self.issued);
+        self.valid.insert(access_token.clone());
+        Answer::json(
+            200,
+            serde_json::json!({
+                "access_token": access_token,
+                "signature": "c2lnbmF0dXJl",
+                "scope": "api",
+                "instance_url": self.base,
+                "id": format!("https://login.salesforce.com/id/{ORG_ID}/{USER_ID}"),
+                "token_type": "Bearer",
+                "issued_at": chrono::Utc::now().timestamp_millis().to_string(),
+            }),
+        )
+    }
 }
 
-fn issue(
-    state: &mut State,
-    form: &HashMap<String, String>,
-) -> (u16, Vec<(String, String)>, serde_json::Value) {
-    if state.unavailable > 0 {
-        state.unavailable -= 1;
-        return (
-            503,
-            vec![("Retry-After".into(), "1".into())],
-            serde_json::json!({"error": "temporarily_unavailable", "error_description": "service temporarily unavailable"}),
-        );
-    }
-    let get = |key: &str| form.get(key).map(String::as_str).unwrap_or_default();
-    match get("grant_type") {
-        "client_credentials" => {
-            if get("client_id") != CLIENT_ID || get("client_secret") != CLIENT_SECRET {
-                return oauth_error("invalid_client", "invalid client credentials");
-            }
-        }
-        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
-            if let Err(reason) = check_assertion(state, get("assertion")) {
-                return oauth_error("invalid_grant", reason);
-            }
-        }
-        _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
-    }
-    state.issued += 1;
-    let access_token = format!("{}!AR.fake-session-{}", &ORG_ID[..15], state.issued);
-    state.valid.insert(access_token.clone());
-    (
-        200,
-        vec![],
-        serde_json::json!({
-            "access_token": access_token,
-            "signature": "c2lnbmF0dXJl",
-            "scope": "api",
-            "instance_url": state.base,
-            "id": format!("https://login.salesforce.com/id/{ORG_ID}/{USER_ID}"),
-            "token_type": "Bearer",
-            "issued_at": chrono::Utc::now().timestamp_millis().to_string(),
-        }),
-    )
-}
-
-fn check_assertion(state: &State, jwt: &str) -> Result<(), &'static str> {
+fn check_assertion(salesforce: &Salesforce, jwt: &str) -> Result<(), &'static str> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let [header, claims, signature] = parts[..] else {
         return Err("invalid assertion");
@@ -92,7 +72,7 @@ fn check_assertion(state: &State, jwt: &str) -> Result<(), &'static str> {
     if header["alg"] != "RS256" {
         return Err("invalid assertion");
     }
-    let key = state
+    let key = salesforce
         .jwt_public_key
         .as_ref()
         .ok_or("invalid client credentials")?;
@@ -104,7 +84,7 @@ fn check_assertion(state: &State, jwt: &str) -> Result<(), &'static str> {
     if claims["iss"] != CLIENT_ID {
         return Err("invalid client credentials");
     }
-    if claims["aud"] != state.base.as_str() {
+    if claims["aud"] != salesforce.base.as_str() {
         return Err("audience is invalid");
     }
     if claims["sub"] != USERNAME {
