@@ -15,6 +15,14 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A settings check: an empty secret is a mistake, named by its key.
+    pub fn require(&self, key: &str) -> Result<(), (String, String)> {
+        if self.0.is_empty() {
+            return Err((key.to_string(), "must not be empty".into()));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Secret {

@@ -61,24 +61,18 @@ fn author_identities(author: &serde_json::Value) -> Vec<Identity> {
 
 impl Adapter for IntercomSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.client_secret.expose().is_empty() {
-            return Err(("client_secret".into(), "must not be empty".into()));
-        }
-        Ok(())
+        self.client_secret.require("client_secret")
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let header = delivery.require_header("x-hub-signature")?;
-        let given = header
-            .trim()
-            .strip_prefix("sha1=")
-            .ok_or(SourceError::InvalidSignature)?;
-        let expected = signature::hmac(
+        signature::check_body_hmac(
+            delivery,
+            "x-hub-signature",
+            "sha1=",
             Algorithm::Sha1,
             self.client_secret.expose().as_bytes(),
-            &[delivery.body],
-        );
-        signature::check(&expected, given, Encoding::Hex)
+            Encoding::Hex,
+        )
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

@@ -2,7 +2,7 @@
 //! each one signs and compared in constant time, and the window a signed timestamp must
 //! fall in. Which header, what is signed and how it is written stay with each platform.
 
-use super::delivery::SourceError;
+use super::delivery::{Delivery, SourceError};
 use crate::model::Millis;
 use crate::secret::constant_time_eq;
 use base64::engine::general_purpose::STANDARD;
@@ -90,6 +90,24 @@ pub fn check(expected: &[u8], given: &str, encoding: Encoding) -> Result<(), Sou
     } else {
         Err(SourceError::InvalidSignature)
     }
+}
+
+/// The plainest scheme: a header holding `<prefix><HMAC of the body>` (Intercom's
+/// `X-Hub-Signature: sha1=…`, Typeform's `Typeform-Signature: sha256=…`).
+pub fn check_body_hmac(
+    delivery: &Delivery<'_>,
+    header: &'static str,
+    prefix: &str,
+    algorithm: Algorithm,
+    key: &[u8],
+    encoding: Encoding,
+) -> Result<(), SourceError> {
+    let given = delivery
+        .require_header(header)?
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(SourceError::InvalidSignature)?;
+    check(&hmac(algorithm, key, &[delivery.body]), given, encoding)
 }
 
 /// Reads a signed timestamp, exactly as sent, and accepts it within `tolerance_secs` of

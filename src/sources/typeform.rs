@@ -136,24 +136,18 @@ impl TypeformSource {
 
 impl Adapter for TypeformSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.secret.expose().is_empty() {
-            return Err(("secret".into(), "must not be empty".into()));
-        }
-        Ok(())
+        self.secret.require("secret")
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let header = delivery.require_header("typeform-signature")?;
-        let given = header
-            .trim()
-            .strip_prefix("sha256=")
-            .ok_or(SourceError::InvalidSignature)?;
-        let expected = signature::hmac(
+        signature::check_body_hmac(
+            delivery,
+            "typeform-signature",
+            "sha256=",
             Algorithm::Sha256,
             self.secret.expose().as_bytes(),
-            &[delivery.body],
-        );
-        signature::check(&expected, given, Encoding::Base64)
+            Encoding::Base64,
+        )
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
