@@ -176,9 +176,7 @@ impl Crm for Hubspot {
                 "must start with https:// or http://".into(),
             ));
         }
-        if self.access_token.expose().is_empty() {
-            return Err(("access_token".into(), "must not be empty".into()));
-        }
+        self.access_token.require("access_token")?;
         Ok(())
     }
 

@@ -83,9 +83,7 @@ fn time(value: Option<&str>, field: &str) -> Result<Millis, SourceError> {
 
 impl Adapter for CalendlySource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.signing_key.expose().is_empty() {
-            return Err(("signing_key".into(), "must not be empty".into()));
-        }
+        self.signing_key.require("signing_key")?;
         Ok(())
     }
 

@@ -53,9 +53,7 @@ fn signed_by(key: &str, url: &str, params: &[(String, String)], given: &str) -> 
 
 impl Adapter for MandrillSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.webhook_key.expose().is_empty() {
-            return Err(("webhook_key".into(), "must not be empty".into()));
-        }
+        self.webhook_key.require("webhook_key")?;
         if let Some(url) = &self.url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err((

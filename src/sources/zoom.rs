@@ -65,9 +65,7 @@ impl ZoomSource {
 
 impl Adapter for ZoomSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.secret_token.expose().is_empty() {
-            return Err(("secret_token".into(), "must not be empty".into()));
-        }
+        self.secret_token.require("secret_token")?;
         Ok(())
     }
 

@@ -152,9 +152,7 @@ impl Crm for Marketo {
         if self.client_id.trim().is_empty() {
             return Err(("client_id".into(), "must not be empty".into()));
         }
-        if self.client_secret.expose().is_empty() {
-            return Err(("client_secret".into(), "must not be empty".into()));
-        }
+        self.client_secret.require("client_secret")?;
         Ok(())
     }
 

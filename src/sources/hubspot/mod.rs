@@ -166,9 +166,7 @@ fn decode_uri(uri: &str) -> String {
 
 impl Adapter for HubspotSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.client_secret.expose().is_empty() {
-            return Err(("client_secret".into(), "must not be empty".into()));
-        }
+        self.client_secret.require("client_secret")?;
         kind_table::check("properties", &self.properties)?;
         Ok(())
     }

@@ -88,9 +88,7 @@ impl MailchimpSource {
 
 impl Adapter for MailchimpSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.key.expose().is_empty() {
-            return Err(("key".into(), "must not be empty".into()));
-        }
+        self.key.require("key")?;
         kind_table::check_kind("subscribe_kind".into(), &self.subscribe_kind)?;
         for (tag, field) in &self.merge_fields {
             if field.trim().is_empty() {

@@ -82,9 +82,7 @@ const IDENTIFYING_FIELDS: &[&str] = &["campaign", "campaign_id", "asset", "url",
 
 impl Adapter for MarketoSource {
     fn validate(&self) -> Result<(), (String, String)> {
-        if self.secret.expose().is_empty() {
-            return Err(("secret".into(), "must not be empty".into()));
-        }
+        self.secret.require("secret")?;
         let valid_name = !self.header.is_empty()
             && self
                 .header

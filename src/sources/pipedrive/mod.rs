@@ -64,9 +64,7 @@ impl Adapter for PipedriveSource {
         if self.username.is_empty() || self.username.contains(':') {
             return Err(("username".into(), "must not be empty or contain `:`".into()));
         }
-        if self.password.expose().is_empty() {
-            return Err(("password".into(), "must not be empty".into()));
-        }
+        self.password.require("password")?;
         kind_table::check("activity_types", &self.activity_types)
     }
 
