@@ -1,19 +1,22 @@
-//! Buying groups: each contact counts in the account of its company, whose score is
-//! kept with the sums of its members. A change of a member's fields updates the
-//! account; a change of the account's line in its members' reasons ("4 people from
-//! acme.com engaged this week") queues every member again.
+//! Buying groups: each contact counts in the account of its company. A member's change
+//! updates the account's sums from that member's old and new parts alone; the account
+//! is rescored from its sums. When the account's line in its members' reasons ("4
+//! people from acme.com engaged this week") changes, the members who did nothing
+//! themselves get it at most once per `member_line_interval_secs` ([`take_lines`]),
+//! and only if their CRM record would read differently.
 
 use super::context::Context;
 use super::queue::{queue, queue_account};
-use crate::scoring::account::{account_key, account_name, score_account, Member};
+use crate::model::Millis;
+use crate::scoring::account::{account_key, account_name, score_group, Member};
 use crate::store::{Account, AccountVisible, Contact, Round, StoreError};
 use std::collections::BTreeMap;
 
-/// Account key → member → their new summary, or `None` when they left.
+/// Account key → member → their new part, or `None` when they left.
 pub(super) type AccountWork = BTreeMap<String, BTreeMap<u64, Option<Member>>>;
 
-/// Puts the contact's current summary in the buying group of its account, and takes
-/// it out of the previous one if the account changed. Returns whether it moved.
+/// Puts the contact's current part in the buying group of its account, and takes it
+/// out of the previous one if the account changed. Returns whether it moved.
 pub(super) fn join_account(
     context: &Context<'_>,
     contact: &mut Contact,
@@ -34,6 +37,7 @@ pub(super) fn join_account(
             &contact.attention,
             field("title"),
             field("company"),
+            context.scoring,
         );
         work.entry(key.clone())
             .or_default()
@@ -42,54 +46,47 @@ pub(super) fn join_account(
     moved
 }
 
-/// Applies member changes to their accounts, rescores them and queues what changed:
-/// the account's fields, and every member again when the account's line in their
-/// reasons changed. Returns the ids of the contacts queued again.
+/// Applies member changes to their accounts, rescores them, and queues the account
+/// fields if a rep would see a change. An account whose line in its members'
+/// reasons changed is marked for [`take_lines`]. An account looked at without
+/// member changes (the decay refresh) is written only if something a rep sees
+/// changed. Returns how many accounts' lines changed.
 pub(super) fn settle_accounts(
     context: &Context<'_>,
     round: &mut Round<'_>,
     work: AccountWork,
-) -> Result<Vec<u64>, StoreError> {
-    let lines_changed = update_accounts(context, round, work)?;
-    requeue_members(context, round, &lines_changed)
-}
-
-/// Applies member changes to their accounts, rescores them, and queues the account
-/// fields if a rep would see a change. Returns the accounts whose line in their
-/// members' reasons changed.
-fn update_accounts(
-    context: &Context<'_>,
-    round: &mut Round<'_>,
-    work: AccountWork,
-) -> Result<Vec<String>, StoreError> {
-    let mut lines_changed = Vec::new();
+) -> Result<usize, StoreError> {
+    let mut relined = 0;
     for (key, changes) in work {
-        let stored = round.account(&key)?;
-        let existed = stored.is_some();
-        let mut account = stored.unwrap_or_else(|| Account {
+        let mut account = round.account(&key)?.unwrap_or_else(|| Account {
             key: key.clone(),
             ..Account::default()
         });
+        let before = account.clone();
+        if !changes.is_empty() {
+            account.group.decay_to(context.now, context.scoring);
+        }
         for (id, change) in changes {
-            let position = account.members.binary_search_by_key(&id, |m| m.id);
-            match (position, change) {
-                (Ok(at), Some(member)) => account.members[at] = member,
-                (Err(at), Some(member)) => account.members.insert(at, member),
-                (Ok(at), None) => {
-                    account.members.remove(at);
+            if let Some(old) = round.account_member(&key, id)? {
+                account.group.remove(&old, context.scoring);
+            }
+            match change {
+                Some(member) => {
+                    account.group.add(&member, context.scoring);
+                    round.put_account_member(&key, &member)?;
                 }
-                (Err(_), None) => {}
+                None => round.remove_account_member(&key, id)?,
             }
         }
-        if account.members.is_empty() {
-            if existed {
+        if account.group.members == 0 {
+            if round.account(&key)?.is_some() {
                 round.remove_account(&key)?;
             }
             continue;
         }
-        let scored = score_account(
-            &account_name(&key, &account.members),
-            &account.members,
+        let scored = score_group(
+            &account_name(&key, &account.group),
+            &account.group,
             context.now,
             context.scoring,
         );
@@ -105,11 +102,14 @@ fn update_accounts(
         }
         if account.member_line != scored.member_line {
             account.member_line = scored.member_line;
-            lines_changed.push(key);
+            round.mark_relined(&key);
+            relined += 1;
         }
-        round.put_account(&account)?;
+        if account != before {
+            round.put_account(&account)?;
+        }
     }
-    Ok(lines_changed)
+    Ok(relined)
 }
 
 /// The line each contact's account puts in their reasons, as last decided; each
@@ -135,27 +135,65 @@ impl MemberLines {
     }
 }
 
-/// Queues again every member of the accounts whose line in their reasons changed.
-/// Returns the ids of the contacts that changed.
-fn requeue_members(
+/// Takes changed account lines to the members who did nothing themselves: accounts
+/// whose line was last taken at least `member_line_interval_secs` ago (or never, or
+/// any with `every_account_now`), at most `budget` members per call, resuming where
+/// the last call stopped. A member is queued only if their CRM record would read
+/// differently. Returns the contacts queued, and when accounts still waiting are
+/// due (now, if the budget ran out).
+pub(super) fn take_lines(
     context: &Context<'_>,
     round: &mut Round<'_>,
-    keys: &[String],
-) -> Result<Vec<u64>, StoreError> {
-    let mut changed = Vec::new();
-    for key in keys {
-        let Some(account) = round.account(key)? else {
+    budget: usize,
+    every_account_now: bool,
+) -> Result<(Vec<u64>, Option<Millis>), StoreError> {
+    let interval = context.scoring.accounts.member_line_interval_secs as i64 * 1000;
+    let mut queued = Vec::new();
+    let mut left = budget;
+    let mut next_due: Option<Millis> = None;
+    let mut wait_until = |at: Millis| next_due = Some(next_due.map_or(at, |due| due.min(at)));
+    for key in context.store.relined_accounts(usize::MAX)? {
+        let Some(mut account) = round.account(&key)? else {
+            round.unmark_relined(&key)?;
             continue;
         };
-        for member in &account.members {
-            let Some(mut contact) = round.contact(member.id)? else {
+        let due_at = match account.line_pushed_at {
+            Some(pushed) if !every_account_now => pushed + interval,
+            _ => context.now,
+        };
+        if due_at > context.now {
+            wait_until(due_at);
+            continue;
+        }
+        if left == 0 {
+            wait_until(context.now);
+            break;
+        }
+        let after = round.relined_after(&key)?.filter(|after| *after > 0);
+        let ids = context.store.account_member_ids(&key, after, left)?;
+        for id in &ids {
+            let Some(mut contact) = round.contact(*id)? else {
                 continue;
             };
             if queue(context, round, &mut contact, account.member_line.as_deref())? {
                 round.put_contact(&contact)?;
-                changed.push(member.id);
+                queued.push(*id);
+            }
+        }
+        left -= ids.len();
+        match ids.last() {
+            Some(last) if left == 0 => {
+                // The budget ran out inside this account: resume after its last member.
+                round.resume_relined_after(&key, *last);
+                wait_until(context.now);
+                break;
+            }
+            _ => {
+                account.line_pushed_at = Some(context.now);
+                round.put_account(&account)?;
+                round.unmark_relined(&key)?;
             }
         }
     }
-    Ok(changed)
+    Ok((queued, next_due))
 }

@@ -10,6 +10,7 @@ use super::context::Context;
 use super::queue::queue;
 use crate::model::{Event, EventBody, Outcome, Profile, Touch, TouchKind};
 use crate::scoring;
+use crate::scoring::account::account_key;
 use crate::store::{
     touch_id, Contact, InboxEntry, OutcomeOwner, ProfileField, Round, StoreError, StoredOutcome,
     StoredTouch,
@@ -22,6 +23,8 @@ pub struct Applied {
     pub touches: Vec<TouchKind>,
     pub duplicates: usize,
     pub dropped_erased: usize,
+    /// Accounts whose line in their members' reasons changed.
+    pub relined: usize,
 }
 
 /// A group of deliveries being applied: the round of writes, and what is left to
@@ -63,54 +66,66 @@ pub fn apply_deliveries(
                 .mark_seen(&entry.source, &event.provider_id, *seq);
         }
     }
-    let dirty = std::mem::take(&mut apply.dirty);
-    let mut lines = MemberLines::default();
-    for contact in dirty {
-        apply.queue_if_visible_changed(context, contact, &mut lines)?;
+    // Accounts first, so that what each contact is queued with carries its
+    // account's line as these deliveries left it.
+    let mut dirty = Vec::new();
+    for id in std::mem::take(&mut apply.dirty) {
+        if let Some(mut contact) = apply.round.contact(id)? {
+            let moved = join_account(context, &mut contact, &mut apply.account_work);
+            dirty.push((contact, moved));
+        }
     }
     let Apply {
         mut round,
         account_work,
-        applied,
+        mut applied,
         ..
     } = apply;
-    settle_accounts(context, &mut round, account_work)?;
+    applied.relined = settle_accounts(context, &mut round, account_work)?;
+    let mut lines = MemberLines::default();
+    for (mut contact, moved) in dirty {
+        let line = lines.of(&round, &contact)?;
+        if queue(context, &mut round, &mut contact, line.as_deref())? || moved {
+            round.put_contact(&contact)?;
+        }
+    }
     round.commit(Some(*last_seq))?;
     Ok(applied)
 }
 
-/// Re-checks contacts whose displayed fields changed through decay alone. Returns
-/// how many were queued for the CRMs.
+/// Re-checks contacts whose displayed fields changed through decay alone, and their
+/// accounts ("engaged this week" runs out with time alone). Returns how many
+/// contacts were queued for the CRMs.
 pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> {
     let mut round = context.store.round();
     let mut work = AccountWork::new();
-    let mut lines = MemberLines::default();
-    let mut queued = BTreeSet::new();
+    let mut contacts = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(mut contact) = round.contact(*id)? else {
             continue;
         };
-        let line = lines.of(&round, &contact)?;
-        let changed = queue(context, &mut round, &mut contact, line.as_deref())?;
-        // Members' sums decay by themselves: an account needs a new look when a
-        // member's fields changed, and people from before accounts existed join.
-        let moved = (changed || contact.account_key.is_none())
-            && join_account(context, &mut contact, &mut work);
-        // "Engaged this week" runs out with time alone: every account is looked
-        // at again, and written only if it changed.
+        // A member's part decays by itself and needs no new look; people from
+        // before accounts existed, or whose account the settings moved, join.
+        let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
+        let moved = key != contact.account_key && join_account(context, &mut contact, &mut work);
         if let Some(key) = &contact.account_key {
             work.entry(key.clone()).or_default();
         }
-        if changed {
-            queued.insert(*id);
-        }
+        contacts.push((contact, moved));
+    }
+    settle_accounts(context, &mut round, work)?;
+    let mut lines = MemberLines::default();
+    let mut queued = 0;
+    for (mut contact, moved) in contacts {
+        let line = lines.of(&round, &contact)?;
+        let changed = queue(context, &mut round, &mut contact, line.as_deref())?;
+        queued += usize::from(changed);
         if changed || moved {
             round.put_contact(&contact)?;
         }
     }
-    queued.extend(settle_accounts(context, &mut round, work)?);
     round.commit(None)?;
-    Ok(queued.len())
+    Ok(queued)
 }
 
 impl Apply<'_> {
@@ -282,24 +297,5 @@ impl Apply<'_> {
             contact.account = profile.account.clone();
         }
         self.round.put_contact(&contact)
-    }
-
-    /// Moves the contact into its buying group and queues its fields if a rep would
-    /// see a change.
-    fn queue_if_visible_changed(
-        &mut self,
-        context: &Context<'_>,
-        id: u64,
-        lines: &mut MemberLines,
-    ) -> Result<(), StoreError> {
-        let Some(mut contact) = self.round.contact(id)? else {
-            return Ok(());
-        };
-        let moved = join_account(context, &mut contact, &mut self.account_work);
-        let line = lines.of(&self.round, &contact)?;
-        if queue(context, &mut self.round, &mut contact, line.as_deref())? || moved {
-            self.round.put_contact(&contact)?;
-        }
-        Ok(())
     }
 }

@@ -57,6 +57,7 @@ impl Pipeline {
         let heartbeat = Arc::new(AtomicI64::new(now_millis()));
         let worker = Worker {
             store: store.clone(),
+            lines_changed: std::cell::Cell::new(false),
             settings,
             metrics,
             stop: stop.clone(),
@@ -113,6 +114,8 @@ impl PipelineHealth {
 
 struct Worker {
     store: Store,
+    /// Set when a round changed an account's line, for the next pass over lines.
+    lines_changed: std::cell::Cell<bool>,
     settings: Settings,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
@@ -124,6 +127,8 @@ impl Worker {
         let refresh_every = self.settings.scoring.refresh_interval_secs as i64 * 1000;
         // A first refresh right away: after downtime, scores have faded meanwhile.
         let mut next_refresh = now_millis();
+        // Lines left waiting by an earlier run are found by the first pass.
+        let mut next_lines = Some(now_millis());
         let mut failures = 0u32;
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
@@ -138,7 +143,23 @@ impl Worker {
                 }
                 next_refresh = now_millis() + refresh_every;
             }
-            match self.round() {
+            // Changed account lines go to members in chunks between rounds: at once
+            // after a round that changed one (a first change is due at once), else
+            // when the next waiting account's interval is over.
+            if next_lines.is_some_and(|due| now_millis() >= due) {
+                next_lines = match self.take_lines() {
+                    Ok(next) => next,
+                    Err(error) => {
+                        tracing::error!(message = "Taking account lines to members failed.", %error);
+                        Some(now_millis() + 1000)
+                    }
+                };
+            }
+            let applied = self.round();
+            if self.lines_changed.take() {
+                next_lines = Some(now_millis());
+            }
+            match applied {
                 Ok(0) => {
                     failures = 0;
                     self.store
@@ -218,6 +239,9 @@ impl Worker {
                 .inc();
         }
         self.metrics.duplicates.inc_by(applied.duplicates as u64);
+        if applied.relined > 0 {
+            self.lines_changed.set(true);
+        }
         if applied.dropped_erased > 0 {
             tracing::info!(
                 message = "Events about erased contacts dropped.",
@@ -247,11 +271,29 @@ impl Worker {
             }
         }
         queued += refresh(&self.context(), &ids)?;
+        // Lines that ran out with the week are taken to their members next.
+        self.lines_changed.set(true);
         self.metrics.contacts.set(known);
         if queued > 0 {
             tracing::info!(message = "Decay refresh queued changed contacts.", queued);
         }
         Ok(())
+    }
+
+    /// One chunk of changed account lines taken to members; returns when more are
+    /// due.
+    fn take_lines(&self) -> Result<Option<i64>, StoreError> {
+        let context = self.context();
+        let mut round = self.store.round();
+        let (queued, next) = accounts::take_lines(&context, &mut round, REFRESH_CHUNK, false)?;
+        round.commit(None)?;
+        if !queued.is_empty() {
+            tracing::debug!(
+                message = "Account lines taken to members.",
+                queued = queued.len()
+            );
+        }
+        Ok(next)
     }
 
     /// Drops applied deliveries older than the retention.

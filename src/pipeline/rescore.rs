@@ -9,7 +9,7 @@
 //! log is only read: the weights it shows are recounted by the contact view and by
 //! `explain`.
 
-use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
+use super::accounts::{join_account, settle_accounts, take_lines, AccountWork, MemberLines};
 use super::context::Context;
 use super::queue::queue;
 use crate::model::Millis;
@@ -41,6 +41,8 @@ pub fn rescore(
     context: &Context<'_>,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Rescored, StoreError> {
+    // Accounts are built afresh from their members, keeping what was last pushed.
+    context.store.reset_accounts()?;
     let highest = context.store.highest_contact_id()?;
     // Ids are given out in sequence, so the highest is the count give or take the
     // merged-away: close enough for a progress bar, and free, where counting is a scan.
@@ -94,14 +96,19 @@ pub fn rescore(
         }
     }
     let mut round = context.store.round();
-    // Members were queued with their account's line from before the rescore.
-    let requeued = settle_accounts(context, &mut round, work)?;
+    settle_accounts(context, &mut round, work)?;
+    round.apply()?;
+    context.store.drop_empty_accounts()?;
+    // Members were queued with their account's line from before the rescore: every
+    // changed line goes to its members now, not an interval later.
+    let mut round = context.store.round();
+    let (requeued, _) = take_lines(context, &mut round, usize::MAX, true)?;
+    round.apply()?;
     done.queued = queued.len()
         + requeued
             .iter()
             .filter(|id| queued.binary_search(id).is_err())
             .count();
-    round.apply()?;
     progress(done.contacts, done.contacts);
     // Written last: sled recovers a prefix of its log, so a store that holds the new
     // version after a crash holds everything rescored before it.

@@ -307,6 +307,9 @@ pub fn touch_factor(
     }
 }
 
+/// Bumped when the account score's formula or its stored sums change.
+const ACCOUNT_FORMULA: &str = "accounts: breadth of square roots, incremental; ";
+
 /// The scoring version: a short hash of everything in `[scoring]` that changes a
 /// score (the refresh interval does not). A store scored under another version is
 /// rescored.
@@ -314,7 +317,10 @@ pub fn version(config: &ScoringConfig) -> String {
     use sha2::{Digest, Sha256};
     let mut relevant = config.clone();
     relevant.refresh_interval_secs = 0;
-    let digest = Sha256::digest(format!("{relevant:?}").as_bytes());
+    relevant.accounts.member_line_interval_secs = 0;
+    // The formulas count too: a store scored by an earlier account formula is
+    // rescored by this one.
+    let digest = Sha256::digest(format!("{ACCOUNT_FORMULA}{relevant:?}").as_bytes());
     hex::encode(&digest[..6])
 }
 

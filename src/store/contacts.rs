@@ -5,7 +5,7 @@ use super::keys::{
     account_outcome_prefix, contact_outcome_prefix, erased_key, opportunity_outcome_prefix,
     read_u64, u64_key,
 };
-use super::{Account, Contact, Store, StoreError, StoredOutcome, StoredTouch};
+use super::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
 use crate::model::{ContactKey, Identity};
 use std::iter::Peekable;
 
@@ -40,19 +40,6 @@ impl Store {
             },
         };
         self.contact(id)
-    }
-
-    /// The buying group kept under an account key.
-    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
-        match self.inner.accounts.get(key.as_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
-                StoreError::Corrupt {
-                    tree: "accounts",
-                    key: key.to_string(),
-                }
-            })?)),
-            None => Ok(None),
-        }
     }
 
     pub fn touches_of(&self, contact: u64) -> Result<Vec<StoredTouch>, StoreError> {

@@ -130,3 +130,17 @@ pub fn outcome_key(prefix: &[u8], occurred_at: Millis, id: &[u8; 8]) -> Vec<u8> 
     key.extend_from_slice(id);
     key
 }
+
+/// A member of an account: the account key, 0, the contact id. One account's members
+/// are one range.
+pub fn account_member_key(account: &str, contact: u64) -> Vec<u8> {
+    let mut key = account_members_prefix(account);
+    key.extend_from_slice(&contact.to_be_bytes());
+    key
+}
+
+pub fn account_members_prefix(account: &str) -> Vec<u8> {
+    let mut key = account.as_bytes().to_vec();
+    key.push(0);
+    key
+}

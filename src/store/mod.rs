@@ -5,6 +5,7 @@
 //! `outcomes` (contact or account/time/id → outcome),
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
+mod accounts;
 mod commit;
 mod contacts;
 mod inbox;
@@ -87,6 +88,11 @@ struct Inner {
     meta: sled::Tree,
     /// Account key → [`Account`]: members and what was last pushed.
     accounts: sled::Tree,
+    /// Account key, 0, contact id → that member's part of the account.
+    account_members: sled::Tree,
+    /// Account key → the member to resume after, for accounts whose line in their
+    /// members' reasons changed and has not reached every member yet.
+    accounts_relined: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -136,6 +142,8 @@ impl Store {
             erased: tree("erased")?,
             meta: tree("meta")?,
             accounts: tree("accounts")?,
+            account_members: tree("account_members")?,
+            accounts_relined: tree("accounts_relined")?,
             db,
             append_lock: Mutex::new(()),
             last_seq: AtomicU64::new(0),

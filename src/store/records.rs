@@ -3,6 +3,7 @@
 use super::StoreError;
 use crate::fields::PushFields;
 use crate::model::{Event, Identity, Millis, Outcome, TouchKind};
+use crate::scoring::account::{Group, Member};
 use crate::scoring::{Attention, Visible};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,19 +48,52 @@ pub struct StageChange {
     pub reason: String,
 }
 
-/// A company as a buying group: who is in it and what was last pushed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A company as a buying group: the sums of its members and what was last pushed.
+/// Each member's own part is a record of its own beside it, so that one member's
+/// change reads and writes only that member and this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub key: String,
-    /// Everyone counted in the buying group, by contact id, with the sums the account
-    /// score needs.
-    pub members: Vec<crate::scoring::account::Member>,
-    #[serde(default)]
+    pub group: Group,
     pub visible: Option<AccountVisible>,
     /// The line its members' reasons carry ("4 people from acme.com engaged this
-    /// week"), as last queued; when it changes, every member is queued again.
-    #[serde(default)]
+    /// week"), as last decided.
     pub member_line: Option<String>,
+    /// When the line was last taken to every member: a changed line reaches those
+    /// who did nothing themselves at most once per `member_line_interval_secs`.
+    pub line_pushed_at: Option<Millis>,
+}
+
+/// Account records begin with this byte, then [`Account`] in postcard; members' records
+/// with [`MEMBER_FORMAT`], then [`Member`]. Accounts of format 1 (JSON, every member
+/// inside) are not read: the account formula changed with this format, so the store
+/// is rescored, which builds every account afresh from its contacts.
+pub const ACCOUNT_FORMAT: u8 = 2;
+pub const MEMBER_FORMAT: u8 = 1;
+
+impl Account {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_extend(self, vec![ACCOUNT_FORMAT])
+    }
+
+    /// `None` for anything but this format, a JSON account of before included.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Account> {
+        match bytes.split_first()? {
+            (&ACCOUNT_FORMAT, rest) => postcard::from_bytes(rest).ok(),
+            _ => None,
+        }
+    }
+}
+
+pub fn member_to_bytes(member: &Member) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_extend(member, vec![MEMBER_FORMAT])
+}
+
+pub fn member_from_bytes(bytes: &[u8]) -> Option<Member> {
+    match bytes.split_first()? {
+        (&MEMBER_FORMAT, rest) => postcard::from_bytes(rest).ok(),
+        _ => None,
+    }
 }
 
 /// The account fields a rep sees; pushed when they change.

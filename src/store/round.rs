@@ -11,8 +11,7 @@ use super::keys::{
 };
 use super::overlay::Overlay;
 use super::{
-    Account, Contact, DeadLetter, OutboxEntry, Store, StoreError, StoredOutcome, StoredTouch,
-    CURSOR,
+    Contact, DeadLetter, OutboxEntry, Store, StoreError, StoredOutcome, StoredTouch, CURSOR,
 };
 use crate::model::{Identity, Millis};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -32,17 +31,19 @@ pub enum OutcomeOwner<'a> {
 }
 
 pub struct Round<'s> {
-    store: &'s Store,
-    contacts: Overlay<'s>,
-    identities: Overlay<'s>,
-    touches: Overlay<'s>,
-    outcomes: Overlay<'s>,
-    seen: Overlay<'s>,
-    outbox: Overlay<'s>,
-    erased: Overlay<'s>,
-    meta: Overlay<'s>,
-    dead_letters: Overlay<'s>,
-    accounts: Overlay<'s>,
+    pub(super) store: &'s Store,
+    pub(super) contacts: Overlay<'s>,
+    pub(super) identities: Overlay<'s>,
+    pub(super) touches: Overlay<'s>,
+    pub(super) outcomes: Overlay<'s>,
+    pub(super) seen: Overlay<'s>,
+    pub(super) outbox: Overlay<'s>,
+    pub(super) erased: Overlay<'s>,
+    pub(super) meta: Overlay<'s>,
+    pub(super) dead_letters: Overlay<'s>,
+    pub(super) accounts: Overlay<'s>,
+    pub(super) account_members: Overlay<'s>,
+    pub(super) accounts_relined: Overlay<'s>,
 }
 
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
@@ -69,6 +70,8 @@ impl Store {
             meta: Overlay::new(&trees.meta),
             dead_letters: Overlay::new(&trees.dead_letters),
             accounts: Overlay::new(&trees.accounts),
+            account_members: Overlay::new(&trees.account_members),
+            accounts_relined: Overlay::new(&trees.accounts_relined),
         }
     }
 }
@@ -261,53 +264,12 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
-    pub fn account(&self, key: &str) -> Result<Option<Account>, StoreError> {
-        match self.accounts.get(key.as_bytes())? {
-            Some(bytes) => Ok(Some(
-                serde_json::from_slice(&bytes).map_err(|_| corrupt("accounts", key.as_bytes()))?,
-            )),
-            None => Ok(None),
-        }
-    }
-
-    /// The line the account puts in its members' reasons, as last decided; the
-    /// members are skipped, not built.
-    pub fn account_line(&self, key: &str) -> Result<Option<String>, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct LineOnly {
-            #[serde(default)]
-            member_line: Option<String>,
-        }
-        let Some(bytes) = self.accounts.get(key.as_bytes())? else {
-            return Ok(None);
-        };
-        let account: LineOnly =
-            serde_json::from_slice(&bytes).map_err(|_| corrupt("accounts", key.as_bytes()))?;
-        Ok(account.member_line)
-    }
-
-    /// Writes the account unless it is stored exactly so already: a look that changed
-    /// nothing (the decay refresh) writes nothing.
-    pub fn put_account(&mut self, account: &Account) -> Result<(), StoreError> {
-        let encoded = serde_json::to_vec(account)?;
-        let key = account.key.as_bytes();
-        if self.accounts.get(key)?.as_deref() != Some(encoded.as_slice()) {
-            self.accounts.insert(key, encoded);
-        }
-        Ok(())
-    }
-
-    pub fn remove_account(&mut self, key: &str) -> Result<(), StoreError> {
-        self.accounts.remove(key.as_bytes())?;
-        Ok(())
-    }
-
     /// Whether the round has written anything.
     pub fn is_empty(&self) -> bool {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 10] {
+    fn overlays(&self) -> [&Overlay<'_>; 12] {
         [
             &self.contacts,
             &self.identities,
@@ -319,6 +281,8 @@ impl<'s> Round<'s> {
             &self.meta,
             &self.dead_letters,
             &self.accounts,
+            &self.account_members,
+            &self.accounts_relined,
         ]
     }
 
@@ -336,6 +300,8 @@ impl<'s> Round<'s> {
             self.meta,
             self.dead_letters,
             self.accounts,
+            self.account_members,
+            self.accounts_relined,
         ]
         .into_iter()
         .filter(|overlay| !overlay.is_empty())

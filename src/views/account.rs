@@ -1,7 +1,7 @@
 //! The account as the admin API shows it: its buying group scored as of now.
 
 use crate::model::Millis;
-use crate::scoring::account::{account_name, score_account};
+use crate::scoring::account::{account_name, member_score, score_group};
 use crate::scoring::ScoringConfig;
 use crate::store::{Contact, Store, StoreError};
 use serde::Serialize;
@@ -47,8 +47,8 @@ pub fn account_line(
     let Some(account) = store.account(key)? else {
         return Ok(None);
     };
-    let name = account_name(key, &account.members);
-    Ok(score_account(&name, &account.members, now, config).member_line)
+    let name = account_name(key, &account.group);
+    Ok(score_group(&name, &account.group, now, config).member_line)
 }
 
 /// The account a user names: its key (`hubspot-company:42`, `salesforce:001…`,
@@ -72,10 +72,12 @@ pub fn account_view(
     let Some((key, account)) = found else {
         return Ok(None);
     };
-    let name = account_name(&key, &account.members);
-    let scored = score_account(&name, &account.members, now, config);
-    let mut member_views = Vec::with_capacity(scored.members.len());
-    for (member, known) in scored.members.iter().zip(&account.members) {
+    let name = account_name(&key, &account.group);
+    let scored = score_group(&name, &account.group, now, config);
+    let members = store.account_members(&key)?;
+    let mut member_views = Vec::with_capacity(members.len());
+    for known in &members {
+        let member = member_score(known, now, config);
         let contact = store.contact(member.id)?;
         member_views.push(MemberView {
             id: Contact::public_id(member.id),

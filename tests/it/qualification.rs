@@ -31,7 +31,13 @@ async fn touch(daemon: &Daemon, id: &str, email: &str, account: &str, kind: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buying_group_outranks_a_lone_clicker_and_reps_see_it_in_hubspot() {
     let fake = FakeHubspot::start();
-    let daemon = Daemon::start(&sink(&fake));
+    // The account line changes with each person who engages; members who did
+    // nothing themselves get each change at most once a second here, an hour by
+    // default.
+    let daemon = Daemon::start(&format!(
+        "{}\n[scoring.accounts]\nmember_line_interval_secs = 1\n",
+        sink(&fake)
+    ));
     let acme = "hubspot-company:100";
     let solo = "hubspot-company:200";
     let group = [
