@@ -95,6 +95,11 @@ pub struct ServerConfig {
     /// Log format: `text` for a terminal, `json` for a log collector.
     #[serde(default = "default_log_format")]
     pub log_format: String,
+    /// Acknowledged deliveries the pipeline may lag behind by: past this, webhooks
+    /// are answered 503 with `Retry-After` (platforms retry) instead of being taken
+    /// on faster than they can be applied.
+    #[serde(default = "default_max_inbox_backlog")]
+    pub max_inbox_backlog: u64,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +110,7 @@ impl Default for ServerConfig {
             admin_token: None,
             max_body_bytes: default_max_body_bytes(),
             log_format: default_log_format(),
+            max_inbox_backlog: default_max_inbox_backlog(),
         }
     }
 }
@@ -117,6 +123,9 @@ fn default_max_body_bytes() -> usize {
 }
 fn default_log_format() -> String {
     "text".into()
+}
+fn default_max_inbox_backlog() -> u64 {
+    100_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +243,12 @@ impl Config {
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError::invalid(
                 "server.max_body_bytes",
+                "must be greater than 0",
+            ));
+        }
+        if self.server.max_inbox_backlog == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_inbox_backlog",
                 "must be greater than 0",
             ));
         }

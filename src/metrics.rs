@@ -33,6 +33,8 @@ pub struct Metrics {
     registry: Registry,
     pub webhooks: Family<WebhookLabels, Counter>,
     pub inbox_pending: Gauge,
+    pub inbox_backlog_limit: Gauge,
+    pub pipeline_lag_seconds: Gauge,
     pub touches: Family<KindLabels, Counter>,
     pub duplicates: Counter,
     pub sink_requests: Family<SinkStatusLabels, Counter>,
@@ -51,6 +53,8 @@ impl Metrics {
         let metrics = Metrics {
             webhooks: Family::default(),
             inbox_pending: Gauge::default(),
+            inbox_backlog_limit: Gauge::default(),
+            pipeline_lag_seconds: Gauge::default(),
             touches: Family::default(),
             duplicates: Counter::default(),
             sink_requests: Family::default(),
@@ -72,6 +76,16 @@ impl Metrics {
             "inbox_pending",
             "Acknowledged deliveries not yet applied",
             metrics.inbox_pending.clone(),
+        );
+        registry.register(
+            "inbox_backlog_limit",
+            "Pending deliveries past which webhooks are answered 503 (server.max_inbox_backlog)",
+            metrics.inbox_backlog_limit.clone(),
+        );
+        registry.register(
+            "pipeline_lag_seconds",
+            "Age of the oldest acknowledged delivery not yet applied",
+            metrics.pipeline_lag_seconds.clone(),
         );
         registry.register(
             "touches",

@@ -67,6 +67,18 @@ async fn ingest(
         ));
     };
 
+    // Taking on more than the pipeline can soon apply only delays every signal:
+    // platforms retry a 503 later.
+    let pending = state.store.inbox_pending();
+    if pending > state.config.server.max_inbox_backlog {
+        state.metrics.webhook(&name, 503);
+        tracing::warn!(message = "Webhook deferred: the inbox is backlogged.", source = %name, pending);
+        return Err(Problem::new(
+            503,
+            "the pipeline is behind; retry this delivery later",
+        ));
+    }
+
     let limit = state.config.server.max_body_bytes;
     let too_large = || SourceError::TooLarge(limit);
     let declared = request

@@ -168,6 +168,15 @@ impl Store {
         Ok(out)
     }
 
+    /// When the oldest delivery not yet applied was received: how far the pipeline
+    /// lags.
+    pub fn oldest_pending_at(&self) -> Result<Option<Millis>, StoreError> {
+        let Some((_, value)) = self.inner.inbox.get_gt(u64_key(self.cursor()))? else {
+            return Ok(None);
+        };
+        Ok(decode_inbox(&value).map(|(entry, _)| entry.received_at))
+    }
+
     /// Drops applied deliveries received before `keep_after`, oldest first.
     pub fn prune_inbox(&self, keep_after: Millis) -> Result<(), StoreError> {
         let inbox = &self.inner.inbox;
