@@ -256,11 +256,18 @@ impl Attention {
         if config.noise.weekly_cap(kind).is_some() {
             *self.weekly.entry(week_key(kind, at)).or_insert(0) += 1;
         }
-        // Counters only age out when a new day begins.
-        if day_of(at) > day_of(self.as_of) {
-            self.prune_counters(at);
-        }
         multiplier
+    }
+
+    /// Whether the cap counters of `at`'s day and week are still kept: they are for
+    /// the days [`CAP_MEMORY_DAYS`] back from the newest touch.
+    pub fn remembers_counters_of(&self, at: Millis) -> bool {
+        let newest = self.last_touch_at().map_or(day_of(self.as_of), |last| {
+            day_of(last).max(day_of(self.as_of))
+        });
+        let newest_week = (newest + 3).div_euclid(7);
+        let (day, week) = (day_of(at), (day_of(at) + 3).div_euclid(7));
+        newest - day <= CAP_MEMORY_DAYS && newest_week - week <= CAP_MEMORY_DAYS / 7
     }
 
     fn prune_counters(&mut self, at: Millis) {
@@ -279,6 +286,9 @@ impl Attention {
         if at > self.as_of {
             self.advance(at, config);
         }
+        // Counters age out from the newest day on, after every touch, so that what
+        // is kept does not depend on the order touches came in.
+        self.prune_counters(at);
         let as_of = self.as_of;
         self.raw += decay(weight, at, as_of, config.half_life_days);
         self.fast += decay(weight, at, as_of, config.fast_half_life_days);

@@ -23,14 +23,20 @@ pub struct LoggedTouch<'a> {
 }
 
 /// Whether counting a touch of `kind` at `at` on top of `attention` could differ
-/// from a replay, i.e. it happened before the newest touch already counted. A
-/// touch in the same millisecond as the newest one only matters against its own
-/// kind, since every rule that looks back looks at one kind.
+/// from a replay of the whole log in time order.
+///
+/// Every rule that looks back (caps, repeat factors, the click burst) looks at one
+/// kind, and the decayed sums are exact in any order. So a touch counts as a replay
+/// would count it unless a touch of its kind came at or after it (whose weight it
+/// could change), or its day is older than the cap counters still remember. A touch
+/// late behind other kinds' touches, as concurrent senders deliver them, needs no
+/// replay of the log.
 pub fn needs_replay(attention: &Attention, kind: TouchKind, at: Millis) -> bool {
     let Some(newest) = attention.last_touch_at() else {
         return false;
     };
-    at < newest || (at == newest && attention.kinds.get(&kind).is_some_and(|s| s.last_at == at))
+    let same_kind_since = attention.kinds.get(&kind).is_some_and(|s| s.last_at >= at);
+    same_kind_since || !attention.remembers_counters_of(at.min(newest))
 }
 
 /// The attention `touches` add up to, counted in the order they happened (time,
@@ -120,8 +126,11 @@ mod tests {
 
     /// Touches crowded into a few seconds of a few hours of ten days, so that
     /// caps, repeats, bursts and ties all happen.
-    fn touch(kinds: &'static [TouchKind]) -> impl Strategy<Value = (TouchKind, Millis, usize)> {
-        (0..kinds.len(), 0i64..10, 0i64..4, 0i64..25_000, 0usize..6).prop_map(
+    fn touch(
+        kinds: &'static [TouchKind],
+        days: i64,
+    ) -> impl Strategy<Value = (TouchKind, Millis, usize)> {
+        (0..kinds.len(), 0i64..days, 0i64..4, 0i64..25_000, 0usize..6).prop_map(
             move |(kind, day, hour, millis, variant)| {
                 let at = START + day * DAY + (8 + hour * 3) * 3_600_000 + millis / 500 * 500;
                 (kinds[kind], at, variant)
@@ -130,7 +139,16 @@ mod tests {
     }
 
     fn touches(kinds: &'static [TouchKind], most: usize) -> impl Strategy<Value = Vec<Generated>> {
-        proptest::collection::vec(touch(kinds), 0..most).prop_map(|list| {
+        touches_over(kinds, most, 10)
+    }
+
+    /// Touches over `days` days: over 35, some fall out of the cap counters' memory.
+    fn touches_over(
+        kinds: &'static [TouchKind],
+        most: usize,
+        days: i64,
+    ) -> impl Strategy<Value = Vec<Generated>> {
+        proptest::collection::vec(touch(kinds, days), 0..most).prop_map(|list| {
             list.into_iter()
                 .enumerate()
                 .map(|(index, (kind, at, variant))| Generated {
@@ -220,13 +238,20 @@ mod tests {
         let arrival: Vec<usize> = (0..list.len()).collect();
         let (_, _, replays) = incremental(&list, &arrival, &config);
         assert_eq!(replays, 0);
-        // A second touch in the same millisecond replays only when it is of the same kind.
+        // A touch replays only when one of its kind came at or after it, or its day
+        // is older than the cap counters remember.
         let mut attention = Attention::default();
         attention.add(TouchKind::EmailOpen, START, &config);
         assert!(!needs_replay(&attention, TouchKind::FormSubmit, START));
         assert!(needs_replay(&attention, TouchKind::EmailOpen, START));
-        assert!(needs_replay(&attention, TouchKind::FormSubmit, START - 1));
+        assert!(!needs_replay(&attention, TouchKind::FormSubmit, START - 1));
+        assert!(needs_replay(&attention, TouchKind::EmailOpen, START - 1));
         assert!(!needs_replay(&attention, TouchKind::EmailOpen, START + 1));
+        assert!(needs_replay(
+            &attention,
+            TouchKind::FormSubmit,
+            START - 40 * DAY
+        ));
     }
 
     #[test]
@@ -283,6 +308,38 @@ mod tests {
             }
         }
 
+        /// The same over eighty days, where late touches fall behind the cap
+        /// counters' memory.
+        #[test]
+        fn the_arrival_order_does_not_change_the_result_over_months(
+            (list, arrival) in touches_over(&KINDS, 40, 80).prop_flat_map(|list| {
+                let order: Vec<usize> = (0..list.len()).collect();
+                (Just(list), Just(order).prop_shuffle())
+            })
+        ) {
+            let config = ScoringConfig::default();
+            let (exact, counted) = replayed(&list, &config);
+            let (ours, weights, _) = incremental(&list, &arrival, &config);
+            let now = newest(&list) + DAY;
+            prop_assert!(close(exact.raw_at(now, &config), ours.raw_at(now, &config)));
+            prop_assert!(close(exact.fast_at(now, &config), ours.fast_at(now, &config)));
+            prop_assert!(close(exact.slow_at(now, &config), ours.slow_at(now, &config)));
+            for kind in KINDS {
+                prop_assert!(close(
+                    exact.contribution_at(kind, now, &config),
+                    ours.contribution_at(kind, now, &config)
+                ));
+            }
+            let expected: Vec<f64> = counted.iter().map(|c| c.weight).collect();
+            prop_assert_eq!(expected, weights);
+            prop_assert_eq!(&exact.daily, &ours.daily);
+            prop_assert_eq!(&exact.weekly, &ours.weekly);
+            for (kind, stats) in &exact.kinds {
+                let theirs = &ours.kinds[kind];
+                prop_assert_eq!((stats.count, stats.last_at, &stats.recent), (theirs.count, theirs.last_at, &theirs.recent));
+            }
+        }
+
         #[test]
         fn a_newer_positive_touch_never_lowers_the_score(
             list in touches(&KINDS, 40),
@@ -307,7 +364,7 @@ mod tests {
         #[test]
         fn without_day_rules_a_positive_touch_at_any_time_never_lowers_the_score(
             list in touches(&KINDS, 40),
-            (kind, at, variant) in touch(&KINDS[..6]),
+            (kind, at, variant) in touch(&KINDS[..6], 10),
             later in 0i64..60 * DAY,
         ) {
             let config = without_day_rules();

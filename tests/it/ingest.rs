@@ -337,7 +337,8 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(ready.status(), 200);
     assert_eq!(
         ready.json::<serde_json::Value>().await.unwrap(),
-        serde_json::json!({"store": true, "pipeline": true})
+        serde_json::json!({"store": true, "pipeline": true, "inbox_pending": 0,
+            "inbox_backlog_limit": 100_000, "lag_seconds": 0, "backlogged": false})
     );
     assert_eq!(
         daemon
