@@ -1,5 +1,8 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
-//! `dead-letters list|retry`, `setup-crm <sink>`.
+//! `dead-letters list|retry`, `setup-crm <sink>`, `import <file>`, `learn`, `report`,
+//! `simulate`; the newer ones each in a file of their own under `cli/`.
+
+mod import;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -44,6 +47,16 @@ pub enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Import history: JSON lines of the standard source's payloads (touch, profile,
+    /// identify, outcome), each with an `id`; importing twice counts once. The daemon
+    /// must be stopped.
+    Import {
+        file: PathBuf,
+        /// The source name the lines are deduplicated under (a `standard` source's
+        /// name, to dedupe against what its webhook already brought).
+        #[arg(long, default_value = "import")]
+        source: String,
+    },
     /// Create the custom fields a sink writes in its CRM, unless they exist.
     SetupCrm {
         /// The sink's name, as in `[sinks.<name>]`.
@@ -75,6 +88,10 @@ pub fn main() -> ExitCode {
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
+        Command::Import {
+            ref file,
+            ref source,
+        } => load(&cli.config).and_then(|config| import::run(&config, file, source)),
         Command::SetupCrm { ref sink, dry_run } => setup_crm(&cli.config, sink, dry_run),
     };
     match result {

@@ -130,3 +130,14 @@ pub fn outcome_key(prefix: &[u8], occurred_at: Millis, id: &[u8; 8]) -> Vec<u8> 
     key.extend_from_slice(id);
     key
 }
+
+/// Opportunity records sit in the outcomes tree under this tag.
+pub const OPPORTUNITY_RECORD: u8 = b'r';
+
+/// An opportunity's record: `r`, opportunity. A prefix of keys (`hubspot-deal:`)
+/// is the range of one CRM's.
+pub fn opportunity_record_key(opportunity: &str) -> Vec<u8> {
+    let mut key = vec![OPPORTUNITY_RECORD];
+    key.extend_from_slice(opportunity.as_bytes());
+    key
+}

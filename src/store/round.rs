@@ -36,7 +36,8 @@ pub struct Round<'s> {
     contacts: Overlay<'s>,
     identities: Overlay<'s>,
     touches: Overlay<'s>,
-    outcomes: Overlay<'s>,
+    /// Also holds opportunity records (`super::opportunities`).
+    pub(super) outcomes: Overlay<'s>,
     seen: Overlay<'s>,
     outbox: Overlay<'s>,
     erased: Overlay<'s>,

@@ -11,6 +11,7 @@ mod fake_salesforce;
 mod full_disk;
 mod harness;
 mod ingest;
+mod outcomes;
 mod qualification;
 mod sink_delivery;
 mod sink_hubspot;

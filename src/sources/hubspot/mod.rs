@@ -313,6 +313,7 @@ fn deal_outcome(n: &Notification, kind: OutcomeKind, stage: Option<String>) -> O
         amount: None,
         currency: None,
         occurred_at: n.occurred_at,
+        ..Default::default()
     }
 }
 

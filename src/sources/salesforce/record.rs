@@ -262,6 +262,7 @@ impl SalesforceSource {
             amount,
             currency: record.text("CurrencyIsoCode").map(str::to_string),
             occurred_at: record.time(RECORD_TIME)?,
+            ..Default::default()
         }))
     }
 }

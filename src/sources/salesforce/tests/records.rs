@@ -389,6 +389,7 @@ fn opportunities_become_outcomes() {
             amount: Some(15000.0),
             currency: Some("EUR".into()),
             occurred_at: 1_709_629_200_000,
+            ..Default::default()
         }
     );
     let lost = outcome(
