@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod deal_lookup;
 mod fake_crm;
 mod fake_hubspot;
 mod fake_marketo;
