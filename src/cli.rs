@@ -3,6 +3,7 @@
 //! `simulate`; the newer ones each in a file of their own under `cli/`.
 
 mod import;
+mod learn;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -57,6 +58,26 @@ pub enum Command {
         #[arg(long, default_value = "import")]
         source: String,
     },
+    /// Learn from revenue: print the suggested scoring (weights, memory) beside the
+    /// current one, with validation AUC, top-decile lift and calibration for both.
+    /// The daemon must be stopped.
+    Learn {
+        /// Store the suggestion as a new scoring version, rescore and queue what changed.
+        #[arg(long, conflicts_with = "revert")]
+        apply: bool,
+        /// Take the scoring version in force out of force, and rescore.
+        #[arg(long)]
+        revert: bool,
+        /// Days after a snapshot in which an opportunity counts as following it.
+        #[arg(long, default_value_t = 30.0)]
+        horizon_days: f64,
+        /// Refits for the weights' intervals.
+        #[arg(long, default_value_t = 40)]
+        bootstrap: usize,
+        /// Print the suggestion as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create the custom fields a sink writes in its CRM, unless they exist.
     SetupCrm {
         /// The sink's name, as in `[sinks.<name>]`.
@@ -88,6 +109,26 @@ pub fn main() -> ExitCode {
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
+        Command::Learn {
+            apply,
+            revert,
+            horizon_days,
+            bootstrap,
+            json,
+        } => load(&cli.config).and_then(|config| {
+            learn::run(
+                &config,
+                &learn::Request {
+                    apply,
+                    revert,
+                    json,
+                    options: crate::learn::Options {
+                        horizon_days,
+                        bootstrap,
+                    },
+                },
+            )
+        }),
         Command::Import {
             ref file,
             ref source,
@@ -195,7 +236,8 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
         Ok(store) => {
             let parsed = ContactKey::parse(key)
                 .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
-            crate::views::contact_view(&store, &parsed, now_millis(), &config.scoring)?
+            let scoring = crate::learn::active_scoring(&store, &config.scoring)?;
+            crate::views::contact_view(&store, &parsed, now_millis(), &scoring)?
                 .map(serde_json::to_value)
                 .transpose()?
         }
@@ -375,7 +417,7 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
                 &store,
                 &contact,
                 now_millis(),
-                &config.scoring,
+                &crate::learn::active_scoring(&store, &config.scoring)?,
             )?),
             None => None,
         },
@@ -409,9 +451,10 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     let sinks = config.recipients();
+    let scoring = crate::learn::active_scoring(&store, &config.scoring)?;
     let context = crate::pipeline::Context {
         store: &store,
-        scoring: &config.scoring,
+        scoring: &scoring,
         sinks: &sinks,
         now: now_millis(),
     };
@@ -451,7 +494,7 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         done.touches,
         done.touches as f64 / seconds.max(1e-9),
         done.queued,
-        crate::scoring::version(&config.scoring)
+        crate::scoring::version(&scoring)
     );
     Ok(ExitCode::SUCCESS)
 }

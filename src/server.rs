@@ -19,7 +19,7 @@ pub async fn run(
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let config = Arc::new(config);
+    let mut config = config;
     std::fs::create_dir_all(&config.store.path).with_context(|| {
         format!(
             "cannot create the store directory {}",
@@ -27,6 +27,10 @@ pub async fn run(
         )
     })?;
     let store = open_store(&config.store).await?;
+    // A learned scoring version in force overrides the weights of `[scoring]`.
+    config.scoring = crate::learn::active_scoring(&store, &config.scoring)
+        .context("cannot read the scoring version in force")?;
+    let config = Arc::new(config);
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let settings = pipeline::Settings {

@@ -16,6 +16,7 @@ mod outbox;
 mod overlay;
 mod records;
 mod round;
+mod versions;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
@@ -27,6 +28,7 @@ pub use records::{
     StageChange, StoredOutcome, StoredTouch,
 };
 pub use round::{OutcomeOwner, Round, TouchKey};
+pub use versions::{LearnedScoring, ScoringVersion};
 
 use keys::read_u64;
 use std::path::Path;
