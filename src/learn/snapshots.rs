@@ -55,9 +55,10 @@ struct Opened {
 /// Opportunity key → when it was created and closed, per holder.
 type Pipelines = BTreeMap<String, Opened>;
 
-fn pipelines_of(
-    store: &Store,
-) -> Result<(BTreeMap<u64, Pipelines>, BTreeMap<String, Pipelines>), StoreError> {
+/// Each person's and each account's opportunities.
+type Holders = (BTreeMap<u64, Pipelines>, BTreeMap<String, Pipelines>);
+
+fn pipelines_of(store: &Store) -> Result<Holders, StoreError> {
     let mut people: BTreeMap<u64, Pipelines> = BTreeMap::new();
     let mut accounts: BTreeMap<String, Pipelines> = BTreeMap::new();
     for (holder, stored) in store.all_outcomes()? {
