@@ -78,6 +78,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a simulated market with known truth (hidden buying journeys, journeys
+    /// that fizzle, prize-draw leads, heavy readers, quiet buyers) as JSON lines of
+    /// the standard source's payloads, to import or post to a webhook.
+    Simulate {
+        /// Where to write the lines.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        accounts: usize,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Create the custom fields a sink writes in its CRM, unless they exist.
     SetupCrm {
         /// The sink's name, as in `[sinks.<name>]`.
@@ -129,6 +143,12 @@ pub fn main() -> ExitCode {
                 },
             )
         }),
+        Command::Simulate {
+            ref out,
+            accounts,
+            days,
+            seed,
+        } => simulate(out, accounts, days, seed),
         Command::Import {
             ref file,
             ref source,
@@ -496,5 +516,22 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         done.queued,
         crate::scoring::version(&scoring)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(out: &Path, accounts: usize, days: i64, seed: u64) -> anyhow::Result<ExitCode> {
+    let market = crate::learn::simulate::Market {
+        accounts,
+        days,
+        seed,
+    };
+    let lines = crate::learn::simulate::generate(&market, now_millis());
+    let mut text = String::new();
+    for line in &lines {
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {} lines to {}", lines.len(), out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 
 mod fit;
 pub mod metrics;
+pub mod simulate;
 mod snapshots;
 mod suggest;
 

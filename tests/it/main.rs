@@ -12,6 +12,7 @@ mod fake_salesforce;
 mod full_disk;
 mod harness;
 mod ingest;
+mod learning;
 mod outcomes;
 mod qualification;
 mod sink_delivery;
