@@ -1,5 +1,9 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
-//! `dead-letters list|retry`, `setup-crm <sink>`.
+//! `dead-letters list|retry`, `setup-crm <sink>`, `import <file>`, `learn`, `report`,
+//! `simulate`; the newer ones each in a file of their own under `cli/`.
+
+mod import;
+mod learn;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -44,6 +48,50 @@ pub enum Command {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+    /// Import history: JSON lines of the standard source's payloads (touch, profile,
+    /// identify, outcome), each with an `id`; importing twice counts once. The daemon
+    /// must be stopped.
+    Import {
+        file: PathBuf,
+        /// The source name the lines are deduplicated under (a `standard` source's
+        /// name, to dedupe against what its webhook already brought).
+        #[arg(long, default_value = "import")]
+        source: String,
+    },
+    /// Learn from revenue: print the suggested scoring (weights, memory) beside the
+    /// current one, with validation AUC, top-decile lift and calibration for both.
+    /// The daemon must be stopped.
+    Learn {
+        /// Store the suggestion as a new scoring version, rescore and queue what changed.
+        #[arg(long, conflicts_with = "revert")]
+        apply: bool,
+        /// Take the scoring version in force out of force, and rescore.
+        #[arg(long)]
+        revert: bool,
+        /// Days after a snapshot in which an opportunity counts as following it.
+        #[arg(long, default_value_t = 30.0)]
+        horizon_days: f64,
+        /// Refits for the weights' intervals.
+        #[arg(long, default_value_t = 40)]
+        bootstrap: usize,
+        /// Print the suggestion as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a simulated market with known truth (hidden buying journeys, journeys
+    /// that fizzle, prize-draw leads, heavy readers, quiet buyers) as JSON lines of
+    /// the standard source's payloads, to import or post to a webhook.
+    Simulate {
+        /// Where to write the lines.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        accounts: usize,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Create the custom fields a sink writes in its CRM, unless they exist.
     SetupCrm {
         /// The sink's name, as in `[sinks.<name>]`.
@@ -75,6 +123,36 @@ pub fn main() -> ExitCode {
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
+        Command::Learn {
+            apply,
+            revert,
+            horizon_days,
+            bootstrap,
+            json,
+        } => load(&cli.config).and_then(|config| {
+            learn::run(
+                &config,
+                &learn::Request {
+                    apply,
+                    revert,
+                    json,
+                    options: crate::learn::Options {
+                        horizon_days,
+                        bootstrap,
+                    },
+                },
+            )
+        }),
+        Command::Simulate {
+            ref out,
+            accounts,
+            days,
+            seed,
+        } => simulate(out, accounts, days, seed),
+        Command::Import {
+            ref file,
+            ref source,
+        } => load(&cli.config).and_then(|config| import::run(&config, file, source)),
         Command::SetupCrm { ref sink, dry_run } => setup_crm(&cli.config, sink, dry_run),
     };
     match result {
@@ -178,7 +256,8 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
         Ok(store) => {
             let parsed = ContactKey::parse(key)
                 .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
-            crate::views::contact_view(&store, &parsed, now_millis(), &config.scoring)?
+            let scoring = crate::learn::active_scoring(&store, &config.scoring)?;
+            crate::views::contact_view(&store, &parsed, now_millis(), &scoring)?
                 .map(serde_json::to_value)
                 .transpose()?
         }
@@ -358,7 +437,7 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
                 &store,
                 &contact,
                 now_millis(),
-                &config.scoring,
+                &crate::learn::active_scoring(&store, &config.scoring)?,
             )?),
             None => None,
         },
@@ -392,9 +471,10 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     let sinks = config.recipients();
+    let scoring = crate::learn::active_scoring(&store, &config.scoring)?;
     let context = crate::pipeline::Context {
         store: &store,
-        scoring: &config.scoring,
+        scoring: &scoring,
         sinks: &sinks,
         now: now_millis(),
     };
@@ -434,7 +514,24 @@ fn rescore(path: &Path) -> anyhow::Result<ExitCode> {
         done.touches,
         done.touches as f64 / seconds.max(1e-9),
         done.queued,
-        crate::scoring::version(&config.scoring)
+        crate::scoring::version(&scoring)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(out: &Path, accounts: usize, days: i64, seed: u64) -> anyhow::Result<ExitCode> {
+    let market = crate::learn::simulate::Market {
+        accounts,
+        days,
+        seed,
+    };
+    let lines = crate::learn::simulate::generate(&market, now_millis());
+    let mut text = String::new();
+    for line in &lines {
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {} lines to {}", lines.len(), out.display());
     Ok(ExitCode::SUCCESS)
 }

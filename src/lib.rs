@@ -8,6 +8,8 @@ pub mod clock;
 pub mod config;
 pub mod fields;
 pub mod http;
+pub mod learn;
+pub mod links;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

@@ -235,20 +235,27 @@ pub enum EventBody {
     Erase {
         who: Identity,
     },
-    /// Something happened in the pipeline of revenue (kept to learn from, not scored).
+    /// Something happened in the pipeline of revenue (kept to learn from, not scored),
+    /// or people and accounts were linked to an opportunity.
     Outcome(Outcome),
     /// Facts about the person (title, company, …) as a system of record states them.
     Profile(Profile),
 }
 
 /// What happened to an opportunity (deal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
+    #[default]
     OpportunityCreated,
     StageChanged,
     Won,
     Lost,
+    /// People or accounts were linked to the opportunity (a CRM association or
+    /// contact role); nothing happened to the opportunity itself.
+    Linked,
 }
 
 impl OutcomeKind {
@@ -258,16 +265,38 @@ impl OutcomeKind {
             OutcomeKind::StageChanged => "stage_changed",
             OutcomeKind::Won => "won",
             OutcomeKind::Lost => "lost",
+            OutcomeKind::Linked => "linked",
         }
+    }
+
+    /// The kinds a sender may state (`linked` comes from CRM associations).
+    pub fn parse(name: &str) -> Option<OutcomeKind> {
+        match name {
+            "opportunity_created" => Some(OutcomeKind::OpportunityCreated),
+            "stage_changed" => Some(OutcomeKind::StageChanged),
+            "won" => Some(OutcomeKind::Won),
+            "lost" => Some(OutcomeKind::Lost),
+            _ => None,
+        }
+    }
+
+    /// Whether the opportunity is closed by it.
+    pub fn closes(self) -> bool {
+        matches!(self, OutcomeKind::Won | OutcomeKind::Lost)
     }
 }
 
-/// A revenue event about a contact (when `who` names one), else an account, else only
-/// its opportunity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A revenue event about its opportunity, and the people (`who`, `people`) and the
+/// account involved in it; without an opportunity, about its contact, else account.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Outcome {
+    /// One person, known by every identity given (resolved like a touch's `who`).
     #[serde(default)]
     pub who: Vec<Identity>,
+    /// Further people involved, each a person of their own: the contacts a CRM
+    /// associates with a deal, the emails an export lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Identity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     pub kind: OutcomeKind,
@@ -280,6 +309,13 @@ pub struct Outcome {
     pub amount: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// The people's role in the opportunity, as the CRM names it (a Salesforce
+    /// contact role such as `Decision Maker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Whether they are its primary contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
     pub occurred_at: Millis,
 }
 

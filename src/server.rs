@@ -19,7 +19,7 @@ pub async fn run(
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let config = Arc::new(config);
+    let mut config = config;
     std::fs::create_dir_all(&config.store.path).with_context(|| {
         format!(
             "cannot create the store directory {}",
@@ -27,6 +27,10 @@ pub async fn run(
         )
     })?;
     let store = open_store(&config.store).await?;
+    // A learned scoring version in force overrides the weights of `[scoring]`.
+    config.scoring = crate::learn::active_scoring(&store, &config.scoring)
+        .context("cannot read the scoring version in force")?;
+    let config = Arc::new(config);
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let settings = pipeline::Settings {
@@ -51,6 +55,14 @@ pub async fn run(
         };
         sink_tasks.push(tokio::spawn(push.run(sinks_stopped.clone())));
     }
+
+    sink_tasks.extend(deal_lookups(
+        &config,
+        &store,
+        &commit,
+        &client,
+        &sinks_stopped,
+    ));
 
     let state = AppState {
         config: config.clone(),
@@ -100,6 +112,41 @@ pub async fn run(
     }
     store.flush().context("final flush of the store")?;
     Ok(())
+}
+
+/// One lookup task per HubSpot source that can read deals: with its own token, or
+/// a `hubspot` sink's.
+fn deal_lookups(
+    config: &Config,
+    store: &Store,
+    commit: &GroupCommit,
+    client: &reqwest::Client,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let sink_token = config.sinks.values().find_map(|sink| match sink {
+        crate::sinks::SinkConfig::Hubspot(sink) => Some(sink.crm.access_token.clone()),
+        _ => None,
+    });
+    let mut tasks = Vec::new();
+    for (name, source) in &config.sources {
+        let crate::sources::SourceConfig::Hubspot(hubspot) = source else {
+            continue;
+        };
+        let Some(token) = hubspot.access_token.clone().or_else(|| sink_token.clone()) else {
+            continue;
+        };
+        let lookup = crate::links::DealLookup {
+            source: name.clone(),
+            api_url: hubspot.api_url.clone(),
+            token,
+            per_second: hubspot.lookups_per_second,
+            store: store.clone(),
+            commit: commit.clone(),
+            client: client.clone(),
+        };
+        tasks.push(tokio::spawn(lookup.run(stop.clone())));
+    }
+    tasks
 }
 
 /// Opens the store, waiting a moment if it is locked: a daemon stopped just before

@@ -189,3 +189,27 @@ pub async fn delete_dead_letter(
         Err(Problem::new(404, format!("no dead letter {id}")))
     }
 }
+
+/// The scoring in force: a learned version (with its metrics and training window)
+/// or the configuration's `[scoring]`, and every learned version before.
+pub async fn model(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    let versions = state.store.scoring_versions().map_err(internal)?;
+    let active = state.store.active_scoring_version().map_err(internal)?;
+    let scoring = &state.config.scoring;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "active": active.as_ref().map(|v| v.id),
+        "scoring_version": crate::scoring::version(scoring),
+        "half_life_days": scoring.half_life_days,
+        "score_scale": scoring.score_scale,
+        "weights": crate::model::TouchKind::ALL
+            .iter()
+            .map(|kind| (kind.as_str(), scoring.weight(*kind)))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "metrics": active.as_ref().map(|v| v.report.clone()),
+        "history": versions,
+    })))
+}

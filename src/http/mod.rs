@@ -47,6 +47,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route("/contacts/{key}/explain", web::get().to(admin::explain))
                 .route("/accounts/{key}", web::get().to(admin::account))
                 .route("/outcomes", web::get().to(admin::outcomes))
+                .route("/model", web::get().to(admin::model))
                 .route("/dead-letters", web::get().to(admin::dead_letters))
                 .route(
                     "/dead-letters/retry",

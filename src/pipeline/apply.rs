@@ -8,12 +8,12 @@
 use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
 use super::context::Context;
 use super::queue::queue;
-use crate::model::{Event, EventBody, Outcome, Profile, Touch, TouchKind};
+use crate::model::{Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind};
 use crate::scoring;
 use crate::scoring::account::account_key;
 use crate::store::{
-    touch_id, Contact, InboxEntry, OutcomeOwner, ProfileField, Round, StoreError, StoredOutcome,
-    StoredTouch,
+    touch_id, Contact, InboxEntry, Opportunity, OutcomeOwner, ProfileField, Round, StoreError,
+    StoredOutcome, StoredTouch,
 };
 use std::collections::BTreeSet;
 
@@ -224,8 +224,10 @@ impl Apply<'_> {
         Ok(())
     }
 
-    /// Logs a revenue event under its contact, else its account, else its opportunity
-    /// (a CRM deal whose people are not known yet).
+    /// Logs a revenue event under its opportunity and under every person and account
+    /// linked to that opportunity, now or earlier; people linked now also get the
+    /// opportunity's earlier outcomes. Without an opportunity, under its contact,
+    /// else its account. A `linked` event only links.
     fn outcome(
         &mut self,
         context: &Context<'_>,
@@ -237,33 +239,147 @@ impl Apply<'_> {
             self.applied.dropped_erased += 1;
             return Ok(());
         }
-        let owner = if !outcome.who.is_empty() {
+        let mut linked = Vec::new();
+        if !outcome.who.is_empty() {
             let id = self.resolve(context, &outcome.who)?;
             if let (Some(account), Some(mut contact)) = (&outcome.account, self.round.contact(id)?)
             {
                 contact.account = Some(account.clone());
                 self.round.put_contact(&contact)?;
             }
-            OutcomeOwner::Contact(id)
-        } else if let Some(account) = &outcome.account {
-            OutcomeOwner::Account(account)
-        } else if let Some(opportunity) = &outcome.opportunity {
-            OutcomeOwner::Opportunity(opportunity)
-        } else {
-            return Ok(());
-        };
+            linked.extend(outcome.who.iter().map(Identity::key));
+        }
+        for person in &outcome.people {
+            if self.any_erased(std::slice::from_ref(person))? {
+                self.applied.dropped_erased += 1;
+                continue;
+            }
+            self.resolve(context, std::slice::from_ref(person))?;
+            linked.push(person.key());
+        }
         let id = touch_id(source, provider_id);
-        // Who it concerns is the key, so `who` is stored empty.
+        // Who it concerns is the key, so `who` and `people` are stored empty.
         let stored = StoredOutcome {
             id: hex::encode(id),
             source: source.to_string(),
             outcome: Outcome {
                 who: Vec::new(),
+                people: Vec::new(),
                 ..outcome.clone()
             },
         };
-        self.round
-            .put_outcome(owner, outcome.occurred_at, &id, &stored)
+        let Some(key) = &outcome.opportunity else {
+            if outcome.kind == OutcomeKind::Linked {
+                return Ok(());
+            }
+            let owner = match (linked.first(), &outcome.account) {
+                (Some(first), _) => {
+                    let identity = Identity::parse_user_key(first);
+                    match identity.map(|i| self.round.identity(&i)).transpose()? {
+                        Some(Some(contact)) => OutcomeOwner::Contact(contact),
+                        _ => return Ok(()),
+                    }
+                }
+                (None, Some(account)) => OutcomeOwner::Account(account),
+                (None, None) => return Ok(()),
+            };
+            return self
+                .round
+                .put_outcome(owner, outcome.occurred_at, &id, &stored);
+        };
+        let mut opportunity = self
+            .round
+            .opportunity(key)?
+            .unwrap_or_else(|| Opportunity::new(key));
+        let mut new_people = Vec::new();
+        for identity in linked {
+            if opportunity.link_person(identity.clone(), outcome.role.clone(), outcome.primary) {
+                new_people.push(identity);
+            }
+        }
+        let new_account = outcome
+            .account
+            .as_deref()
+            .filter(|account| opportunity.link_account(account));
+        if outcome.amount.is_some() {
+            opportunity.amount = outcome.amount;
+            opportunity.currency = outcome.currency.clone().or(opportunity.currency);
+        }
+        if outcome.stage.is_some() {
+            opportunity.stage = outcome.stage.clone();
+        }
+        let names_nobody =
+            outcome.who.is_empty() && outcome.people.is_empty() && outcome.account.is_none();
+        if outcome.kind == OutcomeKind::Linked {
+            // An answer read from the CRM at `occurred_at` covers what waited before.
+            opportunity.looked_up_at = opportunity.looked_up_at.max(Some(outcome.occurred_at));
+        } else if names_nobody {
+            opportunity.lookup_wanted_at = Some(context.now);
+        }
+        // Earlier outcomes of the opportunity go to the people and account linked now.
+        let earlier = self.round.opportunity_log(key)?;
+        for identity in &new_people {
+            if let Some(contact) = self.linked_contact(identity)? {
+                self.copy_outcomes(OutcomeOwner::Contact(contact), &earlier)?;
+            }
+        }
+        if let Some(account) = new_account {
+            self.copy_outcomes(OutcomeOwner::Account(account), &earlier)?;
+        }
+        if outcome.kind != OutcomeKind::Linked {
+            self.round.put_outcome(
+                OutcomeOwner::Opportunity(key),
+                outcome.occurred_at,
+                &id,
+                &stored,
+            )?;
+            for person in &opportunity.people {
+                if let Some(contact) = self.linked_contact(&person.identity)? {
+                    self.round.put_outcome(
+                        OutcomeOwner::Contact(contact),
+                        outcome.occurred_at,
+                        &id,
+                        &stored,
+                    )?;
+                }
+            }
+            for account in &opportunity.accounts {
+                self.round.put_outcome(
+                    OutcomeOwner::Account(account),
+                    outcome.occurred_at,
+                    &id,
+                    &stored,
+                )?;
+            }
+        }
+        self.round.put_opportunity(&opportunity)
+    }
+
+    /// The contact a linked identity names now (merges move people; erasure forgets
+    /// them).
+    fn linked_contact(&self, identity: &str) -> Result<Option<u64>, StoreError> {
+        match Identity::parse_user_key(identity) {
+            Some(identity) => self.round.identity(&identity),
+            None => Ok(None),
+        }
+    }
+
+    fn copy_outcomes(
+        &mut self,
+        owner: OutcomeOwner<'_>,
+        outcomes: &[StoredOutcome],
+    ) -> Result<(), StoreError> {
+        for stored in outcomes {
+            let Some(id) = hex::decode(&stored.id)
+                .ok()
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            else {
+                continue;
+            };
+            self.round
+                .put_outcome(owner, stored.outcome.occurred_at, &id, stored)?;
+        }
+        Ok(())
     }
 
     fn profile(

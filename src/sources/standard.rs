@@ -7,7 +7,9 @@
 
 use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::model::{
+    Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
+};
 use crate::secret::Secret;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
@@ -86,32 +88,75 @@ impl Adapter for StandardSource {
         let envelope: Envelope = serde_json::from_slice(delivery.body).map_err(|error| {
             SourceError::malformed(format!("body is not a touch API payload: {error}"))
         })?;
-        let body = match envelope.kind.as_str() {
-            "touch" => EventBody::Touch(touch(envelope.data)?),
-            "identify" => EventBody::Identify {
-                who: identify(envelope.data)?,
-            },
-            "profile" => {
-                // Stated when it was sent, unless the body says otherwise: the signed
-                // timestamp is checked against the clock in verify().
-                let sent = delivery
-                    .require_header("webhook-timestamp")?
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| SourceError::malformed("webhook-timestamp is not a number"))?;
-                EventBody::Profile(profile(envelope.data, sent * 1000)?)
-            }
-            other => {
-                return Err(SourceError::malformed(format!(
-                    "unknown type `{other}`: expected `touch`, `identify` or `profile`"
-                )))
-            }
-        };
+        // Stated when it was sent, unless the body says otherwise: the signed
+        // timestamp is checked against the clock in verify().
+        let sent = delivery
+            .require_header("webhook-timestamp")?
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| SourceError::malformed("webhook-timestamp is not a number"))?;
+        let body = body_of(envelope.kind.as_str(), envelope.data, sent * 1000)?;
         Ok(vec![Event {
             provider_id: id.to_string(),
             body,
         }])
     }
+}
+
+/// Reads lines of an export (JSON lines of this source's payloads, each with an `id`
+/// that dedupes it as `webhook-id` does a delivery) into one batch of events. A line
+/// without `id` is known by a hash of its bytes, so importing a file twice still
+/// counts it once. A profile without `occurred_at` is stated at `now`.
+///
+/// The lines come from the operator's own file, not over the network: that is what
+/// stands in for a signature.
+pub fn import(lines: &[(usize, &str)], now: Millis) -> Result<super::Accepted, SourceError> {
+    let mut events = Vec::with_capacity(lines.len());
+    for (number, line) in lines {
+        let at_line =
+            |error: SourceError| SourceError::malformed(format!("line {number}: {error}"));
+        let envelope: ImportLine = serde_json::from_str(line).map_err(|error| {
+            SourceError::malformed(format!("line {number}: not a payload: {error}"))
+        })?;
+        let provider_id = match envelope.id.filter(|id| !id.trim().is_empty()) {
+            Some(id) => id,
+            None => {
+                use sha2::{Digest, Sha256};
+                format!(
+                    "line-{}",
+                    hex::encode(&Sha256::digest(line.trim().as_bytes())[..12])
+                )
+            }
+        };
+        let body = body_of(envelope.kind.as_str(), envelope.data, now).map_err(at_line)?;
+        events.push(Event { provider_id, body });
+    }
+    Ok(super::Accepted { events })
+}
+
+/// One line of an import: a payload of this source plus its `id`.
+#[derive(Deserialize)]
+struct ImportLine {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    data: Data,
+}
+
+fn body_of(kind: &str, data: Data, sent_at: Millis) -> Result<EventBody, SourceError> {
+    Ok(match kind {
+        "touch" => EventBody::Touch(touch(data)?),
+        "identify" => EventBody::Identify {
+            who: identify(data)?,
+        },
+        "outcome" => EventBody::Outcome(outcome(data)?),
+        "profile" => EventBody::Profile(profile(data, sent_at)?),
+        other => {
+            return Err(SourceError::malformed(format!(
+                "unknown type `{other}`: expected `touch`, `identify`, `profile` or `outcome`"
+            )))
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -131,6 +176,13 @@ struct Data {
     properties: Option<serde_json::Value>,
     /// Profile fields: name → text (numbers are taken as their text).
     fields: Option<BTreeMap<String, serde_json::Value>>,
+    /// Outcomes: the opportunity's id in the sender's system.
+    opportunity: Option<String>,
+    amount: Option<f64>,
+    currency: Option<String>,
+    stage: Option<String>,
+    /// Outcomes: the people involved, each a person of their own.
+    emails: Option<Vec<String>>,
 }
 
 fn who(data: &Data) -> Vec<Identity> {
@@ -235,6 +287,69 @@ fn profile(data: Data, sent_at: Millis) -> Result<Profile, SourceError> {
         fields,
         account: data.account,
         occurred_at,
+    })
+}
+
+fn rfc3339(field: &str, text: &str) -> Result<Millis, SourceError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| time.timestamp_millis())
+        .map_err(|_| SourceError::malformed(format!("{field} `{text}` is not an RFC 3339 time")))
+}
+
+/// Something that happened to an opportunity, and who was involved: the people by
+/// email (each a person of their own) and the account, at least one of them.
+fn outcome(data: Data) -> Result<Outcome, SourceError> {
+    let opportunity = data
+        .opportunity
+        .filter(|o| !o.trim().is_empty())
+        .ok_or_else(|| SourceError::malformed("data.opportunity is required"))?;
+    let kind_name = data
+        .kind
+        .as_deref()
+        .ok_or_else(|| SourceError::malformed("data.kind is required"))?;
+    let kind = OutcomeKind::parse(kind_name).ok_or_else(|| {
+        SourceError::malformed(format!(
+            "unknown outcome kind `{kind_name}`: expected one of opportunity_created, stage_changed, won, lost"
+        ))
+    })?;
+    let occurred_at = data
+        .occurred_at
+        .as_deref()
+        .ok_or_else(|| SourceError::malformed("data.occurred_at is required (RFC 3339)"))?;
+    let occurred_at = rfc3339("data.occurred_at", occurred_at)?;
+    let mut people = Vec::new();
+    for email in data.emails.iter().flatten().chain(data.email.iter()) {
+        if !email.contains('@') {
+            return Err(SourceError::malformed(format!(
+                "data.emails: `{email}` is not an email address"
+            )));
+        }
+        let person = Identity::email(email);
+        if !people.contains(&person) {
+            people.push(person);
+        }
+    }
+    let account = data.account.filter(|a| !a.trim().is_empty());
+    if people.is_empty() && account.is_none() {
+        return Err(SourceError::malformed(
+            "an outcome needs data.emails or data.account",
+        ));
+    }
+    if let Some(amount) = data.amount.filter(|a| !a.is_finite() || *a < 0.0) {
+        return Err(SourceError::malformed(format!(
+            "data.amount {amount} is not an amount"
+        )));
+    }
+    Ok(Outcome {
+        people,
+        account,
+        kind,
+        opportunity: Some(opportunity),
+        stage: data.stage,
+        amount: data.amount,
+        currency: data.currency,
+        occurred_at,
+        ..Outcome::default()
     })
 }
 
@@ -498,6 +613,101 @@ mod tests {
                 other => panic!("{body}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_outcome_names_its_opportunity_people_and_account() {
+        let events = normalize(
+            r#"{"type":"outcome","data":{"opportunity":"opp-17","kind":"opportunity_created","occurred_at":"2026-11-20T09:00:00Z","amount":42000,"currency":"EUR","stage":"discovery","emails":["Ann@Acme.com","bo@acme.com","ann@acme.com"],"account":"domain:acme.com"}}"#,
+        )
+        .unwrap();
+        assert_eq!(events[0].provider_id, "msg_1");
+        assert_eq!(
+            events[0].body,
+            EventBody::Outcome(Outcome {
+                people: vec![
+                    Identity::email("ann@acme.com"),
+                    Identity::email("bo@acme.com")
+                ],
+                account: Some("domain:acme.com".into()),
+                kind: OutcomeKind::OpportunityCreated,
+                opportunity: Some("opp-17".into()),
+                stage: Some("discovery".into()),
+                amount: Some(42000.0),
+                currency: Some("EUR".into()),
+                occurred_at: 1_795_165_200_000,
+                ..Outcome::default()
+            })
+        );
+        let won = normalize(
+            r#"{"type":"outcome","data":{"opportunity":"opp-17","kind":"won","occurred_at":"2026-12-20T09:00:00Z","account":"domain:acme.com"}}"#,
+        )
+        .unwrap();
+        let EventBody::Outcome(won) = &won[0].body else {
+            panic!("not an outcome")
+        };
+        assert_eq!((won.kind, won.people.len()), (OutcomeKind::Won, 0));
+    }
+
+    #[test]
+    fn an_outcome_without_people_kind_or_opportunity_says_why() {
+        for (data, needle) in [
+            (
+                r#"{"kind":"won","occurred_at":"2026-12-20T09:00:00Z","account":"a"}"#,
+                "data.opportunity is required",
+            ),
+            (
+                r#"{"opportunity":"o","kind":"won","occurred_at":"2026-12-20T09:00:00Z"}"#,
+                "data.emails or data.account",
+            ),
+            (
+                r#"{"opportunity":"o","kind":"linked","occurred_at":"2026-12-20T09:00:00Z","account":"a"}"#,
+                "unknown outcome kind `linked`",
+            ),
+            (
+                r#"{"opportunity":"o","kind":"won","account":"a"}"#,
+                "occurred_at is required",
+            ),
+            (
+                r#"{"opportunity":"o","kind":"won","occurred_at":"2026-12-20T09:00:00Z","emails":["nobody"]}"#,
+                "`nobody` is not an email",
+            ),
+            (
+                r#"{"opportunity":"o","kind":"won","occurred_at":"2026-12-20T09:00:00Z","account":"a","amount":-5}"#,
+                "not an amount",
+            ),
+        ] {
+            let body = format!(r#"{{"type":"outcome","data":{data}}}"#);
+            match normalize(&body) {
+                Err(SourceError::Malformed(reason)) => {
+                    assert!(reason.contains(needle), "{body}: {reason}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_import_reads_every_type_and_names_a_bad_line() {
+        let touch = r#"{"id":"t-1","type":"touch","data":{"email":"ann@acme.com","kind":"form_submit","occurred_at":"2026-11-20T09:00:00Z"}}"#;
+        let profile =
+            r#"{"type":"profile","data":{"email":"ann@acme.com","fields":{"title":"CTO"}}}"#;
+        let outcome = r#"{"id":"o-1","type":"outcome","data":{"opportunity":"opp-1","kind":"won","occurred_at":"2026-12-20T09:00:00Z","account":"domain:acme.com"}}"#;
+        let lines = [(1, touch), (2, profile), (3, outcome)];
+        let events = import(&lines, 7_000).unwrap().into_events();
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].provider_id, "t-1");
+        // No id: a hash of the line, the same on every import of it.
+        assert!(events[1].provider_id.starts_with("line-"));
+        let again = import(&lines[1..2], 9_000).unwrap().into_events();
+        assert_eq!(again[0].provider_id, events[1].provider_id);
+        let EventBody::Profile(stated) = &events[1].body else {
+            panic!("not a profile")
+        };
+        assert_eq!(stated.occurred_at, 7_000);
+        assert!(matches!(events[2].body, EventBody::Outcome(_)));
+        let error = import(&[(1, touch), (2, "{\"type\":\"touch\",\"data\":{}}")], 0).unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{error}");
     }
 
     #[test]

@@ -144,3 +144,14 @@ pub fn account_members_prefix(account: &str) -> Vec<u8> {
     key.push(0);
     key
 }
+
+/// Opportunity records sit in the outcomes tree under this tag.
+pub const OPPORTUNITY_RECORD: u8 = b'r';
+
+/// An opportunity's record: `r`, opportunity. A prefix of keys (`hubspot-deal:`)
+/// is the range of one CRM's.
+pub fn opportunity_record_key(opportunity: &str) -> Vec<u8> {
+    let mut key = vec![OPPORTUNITY_RECORD];
+    key.extend_from_slice(opportunity.as_bytes());
+    key
+}

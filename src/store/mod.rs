@@ -2,7 +2,8 @@
 //!
 //! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `contacts`,
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
-//! `outcomes` (contact or account/time/id → outcome),
+//! `outcomes` (contact, account or opportunity/time/id → outcome; opportunity →
+//! its record),
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod accounts;
@@ -10,20 +11,25 @@ mod commit;
 mod contacts;
 mod inbox;
 mod keys;
+mod local;
+mod opportunities;
 mod outbox;
 mod overlay;
 mod records;
 mod round;
+mod versions;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
 pub use keys::touch_id;
+pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
 pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
 pub use round::{OutcomeOwner, Round, TouchKey};
+pub use versions::{LearnedScoring, ScoringVersion};
 
 use keys::read_u64;
 use std::path::Path;

@@ -35,6 +35,7 @@ pub struct Round<'s> {
     pub(super) contacts: Overlay<'s>,
     pub(super) identities: Overlay<'s>,
     pub(super) touches: Overlay<'s>,
+    /// Also holds opportunity records (`super::opportunities`).
     pub(super) outcomes: Overlay<'s>,
     pub(super) seen: Overlay<'s>,
     pub(super) outbox: Overlay<'s>,

@@ -1,5 +1,6 @@
-//! A fake HubSpot CRM API on 127.0.0.1: contacts and companies batch update, and the
-//! properties API that `setup-crm` uses.
+//! A fake HubSpot CRM API on 127.0.0.1: contacts and companies batch update, the
+//! properties API that `setup-crm` uses, and the reads of a deal's people: the deals
+//! batch read and the v4 associations batch read.
 //!
 //! Shapes follow HubSpot's CRM v3 batch API as generated in hubspot-api-python
 //! (`BatchResponseSimplePublicObject`, `...WithErrors`, `StandardError`) and the
@@ -23,6 +24,15 @@ pub struct Hubspot {
     /// `object/name` of property groups and properties that exist.
     groups: HashSet<String>,
     properties: HashMap<String, serde_json::Value>,
+    /// Deal id → its properties, contacts and companies (id, labelled `Primary`).
+    deals: HashMap<String, Deal>,
+}
+
+#[derive(Clone, Default)]
+pub struct Deal {
+    pub properties: Properties,
+    pub contacts: Vec<u64>,
+    pub companies: Vec<(u64, bool)>,
 }
 
 pub type FakeHubspot = FakeCrm<Hubspot>;
@@ -60,6 +70,16 @@ impl FakeCrm<Hubspot> {
         names
     }
 
+    /// A deal HubSpot holds, with its associations.
+    pub fn add_deal(&self, id: &str, deal: Deal) {
+        self.with(|hubspot| hubspot.deals.insert(id.to_string(), deal));
+    }
+
+    /// Calls of the deals batch read and the associations batch reads.
+    pub fn deal_reads(&self) -> Vec<Recorded> {
+        self.requests_where(|r| r.path.ends_with("/batch/read"))
+    }
+
     /// Batch calls answer 503 for this long from now.
     pub fn outage_for(&self, length: Duration) {
         self.outage(
@@ -67,6 +87,16 @@ impl FakeCrm<Hubspot> {
             error(503, 503, "SERVICE_UNAVAILABLE", "Service Unavailable"),
         );
     }
+}
+
+fn batch_answer(results: Vec<serde_json::Value>, errors: Vec<serde_json::Value>) -> Answer {
+    let mut body = serde_json::json!({"status": "COMPLETE", "results": results, "startedAt": now_iso(), "completedAt": now_iso()});
+    if errors.is_empty() {
+        return Answer::json(200, body);
+    }
+    body["numErrors"] = errors.len().into();
+    body["errors"] = errors.into();
+    Answer::json(207, body)
 }
 
 fn now_iso() -> String {
@@ -89,6 +119,15 @@ impl Crm for Hubspot {
             ("POST", ["crm", "v3", "objects", object, "batch", "update"]) => {
                 self.batch_update(object, request, script)
             }
+            ("POST", ["crm", "v3", "objects", "deals", "batch", "read"]) => {
+                self.authorized(request, script, |hubspot| hubspot.read_deals(request))
+            }
+            ("POST", ["crm", "v4", "associations", "deals", to, "batch", "read"]) => {
+                let to = to.to_string();
+                self.authorized(request, script, |hubspot| {
+                    hubspot.read_associations(&to, request)
+                })
+            }
             ("GET", ["crm", "v3", "properties", object, "groups", name]) => {
                 self.group(object, name)
             }
@@ -105,6 +144,105 @@ impl Crm for Hubspot {
 }
 
 impl Hubspot {
+    fn authorized(
+        &mut self,
+        request: &Request,
+        script: &mut Script,
+        answer: impl FnOnce(&mut Hubspot) -> Answer,
+    ) -> Answer {
+        if request.authorization() != Some(&format!("Bearer {TOKEN}")) {
+            return error(
+                401,
+                1,
+                "INVALID_AUTHENTICATION",
+                "Authentication credentials not found.",
+            );
+        }
+        if let Some(scripted) = script.play() {
+            return scripted;
+        }
+        answer(self)
+    }
+
+    fn input_ids(request: &Request) -> Vec<String> {
+        request
+            .body
+            .get("inputs")
+            .and_then(|v| v.as_array())
+            .map(|inputs| {
+                inputs
+                    .iter()
+                    .filter_map(|input| input.get("id").and_then(|id| id.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `BatchResponseSimplePublicObject`, or its `...WithErrors` (207) when some ids
+    /// are unknown, as hubspot-api-python generates them.
+    fn read_deals(&self, request: &Request) -> Answer {
+        let asked: Vec<String> = request
+            .body
+            .get("properties")
+            .and_then(|v| v.as_array())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (mut results, mut errors) = (Vec::new(), Vec::new());
+        for id in Self::input_ids(request) {
+            match self.deals.get(&id) {
+                Some(deal) => {
+                    let mut properties = serde_json::Map::new();
+                    for name in &asked {
+                        properties.insert(name.clone(), deal.properties.get(name).cloned().unwrap_or(serde_json::Value::Null));
+                    }
+                    properties.insert("hs_object_id".into(), id.clone().into());
+                    results.push(serde_json::json!({"id": id, "properties": properties, "createdAt": now_iso(), "updatedAt": now_iso(), "archived": false}));
+                }
+                None => errors.push(serde_json::json!({"status": "error", "category": "OBJECT_NOT_FOUND", "message": format!("Could not get some DEAL objects, they may be deleted or not exist. Check that ids are valid."), "context": {"ids": [id]}})),
+            }
+        }
+        batch_answer(results, errors)
+    }
+
+    /// `BatchResponsePublicAssociationMulti` of the v4 associations API.
+    fn read_associations(&self, to: &str, request: &Request) -> Answer {
+        let mut results = Vec::new();
+        for id in Self::input_ids(request) {
+            let Some(deal) = self.deals.get(&id) else {
+                continue;
+            };
+            let linked: Vec<serde_json::Value> = match to {
+                "contacts" => deal
+                    .contacts
+                    .iter()
+                    .map(|c| serde_json::json!({"toObjectId": c, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3, "label": null}]}))
+                    .collect(),
+                "companies" => deal
+                    .companies
+                    .iter()
+                    .map(|(c, primary)| {
+                        let mut types = vec![serde_json::json!({"category": "HUBSPOT_DEFINED", "typeId": 341, "label": null})];
+                        if *primary {
+                            types.insert(0, serde_json::json!({"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"}));
+                        }
+                        serde_json::json!({"toObjectId": c, "associationTypes": types})
+                    })
+                    .collect(),
+                _ => return error(400, 5, "VALIDATION_ERROR", &format!("Unknown object type {to}")),
+            };
+            if !linked.is_empty() {
+                results.push(serde_json::json!({"from": {"id": id}, "to": linked}));
+            }
+        }
+        batch_answer(results, Vec::new())
+    }
+
     fn group(&self, object: &str, name: &str) -> Answer {
         if self.groups.contains(&format!("{object}/{name}")) {
             Answer::json(

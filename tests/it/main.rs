@@ -4,6 +4,7 @@
 mod backpressure;
 mod cli;
 mod crash;
+mod deal_lookup;
 mod fake_crm;
 mod fake_hubspot;
 mod fake_marketo;
@@ -12,6 +13,8 @@ mod fake_salesforce;
 mod full_disk;
 mod harness;
 mod ingest;
+mod learning;
+mod outcomes;
 mod qualification;
 mod sink_delivery;
 mod sink_hubspot;

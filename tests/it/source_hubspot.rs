@@ -8,7 +8,7 @@
 use crate::harness::*;
 use sha2::Digest;
 
-fn event(
+pub fn event(
     event_id: u64,
     object_id: u64,
     subscription: &str,
@@ -39,7 +39,7 @@ fn property_change(
     )
 }
 
-async fn send(daemon: &Daemon, events: &[serde_json::Value]) -> reqwest::Response {
+pub async fn send(daemon: &Daemon, events: &[serde_json::Value]) -> reqwest::Response {
     let body = serde_json::Value::Array(events.to_vec()).to_string();
     let uri = format!("{}/webhooks/hubspot", daemon.base);
     let headers = sign_hubspot_v3(

@@ -33,6 +33,26 @@ pub struct HubspotSource {
     /// Seconds a v3 request timestamp may differ from our clock.
     #[serde(default = "default_tolerance_secs")]
     pub tolerance_secs: u64,
+    /// Private app token to read a deal's contacts, companies and amount when its
+    /// webhook arrives (scopes `crm.objects.deals.read`, `crm.objects.contacts.read`,
+    /// `crm.objects.companies.read`). Unset: a `hubspot` sink's token is used; with
+    /// neither, deal outcomes stay under the deal until associations link them.
+    #[serde(default)]
+    pub access_token: Option<Secret>,
+    /// API base for those reads.
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// Most HubSpot API calls per second for those reads (HubSpot allows private
+    /// apps 100 per 10 seconds).
+    #[serde(default = "default_lookups_per_second")]
+    pub lookups_per_second: u32,
+}
+
+fn default_api_url() -> String {
+    "https://api.hubapi.com".into()
+}
+fn default_lookups_per_second() -> u32 {
+    5
 }
 
 fn default_true() -> bool {
@@ -167,6 +187,18 @@ fn decode_uri(uri: &str) -> String {
 impl Adapter for HubspotSource {
     fn validate(&self) -> Result<(), (String, String)> {
         self.client_secret.require("client_secret")?;
+        if let Some(token) = &self.access_token {
+            token.require("access_token")?;
+        }
+        if !(self.api_url.starts_with("https://") || self.api_url.starts_with("http://")) {
+            return Err((
+                "api_url".into(),
+                "must start with https:// or http://".into(),
+            ));
+        }
+        if self.lookups_per_second == 0 {
+            return Err(("lookups_per_second".into(), "must be at least 1".into()));
+        }
         kind_table::check("properties", &self.properties)?;
         Ok(())
     }
@@ -218,6 +250,13 @@ struct Notification {
     new_object_id: Option<serde_json::Number>,
     #[serde(default)]
     merged_object_ids: Vec<serde_json::Number>,
+    /// `*.associationChange`: `DEAL_TO_CONTACT`, `CONTACT_TO_DEAL`, `DEAL_TO_COMPANY`, …
+    association_type: Option<String>,
+    from_object_id: Option<serde_json::Number>,
+    to_object_id: Option<serde_json::Number>,
+    #[serde(default)]
+    association_removed: bool,
+    is_primary_association: Option<bool>,
 }
 
 fn contact(id: &serde_json::Number) -> Identity {
@@ -295,6 +334,9 @@ impl HubspotSource {
                 };
                 Some(EventBody::Outcome(deal_outcome(n, kind, Some(stage))))
             }
+            "deal.associationChange"
+            | "contact.associationChange"
+            | "company.associationChange" => association(n),
             // Creation, plain deletion and other objects carry no attention.
             _ => None,
         })
@@ -313,7 +355,37 @@ fn deal_outcome(n: &Notification, kind: OutcomeKind, stage: Option<String>) -> O
         amount: None,
         currency: None,
         occurred_at: n.occurred_at,
+        ..Default::default()
     }
+}
+
+/// A contact or company associated with a deal is linked to it. A removed
+/// association is not undone: the person did take part in the deal.
+fn association(n: &Notification) -> Option<EventBody> {
+    if n.association_removed {
+        return None;
+    }
+    let (from, to) = (n.from_object_id.as_ref()?, n.to_object_id.as_ref()?);
+    let (deal, other, contact_side) = match n.association_type.as_deref()? {
+        "DEAL_TO_CONTACT" => (from, to, true),
+        "CONTACT_TO_DEAL" => (to, from, true),
+        "DEAL_TO_COMPANY" => (from, to, false),
+        "COMPANY_TO_DEAL" => (to, from, false),
+        _ => return None,
+    };
+    let mut outcome = Outcome {
+        kind: OutcomeKind::Linked,
+        opportunity: Some(format!("hubspot-deal:{deal}")),
+        primary: n.is_primary_association,
+        occurred_at: n.occurred_at,
+        ..Outcome::default()
+    };
+    if contact_side {
+        outcome.people.push(contact(other));
+    } else {
+        outcome.account = Some(format!("hubspot-company:{other}"));
+    }
+    Some(EventBody::Outcome(outcome))
 }
 
 /// HubSpot date properties change to epoch milliseconds (or an ISO date).
@@ -330,5 +402,6 @@ fn property_time(value: &str) -> Option<Millis> {
         .map(|time| time.and_utc().timestamp_millis())
 }
 
+pub mod deals;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,9 @@ fn source() -> HubspotSource {
         properties: BTreeMap::new(),
         accept_legacy_signatures: true,
         tolerance_secs: 300,
+        access_token: None,
+        api_url: default_api_url(),
+        lookups_per_second: 5,
     }
 }
 
@@ -342,4 +345,39 @@ fn the_property_table_is_configurable() {
     );
     src.properties.insert("x".into(), "bogus".into());
     assert!(src.validate().unwrap_err().1.contains("form_submit"));
+}
+
+// deal.associationChange as in developers.hubspot.com/docs/api/webhooks
+// (associationType, fromObjectId, toObjectId, associationRemoved,
+// isPrimaryAssociation).
+#[test]
+fn deal_associations_link_contacts_and_companies() {
+    let body = r#"[
+      {"eventId":31,"subscriptionId":6,"portalId":33,"appId":1160452,"occurredAt":1700000300000,"subscriptionType":"deal.associationChange","attemptNumber":0,"objectId":9001,"changeSource":"USER","associationType":"DEAL_TO_CONTACT","fromObjectId":9001,"toObjectId":51,"associationRemoved":false,"isPrimaryAssociation":false},
+      {"eventId":32,"subscriptionId":6,"portalId":33,"appId":1160452,"occurredAt":1700000300000,"subscriptionType":"deal.associationChange","attemptNumber":0,"objectId":9001,"changeSource":"USER","associationType":"DEAL_TO_COMPANY","fromObjectId":9001,"toObjectId":100,"associationRemoved":false,"isPrimaryAssociation":true},
+      {"eventId":33,"subscriptionId":7,"portalId":33,"appId":1160452,"occurredAt":1700000300000,"subscriptionType":"contact.associationChange","attemptNumber":0,"objectId":52,"changeSource":"USER","associationType":"CONTACT_TO_DEAL","fromObjectId":52,"toObjectId":9001,"associationRemoved":false},
+      {"eventId":34,"subscriptionId":6,"portalId":33,"appId":1160452,"occurredAt":1700000300000,"subscriptionType":"deal.associationChange","attemptNumber":0,"objectId":9001,"changeSource":"USER","associationType":"DEAL_TO_CONTACT","fromObjectId":9001,"toObjectId":53,"associationRemoved":true},
+      {"eventId":35,"subscriptionId":6,"portalId":33,"appId":1160452,"occurredAt":1700000300000,"subscriptionType":"deal.associationChange","attemptNumber":0,"objectId":9001,"changeSource":"USER","associationType":"DEAL_TO_LINE_ITEM","fromObjectId":9001,"toObjectId":7,"associationRemoved":false}
+    ]"#;
+    let events = normalize(body).unwrap();
+    assert_eq!(events.len(), 3, "a removal and line items link nobody");
+    let linked: Vec<(Vec<Identity>, Option<String>, Option<bool>)> = events
+        .iter()
+        .map(|event| match &event.body {
+            EventBody::Outcome(o) => {
+                assert_eq!(o.kind, OutcomeKind::Linked);
+                assert_eq!(o.opportunity.as_deref(), Some("hubspot-deal:9001"));
+                (o.people.clone(), o.account.clone(), o.primary)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        linked,
+        vec![
+            (vec![Identity::crm("hubspot", "51")], None, Some(false)),
+            (vec![], Some("hubspot-company:100".into()), Some(true)),
+            (vec![Identity::crm("hubspot", "52")], None, None),
+        ]
+    );
 }

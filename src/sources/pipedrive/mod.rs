@@ -270,6 +270,7 @@ impl PipedriveSource {
                     amount,
                     currency: string(data.get("currency")).filter(|c| !c.is_empty()),
                     occurred_at,
+                    ..Default::default()
                 }),
             })
             .collect())

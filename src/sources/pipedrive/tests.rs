@@ -148,6 +148,7 @@ fn a_created_deal_is_an_opportunity_of_its_person_and_org() {
             amount: Some(100.0),
             currency: Some("EUR".into()),
             occurred_at: ms("2022-11-24T13:18:55Z"),
+            ..Default::default()
         })
     );
 }

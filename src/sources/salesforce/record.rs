@@ -1,5 +1,6 @@
 //! What one notification's record means: a Lead or Contact is a profile, a Task or
-//! CampaignMember a touch, an Opportunity an outcome.
+//! CampaignMember a touch, an Opportunity an outcome, an OpportunityContactRole a
+//! link between a person and an opportunity.
 
 use super::message::SObject;
 use super::{id18, SalesforceSource};
@@ -124,6 +125,7 @@ impl SalesforceSource {
             "Task" => self.task(record)?,
             "CampaignMember" => self.campaign_member(record)?,
             "Opportunity" => Some(self.opportunity(record, &id)?),
+            "OpportunityContactRole" => self.contact_role(record)?,
             // Other objects carry nothing we use; they are acknowledged.
             _ => None,
         })
@@ -231,6 +233,25 @@ impl SalesforceSource {
         })))
     }
 
+    /// A contact's role in an opportunity links the person to it (Decision Maker,
+    /// Economic Buyer, …, and whether they are its primary contact).
+    fn contact_role(&self, record: &Record<'_>) -> Result<Option<EventBody>, SourceError> {
+        let (Some(contact), Some(opportunity)) =
+            (record.crm("ContactId")?, record.id("OpportunityId")?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(EventBody::Outcome(Outcome {
+            who: vec![contact],
+            kind: OutcomeKind::Linked,
+            opportunity: Some(format!("salesforce:{opportunity}")),
+            role: record.text("Role").map(str::to_string),
+            primary: record.flag("IsPrimary")?,
+            occurred_at: record.time(RECORD_TIME)?,
+            ..Outcome::default()
+        })))
+    }
+
     fn opportunity(&self, record: &Record<'_>, id: &str) -> Result<EventBody, SourceError> {
         let stage = record.text("StageName").map(str::to_string);
         let created = record.time_of("CreatedDate")?;
@@ -262,6 +283,7 @@ impl SalesforceSource {
             amount,
             currency: record.text("CurrencyIsoCode").map(str::to_string),
             occurred_at: record.time(RECORD_TIME)?,
+            ..Default::default()
         }))
     }
 }

@@ -389,6 +389,7 @@ fn opportunities_become_outcomes() {
             amount: Some(15000.0),
             currency: Some("EUR".into()),
             occurred_at: 1_709_629_200_000,
+            ..Default::default()
         }
     );
     let lost = outcome(
@@ -430,4 +431,35 @@ fn unknown_objects_are_acknowledged_without_events() {
         ),
     );
     assert_eq!(normalize(&body).unwrap(), vec![]);
+}
+
+// OpportunityContactRole fields as in Salesforce's Object Reference
+// (OpportunityContactRole: ContactId, OpportunityId, Role, IsPrimary).
+#[test]
+fn a_contact_role_links_the_person_to_the_opportunity() {
+    let body = message(
+        ORG,
+        &notification(
+            "04l000000000031AAA",
+            "OpportunityContactRole",
+            r#"<sf:Id>00K5e00000AbCdEEAV</sf:Id><sf:ContactId>003G000001SUbc4</sf:ContactId>
+ <sf:OpportunityId>0065e00000AbCdEAAV</sf:OpportunityId><sf:Role>Economic Buyer</sf:Role>
+ <sf:IsPrimary>true</sf:IsPrimary><sf:LastModifiedDate>2024-03-01T09:00:00Z</sf:LastModifiedDate>"#,
+        ),
+    );
+    let EventBody::Outcome(linked) = normalize(&body).unwrap().remove(0).body else {
+        panic!("not an outcome")
+    };
+    assert_eq!(
+        linked,
+        Outcome {
+            who: vec![Identity::crm("salesforce", "003G000001SUbc4IAD")],
+            kind: OutcomeKind::Linked,
+            opportunity: Some("salesforce:0065e00000AbCdEAAV".into()),
+            role: Some("Economic Buyer".into()),
+            primary: Some(true),
+            occurred_at: 1_709_283_600_000,
+            ..Outcome::default()
+        }
+    );
 }

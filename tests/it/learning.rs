@@ -1,0 +1,131 @@
+//! Learning from revenue, as an operator runs it: a simulated market with known
+//! truth is imported, `attentiond learn` suggests weights that rank the true drivers
+//! first and predict better than the current scoring, `--apply` puts them in force
+//! (the daemon shows them), `--revert` goes back.
+
+use crate::harness::*;
+
+fn learn(config: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["--config", config, "learn", "--bootstrap", "3"];
+    all.extend_from_slice(args);
+    run_attentiond(&all, &[])
+}
+
+async fn model(daemon: &Daemon) -> serde_json::Value {
+    daemon
+        .client
+        .get(format!("{}/api/v1/model", daemon.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn learned_weights_are_suggested_applied_and_reverted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("attentiond.toml");
+    std::fs::write(&config, config_text(dir.path(), "")).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let market = dir.path().join("market.jsonl");
+    let market = market.to_str().unwrap();
+
+    // Too little history: a refusal that says how much is needed.
+    let (code, _, _) = run_attentiond(
+        &[
+            "simulate",
+            "--out",
+            market,
+            "--accounts",
+            "3",
+            "--days",
+            "60",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run_attentiond(&["--config", &config, "import", market], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = learn(&config, &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("needs at least 30"), "{stderr}");
+
+    let (code, _, _) = run_attentiond(
+        &[
+            "simulate",
+            "--out",
+            market,
+            "--accounts",
+            "70",
+            "--days",
+            "300",
+            "--seed",
+            "11",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run_attentiond(&["--config", &config, "import", market], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = learn(&config, &["--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json_end = stdout.rfind('}').unwrap() + 1;
+    let suggestion: serde_json::Value = serde_json::from_str(&stdout[..json_end]).unwrap();
+    let weight = |kind: &str| {
+        suggestion["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["kind"] == kind)
+            .unwrap()["weight"]
+            .as_f64()
+            .unwrap()
+    };
+    // The simulator's journeys outweigh the newsletters heavy readers open.
+    assert!(
+        weight("pricing_view") > weight("email_open"),
+        "{suggestion}"
+    );
+    assert!(
+        weight("content_download") > weight("email_open"),
+        "{suggestion}"
+    );
+    let people = &suggestion["people"];
+    assert!(
+        people["learned"]["auc"].as_f64().unwrap() > people["current"]["auc"].as_f64().unwrap(),
+        "{people}"
+    );
+    // Validation is newer than all training: a time split.
+    assert!(
+        suggestion["window"]["validate_from"].as_str().unwrap()
+            > suggestion["window"]["train_to"].as_str().unwrap()
+    );
+    assert!(stdout.contains("nothing applied"), "{stdout}");
+
+    let (code, stdout, stderr) = learn(&config, &["--apply"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("applied as scoring version 1"), "{stdout}");
+
+    let daemon = Daemon::start_in(dir, "");
+    let shown = model(&daemon).await;
+    assert_eq!(shown["active"], 1, "{shown}");
+    assert!(shown["metrics"]["people"]["learned"]["auc"].is_number());
+    assert_eq!(shown["history"].as_array().unwrap().len(), 1);
+    let applied_half_life = shown["half_life_days"].as_f64().unwrap();
+    let dir = daemon.stop();
+
+    let (code, stdout, stderr) = learn(&config, &["--revert"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("configuration is in force"), "{stdout}");
+    let daemon = Daemon::start_in(dir, "");
+    let shown = model(&daemon).await;
+    assert!(shown["active"].is_null(), "{shown}");
+    assert_eq!(shown["half_life_days"], 14.0);
+    assert_eq!(shown["weights"]["demo_request"], 20.0);
+    assert!(shown["history"][0]["reverted_at"].is_number());
+    // The applied version was the learned one, not the baseline.
+    assert!(applied_half_life > 0.0);
+}
