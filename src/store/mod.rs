@@ -94,6 +94,9 @@ struct Inner {
     meta: sled::Tree,
     /// Account key → [`Account`]: members and what was last pushed.
     accounts: sled::Tree,
+    /// An outbox entry's turn (see `keys::outbox_turn_key`) → nothing: the order in
+    /// which sinks take their entries, oldest first.
+    outbox_turns: sled::Tree,
     /// Account key, 0, contact id → that member's part of the account.
     account_members: sled::Tree,
     /// Account key → the member to resume after, for accounts whose line in their
@@ -149,6 +152,7 @@ impl Store {
             meta: tree("meta")?,
             accounts: tree("accounts")?,
             account_members: tree("account_members")?,
+            outbox_turns: tree("outbox_turns")?,
             accounts_relined: tree("accounts_relined")?,
             db,
             append_lock: Mutex::new(()),
@@ -173,9 +177,11 @@ impl Store {
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.
         inner.durable_seq.store(last, Ordering::SeqCst);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        store.give_outbox_entries_their_turns()?;
+        Ok(store)
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -7,7 +7,8 @@
 
 use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
-    opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_key, u64_key,
+    opportunity_outcome_prefix, outbox_key, outbox_turn_key, outcome_key, read_u64, seen_key,
+    touch_key, u64_key,
 };
 use super::overlay::Overlay;
 use super::{
@@ -39,6 +40,7 @@ pub struct Round<'s> {
     pub(super) outcomes: Overlay<'s>,
     pub(super) seen: Overlay<'s>,
     pub(super) outbox: Overlay<'s>,
+    pub(super) outbox_turns: Overlay<'s>,
     pub(super) erased: Overlay<'s>,
     pub(super) meta: Overlay<'s>,
     pub(super) dead_letters: Overlay<'s>,
@@ -67,6 +69,7 @@ impl Store {
             outcomes: Overlay::new(&trees.outcomes),
             seen: Overlay::new(&trees.seen),
             outbox: Overlay::new(&trees.outbox),
+            outbox_turns: Overlay::new(&trees.outbox_turns),
             erased: Overlay::new(&trees.erased),
             meta: Overlay::new(&trees.meta),
             dead_letters: Overlay::new(&trees.dead_letters),
@@ -238,19 +241,45 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
-    /// Puts a record's latest fields in a sink's outbox, replacing what was waiting.
+    /// Puts a record's latest fields in a sink's outbox, replacing what was waiting
+    /// but keeping its turn: it is as old as the first change not yet written.
     pub fn queue(&mut self, sink: &str, entry: &OutboxEntry) -> Result<(), StoreError> {
         let key = match &entry.account {
             Some(account) => account_outbox_key(sink, account),
             None => outbox_key(sink, entry.contact),
         };
-        self.outbox.insert(key, serde_json::to_vec(entry)?);
+        let waiting = self
+            .outbox
+            .get(&key)?
+            .and_then(|bytes| serde_json::from_slice::<OutboxEntry>(&bytes).ok());
+        let encoded = match waiting {
+            Some(waiting) if waiting.queued_at != entry.queued_at => {
+                let kept = OutboxEntry {
+                    queued_at: waiting.queued_at,
+                    ..entry.clone()
+                };
+                serde_json::to_vec(&kept)?
+            }
+            Some(_) => serde_json::to_vec(entry)?,
+            None => {
+                self.outbox_turns
+                    .insert(outbox_turn_key(&key, sink, entry.queued_at), Vec::new());
+                serde_json::to_vec(entry)?
+            }
+        };
+        self.outbox.insert(key, encoded);
         Ok(())
     }
 
     /// Drops what waits for a sink about a contact.
     pub fn unqueue_contact(&mut self, sink: &str, contact: u64) -> Result<(), StoreError> {
-        self.outbox.remove(outbox_key(sink, contact))?;
+        let key = outbox_key(sink, contact);
+        if let Some(bytes) = self.outbox.remove(&key)? {
+            if let Ok(waiting) = serde_json::from_slice::<OutboxEntry>(&bytes) {
+                self.outbox_turns
+                    .remove(outbox_turn_key(&key, sink, waiting.queued_at))?;
+            }
+        }
         Ok(())
     }
 
@@ -270,7 +299,7 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 12] {
+    fn overlays(&self) -> [&Overlay<'_>; 13] {
         [
             &self.contacts,
             &self.identities,
@@ -278,6 +307,7 @@ impl<'s> Round<'s> {
             &self.outcomes,
             &self.seen,
             &self.outbox,
+            &self.outbox_turns,
             &self.erased,
             &self.meta,
             &self.dead_letters,
@@ -297,6 +327,7 @@ impl<'s> Round<'s> {
             self.outcomes,
             self.seen,
             self.outbox,
+            self.outbox_turns,
             self.erased,
             self.meta,
             self.dead_letters,
