@@ -8,6 +8,7 @@
 mod commit;
 mod contacts;
 mod inbox;
+pub mod index;
 mod keys;
 mod outbox;
 mod overlay;
@@ -87,6 +88,9 @@ struct Inner {
     meta: sled::Tree,
     /// Account key → [`Account`]: members and what was last pushed.
     accounts: sled::Tree,
+    /// The console's secondary indexes (`index/`), and what they are built with.
+    index: sled::Tree,
+    index_settings: std::sync::RwLock<index::IndexSettings>,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -136,6 +140,8 @@ impl Store {
             erased: tree("erased")?,
             meta: tree("meta")?,
             accounts: tree("accounts")?,
+            index: tree("index")?,
+            index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(()),
             last_seq: AtomicU64::new(0),
@@ -159,9 +165,11 @@ impl Store {
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.
         inner.durable_seq.store(last, Ordering::SeqCst);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        store.load_index_settings()?;
+        Ok(store)
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

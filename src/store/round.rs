@@ -5,6 +5,7 @@
 //! The methods speak of contacts, identities, touches, outcomes, accounts and the
 //! outbox; which tree and which key hold each is this module's business alone.
 
+use super::index::IndexRound;
 use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
     opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_key, u64_key,
@@ -43,6 +44,7 @@ pub struct Round<'s> {
     meta: Overlay<'s>,
     dead_letters: Overlay<'s>,
     accounts: Overlay<'s>,
+    index: IndexRound<'s>,
 }
 
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
@@ -69,6 +71,7 @@ impl Store {
             meta: Overlay::new(&trees.meta),
             dead_letters: Overlay::new(&trees.dead_letters),
             accounts: Overlay::new(&trees.accounts),
+            index: IndexRound::new(&trees.index),
         }
     }
 }
@@ -91,11 +94,13 @@ impl<'s> Round<'s> {
     pub fn put_contact(&mut self, contact: &Contact) -> Result<(), StoreError> {
         self.contacts
             .insert(u64_key(contact.id), contact.to_bytes()?);
+        self.index.contact(contact.id);
         Ok(())
     }
 
     pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
         self.contacts.remove(u64_key(id))?;
+        self.index.contact(id);
         Ok(())
     }
 
@@ -294,12 +299,12 @@ impl<'s> Round<'s> {
         if self.accounts.get(key)?.as_deref() != Some(encoded.as_slice()) {
             self.accounts.insert(key, encoded);
         }
-        Ok(())
+        self.index.account(&account.key, Some(account))
     }
 
     pub fn remove_account(&mut self, key: &str) -> Result<(), StoreError> {
         self.accounts.remove(key.as_bytes())?;
-        Ok(())
+        self.index.account(key, None)
     }
 
     /// Whether the round has written anything.
@@ -307,7 +312,7 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 10] {
+    fn overlays(&self) -> [&Overlay<'_>; 11] {
         [
             &self.contacts,
             &self.identities,
@@ -319,6 +324,7 @@ impl<'s> Round<'s> {
             &self.meta,
             &self.dead_letters,
             &self.accounts,
+            self.index.overlay(),
         ]
     }
 
@@ -336,6 +342,7 @@ impl<'s> Round<'s> {
             self.meta,
             self.dead_letters,
             self.accounts,
+            self.index.into_overlay(),
         ]
         .into_iter()
         .filter(|overlay| !overlay.is_empty())
@@ -346,6 +353,8 @@ impl<'s> Round<'s> {
     /// Commits every write of the round, and the cursor past the deliveries it
     /// applied, in one transaction: all or nothing.
     pub fn commit(mut self, cursor: Option<u64>) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         if let Some(seq) = cursor {
             self.meta.insert(CURSOR, u64_key(seq));
         } else if self.is_empty() {
@@ -371,7 +380,9 @@ impl<'s> Round<'s> {
     /// Writes each tree's part on its own, without one transaction around them: for
     /// work that is redone whole if interrupted (a rescore), where a transaction
     /// would cost more than the work.
-    pub fn apply(self) -> Result<(), StoreError> {
+    pub fn apply(mut self) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         for (tree, batch) in self.into_batches() {
             tree.apply_batch(batch)?;
         }
