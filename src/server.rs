@@ -27,6 +27,17 @@ pub async fn run(
         )
     })?;
     let store = open_store(&config.store).await?;
+    store
+        .ensure_index(crate::store::index::IndexSettings {
+            half_life_days: config.scoring.half_life_days,
+            stages: config
+                .scoring
+                .stages
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
+        })
+        .context("cannot build the console's indexes")?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let settings = pipeline::Settings {
@@ -53,6 +64,7 @@ pub async fn run(
     }
 
     let state = AppState {
+        console: http::console::Console::start(&config, store.clone(), metrics.clone()),
         config: config.clone(),
         store: store.clone(),
         commit,

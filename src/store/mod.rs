@@ -5,6 +5,7 @@
 //! `outcomes` (contact or account/time/id → outcome),
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
+mod activity;
 mod commit;
 mod contacts;
 mod inbox;
@@ -12,6 +13,7 @@ pub mod index;
 mod keys;
 mod outbox;
 mod overlay;
+mod pending;
 mod records;
 mod round;
 
@@ -91,6 +93,8 @@ struct Inner {
     /// The console's secondary indexes (`index/`), and what they are built with.
     index: sled::Tree,
     index_settings: std::sync::RwLock<index::IndexSettings>,
+    /// The console's record of deliveries and writes (`activity.rs`).
+    activity: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -141,6 +145,7 @@ impl Store {
             meta: tree("meta")?,
             accounts: tree("accounts")?,
             index: tree("index")?,
+            activity: tree("activity")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(()),

@@ -12,8 +12,8 @@ const DAY: i64 = 86_400_000;
 fn contact(n: u64) -> Contact {
     let mut contact = Contact::new(n, NOW);
     contact.add_identity(Identity::email(&format!("p{n}@company{}.com", n % 7)));
-    if n % 3 == 0 {
-        contact.add_identity(Identity::crm("hubspot", &format!("{}", 500 + n)));
+    if n.is_multiple_of(3) {
+        contact.add_identity(Identity::crm("hubspot", format!("{}", 500 + n)));
     }
     contact.attention.raw = match n % 5 {
         0 => 0.0,
