@@ -2,6 +2,8 @@
 //! their vendors' request and response shapes.
 
 mod cli;
+mod console_browser;
+mod console_seed;
 mod crash;
 mod fake_crm;
 mod fake_hubspot;

@@ -17,6 +17,8 @@ const BOTTOM: i64 = 228;
 pub struct Tick {
     pub at: i64,
     pub label: String,
+    /// `start`, `middle` or `end`: the first and last labels stay inside.
+    pub anchor: &'static str,
 }
 
 pub struct MarkDot {
@@ -68,6 +70,7 @@ pub fn draw(timeline: &Timeline, caption: String) -> Chart {
         .map(|score| Tick {
             at: y(*score).round() as i64,
             label: format!("{score}"),
+            anchor: "end",
         })
         .collect();
     let day = MILLIS_PER_DAY as i64;
@@ -75,6 +78,11 @@ pub fn draw(timeline: &Timeline, caption: String) -> Chart {
         .map(|step| {
             let at = timeline.from + (timeline.to - timeline.from) * step / 6;
             Tick {
+                anchor: match step {
+                    0 => "start",
+                    6 => "end",
+                    _ => "middle",
+                },
                 at: x(at).round() as i64,
                 label: chrono::DateTime::from_timestamp_millis(at / day * day)
                     .map(|time| time.format("%b %-d").to_string())

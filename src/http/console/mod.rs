@@ -106,9 +106,12 @@ pub fn signed_in(state: &AppState, request: &HttpRequest) -> Result<Visitor, Box
             .path_and_query()
             .map(|pq| pq.as_str())
             .unwrap_or("/");
-        let target = form_urlencoded::Serializer::new(String::from("/sign-in?"))
-            .append_pair("next", back)
-            .finish();
+        let target = format!(
+            "/sign-in?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", back)
+                .finish()
+        );
         Box::new(
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
@@ -131,7 +134,8 @@ pub fn page(status: u16, html: String) -> HttpResponse {
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // `no-referrer` would make browsers send `Origin: null` with our own forms.
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(html)

@@ -20,6 +20,8 @@ struct SignInPage {
 #[derive(serde::Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Set after a wrong token: the form says so.
+    failed: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -46,7 +48,10 @@ fn local(next: &str) -> String {
 
 pub async fn form(query: web::Query<NextQuery>) -> Result<HttpResponse, Problem> {
     let html = render(&SignInPage {
-        message: None,
+        message: query
+            .failed
+            .is_some()
+            .then(|| "That token is not the admin token nor a viewer token.".to_string()),
         next: local(query.next.as_deref().unwrap_or("/")),
     })?;
     Ok(page(200, html))
@@ -66,11 +71,18 @@ pub async fn sign_in(
     let next = local(&form.next);
     let Some(role) = role_of_token(&state.config, &form.token) else {
         tracing::warn!(message = "Console sign-in with a wrong token.");
-        let html = render(&SignInPage {
-            message: Some("That token is not the admin token nor a viewer token.".into()),
-            next,
-        })?;
-        return Ok(page(401, html));
+        // Back to the form, which says so; no session, no cookie.
+        let again = format!(
+            "/sign-in?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("failed", "1")
+                .append_pair("next", &next)
+                .finish()
+        );
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, again))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
     };
     let (id, _) = state.console.sessions.open(role, now_millis());
     let secure = over_https(&state.config, &request);
