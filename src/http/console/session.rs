@@ -190,3 +190,29 @@ pub fn same_origin(config: &Config, request: &HttpRequest) -> bool {
 pub fn csrf_matches(session: &Session, sent: &str) -> bool {
     constant_time_eq(session.csrf.as_bytes(), sent.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_random_and_end_when_their_time_is_up() {
+        let sessions = Sessions::new(1);
+        let (first, held) = sessions.open(Role::Viewer, 1_000);
+        let (second, _) = sessions.open(Role::Admin, 1_000);
+        assert_ne!(first, second);
+        assert_ne!(held.csrf, first);
+        assert_eq!(first.len(), 43, "32 bytes, base64");
+        assert_eq!(
+            sessions.find(&first, 1_000 + 3_599_999).map(|s| s.role),
+            Some(Role::Viewer)
+        );
+        assert!(
+            sessions.find(&first, 1_000 + 3_600_000).is_none(),
+            "an hour later"
+        );
+        assert!(sessions.find("made-up", 1_000).is_none());
+        sessions.close(&second);
+        assert!(sessions.find(&second, 1_000).is_none());
+    }
+}
