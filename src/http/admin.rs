@@ -58,7 +58,7 @@ fn parse_contact_key(key: &str) -> Result<ContactKey, Problem> {
 
 /// `key` is an email, `hubspot:<id>`, `anon:<id>` or a contact id `c_<n>`.
 #[utoipa::path(get, path = "/api/v1/contacts/{key}",
-    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`")),
+    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`", example = "ann@acme.com")),
     responses(
         (status = 200, description = "The contact scored as of now", body = ContactView),
         (status = 400, description = "Not a contact key", body = ProblemBody, content_type = "application/problem+json"),
@@ -84,7 +84,7 @@ pub async fn contact(
 
 /// The whole calculation behind a contact's fields, as `attentiond explain` prints it.
 #[utoipa::path(get, path = "/api/v1/contacts/{key}/explain",
-    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`")),
+    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`", example = "ann@acme.com")),
     responses(
         (status = 200, description = "The calculation in words", body = String, content_type = "text/plain"),
         (status = 400, description = "Not a contact key", body = ProblemBody, content_type = "application/problem+json"),
@@ -114,7 +114,7 @@ pub async fn explain(
 /// `key` is the account key: `hubspot-company:<id>`, `salesforce:<id>`,
 /// `segment-group:<id>`, `domain:<domain>`, …
 #[utoipa::path(get, path = "/api/v1/accounts/{key}",
-    params(("key" = String, Path, description = "An account key or a bare domain")),
+    params(("key" = String, Path, description = "An account key or a bare domain", example = "domain:acme.com")),
     responses(
         (status = 200, description = "The buying group scored as of now", body = AccountView),
         (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
@@ -207,7 +207,7 @@ fn parse_id(id: &str) -> Result<u64, Problem> {
         .map_err(|_| Problem::new(400, format!("`{id}` is not a dead letter id")))
 }
 
-#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/retry", params(("id" = String, Path, description = "A dead letter id, decimal")),
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/retry", params(("id" = String, Path, description = "A dead letter id, decimal", pattern = "^[0-9]{1,19}$")),
     responses(
         (status = 200, description = "Queued again", body = Retried),
         (status = 400, description = "Not a dead letter id", body = ProblemBody, content_type = "application/problem+json"),
@@ -261,7 +261,7 @@ pub async fn retry_all_dead_letters(
     Ok(HttpResponse::Ok().json(Retried { retried }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/dead-letters/{id}", params(("id" = String, Path, description = "A dead letter id, decimal")),
+#[utoipa::path(delete, path = "/api/v1/dead-letters/{id}", params(("id" = String, Path, description = "A dead letter id, decimal", pattern = "^[0-9]{1,19}$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a dead letter id", body = ProblemBody, content_type = "application/problem+json"),

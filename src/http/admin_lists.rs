@@ -100,6 +100,7 @@ pub struct ContactListParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the page before.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -116,6 +117,8 @@ pub struct AccountListParams {
     pub q: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// `next_cursor` of the page before.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -158,7 +161,7 @@ pub fn contact_query(
         .iter()
         .map(|rung| rung.name.as_str())
         .collect();
-    if let Some(stage) = &params.stage {
+    if let Some(stage) = params.stage.as_ref().filter(|stage| !stage.is_empty()) {
         if !ladder.contains(&stage.as_str()) {
             return Err(Problem::new(
                 400,

@@ -50,7 +50,14 @@ impl Modify for BearerToken {
         admin::retry_dead_letter,
         admin::delete_dead_letter,
     ),
-    components(schemas(ProblemBody)),
+    components(schemas(
+        ProblemBody,
+        admin_lists::ContactSortParam,
+        admin_lists::AccountSortParam,
+        admin_lists::Order,
+        admin_lists::TrendParam,
+        admin_lists::FitParam,
+    )),
     modifiers(&BearerToken),
     security(("bearer" = []))
 )]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod console_browser;
+mod console_openapi;
 mod console_security;
 mod console_seed;
 mod crash;
