@@ -2,6 +2,7 @@
 //! their vendors' request and response shapes.
 
 mod cli;
+mod console_api;
 mod console_browser;
 mod console_openapi;
 mod console_security;

@@ -186,8 +186,17 @@ impl Activity {
 
     /// Keeps what changed, at most every few seconds.
     pub fn save_if_due(&self, now: Millis) {
+        self.save(now, false);
+    }
+
+    /// Keeps what changed now: when the daemon stops.
+    pub fn save_now(&self) {
+        self.save(crate::clock::now_millis(), true);
+    }
+
+    fn save(&self, now: Millis, now_or_never: bool) {
         let records = self.with_logs(|logs| {
-            if logs.dirty.is_empty() || now - logs.saved_at < SAVE_EVERY {
+            if logs.dirty.is_empty() || (!now_or_never && now - logs.saved_at < SAVE_EVERY) {
                 return Vec::new();
             }
             logs.saved_at = now;

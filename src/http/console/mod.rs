@@ -55,6 +55,13 @@ impl Console {
     }
 }
 
+impl Drop for Console {
+    /// The last counts are kept when the daemon stops.
+    fn drop(&mut self) {
+        self.activity.save_now();
+    }
+}
+
 /// The console's routes.
 pub fn routes(config: &mut web::ServiceConfig) {
     config
