@@ -183,6 +183,10 @@ async fn a_viewer_changes_nothing() {
     assert_eq!(letter_ids(&daemon).await, before, "nothing changed");
 }
 
+/// Form fields and headers of one attempt.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 #[tokio::test]
 async fn a_cross_site_change_or_one_without_its_csrf_token_is_refused() {
     let (_fake, daemon) = with_a_dead_letter().await;
@@ -192,7 +196,7 @@ async fn a_cross_site_change_or_one_without_its_csrf_token_is_refused() {
     let token = csrf(&daemon, &cookie).await;
     let retry = format!("{}/dead-letters/{id}/retry", daemon.base);
     let client = client();
-    let refused: [(Vec<(&str, &str)>, Vec<(&str, &str)>); 5] = [
+    let refused: [(Form, Headers); 5] = [
         (vec![], vec![]),
         (vec![("csrf", "not-the-token")], vec![]),
         (vec![("csrf", "")], vec![]),
