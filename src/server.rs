@@ -64,7 +64,7 @@ pub async fn run(
     }
 
     let state = AppState {
-        console: http::console::Console::start(&config, store.clone(), metrics.clone()),
+        console: http::console::state::Console::start(&config, store.clone(), metrics.clone()),
         config: config.clone(),
         store: store.clone(),
         commit,

@@ -3,8 +3,9 @@
 //! token for what only reads.
 
 use super::console::session::{role_of_token, Role};
-use super::openapi::ProblemBody;
-use super::{AppState, Problem};
+use super::problem::Problem;
+use super::problem::ProblemBody;
+use super::state::AppState;
 use crate::clock::now_millis;
 use crate::model::ContactKey;
 use crate::store::StoreError;

@@ -2,7 +2,8 @@
 //! paged by cursor; `/api/v1/sources` and `/api/v1/sinks`: the overview's figures.
 
 use super::admin::{authorize, internal};
-use super::{AppState, Problem};
+use super::problem::Problem;
+use super::state::AppState;
 use crate::clock::now_millis;
 use crate::model::MILLIS_PER_DAY;
 use crate::store::index::{
@@ -255,8 +256,8 @@ pub fn account_query(params: &AccountListParams) -> Result<AccountQuery, Problem
     params(ContactListParams),
     responses(
         (status = 200, description = "A page of people", body = PeopleView),
-        (status = 400, description = "A parameter cannot be read", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter cannot be read", body = super::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::problem::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -279,8 +280,8 @@ pub async fn contacts(
     params(AccountListParams),
     responses(
         (status = 200, description = "A page of accounts", body = AccountsView),
-        (status = 400, description = "A parameter cannot be read", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter cannot be read", body = super::problem::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::problem::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -301,7 +302,7 @@ pub async fn accounts(
     path = "/api/v1/sources",
     responses(
         (status = 200, description = "Every configured source", body = SourcesView),
-        (status = 401, description = "No valid token", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::problem::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -323,7 +324,7 @@ pub async fn sources(
     path = "/api/v1/sinks",
     responses(
         (status = 200, description = "Every configured sink", body = SinksView),
-        (status = 401, description = "No valid token", body = super::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = super::problem::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -8,27 +8,12 @@ mod ingest;
 mod openapi;
 mod ops;
 mod problem;
+mod state;
 
 pub use problem::Problem;
+pub use state::AppState;
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::pipeline::PipelineHealth;
-use crate::store::{GroupCommit, Store};
 use actix_web::web;
-use std::sync::Arc;
-
-/// Everything a request handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub commit: GroupCommit,
-    pub metrics: Arc<Metrics>,
-    pub pipeline: PipelineHealth,
-    /// Console sessions and the delivery figures.
-    pub console: Arc<console::Console>,
-}
 
 /// Registers every route on an actix `App`.
 pub fn routes(config: &mut web::ServiceConfig) {

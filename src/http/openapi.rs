@@ -1,20 +1,11 @@
 //! The admin API's OpenAPI 3.1 document, generated from the handlers' and views'
 //! own declarations, served at `/api/v1/openapi.json`.
 
+use super::problem::ProblemBody;
 use super::{admin, admin_lists};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// An RFC 7807 problem: every error answer.
-#[derive(serde::Serialize, ToSchema)]
-pub struct ProblemBody {
-    #[schema(example = "about:blank")]
-    pub r#type: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-}
+use utoipa::{Modify, OpenApi};
 
 struct BearerToken;
 

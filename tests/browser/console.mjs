@@ -129,6 +129,7 @@ try {
   check((await page.locator("#reasons-heading + ul").textContent()).length > 0, "the reasons are shown");
   check((await page.locator("pre.explain").textContent()).includes("Scoring version"), "the explanation is shown");
   await visit("person");
+  await page.screenshot({ path: join(shots, "person-top.png"), clip: { x: 0, y: 0, width: 1280, height: 1000 } });
 
   // The account and its buying group.
   await page.locator(`a[href="/accounts/${encodeURIComponent(accountKey)}"]`).first().click();

@@ -1,11 +1,12 @@
 //! Signing in with a token and out again.
 
+use super::frame::{page, render, visitor};
 use super::session::{
     cleared_cookie, csrf_matches, over_https, role_of_token, same_origin, session_cookie,
 };
-use super::{page, render, visitor};
 use crate::clock::now_millis;
-use crate::http::{AppState, Problem};
+use crate::http::problem::Problem;
+use crate::http::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
