@@ -272,8 +272,13 @@ impl Store {
     }
 
     /// Builds the index anew unless it was built whole with these settings. Returns
-    /// whether it did.
-    pub fn ensure_index(&self, settings: IndexSettings) -> Result<bool, StoreError> {
+    /// whether it did. `progress(contacts done)` is called as it goes, so that a
+    /// service manager can be told start-up is still under way.
+    pub fn ensure_index(
+        &self,
+        settings: IndexSettings,
+        progress: impl FnMut(usize),
+    ) -> Result<bool, StoreError> {
         if self.built_index_settings().as_ref() == Some(&settings) {
             self.set_index_settings(settings);
             return Ok(false);
@@ -285,7 +290,7 @@ impl Store {
         self.inner.meta.remove(SETTINGS)?;
         self.inner.index.clear()?;
         self.set_index_settings(settings.clone());
-        self.rebuild_contacts(&settings)?;
+        self.rebuild_contacts(&settings, progress)?;
         let mut writes = Direct {
             tree: &self.inner.index,
             batch: sled::Batch::default(),
@@ -305,13 +310,18 @@ impl Store {
     }
 
     /// Every contact with the sources of its touch log, read in step.
-    fn rebuild_contacts(&self, settings: &IndexSettings) -> Result<(), StoreError> {
+    fn rebuild_contacts(
+        &self,
+        settings: &IndexSettings,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(), StoreError> {
         let mut touches = self.inner.touches.iter().peekable();
         let mut writes = Direct {
             tree: &self.inner.index,
             batch: sled::Batch::default(),
         };
         let mut in_batch = 0;
+        let mut done = 0;
         for item in self.inner.contacts.iter() {
             let (key, value) = item?;
             let contact = Contact::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
@@ -336,7 +346,9 @@ impl Store {
             if in_batch == REBUILD_BATCH {
                 let batch = std::mem::take(&mut writes.batch);
                 self.inner.index.apply_batch(batch)?;
+                done += in_batch;
                 in_batch = 0;
+                progress(done);
             }
         }
         self.inner.index.apply_batch(writes.batch)?;

@@ -248,15 +248,7 @@ fn changed_and_removed_contacts_leave_no_stale_entries() {
         .map(|k| k.unwrap())
         .collect();
     store
-        .ensure_index(IndexSettings {
-            half_life_days: 14.0,
-            stages: vec![
-                "new".into(),
-                "engaged".into(),
-                "mql".into(),
-                "sales_ready".into(),
-            ],
-        })
+        .ensure_index(IndexSettings::default(), |_| {})
         .unwrap();
     let after: Vec<_> = store
         .inner
@@ -275,8 +267,12 @@ fn a_store_from_before_the_index_is_indexed_at_start() {
     store.inner.meta.remove(b"index_settings").unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("data")).unwrap();
-    assert!(store.ensure_index(IndexSettings::default()).unwrap());
-    assert!(!store.ensure_index(IndexSettings::default()).unwrap());
+    assert!(store
+        .ensure_index(IndexSettings::default(), |_| {})
+        .unwrap());
+    assert!(!store
+        .ensure_index(IndexSettings::default(), |_| {})
+        .unwrap());
     let page = store
         .contact_page(&ContactQuery {
             sort: ContactSort::LastTouch,
