@@ -247,9 +247,10 @@ fn changed_and_removed_contacts_leave_no_stale_entries() {
         .keys()
         .map(|k| k.unwrap())
         .collect();
-    store
+    store.inner.meta.remove(b"index_settings").unwrap();
+    assert!(store
         .ensure_index(IndexSettings::default(), |_| {})
-        .unwrap();
+        .unwrap());
     let after: Vec<_> = store
         .inner
         .index
