@@ -177,6 +177,8 @@ try {
     form.submit();
   });
   const refused = (await answer).status();
+  await page.waitForURL(`${base}/dead-letters/1/retry`);
+  await page.waitForLoadState("load");
   await page.goto(`${base}/dead-letters`);
   check(refused === 403, `a viewer's change is refused (${refused})`);
   await page.getByRole("button", { name: "Sign out" }).click();

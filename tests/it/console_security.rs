@@ -241,6 +241,24 @@ async fn a_cross_site_change_or_one_without_its_csrf_token_is_refused() {
         .unwrap();
     assert_eq!(answer.status(), 303);
     assert!(!letter_ids(&daemon).await.contains(id));
+    // And an admin deletes one.
+    let other = before
+        .iter()
+        .find(|other| *other != id)
+        .expect("a second letter");
+    let answer = client
+        .post(format!("{}/dead-letters/{other}/delete", daemon.base))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()[LOCATION].to_str().unwrap(),
+        "/dead-letters?done=deleted"
+    );
+    assert!(!letter_ids(&daemon).await.contains(other));
 }
 
 #[tokio::test]

@@ -75,8 +75,8 @@ pub async fn people(daemon: &Daemon) {
     daemon.drained().await;
 }
 
-/// A daemon whose HubSpot refuses every write for its first seconds: what it was
-/// sent then is parked.
+/// A daemon whose HubSpot refuses every write for its first seconds: the four
+/// people it was sent then are parked.
 pub async fn with_a_dead_letter() -> (FakeHubspot, Daemon) {
     let fake = FakeHubspot::start();
     fake.outage(
@@ -88,6 +88,14 @@ pub async fn with_a_dead_letter() -> (FakeHubspot, Daemon) {
     );
     let daemon = start(&fake.config("flush_interval_ms = 100\nmax_attempts = 1"));
     people(&daemon).await;
-    daemon.wait_dead_letters().await;
+    // All four people were queued during the outage: all four are parked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while daemon.wait_dead_letters().await.len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not everyone was parked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     (fake, daemon)
 }

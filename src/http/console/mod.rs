@@ -43,7 +43,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/sign-in", web::get().to(sign_in::form))
         .route("/sign-in", web::post().to(sign_in::sign_in))
         .route("/sign-out", web::post().to(sign_in::sign_out))
-        .route("/assets/{name}", web::get().to(asset));
+        .route("/assets/{name}", web::get().to(asset))
+        // Browsers ask for it on every page that names none (a problem answer).
+        .route("/favicon.ico", web::get().to(no_icon));
+}
+
+async fn no_icon() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .finish()
 }
 
 const STYLESHEET: &str = include_str!("../../../assets/console.css");
