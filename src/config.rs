@@ -73,6 +73,29 @@ pub struct Config {
     /// `[sinks.<name>]`: where scores are written back.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// The web console's settings.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Hours a console sign-in lasts; signing in again is needed after that.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_hours: default_session_hours(),
+        }
+    }
+}
+
+fn default_session_hours() -> u32 {
+    8
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +112,10 @@ pub struct ServerConfig {
     /// Bearer token for `/api/v1`. Without it the admin API answers 401 to everyone.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Read-only tokens: they show the admin API's answers and the console, and
+    /// change nothing.
+    #[serde(default)]
+    pub viewer_tokens: Vec<Secret>,
     /// Larger webhook bodies are refused with 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
@@ -108,6 +135,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             public_url: None,
             admin_token: None,
+            viewer_tokens: Vec::new(),
             max_body_bytes: default_max_body_bytes(),
             log_format: default_log_format(),
             max_inbox_backlog: default_max_inbox_backlog(),
@@ -256,6 +284,26 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.log_format",
                 "expected one of `text`, `json`",
+            ));
+        }
+        for (at, token) in self.server.viewer_tokens.iter().enumerate() {
+            if token.expose().trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("server.viewer_tokens[{at}]"),
+                    "must not be empty",
+                ));
+            }
+            if self.server.admin_token.as_ref() == Some(token) {
+                return Err(ConfigError::invalid(
+                    format!("server.viewer_tokens[{at}]"),
+                    "must differ from server.admin_token",
+                ));
+            }
+        }
+        if !(1..=720).contains(&self.console.session_hours) {
+            return Err(ConfigError::invalid(
+                "console.session_hours",
+                "must be between 1 and 720",
             ));
         }
         self.scoring

@@ -93,15 +93,20 @@ pub async fn run(
             let after_pending = metric(client, &daemon, "attentiond_inbox_pending").await;
             let offered = rate * step;
             let grew = after_pending - before_pending;
+            // Flat: every delivery taken in the step's time (senders that fall behind
+            // their schedule mean the front door could not keep the pace), and the
+            // backlog no deeper than a twentieth of the step's work.
             let flat = sent.errors == 0
                 && sent.deferred == 0
                 && sent.acked as f64 >= 0.97 * offered
+                && sent.elapsed.as_secs_f64() <= step * 1.1
                 && grew <= (0.05 * offered).max(4.0);
             eprintln!(
-                "  {:<24} {:>8.0} events/s offered: acked {:>7}, backlog {:+.0}{}",
+                "  {:<24} {:>8.0} events/s offered: acked {:>7} in {:.1} s, backlog {:+.0}{}",
                 workload.name(),
                 rate * epd,
                 sent.acked,
+                sent.elapsed.as_secs_f64(),
                 grew,
                 if flat { "" } else { "  (not flat)" }
             );

@@ -1,6 +1,7 @@
 //! `/webhooks/{source}`: verify on the exact bytes, store durably, acknowledge.
 //! Nothing else happens on the request path; the pipeline does the rest.
 
+use super::console::activity::Delivered;
 use super::{AppState, Problem};
 use crate::clock::now_millis;
 use crate::sources::{Delivery, Reply, SourceConfig, SourceError};
@@ -27,6 +28,10 @@ fn refuse(
 ) -> HttpResponse {
     let status = error.status();
     state.metrics.webhook(name, status);
+    state
+        .console
+        .activity
+        .record(name, Delivered::Refused(&error), now_millis());
     tracing::warn!(message = "Webhook refused.", source = %name, status, reason = %error);
     match source.and_then(|source| source.refusal(&error)) {
         Some(custom) => reply(Reply { status, ..custom }),
@@ -151,6 +156,10 @@ async fn ingest(
     {
         Ok(outcome) => {
             state.metrics.webhook(&name, 200);
+            state
+                .console
+                .activity
+                .record(&name, Delivered::Appended(outcome), now);
             if let Some(answer) = source.acknowledgement() {
                 return Ok(reply(answer));
             }

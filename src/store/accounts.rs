@@ -131,13 +131,13 @@ impl Round<'_> {
         if self.accounts.get(key)?.as_deref() != Some(encoded.as_slice()) {
             self.accounts.insert(key, encoded);
         }
-        Ok(())
+        self.index.account(&account.key, Some(account))
     }
 
     pub fn remove_account(&mut self, key: &str) -> Result<(), StoreError> {
         self.accounts.remove(key.as_bytes())?;
         self.accounts_relined.remove(key.as_bytes())?;
-        Ok(())
+        self.index.account(key, None)
     }
 
     pub fn account_member(

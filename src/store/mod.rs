@@ -7,14 +7,17 @@
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod accounts;
+mod activity;
 mod commit;
 mod contacts;
 mod inbox;
+pub mod index;
 mod keys;
 mod local;
 mod opportunities;
 mod outbox;
 mod overlay;
+mod pending;
 mod records;
 mod round;
 mod versions;
@@ -102,6 +105,11 @@ struct Inner {
     /// Account key → the member to resume after, for accounts whose line in their
     /// members' reasons changed and has not reached every member yet.
     accounts_relined: sled::Tree,
+    /// The console's secondary indexes (`index/`), and what they are built with.
+    index: sled::Tree,
+    index_settings: std::sync::RwLock<index::IndexSettings>,
+    /// The console's record of deliveries and writes (`activity.rs`).
+    activity: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -154,6 +162,9 @@ impl Store {
             account_members: tree("account_members")?,
             outbox_turns: tree("outbox_turns")?,
             accounts_relined: tree("accounts_relined")?,
+            index: tree("index")?,
+            activity: tree("activity")?,
+            index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(()),
             last_seq: AtomicU64::new(0),
@@ -181,6 +192,7 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.give_outbox_entries_their_turns()?;
+        store.load_index_settings()?;
         Ok(store)
     }
 

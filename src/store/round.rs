@@ -5,6 +5,7 @@
 //! The methods speak of contacts, identities, touches, outcomes, accounts and the
 //! outbox; which tree and which key hold each is this module's business alone.
 
+use super::index::IndexRound;
 use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
     opportunity_outcome_prefix, outbox_key, outbox_turn_key, outcome_key, read_u64, seen_key,
@@ -47,6 +48,7 @@ pub struct Round<'s> {
     pub(super) accounts: Overlay<'s>,
     pub(super) account_members: Overlay<'s>,
     pub(super) accounts_relined: Overlay<'s>,
+    pub(super) index: IndexRound<'s>,
 }
 
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
@@ -76,6 +78,7 @@ impl Store {
             accounts: Overlay::new(&trees.accounts),
             account_members: Overlay::new(&trees.account_members),
             accounts_relined: Overlay::new(&trees.accounts_relined),
+            index: IndexRound::new(&trees.index),
         }
     }
 }
@@ -98,11 +101,13 @@ impl<'s> Round<'s> {
     pub fn put_contact(&mut self, contact: &Contact) -> Result<(), StoreError> {
         self.contacts
             .insert(u64_key(contact.id), contact.to_bytes()?);
+        self.index.contact(contact.id);
         Ok(())
     }
 
     pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
         self.contacts.remove(u64_key(id))?;
+        self.index.contact(id);
         Ok(())
     }
 
@@ -299,7 +304,7 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 13] {
+    fn overlays(&self) -> [&Overlay<'_>; 14] {
         [
             &self.contacts,
             &self.identities,
@@ -314,6 +319,7 @@ impl<'s> Round<'s> {
             &self.accounts,
             &self.account_members,
             &self.accounts_relined,
+            self.index.overlay(),
         ]
     }
 
@@ -334,6 +340,7 @@ impl<'s> Round<'s> {
             self.accounts,
             self.account_members,
             self.accounts_relined,
+            self.index.into_overlay(),
         ]
         .into_iter()
         .filter(|overlay| !overlay.is_empty())
@@ -344,6 +351,8 @@ impl<'s> Round<'s> {
     /// Commits every write of the round, and the cursor past the deliveries it
     /// applied, in one transaction: all or nothing.
     pub fn commit(mut self, cursor: Option<u64>) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         if let Some(seq) = cursor {
             self.meta.insert(CURSOR, u64_key(seq));
         } else if self.is_empty() {
@@ -369,7 +378,9 @@ impl<'s> Round<'s> {
     /// Writes each tree's part on its own, without one transaction around them: for
     /// work that is redone whole if interrupted (a rescore), where a transaction
     /// would cost more than the work.
-    pub fn apply(self) -> Result<(), StoreError> {
+    pub fn apply(mut self) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         for (tree, batch) in self.into_batches() {
             tree.apply_batch(batch)?;
         }

@@ -6,12 +6,13 @@ use crate::scoring::ScoringConfig;
 use crate::store::{Contact, Store, StoreError};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub key: String,
     pub name: String,
     pub score: u8,
     pub raw: f64,
+    #[schema(value_type = String)]
     pub trend: &'static str,
     pub people_engaged: usize,
     pub engaged_this_week: usize,
@@ -22,7 +23,7 @@ pub struct AccountView {
     pub members: Vec<MemberView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub email: Option<String>,

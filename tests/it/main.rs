@@ -3,6 +3,11 @@
 
 mod backpressure;
 mod cli;
+mod console_api;
+mod console_browser;
+mod console_openapi;
+mod console_security;
+mod console_seed;
 mod crash;
 mod deal_lookup;
 mod fake_crm;
