@@ -5,6 +5,7 @@ use super::{AppState, Problem};
 use crate::clock::now_millis;
 use crate::model::ContactKey;
 use crate::secret::constant_time_eq;
+use crate::sources::authorization;
 use crate::store::StoreError;
 use crate::views::{self, OutcomeView};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -20,9 +21,10 @@ fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        // The scheme in any case (RFC 7235 §2.1): `bearer` is `Bearer`.
+        .and_then(|value| authorization(value, "bearer"))
         .unwrap_or("");
-    if constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+    if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
         Ok(())
     } else {
         tracing::warn!(message = "Admin API request without a valid token.", path = %request.path());

@@ -2,10 +2,12 @@
 //! knows actix-web.
 
 pub mod admin;
+mod body;
 mod ingest;
 mod ops;
 mod problem;
 
+pub use body::Intake;
 pub use problem::Problem;
 
 use crate::config::Config;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub commit: GroupCommit,
     pub metrics: Arc<Metrics>,
     pub pipeline: PipelineHealth,
+    /// Webhook bodies' limits and the memory strangers may hold.
+    pub intake: Intake,
 }
 
 /// Registers every route on an actix `App`.

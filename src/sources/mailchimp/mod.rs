@@ -13,7 +13,7 @@
 //! Mailchimp sends no event id. A retry resends the same body, so the id of a delivery
 //! is the SHA-256 of its bytes.
 
-use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, Reply, SourceError};
 use super::kind_table::{self, IGNORE};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
@@ -72,8 +72,8 @@ impl MailchimpSource {
         }
     }
 
-    fn check_key(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
-        let given = delivery.query("key").ok_or_else(|| {
+    fn check_key(&self, head: &Head<'_>) -> Result<(), SourceError> {
+        let given = head.query("key").ok_or_else(|| {
             SourceError::BadCredentials("missing `key` in the webhook URL".into())
         })?;
         if constant_time_eq(given.as_bytes(), self.key.expose().as_bytes()) {
@@ -108,13 +108,17 @@ impl Adapter for MailchimpSource {
             return None;
         }
         Some(
-            self.check_key(delivery)
+            self.check_key(&delivery.head())
                 .map(|()| Reply::ok("text/plain; charset=utf-8", "")),
         )
     }
 
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        self.check_key(head).map(|()| Credentials::Checked)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        self.check_key(delivery)
+        self.check_key(&delivery.head())
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {

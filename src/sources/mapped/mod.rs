@@ -7,7 +7,7 @@
 //! (RFC 6901) to the event id, email, anonymous id, kind and time; `profile` maps more
 //! pointers to profile fields.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::signature;
 pub use super::signature::{Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
@@ -262,33 +262,46 @@ impl Adapter for MappedSource {
         Ok(())
     }
 
-    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
+    /// A bearer token or Basic credentials are checked before the body; a signature
+    /// scheme only needs its header to be there.
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
         match &self.auth {
             Auth::Bearer { secret } => {
-                let given = delivery
-                    .header("authorization")
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                let given = head
+                    .authorization("bearer")
                     .ok_or(SourceError::MissingHeader("Authorization"))?;
-                if constant_time_eq(given.trim().as_bytes(), secret.expose().as_bytes()) {
-                    Ok(())
+                if constant_time_eq(given.as_bytes(), secret.expose().as_bytes()) {
+                    Ok(Credentials::Checked)
                 } else {
                     Err(SourceError::BadCredentials("wrong bearer token".into()))
                 }
             }
             Auth::Basic { username, password } => {
-                let encoded = delivery
-                    .header("authorization")
-                    .and_then(|v| v.strip_prefix("Basic "))
+                let encoded = head
+                    .authorization("basic")
                     .ok_or(SourceError::MissingHeader("Authorization"))?;
                 let expected = format!("{username}:{}", password.expose());
-                let given = STANDARD.decode(encoded.trim()).unwrap_or_default();
+                let given = STANDARD.decode(encoded).unwrap_or_default();
                 if constant_time_eq(&given, expected.as_bytes()) {
-                    Ok(())
+                    Ok(Credentials::Checked)
                 } else {
                     Err(SourceError::BadCredentials(
                         "wrong Basic credentials".into(),
                     ))
                 }
+            }
+            Auth::Hmac { header, .. } => {
+                head.header(header)
+                    .ok_or(SourceError::MissingHeader("signature header"))?;
+                Ok(Credentials::InBody)
+            }
+        }
+    }
+
+    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
+        match &self.auth {
+            Auth::Bearer { .. } | Auth::Basic { .. } => {
+                self.authenticate(&delivery.head(), now).map(|_| ())
             }
             Auth::Hmac {
                 header,

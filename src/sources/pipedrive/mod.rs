@@ -12,7 +12,7 @@
 //! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::kind_table;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
@@ -68,8 +68,33 @@ impl Adapter for PipedriveSource {
         kind_table::check("activity_types", &self.activity_types)
     }
 
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        self.check_basic(head).map(|()| Credentials::Checked)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let authorization = delivery.require_header("Authorization")?.trim();
+        self.check_basic(&delivery.head())
+    }
+
+    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
+            SourceError::malformed(format!("expected a Pipedrive webhook JSON object: {error}"))
+        })?;
+        let change = Change::read(&body)?;
+        match (change.entity.as_str(), change.action) {
+            (_, Action::Delete) => Ok(Vec::new()),
+            ("person", _) => self.person(&change),
+            ("activity", _) => self.activity(&change),
+            ("deal", _) => self.deal(&change),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+impl PipedriveSource {
+    /// HTTP Basic credentials, both parts compared in constant time.
+    fn check_basic(&self, head: &Head<'_>) -> Result<(), SourceError> {
+        let authorization = head.require_header("Authorization")?.trim();
         let refused =
             || SourceError::BadCredentials("wrong Basic auth username or password".into());
         let (scheme, encoded) = authorization
@@ -91,20 +116,6 @@ impl Adapter for PipedriveSource {
             Ok(())
         } else {
             Err(refused())
-        }
-    }
-
-    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
-        let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
-            SourceError::malformed(format!("expected a Pipedrive webhook JSON object: {error}"))
-        })?;
-        let change = Change::read(&body)?;
-        match (change.entity.as_str(), change.action) {
-            (_, Action::Delete) => Ok(Vec::new()),
-            ("person", _) => self.person(&change),
-            ("activity", _) => self.activity(&change),
-            ("deal", _) => self.deal(&change),
-            _ => Ok(Vec::new()),
         }
     }
 }
