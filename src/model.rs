@@ -268,7 +268,10 @@ impl Identity {
         } else if id.chars().any(char::is_control) {
             Some("the id has a control character".into())
         } else if id.len() > MAX_ID {
-            Some(format!("the id is {} bytes long (at most {MAX_ID})", id.len()))
+            Some(format!(
+                "the id is {} bytes long (at most {MAX_ID})",
+                id.len()
+            ))
         } else {
             None
         }
@@ -448,6 +451,61 @@ mod tests {
         );
         assert_eq!(Identity::parse_user_key("nonsense"), None);
         assert_eq!(Identity::email(" A@B.c ").key(), "email:a@b.c");
+    }
+
+    #[test]
+    fn only_addresses_that_can_be_someones_are_emails() {
+        for good in [
+            "ann@example.com",
+            " Ann.Lee+news@Mail.Example.co.uk ",
+            "änn@bücher.de",
+            "root@localhost",
+            &format!("{}@example.com", "a".repeat(64)),
+        ] {
+            assert!(Identity::checked_email(good).is_ok(), "{good}");
+        }
+        let long_domain = format!("a@{}.com", vec!["b".repeat(62); 4].join("."));
+        for (bad, why) in [
+            ("", EmailError::Empty),
+            ("@", EmailError::NoLocalPart),
+            ("ann@", EmailError::NoDomain),
+            ("@example.com", EmailError::NoLocalPart),
+            ("ann.example.com", EmailError::NoAt),
+            ("a@b", EmailError::DomainWithoutDot),
+            (
+                "ann@example.com\r\nBcc: x@y.z",
+                EmailError::ControlCharacter,
+            ),
+            ("ann\0@example.com", EmailError::ControlCharacter),
+            ("ann lee@example.com", EmailError::Space),
+            ("ann@example..com", EmailError::BadDomain),
+            ("ann@.example.com", EmailError::BadDomain),
+            ("ann@exa<mple.com", EmailError::BadDomain),
+            (
+                &format!("{}@example.com", "a".repeat(10_000)),
+                EmailError::LocalPartTooLong(10_000),
+            ),
+            (&long_domain, EmailError::TooLong(long_domain.len())),
+        ] {
+            assert_eq!(Identity::checked_email(bad), Err(why), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn emails_fold_case_in_every_script() {
+        assert_eq!(
+            Identity::checked_email("ÄNN@Example.COM"),
+            Ok(Identity::email("änn@example.com"))
+        );
+        assert_eq!(Identity::email("ÄNN@X.DE").key(), "email:änn@x.de");
+        assert_eq!(
+            Identity::crm("hubspot", "5\01").problem().unwrap(),
+            "the id has a control character"
+        );
+        assert!(Identity::Anonymous("v".repeat(MAX_ID + 1))
+            .problem()
+            .is_some());
+        assert_eq!(Identity::crm("hubspot", "51").problem(), None);
     }
 
     #[test]

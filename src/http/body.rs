@@ -250,7 +250,10 @@ enum Sink {
 /// Our refusal when the inflater passed one on, else the stream's own fault.
 fn inflate_error(error: std::io::Error) -> BodyError {
     let text = error.to_string();
-    match error.into_inner().map(|inner| inner.downcast::<BodyError>()) {
+    match error
+        .into_inner()
+        .map(|inner| inner.downcast::<BodyError>())
+    {
         Some(Ok(ours)) => *ours,
         _ => BodyError::Unreadable(format!("not a valid compressed stream ({text})")),
     }
@@ -288,8 +291,7 @@ mod tests {
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
@@ -322,7 +324,8 @@ mod tests {
         assert!(matches!(sink.finish(), Err(BodyError::Unreadable(_))));
         let mut sink = Sink::Gzip(flate2::write::GzDecoder::new(gathered(1 << 20, None)));
         assert!(matches!(
-            sink.write(b"not gzip at all").and_then(|()| sink.finish().map(|_| ())),
+            sink.write(b"not gzip at all")
+                .and_then(|()| sink.finish().map(|_| ())),
             Err(BodyError::Unreadable(_))
         ));
     }

@@ -12,8 +12,9 @@
 //! the webhook's own key does not exist yet. Only an empty batch is accepted that way.
 
 use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding};
-use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::model::{Event, EventBody, Millis, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -160,11 +161,7 @@ impl MessageEvent {
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .ok_or_else(|| field("msg.email"))?;
-        if !email.contains('@') {
-            return Err(SourceError::malformed(format!(
-                "mandrill_events[{index}]: msg.email `{email}` is not an email address"
-            )));
-        }
+        let email = email_at(&format!("mandrill_events[{index}]: msg.email"), email)?;
         let ts = self.ts.as_ref().ok_or_else(|| field("ts"))?;
         let seconds = ts
             .as_f64()
@@ -218,7 +215,7 @@ impl MessageEvent {
         Ok(Some(Event {
             provider_id,
             body: EventBody::Touch(Touch {
-                who: vec![Identity::email(email)],
+                who: vec![email],
                 kind,
                 occurred_at,
                 account: None,
@@ -231,6 +228,7 @@ impl MessageEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Identity;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use hmac::{Hmac, Mac};

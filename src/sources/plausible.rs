@@ -176,7 +176,10 @@ mod tests {
         assert!(check(vec![touch(ann(), EARLIEST)], NOW).is_ok());
         assert!(check(vec![touch(ann(), NOW + LATEST_AHEAD_MILLIS)], NOW).is_ok());
         let ahead = check(vec![touch(ann(), NOW + LATEST_AHEAD_MILLIS + 1)], NOW).unwrap_err();
-        assert!(ahead.to_string().contains("more than a day ahead"), "{ahead}");
+        assert!(
+            ahead.to_string().contains("more than a day ahead"),
+            "{ahead}"
+        );
         assert!(check(vec![touch(ann(), i64::MIN)], NOW).is_err());
         assert!(check(vec![touch(ann(), i64::MAX)], i64::MAX).is_ok());
     }
@@ -185,7 +188,10 @@ mod tests {
     fn an_invalid_identity_is_dropped_beside_a_valid_one_and_refused_alone() {
         let nul = Identity::Email("ann\0@example.com".into());
         let kept = check(
-            vec![touch(vec![Identity::crm("hubspot", "51"), nul.clone()], NOW)],
+            vec![touch(
+                vec![Identity::crm("hubspot", "51"), nul.clone()],
+                NOW,
+            )],
             NOW,
         )
         .unwrap();
@@ -215,7 +221,11 @@ mod tests {
         assert_eq!(excerpt("a\r\nb"), "a\\r\\nb");
         let long = "é".repeat(1000);
         let shown = excerpt(&long);
-        assert!(shown.len() <= EXCERPT_BYTES + '…'.len_utf8(), "{}", shown.len());
+        assert!(
+            shown.len() <= EXCERPT_BYTES + '…'.len_utf8(),
+            "{}",
+            shown.len()
+        );
         assert!(shown.ends_with('…'));
         assert_eq!(
             email_at("data.email", "a@b").unwrap_err().to_string(),

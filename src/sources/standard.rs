@@ -6,6 +6,7 @@
 //! may be sent during key rotation.
 
 use super::delivery::{Adapter, Delivery, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
@@ -146,10 +147,8 @@ fn who(data: &Data) -> Vec<Identity> {
 
 fn check_email(data: &Data) -> Result<(), SourceError> {
     match &data.email {
-        Some(email) if !email.contains('@') => Err(SourceError::malformed(format!(
-            "data.email `{email}` is not an email address"
-        ))),
-        _ => Ok(()),
+        Some(email) => email_at("data.email", email).map(|_| ()),
+        None => Ok(()),
     }
 }
 

@@ -235,11 +235,12 @@ impl HubspotSource {
                 })?;
                 let value = n.property_value.as_deref().unwrap_or("");
                 if property == "email" {
-                    if !value.contains('@') {
+                    // A cleared or unusable address ties the contact to nobody new.
+                    let Ok(email) = Identity::checked_email(value) else {
                         return Ok(None);
-                    }
+                    };
                     Some(EventBody::Identify {
-                        who: vec![contact(&n.object_id), Identity::email(value)],
+                        who: vec![contact(&n.object_id), email],
                     })
                 } else if let Some(kind) = self.kind_for(property) {
                     if value.is_empty() {

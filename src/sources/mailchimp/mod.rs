@@ -15,6 +15,7 @@
 
 use super::delivery::{Adapter, Credentials, Delivery, Head, Reply, SourceError};
 use super::kind_table::{self, IGNORE};
+use super::plausible::email_at;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
@@ -265,10 +266,7 @@ impl Form {
             None | Some("") => Err(SourceError::malformed(format!(
                 "form field `{key}` is missing"
             ))),
-            Some(address) if !address.contains('@') => Err(SourceError::malformed(format!(
-                "form field `{key}` (`{address}`) is not an email address"
-            ))),
-            Some(address) => Ok(Identity::email(address)),
+            Some(address) => email_at(&format!("form field `{key}`"), address),
         }
     }
 

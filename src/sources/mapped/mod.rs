@@ -8,6 +8,7 @@
 //! pointers to profile fields.
 
 use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
+use super::plausible::email_at;
 use super::signature;
 pub use super::signature::{Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
@@ -375,6 +376,10 @@ impl Adapter for MappedSource {
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
         let payload: serde_json::Value = serde_json::from_slice(delivery.body)
             .map_err(|error| SourceError::malformed(format!("body is not JSON: {error}")))?;
+        // Pointers read into an object; `null`, `[]` or `"x"` is no event of any kind.
+        if !payload.is_object() {
+            return Err(SourceError::malformed("body is not a JSON object"));
+        }
         let fields = &self.fields;
         let kind = match (&fields.kind, &fields.kind_field) {
             (Some(kind), _) => TouchKind::parse(kind),
@@ -391,13 +396,16 @@ impl Adapter for MappedSource {
         let event_id = text_at(&payload, &fields.event_id)
             .ok_or_else(|| SourceError::malformed(format!("no event id at {}", fields.event_id)))?;
         let mut who = Vec::new();
-        if let Some(email) = fields
+        let mut unusable = None;
+        if let Some((pointer, email)) = fields
             .email
             .as_deref()
-            .and_then(|p| text_at(&payload, p))
-            .filter(|e| e.contains('@'))
+            .and_then(|p| Some((p, text_at(&payload, p)?)))
         {
-            who.push(Identity::email(&email));
+            match email_at(pointer, &email) {
+                Ok(identity) => who.push(identity),
+                Err(error) => unusable = Some(error),
+            }
         }
         if let Some(anonymous) = fields
             .anonymous_id
@@ -407,6 +415,9 @@ impl Adapter for MappedSource {
             who.push(Identity::Anonymous(anonymous));
         }
         if who.is_empty() {
+            if let Some(error) = unusable {
+                return Err(error);
+            }
             let named: Vec<&str> = [fields.email.as_deref(), fields.anonymous_id.as_deref()]
                 .into_iter()
                 .flatten()

@@ -174,8 +174,8 @@ impl Adapter for MarketoSource {
         let mut who = vec![Identity::crm("marketo", lead_id.clone())];
         // A malformed address stored in Marketo is not worth losing the touch over: the
         // lead id alone identifies the person.
-        if let Some(email) = text(&body, "email")?.filter(|e| e.contains('@')) {
-            who.push(Identity::email(&email));
+        if let Some(email) = text(&body, "email")?.and_then(|e| Identity::checked_email(&e).ok()) {
+            who.push(email);
         }
 
         let mut context = Map::new();

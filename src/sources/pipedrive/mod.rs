@@ -133,8 +133,8 @@ impl PipedriveSource {
         let mut emails = entries(data.get("emails").or_else(|| data.get("email")));
         emails.sort_by_key(|(_, primary)| !primary);
         for (address, _) in emails {
-            if address.contains('@') {
-                let identity = Identity::email(&address);
+            // The person's id names them too: an unusable address is left out.
+            if let Ok(identity) = Identity::checked_email(&address) {
                 if !who.contains(&identity) {
                     who.push(identity);
                 }
