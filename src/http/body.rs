@@ -11,7 +11,7 @@
 //!   503 with `Retry-After`, and platforms retry.
 
 use crate::config::ServerConfig;
-use crate::sources::Credentials;
+use crate::sources::{excerpt, Credentials};
 use actix_web::http::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH};
 use actix_web::web;
 use futures_util::StreamExt;
@@ -89,15 +89,77 @@ fn coding(headers: &HeaderMap) -> Result<Coding, BodyError> {
     let Some(value) = values.next() else {
         return Ok(Coding::Identity);
     };
-    let text = value.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+    let text = value.to_str().unwrap_or("?");
     if values.next().is_some() {
-        return Err(BodyError::Encoding(format!("{text}, …")));
+        return Err(BodyError::Encoding(format!("{}, …", excerpt(text))));
     }
+    coding_named(text)
+}
+
+fn coding_named(text: &str) -> Result<Coding, BodyError> {
+    let text = text.trim().to_ascii_lowercase();
     match text.as_str() {
         "" | "identity" => Ok(Coding::Identity),
         "gzip" | "x-gzip" => Ok(Coding::Gzip),
         "deflate" => Ok(Coding::Deflate),
-        _ => Err(BodyError::Encoding(crate::sources::excerpt(&text))),
+        _ => Err(BodyError::Encoding(excerpt(&text))),
+    }
+}
+
+/// A body as it streams in: counted, inflated when it is compressed, gathered.
+pub struct Inflow {
+    sink: Sink,
+    received: usize,
+    limit: usize,
+}
+
+impl Inflow {
+    /// A body sent with `content_encoding`, at most `limit` bytes in and out, charged
+    /// to no budget.
+    pub fn new(content_encoding: Option<&str>, limit: usize) -> Result<Inflow, BodyError> {
+        let coding = content_encoding.map_or(Ok(Coding::Identity), coding_named)?;
+        Ok(Inflow::charged(coding, limit, None))
+    }
+
+    fn charged(coding: Coding, limit: usize, charge: Option<Charge>) -> Inflow {
+        let gathered = Gathered {
+            bytes: Vec::new(),
+            limit,
+            charge,
+        };
+        let sink = match coding {
+            Coding::Identity => Sink::Plain(gathered),
+            Coding::Gzip => Sink::Gzip(flate2::write::GzDecoder::new(gathered)),
+            Coding::Deflate => Sink::Deflate(flate2::write::ZlibDecoder::new(gathered)),
+        };
+        Inflow {
+            sink,
+            received: 0,
+            limit,
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyError> {
+        self.received += chunk.len();
+        // What is sent counts as well as what it inflates to: a stream that inflates
+        // to nothing must not run forever either.
+        if self.received > self.limit {
+            return Err(BodyError::TooLarge(self.limit));
+        }
+        self.sink.write(chunk)
+    }
+
+    /// The whole body; a compressed one must also have ended properly.
+    pub fn finish(self) -> Result<Vec<u8>, BodyError> {
+        self.sink.finish().map(|gathered| gathered.bytes)
+    }
+
+    fn finish_charged(self) -> Result<Body, BodyError> {
+        let gathered = self.sink.finish()?;
+        Ok(Body {
+            bytes: gathered.bytes,
+            hold: gathered.charge.map(|charge| charge.held),
+        })
     }
 }
 
@@ -139,37 +201,16 @@ impl Intake {
                 Some(Charge::take(self.budget.clone(), fixed)?)
             }
         };
-        let gathered = Gathered {
-            bytes: Vec::new(),
-            limit: self.max_bytes,
-            charge,
-        };
-        let mut sink = match coding {
-            Coding::Identity => Sink::Plain(gathered),
-            Coding::Gzip => Sink::Gzip(flate2::write::GzDecoder::new(gathered)),
-            Coding::Deflate => Sink::Deflate(flate2::write::ZlibDecoder::new(gathered)),
-        };
+        let mut inflow = Inflow::charged(coding, self.max_bytes, charge);
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut received = 0usize;
         loop {
             let next = tokio::time::timeout_at(deadline, payload.next())
                 .await
                 .map_err(|_| BodyError::TimedOut(self.timeout.as_secs()))?;
             let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|error| BodyError::Unreadable(error.to_string()))?;
-            received += chunk.len();
-            // What is sent counts as well as what it inflates to: a stream that
-            // inflates to nothing must not run forever either.
-            if received > self.max_bytes {
-                return Err(BodyError::TooLarge(self.max_bytes));
-            }
-            sink.write(&chunk)?;
+            inflow.push(&chunk.map_err(|error| BodyError::Unreadable(error.to_string()))?)?;
         }
-        let gathered = sink.finish()?;
-        Ok(Body {
-            bytes: gathered.bytes,
-            hold: gathered.charge.map(|charge| charge.held),
-        })
+        inflow.finish_charged()
     }
 }
 

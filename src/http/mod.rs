@@ -7,7 +7,7 @@ mod ingest;
 mod ops;
 mod problem;
 
-pub use body::Intake;
+pub use body::{BodyError, Inflow, Intake};
 pub use problem::Problem;
 
 use crate::config::Config;

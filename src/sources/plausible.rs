@@ -22,13 +22,20 @@ pub const LATEST_AHEAD_MILLIS: Millis = 86_400_000;
 pub const EXCERPT_BYTES: usize = 200;
 
 /// `text` as it may be quoted back: at most [`EXCERPT_BYTES`], cut on a character, with
-/// control characters escaped so that a log line stays one line.
+/// control characters escaped (`\n`, `\u{0}`) so that a log line stays one line.
 pub fn excerpt(text: &str) -> String {
     let mut cut = text.len().min(EXCERPT_BYTES);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    let mut shown: String = text[..cut].escape_debug().collect();
+    let mut shown = String::with_capacity(cut + 3);
+    for c in text[..cut].chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
     if cut < text.len() {
         shown.push('…');
     }
