@@ -10,6 +10,7 @@ mod fake_pipedrive;
 mod fake_salesforce;
 mod full_disk;
 mod harness;
+mod hostile;
 mod ingest;
 mod qualification;
 mod sink_delivery;
