@@ -92,6 +92,21 @@ def main():
     write("source_mapped", b'{"id":"evt_1","email":"Ann@Example.com","action":"trial.started",'
           b'"at":"2026-11-23T09:00:00Z","company":"Acme","person":{"title":"CTO"}}')
     write("source_mapped", b'{"id":2,"visitor":"v-7","action":"demo","at":"2026-11-22T09:00:00+02:00"}')
+    # Pipedrive's tests build bodies with json!: the v2 "Create person" and "Update
+    # activity" examples of pipedrive.readme.io/docs/webhooks-v2-migration-guide.
+    meta = ('"meta":{"action":"%s","company_id":"8087566","correlation_id":"c-1","entity_id":"%s",'
+            '"entity":"%s","id":"%s","is_bulk_edit":false,"timestamp":"2026-11-23T09:00:00.000Z",'
+            '"type":"general","user_id":"12415231","version":"2.0","webhook_id":"4710827",'
+            '"webhook_owner_id":"12094821","change_source":"app","attempt":1,"host":"pd-us.pipedrive.com"}')
+    write("source_pipedrive", ('{"data":{"add_time":"2026-11-23T08:00:00Z","custom_fields":{},'
+          '"emails":[{"label":"work","value":"dana@example.com","primary":true}],"first_name":"Dana",'
+          '"id":501,"label":null,"last_name":"Reyes","name":"Dana Reyes","org_id":77,"owner_id":12415231,'
+          '"phones":[{"label":"work","value":"+1 555 0100","primary":true}],'
+          '"update_time":"2026-11-23T08:59:00Z","visible_to":"3"},"previous":null,'
+          + meta % ("create", "501", "person", "e-501") + '}').encode())
+    write("source_pipedrive", ('{"data":{"id":9,"done":true,"type":"call","subject":"Intro",'
+          '"person_id":501,"deal_id":3,"org_id":77,"marked_as_done_time":"2026-11-23T08:30:00Z"},'
+          '"previous":{"done":false},' + meta % ("change", "9", "activity", "e-9") + '}').encode())
     # Bodies as they come compressed; the body target's first byte picks the encoding
     # (0 gzip, 1 deflate, 2 none) and the size of the pieces.
     for data in bodies[:200]:

@@ -245,7 +245,10 @@ pub fn sign(kind: Kind, body: &[u8]) -> (String, Vec<(String, String)>) {
                 vec![header("x-hub-signature", format!("sha1={signature}"))],
             )
         }
-        Kind::Mapped => (url, vec![header("authorization", format!("bearer {SECRET}"))]),
+        Kind::Mapped => (
+            url,
+            vec![header("authorization", format!("bearer {SECRET}"))],
+        ),
         Kind::Segment => {
             let signature = hex::encode(hmac_sha1(SECRET.as_bytes(), &[body]));
             let basic = STANDARD.encode(format!("{SECRET}:"));
@@ -321,8 +324,12 @@ fn check_events(kind: Kind, events: &[Event]) {
             EventBody::Identify { who } => (who.iter().collect(), None),
             EventBody::Merge { into, from } => (std::iter::once(into).chain(from).collect(), None),
             EventBody::Erase { who } => (vec![who], None),
-            EventBody::Outcome(outcome) => (outcome.who.iter().collect(), Some(outcome.occurred_at)),
-            EventBody::Profile(profile) => (profile.who.iter().collect(), Some(profile.occurred_at)),
+            EventBody::Outcome(outcome) => {
+                (outcome.who.iter().collect(), Some(outcome.occurred_at))
+            }
+            EventBody::Profile(profile) => {
+                (profile.who.iter().collect(), Some(profile.occurred_at))
+            }
         };
         if let Some(at) = at {
             assert!(
@@ -341,9 +348,8 @@ fn check_events(kind: Kind, events: &[Event]) {
         }
     }
     // The inbox keeps the events as JSON; the pipeline must read back what was meant.
-    let stored = serde_json::to_vec(events).unwrap_or_else(|error| {
-        panic!("{}: events do not serialize: {error}", kind.name())
-    });
+    let stored = serde_json::to_vec(events)
+        .unwrap_or_else(|error| panic!("{}: events do not serialize: {error}", kind.name()));
     let read: Vec<Event> = serde_json::from_slice(&stored)
         .unwrap_or_else(|error| panic!("{}: stored events do not read: {error}", kind.name()));
     assert_eq!(read, events, "{}: events change through JSON", kind.name());

@@ -415,3 +415,52 @@ async fn strangers_share_one_memory_budget_and_known_senders_pass() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     daemon_still_serves(&daemon.base).await;
 }
+
+#[tokio::test]
+async fn log_lines_quote_what_was_sent_only_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = spawn(dir.path(), "max_body_bytes = 262144");
+    wait_healthy(&daemon.base).await;
+    let client = reqwest::Client::new();
+    // A 60 KB kind name, a 60 KB HubSpot value where a number belongs, a 4 KB path.
+    let body = touch_body("log@example.com", &"k".repeat(60_000), &now_rfc3339());
+    let headers = sign_standard(SITE_SECRET, "log-1", unix_now(), &body);
+    let mut request = client
+        .post(format!("{}/webhooks/site", daemon.base))
+        .body(body);
+    for (key, value) in &headers {
+        request = request.header(key, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 400);
+    let body =
+        serde_json::json!([{"eventId": "x".repeat(60_000), "subscriptionType": "contact.creation",
+        "objectId": 1, "occurredAt": 1}])
+        .to_string();
+    let uri = format!("{}/webhooks/hubspot", daemon.base);
+    let now = chrono::Utc::now().timestamp_millis();
+    let headers = sign_hubspot_v3(HUBSPOT_SECRET, "POST", &uri, &body, now);
+    let mut request = client.post(&uri).body(body);
+    for (key, value) in &headers {
+        request = request.header(key, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 400);
+    let name = "n".repeat(4_000);
+    let answer = client
+        .post(format!("{}/webhooks/{name}", daemon.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).expect("log");
+    let refused = log
+        .lines()
+        .filter(|l| l.contains("Webhook refused"))
+        .count();
+    assert_eq!(refused, 2, "{log}");
+    assert!(log.contains("Webhook for an unknown source"), "{log}");
+    for line in log.lines() {
+        assert!(line.len() < 1024, "a log line of {} bytes", line.len());
+    }
+}

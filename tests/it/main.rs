@@ -11,6 +11,7 @@ mod fake_salesforce;
 mod full_disk;
 mod harness;
 mod hostile;
+mod hygiene;
 mod ingest;
 mod qualification;
 mod sink_delivery;
