@@ -499,7 +499,7 @@ mod tests {
         );
         assert_eq!(Identity::email("ÄNN@X.DE").key(), "email:änn@x.de");
         assert_eq!(
-            Identity::crm("hubspot", "5\01").problem().unwrap(),
+            Identity::crm("hubspot", "5\u{0}1").problem().unwrap(),
             "the id has a control character"
         );
         assert!(Identity::Anonymous("v".repeat(MAX_ID + 1))

@@ -91,7 +91,7 @@ impl Record<'_> {
     fn email(&self) -> Option<Identity> {
         // The record's id names the person too: an unusable address is left out.
         self.text("Email")
-            .and_then(|email| Identity::checked_email(&email).ok())
+            .and_then(|email| Identity::checked_email(email).ok())
     }
 }
 
