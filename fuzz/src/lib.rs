@@ -308,7 +308,15 @@ fn check_refusal(kind: Kind, reason: &str, status: u16) {
         kind.name(),
         reason.len()
     );
-    for debug in ["Some(", "None", "Ok(", "Err("] {
+    for debug in [
+        "Some(",
+        "None",
+        "Ok(",
+        "Err(",
+        "expected struct",
+        "expected enum",
+        "expected tuple",
+    ] {
         assert!(
             !reason.contains(debug),
             "{}: Rust debug text in {reason}",

@@ -38,6 +38,7 @@ fn invitee_identity(uri: &str) -> Option<Identity> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Calendly webhook object")]
 struct Envelope {
     event: String,
     #[serde(default)]
@@ -46,6 +47,7 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an invitee object")]
 struct Invitee {
     uri: String,
     email: String,
@@ -68,6 +70,7 @@ struct Invitee {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a no-show object")]
 struct NoShow {
     uri: String,
     invitee: String,

@@ -23,6 +23,7 @@ pub struct IntercomSource {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an Intercom notification object")]
 struct Notification {
     id: String,
     topic: String,

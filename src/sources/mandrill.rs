@@ -116,6 +116,7 @@ impl Adapter for MandrillSource {
 
 /// One message event, with the fields used here.
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a Mandrill event object")]
 struct MessageEvent {
     event: String,
     #[serde(rename = "_id")]
@@ -129,6 +130,7 @@ struct MessageEvent {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a `msg` object")]
 struct Message {
     /// When the message was sent, which scoring compares opens and clicks with.
     ts: Option<serde_json::Number>,

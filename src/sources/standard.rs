@@ -116,6 +116,7 @@ impl Adapter for StandardSource {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an object with `type` and `data`")]
 struct Envelope {
     #[serde(rename = "type")]
     kind: String,
@@ -123,6 +124,7 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a `data` object")]
 struct Data {
     email: Option<String>,
     anonymous_id: Option<String>,

@@ -43,6 +43,7 @@ fn default_hidden_anonymous_id() -> String {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Typeform webhook object")]
 struct Webhook {
     event_id: String,
     event_type: String,
@@ -51,6 +52,7 @@ struct Webhook {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a `form_response` object")]
 struct FormResponse {
     form_id: String,
     #[serde(default)]
@@ -65,6 +67,7 @@ struct FormResponse {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an answer object")]
 struct Answer {
     #[serde(rename = "type")]
     kind: String,
@@ -74,6 +77,7 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an answer `field` object")]
 struct AnswerField {
     #[serde(default, rename = "ref")]
     reference: Option<String>,

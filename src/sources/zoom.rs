@@ -33,6 +33,7 @@ fn default_tolerance_secs() -> u64 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Zoom event object")]
 struct Envelope {
     event: String,
     #[serde(default)]

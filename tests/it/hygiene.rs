@@ -182,6 +182,12 @@ async fn refusals_quote_what_was_sent_only_in_short() {
         "{detail}"
     );
     assert!(detail.len() < 600, "{} bytes of detail", detail.len());
+    // Serde names what it expected by the type's name unless told the words.
+    let body = r#"{"type": "touch", "data": 5}"#;
+    let (status, detail) = problem(daemon.post_site("quote-2", body).await).await;
+    assert_eq!(status, 400);
+    assert!(detail.contains("expected a `data` object"), "{detail}");
+    assert!(!detail.contains("struct"), "{detail}");
     let name = "n".repeat(4_000);
     let (status, detail) =
         problem(daemon.post(&format!("/webhooks/{name}"), &[], "{}").await).await;

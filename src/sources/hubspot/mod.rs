@@ -206,6 +206,7 @@ impl Adapter for HubspotSource {
 /// One element of HubSpot's webhook array. Ids arrive as JSON numbers.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(expecting = "a HubSpot event object")]
 struct Notification {
     event_id: serde_json::Number,
     #[serde(alias = "eventType")]
