@@ -5,7 +5,7 @@
 //! the `whsec_` secret, serialized `v1,<base64>`; several space-separated signatures
 //! may be sent during key rotation.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
@@ -38,6 +38,26 @@ fn decode_secret(secret: &str) -> Option<Vec<u8>> {
     (!key.is_empty()).then_some(key)
 }
 
+impl StandardSource {
+    /// `webhook-id`, `webhook-timestamp` (within the tolerance) and `webhook-signature`.
+    fn signed_headers<'a>(
+        &self,
+        head: &Head<'a>,
+        now: Millis,
+    ) -> Result<(&'a str, &'a str, &'a str), SourceError> {
+        let id = head.require_header("webhook-id")?;
+        let timestamp = head.require_header("webhook-timestamp")?;
+        let signatures = head.require_header("webhook-signature")?;
+        signature::check_timestamp(
+            timestamp.trim(),
+            TimestampUnit::Seconds,
+            now,
+            self.tolerance_secs,
+        )?;
+        Ok((id, timestamp, signatures))
+    }
+}
+
 impl Adapter for StandardSource {
     fn validate(&self) -> Result<(), (String, String)> {
         if decode_secret(self.secret.expose()).is_none() {
@@ -49,16 +69,14 @@ impl Adapter for StandardSource {
         Ok(())
     }
 
+    /// The signature needs the body, but its headers and a fresh timestamp do not: a
+    /// request without them is refused before the body is read.
+    fn authenticate(&self, head: &Head<'_>, now: Millis) -> Result<Credentials, SourceError> {
+        self.signed_headers(head, now).map(|_| Credentials::InBody)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
-        let id = delivery.require_header("webhook-id")?;
-        let timestamp = delivery.require_header("webhook-timestamp")?;
-        let signatures = delivery.require_header("webhook-signature")?;
-        signature::check_timestamp(
-            timestamp.trim(),
-            TimestampUnit::Seconds,
-            now,
-            self.tolerance_secs,
-        )?;
+        let (id, timestamp, signatures) = self.signed_headers(&delivery.head(), now)?;
         let key = decode_secret(self.secret.expose()).ok_or(SourceError::InvalidSignature)?;
         let expected = signature::hmac(
             Algorithm::Sha256,

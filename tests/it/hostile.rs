@@ -464,3 +464,43 @@ async fn log_lines_quote_what_was_sent_only_in_short() {
         assert!(line.len() < 1024, "a log line of {} bytes", line.len());
     }
 }
+
+/// Credentials and signature headers outside the body are checked before a byte of
+/// it is read: a request that declares a body and never sends it is answered at once,
+/// with the reason, not after the body timeout.
+#[tokio::test]
+async fn what_the_head_lacks_is_refused_before_the_body_is_read() {
+    let daemon = Daemon::start(PIPEDRIVE);
+    let address = daemon.base.trim_start_matches("http://").to_string();
+    let stale = sign_hubspot_v3(
+        HUBSPOT_SECRET,
+        "POST",
+        &format!("{}/webhooks/hubspot", daemon.base),
+        "[]",
+        chrono::Utc::now().timestamp_millis() - 3_600_000,
+    );
+    let unsigned: Vec<(String, String)> = Vec::new();
+    let wrong_basic = vec![("authorization".to_string(), basic("hooks", "wrong"))];
+    for (path, headers) in [
+        ("/webhooks/site", &unsigned),
+        ("/webhooks/hubspot", &stale),
+        ("/webhooks/hubspot", &unsigned),
+        ("/webhooks/pipedrive", &unsigned),
+        ("/webhooks/pipedrive", &wrong_basic),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(head(path, 60_000, headers).as_bytes())
+            .await
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), read_status(&mut stream))
+            .await
+            .expect("an answer");
+        assert_eq!(status, Some(401), "{path} {headers:?}");
+    }
+    let metrics = daemon.metrics().await;
+    assert!(
+        metrics.contains(r#"attentiond_webhooks_total{source="hubspot",status="401"} 2"#),
+        "{metrics}"
+    );
+}

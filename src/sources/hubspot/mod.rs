@@ -9,7 +9,7 @@
 //!
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::kind_table;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
@@ -169,6 +169,23 @@ impl Adapter for HubspotSource {
         self.client_secret.require("client_secret")?;
         kind_table::check("properties", &self.properties)?;
         Ok(())
+    }
+
+    /// A signature header, and for v3 a fresh timestamp, are needed before the body is
+    /// read; the signature itself is checked on the body.
+    fn authenticate(&self, head: &Head<'_>, now: Millis) -> Result<Credentials, SourceError> {
+        if head.header("x-hubspot-signature-v3").is_some() {
+            let timestamp = head.require_header("x-hubspot-request-timestamp")?;
+            signature::check_timestamp(
+                timestamp.trim(),
+                TimestampUnit::Milliseconds,
+                now,
+                self.tolerance_secs,
+            )?;
+        } else if !(self.accept_legacy_signatures && head.header("x-hubspot-signature").is_some()) {
+            return Err(SourceError::MissingHeader("X-HubSpot-Signature-v3"));
+        }
+        Ok(Credentials::InBody)
     }
 
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
