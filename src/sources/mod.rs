@@ -150,3 +150,6 @@ impl SourceConfig {
         self.adapter().refusal(error)
     }
 }
+
+#[cfg(test)]
+mod tests;
