@@ -263,11 +263,13 @@ impl PipedriveSource {
             .map(person)
             .into_iter()
             .collect();
+        // Text such as `NaN` or `inf` parses as a number but is no amount.
         let amount = match data.get("value") {
             Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
             _ => None,
-        };
+        }
+        .filter(|amount| amount.is_finite());
         Ok(kinds
             .into_iter()
             .map(|(kind, occurred_at)| Event {
