@@ -18,6 +18,8 @@ mod fake_pipedrive;
 mod fake_salesforce;
 mod full_disk;
 mod harness;
+mod hostile;
+mod hygiene;
 mod ingest;
 mod learning;
 mod outcomes;
