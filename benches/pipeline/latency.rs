@@ -25,6 +25,8 @@ struct Crm {
     /// Per email: the newest last touch written.
     written: HashMap<String, i64>,
     latencies_ms: Vec<f64>,
+    /// Per object type: calls and records written.
+    by_object: HashMap<String, (u64, u64)>,
 }
 
 pub struct Latency {
@@ -35,6 +37,8 @@ pub struct Latency {
     pub unwritten: usize,
     pub calls_per_100: f64,
     pub resent_share: f64,
+    /// Per object type: calls and records per call.
+    pub by_object: Vec<(String, u64, f64)>,
 }
 
 fn start_crm(state: Arc<Mutex<Crm>>) -> String {
@@ -46,7 +50,7 @@ fn start_crm(state: Arc<Mutex<Crm>>) -> String {
                 let state = state.clone();
                 App::new().route(
                     "/crm/v3/objects/{object}/batch/update",
-                    web::post().to(move |body: web::Json<serde_json::Value>| {
+                    web::post().to(move |object: web::Path<String>, body: web::Json<serde_json::Value>| {
                         let state = state.clone();
                         async move {
                             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
@@ -54,8 +58,16 @@ fn start_crm(state: Arc<Mutex<Crm>>) -> String {
                             let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
                             let mut crm = state.lock().expect("state");
                             crm.calls += 1;
-                            for input in &inputs {
-                                record(&mut crm, input, arrived);
+                            let object = object.into_inner();
+                            let counts = crm.by_object.entry(object.clone()).or_default();
+                            counts.0 += 1;
+                            counts.1 += inputs.len() as u64;
+                            // Company writes carry the account's figures, not a
+                            // contact's touch: counted as calls, not as re-sends.
+                            if object == "contacts" {
+                                for input in &inputs {
+                                    record(&mut crm, input, arrived);
+                                }
                             }
                             HttpResponse::Ok().json(serde_json::json!({
                                 "status": "COMPLETE", "results": inputs,
@@ -211,5 +223,16 @@ pub async fn run(client: &reqwest::Client, rate: f64, seconds: f64) -> Latency {
         unwritten: crm.pending.values().map(VecDeque::len).sum(),
         calls_per_100: crm.calls as f64 * 100.0 / (crm.new_touch_writes.max(1) as f64),
         resent_share: crm.other_writes as f64 / writes.max(1) as f64,
+        by_object: crm
+            .by_object
+            .iter()
+            .map(|(object, (calls, records))| {
+                (
+                    object.clone(),
+                    *calls,
+                    *records as f64 / (*calls).max(1) as f64,
+                )
+            })
+            .collect(),
     }
 }

@@ -114,7 +114,7 @@ fn main() {
             "p99 s",
             "unwritten",
             "calls / 100 changed",
-            "writes re-sent"
+            "contact writes re-sent"
         );
         for rate in [200.0, 2000.0] {
             let result = runtime.block_on(latency::run(&client, rate, seconds));
@@ -128,6 +128,12 @@ fn main() {
                 result.calls_per_100,
                 result.resent_share * 100.0,
             );
+            for (object, calls, per_call) in &result.by_object {
+                println!(
+                    "{:>10} {object}: {calls} calls, {per_call:.1} records a call",
+                    ""
+                );
+            }
         }
         println!("(3) calls / 100 changed: CRM calls made ÷ contact writes that carried a new touch × 100");
     }

@@ -74,13 +74,13 @@ pub(super) fn join_account(
 /// fields if a rep would see a change. An account whose line in its members'
 /// reasons changed is marked for [`take_lines`]. An account looked at without
 /// member changes (the decay refresh) is written only if something a rep sees
-/// changed. Returns how many accounts' lines changed.
+/// changed. Returns the accounts whose lines changed.
 pub(super) fn settle_accounts(
     context: &Context<'_>,
     round: &mut Round<'_>,
     work: AccountWork,
-) -> Result<usize, StoreError> {
-    let mut relined = 0;
+) -> Result<Vec<String>, StoreError> {
+    let mut relined = Vec::new();
     for (key, changes) in work {
         let mut account = round.account(&key)?.unwrap_or_else(|| Account {
             key: key.clone(),
@@ -126,14 +126,55 @@ pub(super) fn settle_accounts(
         }
         if account.member_line != scored.member_line {
             account.member_line = scored.member_line;
+            // A first line waits its interval like any other: the members who are
+            // written anyway carry it at once, and a burst of new accounts does not
+            // rewrite every colleague's CRM record the minute it starts.
+            account.line_pushed_at.get_or_insert(context.now);
             round.mark_relined(&key);
-            relined += 1;
+            relined.push(key.clone());
         }
         if account != before {
             round.put_account(&account)?;
         }
     }
     Ok(relined)
+}
+
+/// Members looked at for a free ride of a changed line, per account and round: a
+/// big account's line moves in steps, so its members are rarely all looked at.
+const RIDE_ALONG_MEMBERS: usize = 200;
+
+/// A changed line costs nothing for the members whose record still waits in an
+/// outbox: their waiting write takes the new line instead of a second call later.
+/// `done` are the contacts this round queued already.
+pub(super) fn ride_along(
+    context: &Context<'_>,
+    round: &mut Round<'_>,
+    account: &str,
+    done: &std::collections::BTreeSet<u64>,
+) -> Result<(), StoreError> {
+    let line = round.account_line(account)?;
+    for id in context
+        .store
+        .account_member_ids(account, None, RIDE_ALONG_MEMBERS)?
+    {
+        if done.contains(&id) {
+            continue;
+        }
+        let mut waiting = false;
+        for sink in context.sinks.keys() {
+            waiting |= round.is_queued(sink, id)?;
+        }
+        if !waiting {
+            continue;
+        }
+        if let Some(mut contact) = round.contact(id)? {
+            if queue(context, round, &mut contact, line.as_deref())? {
+                round.put_contact(&contact)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The line each contact's account puts in their reasons, as last decided; each
@@ -160,8 +201,8 @@ impl MemberLines {
 }
 
 /// Takes changed account lines to the members who did nothing themselves: accounts
-/// whose line was last taken at least `member_line_interval_secs` ago (or never, or
-/// any with `every_account_now`), at most `budget` members per call, resuming where
+/// whose line was last taken, or first decided, at least `member_line_interval_secs`
+/// ago (any with `every_account_now`), at most `budget` members per call, resuming where
 /// the last call stopped. A member is queued only if their CRM record would read
 /// differently. Returns the contacts queued, and when accounts still waiting are
 /// due (now, if the budget ran out).

@@ -5,7 +5,9 @@
 //! Each event is applied here; who it is about is resolved in `identity`, buying
 //! groups are settled in `accounts`, and what a rep would see is queued in `queue`.
 
-use super::accounts::{account_of, join_account, settle_accounts, AccountWork, MemberLines};
+use super::accounts::{
+    account_of, join_account, ride_along, settle_accounts, AccountWork, MemberLines,
+};
 use super::context::Context;
 use super::queue::queue;
 use crate::model::{Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind};
@@ -85,13 +87,19 @@ pub fn apply_deliveries(
         mut applied,
         ..
     } = apply;
-    applied.relined = settle_accounts(context, &mut round, account_work)?;
+    let relined = settle_accounts(context, &mut round, account_work)?;
+    applied.relined = relined.len();
     let mut lines = MemberLines::default();
+    let mut done = std::collections::BTreeSet::new();
     for (mut contact, moved) in dirty {
         let line = lines.of(&round, &contact)?;
         if queue(context, &mut round, &mut contact, line.as_deref())? || moved {
             round.put_contact(&contact)?;
         }
+        done.insert(contact.id);
+    }
+    for account in &relined {
+        ride_along(context, &mut round, account, &done)?;
     }
     round.commit(Some(*last_seq))?;
     Ok(applied)

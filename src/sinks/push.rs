@@ -23,6 +23,27 @@ pub struct PushLoop {
     pub client: reqwest::Client,
 }
 
+/// What of a take, oldest change first, goes now: every full batch, and the partial
+/// batch after them only once its oldest change has waited `flush_interval`. A CRM
+/// limited to a few calls a second gets full batches under load (one call per 100
+/// changed records at HubSpot rather than one per handful), while a lone change
+/// still goes within the interval.
+fn lingered(
+    mut taken: Vec<Pending>,
+    limit: usize,
+    flush_interval: Duration,
+    now: crate::model::Millis,
+) -> Vec<Pending> {
+    let full = taken.len() / limit * limit;
+    let waited_enough = taken.get(full).is_some_and(|oldest_of_the_rest| {
+        now - oldest_of_the_rest.entry.queued_at >= flush_interval.as_millis() as i64
+    });
+    if !waited_enough {
+        taken.truncate(full);
+    }
+    taken
+}
+
 /// `stop` changed while the loop waited.
 struct Stopped;
 
@@ -42,8 +63,7 @@ enum Round {
     /// Nothing was due.
     Empty,
     /// Sent; `more` when the take was full or records go one by one, so that more
-    /// may be due now. Otherwise everything due went, and the next round waits for
-    /// the flush interval to gather a full batch rather than send a few at a time.
+    /// may be due now. Otherwise what is left is a partial batch still gathering.
     Sent { more: bool },
     /// The CRM was unavailable and said when to come back: that wait is over.
     RetryNow,
@@ -76,8 +96,11 @@ impl PushLoop {
             one_by_one: [false, false],
         };
         loop {
+            // Full batches go as soon as they are gathered; a partial one waits until
+            // its oldest change has lingered a flush interval (see `lingered`), so the
+            // loop looks a few times per interval.
             let wait = if pace.failures == 0 {
-                delivery.flush_interval()
+                (delivery.flush_interval() / 4).max(Duration::from_millis(10))
             } else {
                 backoff(pace.failures)
             };
@@ -146,6 +169,19 @@ impl PushLoop {
             return Ok(Round::Empty);
         }
         let full = taken.len() == limit * pace.concurrency;
+        let taken = if pace.one_by_one[slot] {
+            taken
+        } else {
+            lingered(
+                taken,
+                limit,
+                self.config.delivery().flush_interval(),
+                now_millis(),
+            )
+        };
+        if taken.is_empty() {
+            return Ok(Round::Empty);
+        }
         let batches: Vec<&[Pending]> = taken.chunks(limit).collect();
         let outcomes = tokio::select! {
             outcomes = self.send_all(&pace.limiter, records, &batches) => outcomes,

@@ -59,8 +59,9 @@ pub struct Account {
     /// The line its members' reasons carry ("4 people from acme.com engaged this
     /// week"), as last decided.
     pub member_line: Option<String>,
-    /// When the line was last taken to every member: a changed line reaches those
-    /// who did nothing themselves at most once per `member_line_interval_secs`.
+    /// When the line was last taken to every member, or first decided: a changed
+    /// line reaches those who did nothing themselves at most once per
+    /// `member_line_interval_secs`.
     pub line_pushed_at: Option<Millis>,
 }
 

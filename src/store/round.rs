@@ -278,6 +278,11 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
+    /// Whether a write of the contact waits in the sink's outbox.
+    pub fn is_queued(&self, sink: &str, contact: u64) -> Result<bool, StoreError> {
+        Ok(self.outbox.get(outbox_key(sink, contact))?.is_some())
+    }
+
     /// Drops what waits for a sink about a contact.
     pub fn unqueue_contact(&mut self, sink: &str, contact: u64) -> Result<(), StoreError> {
         let key = outbox_key(sink, contact);
