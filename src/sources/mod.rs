@@ -119,7 +119,7 @@ impl SourceConfig {
         let adapter = self.adapter();
         adapter.authenticate(&delivery.head(), now)?;
         adapter.verify(delivery, now)?;
-        let events = plausible::check(adapter.normalize(delivery)?, now)?;
+        let events = plausible::check(adapter.normalize_received(delivery, now)?, now)?;
         Ok(Accepted { events })
     }
 
