@@ -191,6 +191,13 @@ pub trait Adapter {
     fn refusal(&self, _error: &SourceError) -> Option<Reply> {
         None
     }
+
+    /// Web page origins (`https://www.example.com`) whose scripts may send here, for
+    /// platforms whose libraries run in browsers; `*` is any. None by default: browsers
+    /// keep other sites' pages out.
+    fn allowed_origins(&self) -> &[String] {
+        &[]
+    }
     /// Checks that the delivery really comes from the platform, on the exact bytes.
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
     /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.

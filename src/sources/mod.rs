@@ -149,6 +149,14 @@ impl SourceConfig {
     pub fn refusal(&self, error: &SourceError) -> Option<Reply> {
         self.adapter().refusal(error)
     }
+
+    /// Whether a page from `origin` may send to this source from a browser.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.adapter()
+            .allowed_origins()
+            .iter()
+            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod ingest;
 mod learning;
 mod outcomes;
 mod qualification;
+mod senders;
 mod sink_delivery;
 mod sink_hubspot;
 mod sink_marketo;
