@@ -4,6 +4,7 @@
 mod accounts;
 mod backpressure;
 mod cli;
+mod cli_pipe;
 mod console_api;
 mod console_browser;
 mod console_openapi;
