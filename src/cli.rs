@@ -116,6 +116,9 @@ pub enum DeadLetterAction {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve) {
+        end_quietly_when_output_closes();
+    }
     let result = match cli.command {
         Command::Serve => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
@@ -161,6 +164,18 @@ pub fn main() -> ExitCode {
             eprintln!("attentiond: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A one-shot command whose reader went away (`attentiond check-config | head -2`) ends
+/// as other Unix tools do, by SIGPIPE, instead of panicking on the failed print: Rust
+/// ignores SIGPIPE at start-up. The daemon keeps ignoring it, since a closed log pipe
+/// must not stop it.
+fn end_quietly_when_output_closes() {
+    // SAFETY: called once, before any thread is started, with a valid signal and the
+    // default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

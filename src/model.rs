@@ -12,6 +12,21 @@ pub type Millis = i64;
 
 pub const MILLIS_PER_DAY: f64 = 86_400_000.0;
 
+/// Facts a `webinar_attended` touch reports in its properties: sources write them,
+/// scoring weighs them, and the pipeline pairs a leave with its join through them.
+pub mod attendance {
+    /// Minutes attended, when known.
+    pub const MINUTES: &str = "minutes";
+    /// The touch is a join.
+    pub const JOINED: &str = "joined";
+    /// The touch is a leave.
+    pub const LEFT: &str = "left";
+    /// Which occurrence of the webinar (a recurring webinar has several).
+    pub const OCCURRENCE: &str = "occurrence";
+    /// Who, as the platform names the participant.
+    pub const PARTICIPANT: &str = "participant";
+}
+
 macro_rules! touch_kinds {
     ($($variant:ident => $name:literal, $label:literal, $plural:literal;)+) => {
         /// What kind of attention a touch is. The names are the public contract of the

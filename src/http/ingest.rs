@@ -4,6 +4,7 @@
 
 use super::body::BodyError;
 use super::console::activity::Delivered;
+use super::cors;
 use super::{AppState, Problem};
 use crate::clock::now_millis;
 use crate::sources::{excerpt, Delivery, Head, Reply, SourceConfig, SourceError};
@@ -45,9 +46,9 @@ pub async fn webhook_path(
     path: web::Path<(String, String)>,
     request: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, Problem> {
+) -> HttpResponse {
     let (name, _rest) = path.into_inner();
-    ingest(state, name, request, payload).await
+    answer(state, name, request, payload).await
 }
 
 pub async fn webhook(
@@ -55,8 +56,23 @@ pub async fn webhook(
     name: web::Path<String>,
     request: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, Problem> {
-    ingest(state, name.into_inner(), request, payload).await
+) -> HttpResponse {
+    answer(state, name.into_inner(), request, payload).await
+}
+
+/// The answer, readable by the page that sent the delivery when its origin is
+/// allowed: analytics.js reads the status to decide whether to retry.
+async fn answer(
+    state: web::Data<AppState>,
+    name: String,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let response = match ingest(state.clone(), name.clone(), request.clone(), payload).await {
+        Ok(response) => response,
+        Err(problem) => actix_web::ResponseError::error_response(&problem),
+    };
+    cors::expose(&state, &name, &request, response)
 }
 
 async fn ingest(

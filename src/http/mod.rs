@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_lists;
 mod body;
 pub mod console;
+mod cors;
 mod ingest;
 mod openapi;
 mod ops;
@@ -29,6 +30,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/webhooks/{source}/{rest:.*}",
             web::post().to(ingest::webhook_path),
+        )
+        // Browsers ask before a page of another site may send (analytics.js).
+        .route(
+            "/webhooks/{source}",
+            web::method(actix_web::http::Method::OPTIONS).to(cors::preflight),
+        )
+        .route(
+            "/webhooks/{source}/{rest:.*}",
+            web::method(actix_web::http::Method::OPTIONS).to(cors::preflight),
         )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))

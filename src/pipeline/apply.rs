@@ -10,7 +10,9 @@ use super::accounts::{
 };
 use super::context::Context;
 use super::queue::queue;
-use crate::model::{Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind};
+use crate::model::{
+    attendance, Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind,
+};
 use crate::scoring;
 use crate::store::{
     touch_id, Contact, InboxEntry, Opportunity, OutcomeOwner, ProfileField, Round, StoreError,
@@ -174,6 +176,7 @@ impl Apply<'_> {
         let mut contact = self.existing(id)?;
         // A clock ahead of ours must not lift attention above what is real now.
         let occurred_at = touch.occurred_at.min(context.now);
+        let properties = self.paired(id, touch.kind, occurred_at, touch.properties.as_ref())?;
         contact.touch_count += 1;
         if touch.account.is_some() {
             contact.account = touch.account.clone();
@@ -186,7 +189,7 @@ impl Apply<'_> {
             source: source.to_string(),
             weight: 0.0,
             notes: Vec::new(),
-            properties: touch.properties.clone(),
+            properties,
         };
         if scoring::needs_replay(&contact.attention, touch.kind, occurred_at) {
             self.round.put_touch(id, &touch_id, &stored)?;
@@ -197,7 +200,7 @@ impl Apply<'_> {
                 &mut contact.attention,
                 touch.kind,
                 occurred_at,
-                touch.properties.as_ref(),
+                stored.properties.as_ref(),
                 email.as_deref(),
                 context.scoring,
             );
@@ -209,6 +212,35 @@ impl Apply<'_> {
         self.dirty.insert(id);
         self.applied.touches.push(touch.kind);
         Ok(())
+    }
+
+    /// A webinar leave with the minutes since the join it closes, found in the
+    /// contact's touch log; any other touch's properties as they came. A leave whose
+    /// join is unknown stays without minutes and counts as little as a join.
+    fn paired(
+        &self,
+        contact: u64,
+        kind: TouchKind,
+        at: crate::model::Millis,
+        properties: Option<&serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let Some(leave) =
+            properties.filter(|_| scoring::attendance::unpaired_leave(kind, properties))
+        else {
+            return Ok(properties.cloned());
+        };
+        let log = self.round.touch_log(contact)?;
+        let minutes = scoring::attendance::minutes_since_join(
+            leave,
+            at,
+            log.iter()
+                .map(|(_, logged)| (logged.kind, logged.occurred_at, logged.properties.as_ref())),
+        );
+        let mut leave = leave.clone();
+        if let Some(minutes) = minutes {
+            leave[attendance::MINUTES] = minutes.into();
+        }
+        Ok(Some(leave))
     }
 
     /// Recounts a contact from its touch log after a touch arrived out of order, and

@@ -7,6 +7,7 @@
 //! `docs/scoring.md` has the formulas and worked examples.
 
 pub mod account;
+pub mod attendance;
 mod attention;
 pub mod fit;
 pub mod noise;
@@ -288,7 +289,8 @@ pub struct Visible {
 /// How much of its kind's weight a touch earns. Sources report facts (minutes in a
 /// webinar); the weighting of those facts is decided here. A touch reporting
 /// `minutes` counts in proportion to `webinar_full_minutes`, capped at the full weight;
-/// a bare "joined" counts a quarter.
+/// a bare join, or a leave whose join is unknown, counts a quarter
+/// ([`attendance::factor`]).
 pub fn touch_factor(
     kind: TouchKind,
     properties: Option<&serde_json::Value>,
@@ -297,14 +299,7 @@ pub fn touch_factor(
     if kind != TouchKind::WebinarAttended {
         return 1.0;
     }
-    match properties
-        .and_then(|p| p.get("minutes"))
-        .and_then(|m| m.as_f64())
-    {
-        Some(minutes) => (minutes / config.webinar_full_minutes).clamp(0.0, 1.0),
-        None if properties.and_then(|p| p.get("joined")).is_some() => 0.25,
-        None => 1.0,
-    }
+    attendance::factor(properties, config)
 }
 
 /// Bumped when the account score's formula or its stored sums change.

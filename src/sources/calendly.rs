@@ -6,7 +6,8 @@
 //!
 //! `invitee.created` → `meeting_booked`, `invitee.canceled` → `meeting_canceled`
 //! (a reschedule cancels and creates: the cancel is skipped, the new booking counts),
-//! `invitee_no_show.created` → `meeting_no_show`.
+//! `invitee_no_show.created` → `meeting_no_show`, whether its payload is the no-show
+//! resource (`uri`, `invitee`, `created_at`) or the invitee with `no_show` set.
 
 use super::delivery::{Adapter, Delivery, SourceError};
 use super::plausible::email_at;
@@ -69,13 +70,73 @@ struct Invitee {
     cancellation: Option<serde_json::Value>,
 }
 
+/// The no-show resource (`uri`, `invitee`, `created_at`), as Calendly's Invitee No
+/// Show API returns it (developer.calendly.com, "Create Invitee No Show").
 #[derive(Deserialize)]
 #[serde(expecting = "a no-show object")]
-struct NoShow {
+struct NoShowResource {
     uri: String,
     invitee: String,
     #[serde(default)]
     created_at: Option<String>,
+}
+
+/// An invitee whose `no_show` is set (`{uri, created_at}`), the other shape Calendly
+/// has sent for `invitee_no_show.created`.
+#[derive(Deserialize)]
+#[serde(expecting = "an invitee object with `no_show`")]
+struct NoShowInvitee {
+    uri: String,
+    #[serde(default)]
+    email: Option<String>,
+    no_show: NoShowMark,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a no-show object (`uri`, `created_at`)")]
+struct NoShowMark {
+    uri: String,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+/// Who did not show, the no-show's URI and when it was marked, from either shape.
+struct NoShow {
+    who: Vec<Identity>,
+    uri: String,
+    created_at: Option<String>,
+}
+
+fn no_show(payload: serde_json::Value) -> Result<NoShow, SourceError> {
+    let invitee_shape = payload.get("no_show").is_some_and(|mark| mark.is_object());
+    if invitee_shape {
+        let invitee: NoShowInvitee = serde_json::from_value(payload)
+            .map_err(|error| SourceError::malformed(format!("payload: {error}")))?;
+        let mut who = Vec::new();
+        if let Some(email) = invitee.email.as_deref().filter(|e| !e.trim().is_empty()) {
+            who.push(email_at("payload.email", email)?);
+        }
+        who.extend(invitee_identity(&invitee.uri));
+        if who.is_empty() {
+            return Err(SourceError::malformed(
+                "payload: the invitee has neither an email nor an invitee URI",
+            ));
+        }
+        return Ok(NoShow {
+            who,
+            uri: invitee.no_show.uri,
+            created_at: invitee.no_show.created_at,
+        });
+    }
+    let resource: NoShowResource = serde_json::from_value(payload)
+        .map_err(|error| SourceError::malformed(format!("payload: {error}")))?;
+    let who = invitee_identity(&resource.invitee)
+        .ok_or_else(|| SourceError::malformed("payload.invitee is not an invitee URI"))?;
+    Ok(NoShow {
+        who: vec![who],
+        uri: resource.uri,
+        created_at: resource.created_at,
+    })
 }
 
 fn time(value: Option<&str>, field: &str) -> Result<Millis, SourceError> {
@@ -201,15 +262,13 @@ impl Adapter for CalendlySource {
                 Ok(events)
             }
             "invitee_no_show.created" => {
-                let no_show: NoShow = serde_json::from_value(envelope.payload)
-                    .map_err(|error| SourceError::malformed(format!("payload: {error}")))?;
-                let who = invitee_identity(&no_show.invitee).ok_or_else(|| {
-                    SourceError::malformed("payload.invitee is not an invitee URI")
-                })?;
+                let no_show = no_show(envelope.payload)?;
                 Ok(vec![Event {
+                    // The no-show's own URI, whichever shape brought it, so both
+                    // shapes of one no-show count once.
                     provider_id: format!("{}:{}", envelope.event, no_show.uri),
                     body: EventBody::Touch(Touch {
-                        who: vec![who],
+                        who: no_show.who,
                         kind: TouchKind::MeetingNoShow,
                         occurred_at: time(
                             no_show
@@ -353,6 +412,39 @@ mod tests {
         assert_eq!(
             touch.who,
             vec![Identity::crm("calendly", "AAAAAAAAAAAAAAAA")]
+        );
+    }
+
+    // The Invitee payload with `no_show` set, as Morf documents what it receives for
+    // Calendly's "Invitee No Show Created" (docs.morf.health/events/payloads/calendly/
+    // invitee), trimmed of fields we do not read.
+    pub const NO_SHOW_INVITEE: &str = r#"{"created_at":"2026-11-21T10:00:05.000000Z","created_by":"https://api.calendly.com/users/AAAAAAAAAAAAAAAA","event":"invitee_no_show.created","payload":{"cancel_url":"https://calendly.com/cancellations/AAAAAAAAAAAAAAAA","created_at":"2026-11-20T18:29:59.000000Z","email":"test@example.com","event":"https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2","first_name":"John","last_name":"Doe","name":"John Doe","new_invitee":null,"no_show":{"created_at":"2026-11-21T10:00:00.000000Z","uri":"https://api.calendly.com/invitee_no_shows/NS1"},"old_invitee":null,"questions_and_answers":[],"reschedule_url":"https://calendly.com/reschedulings/AAAAAAAAAAAAAAAA","rescheduled":false,"status":"active","timezone":"America/New_York","updated_at":"2026-11-21T10:00:00.000000Z","uri":"https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2/invitees/AAAAAAAAAAAAAAAA"}}"#;
+
+    #[test]
+    fn a_no_show_as_an_invitee_with_no_show_set_is_the_same_no_show() {
+        let events = normalize(NO_SHOW_INVITEE).unwrap();
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(touch.kind, TouchKind::MeetingNoShow);
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::email("test@example.com"),
+                Identity::crm("calendly", "AAAAAAAAAAAAAAAA")
+            ]
+        );
+        assert_eq!(touch.occurred_at, 1_795_255_200_000);
+        let resource = normalize(r#"{"created_at":"2026-11-21T10:00:00.000000Z","event":"invitee_no_show.created","payload":{"uri":"https://api.calendly.com/invitee_no_shows/NS1","invitee":"https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2/invitees/AAAAAAAAAAAAAAAA","created_at":"2026-11-21T10:00:00.000000Z"}}"#).unwrap();
+        assert_eq!(events[0].provider_id, resource[0].provider_id);
+        let unmarked = NO_SHOW_INVITEE.replace(
+            r#""no_show":{"created_at":"2026-11-21T10:00:00.000000Z","uri":"https://api.calendly.com/invitee_no_shows/NS1"}"#,
+            r#""no_show":{"created_at":"2026-11-21T10:00:00.000000Z"}"#,
+        );
+        assert!(
+            matches!(normalize(&unmarked), Err(SourceError::Malformed(r)) if r.contains("uri")),
+            "{:?}",
+            normalize(&unmarked)
         );
     }
 

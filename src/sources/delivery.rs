@@ -191,8 +191,30 @@ pub trait Adapter {
     fn refusal(&self, _error: &SourceError) -> Option<Reply> {
         None
     }
+
+    /// Web page origins (`https://www.example.com`) whose scripts may send here, for
+    /// platforms whose libraries run in browsers; `*` is any. None by default: browsers
+    /// keep other sites' pages out.
+    fn allowed_origins(&self) -> &[String] {
+        &[]
+    }
     /// Checks that the delivery really comes from the platform, on the exact bytes.
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
     /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError>;
+
+    /// Reads an authentic delivery that arrived at `received_at`. Platforms whose
+    /// messages can lack a time of their own, and which call within seconds of what
+    /// happened, date such messages by their arrival; the rest read the delivery alone.
+    fn normalize_received(
+        &self,
+        delivery: &Delivery<'_>,
+        _received_at: Millis,
+    ) -> Result<Vec<Event>, SourceError> {
+        self.normalize(delivery)
+    }
 }
+
+/// The touch property saying that a message carried no time and was dated when it
+/// arrived.
+pub const TIME_FROM_RECEIPT: (&str, &str) = ("time_source", "received");

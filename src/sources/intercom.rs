@@ -7,6 +7,13 @@
 //!
 //! A conversation started or replied to by a user or lead becomes a `chat` touch for
 //! that person, known by email and by `intercom:<contact id>`.
+//!
+//! Intercom delivers in the webhook API version the app was set to, and still delivers
+//! the 1.x shapes: there a new conversation's first message is `conversation_message`
+//! (not `source`), its author carries only a type and an id, and the person's email is
+//! on the conversation's `user` (zulip/zulip `zerver/webhooks/intercom/fixtures/
+//! conversation_user_created.json`). From 2.0 on the first message is `source` and its
+//! author carries the email.
 
 use super::delivery::{Adapter, Delivery, SourceError};
 use super::signature::{self, Algorithm, Encoding};
@@ -60,6 +67,29 @@ fn author_identities(author: &serde_json::Value) -> Vec<Identity> {
     who
 }
 
+/// Whether the conversation's `user` is the part's author: the same id.
+fn same_person(user: &serde_json::Value, author: &serde_json::Value) -> bool {
+    let id = |value: &serde_json::Value| {
+        value
+            .get("id")
+            .and_then(|id| id.as_str())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    };
+    id(user).is_some() && id(user) == id(author)
+}
+
+/// The conversation's `user` judged by the author's type: 1.x calls a lead's
+/// conversation `user` a `lead` while its message's author is a `user`, and only who
+/// wrote decides whether it counts.
+fn with_person_type(user: &serde_json::Value, author: &serde_json::Value) -> serde_json::Value {
+    let mut user = user.clone();
+    if let (Some(object), Some(kind)) = (user.as_object_mut(), author.get("type")) {
+        object.insert("type".into(), kind.clone());
+    }
+    user
+}
+
 impl Adapter for IntercomSource {
     fn validate(&self) -> Result<(), (String, String)> {
         self.client_secret.require("client_secret")
@@ -92,9 +122,11 @@ impl Adapter for IntercomSource {
             .as_ref()
             .and_then(|d| d.get("item"))
             .ok_or_else(|| SourceError::malformed("data.item is missing"))?;
-        // A new conversation's first message is in `source`; a reply is the last part.
+        // A new conversation's first message is in `source` (API 2.x), or in
+        // `conversation_message` (1.x); a reply is the last part.
         let part = if started {
             item.get("source")
+                .or_else(|| item.get("conversation_message"))
         } else {
             item.pointer("/conversation_parts/conversation_parts")
                 .and_then(|parts| parts.as_array())
@@ -103,7 +135,16 @@ impl Adapter for IntercomSource {
         let author = part
             .and_then(|p| p.get("author"))
             .ok_or_else(|| SourceError::malformed("the conversation part has no author"))?;
-        let who = author_identities(author);
+        let mut who = author_identities(author);
+        // API 1.x names the author by id only; the conversation's `user` is that person
+        // with their email.
+        if let Some(user) = item.get("user").filter(|user| same_person(user, author)) {
+            for identity in author_identities(&with_person_type(user, author)) {
+                if !who.contains(&identity) {
+                    who.push(identity);
+                }
+            }
+        }
         if who.is_empty() {
             return Ok(Vec::new());
         }
@@ -226,6 +267,46 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    // Webhook API 1.x, as Intercom delivered it to Zulip (zulip/zulip
+    // `zerver/webhooks/intercom/fixtures/conversation_user_created.json`), with the
+    // lead's email filled in: the first message is `conversation_message`, its author
+    // an id, the email on the conversation's `user`.
+    pub const STARTED_1X: &str = r#"{"type":"notification_event","app_id":"i6wc9ipe","data":{"type":"notification_event_data","item":{"type":"conversation","id":"21321941764","created_at":1553290198,"updated_at":1553290198,"user":{"type":"lead","id":"5c9553cb27e377f24eed49f7","user_id":"75067020-1204-495c-8edc-abb7d88bdd43","name":"Rose Poodle from St. John's","email":"rose@example.com","do_not_track":null},"assignee":{"type":"nobody_admin","id":null},"conversation_message":{"type":"conversation_message","id":"331494375","url":"http://localhost:9991/api/","subject":"","body":"<p>Hello everyone!</p>","author":{"type":"user","id":"5c9553cb27e377f24eed49f7"},"attachments":[]},"conversation_parts":{"type":"conversation_part.list","conversation_parts":[],"total_count":0},"open":true,"state":"open","snoozed_until":null,"read":true,"metadata":{},"tags":{"type":"tag.list","tags":[]},"tags_added":{"type":"tag.list","tags":[]},"links":{"conversation_web":"https://app.intercom.io/a/apps/i6wc9ipe/conversations/21321941764"}}},"links":{},"id":"notif_3ac27816-d27c-45fd-a65a-bbaf021cf780","topic":"conversation.user.created","delivery_status":"pending","delivery_attempts":1,"delivered_at":0,"first_sent_at":1553290198,"created_at":1553290198,"self":null}"#;
+
+    #[test]
+    fn a_conversation_started_in_api_1x_is_a_chat_of_its_user() {
+        let events = normalize(STARTED_1X).unwrap();
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(touch.kind, TouchKind::Chat);
+        assert_eq!(
+            touch.who,
+            vec![
+                Identity::crm("intercom", "5c9553cb27e377f24eed49f7"),
+                Identity::email("rose@example.com"),
+            ]
+        );
+        assert_eq!(touch.occurred_at, 1_553_290_198_000);
+        // The fixture as Zulip has it: the lead left no email, the id still names them.
+        let no_email = STARTED_1X.replace("rose@example.com", "");
+        let events = normalize(&no_email).unwrap();
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(
+            touch.who,
+            vec![Identity::crm("intercom", "5c9553cb27e377f24eed49f7")]
+        );
+        // An admin starting the conversation (hull-connectors' 1.x fixture
+        // `webhook-conversation-admin-single-created.js`) is no person's attention.
+        let by_admin = STARTED_1X.replace(
+            r#""author":{"type":"user","id":"5c9553cb27e377f24eed49f7"}"#,
+            r#""author":{"type":"admin","id":"3330619"}"#,
+        );
+        assert!(normalize(&by_admin).unwrap().is_empty());
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl SourceConfig {
         let adapter = self.adapter();
         adapter.authenticate(&delivery.head(), now)?;
         adapter.verify(delivery, now)?;
-        let events = plausible::check(adapter.normalize(delivery)?, now)?;
+        let events = plausible::check(adapter.normalize_received(delivery, now)?, now)?;
         Ok(Accepted { events })
     }
 
@@ -148,6 +148,14 @@ impl SourceConfig {
 
     pub fn refusal(&self, error: &SourceError) -> Option<Reply> {
         self.adapter().refusal(error)
+    }
+
+    /// Whether a page from `origin` may send to this source from a browser.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.adapter()
+            .allowed_origins()
+            .iter()
+            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
     }
 }
 

@@ -13,7 +13,7 @@
 use super::delivery::{Adapter, Delivery, Reply, SourceError};
 use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use crate::model::{Event, EventBody, Millis, Profile, Touch, TouchKind};
+use crate::model::{attendance, Event, EventBody, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -53,6 +53,11 @@ fn zoom_time(value: Option<&str>) -> Option<Millis> {
     chrono::DateTime::parse_from_rfc3339(value?)
         .ok()
         .map(|t| t.timestamp_millis())
+}
+
+fn mark_attendance(properties: &mut serde_json::Value, occurrence: &str, participant: &str) {
+    properties[attendance::OCCURRENCE] = occurrence.into();
+    properties[attendance::PARTICIPANT] = participant.into();
 }
 
 impl ZoomSource {
@@ -140,14 +145,21 @@ impl Adapter for ZoomSource {
         let mut properties = serde_json::json!({ "webinar": webinar_id, "topic": object.and_then(|o| text(o, "topic")) });
         let occurred_at = match envelope.event.as_str() {
             "webinar.participant_joined" => {
-                properties["joined"] = true.into();
+                properties[attendance::JOINED] = true.into();
+                mark_attendance(&mut properties, webinar, person_id);
                 zoom_time(text(person, "join_time"))
             }
             "webinar.participant_left" => {
+                // Zoom's leave carries `leave_time` only; the pipeline pairs it with
+                // the join it follows. A leave that does say when it joined is paired
+                // here.
+                properties[attendance::LEFT] = true.into();
+                mark_attendance(&mut properties, webinar, person_id);
                 let joined = zoom_time(text(person, "join_time"));
                 let left = zoom_time(text(person, "leave_time"));
                 if let (Some(joined), Some(left)) = (joined, left) {
-                    properties["minutes"] = (((left - joined).max(0) as f64) / 60_000.0).into();
+                    properties[attendance::MINUTES] =
+                        (((left - joined).max(0) as f64) / 60_000.0).into();
                 }
                 left
             }
@@ -332,6 +344,25 @@ mod tests {
             events[0].provider_id,
             normalize(left).unwrap()[0].provider_id
         );
+    }
+
+    // The `webinar.participant_left` example of Zoom's Webinars webhook reference
+    // (developers.zoom.us/docs/api/webinars/events, "webinar.participant_left"), with
+    // current dates: the leave carries `leave_time` and `leave_reason`, no `join_time`.
+    pub const LEFT_AS_DOCUMENTED: &str = r#"{"event":"webinar.participant_left","event_ts":1795708920500,"payload":{"account_id":"AAAAAABBBB","object":{"id":"85936634568","uuid":"czLF6FFFoQOKgAB99DlDb9g==","host_id":"z8yCxjabcdEFGHfp8uQ","topic":"Pricing for teams","type":5,"start_time":"2026-11-26T16:00:00Z","timezone":"America/Los_Angeles","duration":60,"participant":{"user_id":"16778240","user_name":"Jill Chill","id":"iFxeBPYun6SAiWUzBcEkX","participant_uuid":"55555AAAiAAAAAiAiAiiAii","leave_time":"2026-11-26T16:02:00Z","leave_reason":"Jill Chill left the webinar.<br>Reason : left the meeting","email":"jchill@example.com","registrant_id":"abcdefghij0-klmnopq23456","participant_user_id":"iFxeBPYun6SAiWUzBcEkX","customer_key":"349589LkJyeW","phone_number":"8615250064084"}}}}"#;
+
+    #[test]
+    fn a_documented_leave_names_its_participant_and_occurrence_for_pairing() {
+        let events = normalize(LEFT_AS_DOCUMENTED).unwrap();
+        let EventBody::Touch(touch) = &events[0].body else {
+            panic!()
+        };
+        let properties = touch.properties.as_ref().unwrap();
+        assert_eq!(properties["left"], true);
+        assert_eq!(properties["occurrence"], "czLF6FFFoQOKgAB99DlDb9g==");
+        assert_eq!(properties["participant"], "55555AAAiAAAAAiAiAiiAii");
+        assert!(properties.get("minutes").is_none(), "{properties}");
+        assert_eq!(touch.occurred_at, 1_795_708_920_000);
     }
 
     #[test]

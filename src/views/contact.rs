@@ -90,6 +90,11 @@ pub struct TouchView {
     pub weight: f64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the platform reported beside the kind and time (page, campaign, minutes
+    /// attended, `time_source` = `received` when the message carried no time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<serde_json::Value>,
 }
 
 impl ContactView {
@@ -142,6 +147,7 @@ impl ContactView {
                     source: touch.source.clone(),
                     weight: counted.weight,
                     notes: counted.notes,
+                    properties: touch.properties.clone(),
                 }
             })
             .collect();

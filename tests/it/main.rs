@@ -4,6 +4,7 @@
 mod accounts;
 mod backpressure;
 mod cli;
+mod cli_pipe;
 mod console_api;
 mod console_browser;
 mod console_openapi;
@@ -24,6 +25,7 @@ mod ingest;
 mod learning;
 mod outcomes;
 mod qualification;
+mod senders;
 mod sink_delivery;
 mod sink_hubspot;
 mod sink_marketo;

@@ -115,3 +115,43 @@ async fn calendly_bookings_no_shows_and_bad_signatures() {
         2
     );
 }
+
+#[tokio::test]
+async fn both_shapes_of_a_calendly_no_show_are_read_and_count_once() {
+    let daemon = Daemon::start(SOURCE);
+    let invitee = "https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2/invitees/NSINV1";
+    let marked = rfc3339_from_now(-60);
+    // The Invitee with `no_show` set, as Morf documents what it receives for
+    // Calendly's "Invitee No Show Created" (docs.morf.health/events/payloads/calendly/
+    // invitee).
+    let as_invitee = serde_json::json!({"created_at": marked, "created_by": "https://api.calendly.com/users/AAAAAAAAAAAAAAAA",
+        "event": "invitee_no_show.created", "payload": {"cancel_url": "https://calendly.com/cancellations/NSINV1",
+            "created_at": rfc3339_from_now(-86_400), "email": "nora@example.com", "event": "https://api.calendly.com/scheduled_events/GBGBDCAADAEDCRZ2",
+            "first_name": "Nora", "last_name": "Noshow", "name": "Nora Noshow", "new_invitee": null,
+            "no_show": {"created_at": marked, "uri": "https://api.calendly.com/invitee_no_shows/NS1"},
+            "old_invitee": null, "questions_and_answers": [], "reschedule_url": "https://calendly.com/reschedulings/NSINV1",
+            "rescheduled": false, "status": "active", "timezone": "America/New_York", "updated_at": marked, "uri": invitee}})
+    .to_string();
+    // The no-show resource (`uri`, `invitee`, `created_at`) of Calendly's "Create
+    // Invitee No Show" (developer.calendly.com).
+    let as_resource = serde_json::json!({"created_at": marked, "created_by": "https://api.calendly.com/users/AAAAAAAAAAAAAAAA",
+        "event": "invitee_no_show.created", "payload": {"uri": "https://api.calendly.com/invitee_no_shows/NS1",
+            "invitee": invitee, "created_at": marked}})
+    .to_string();
+    for body in [&as_invitee, &as_resource] {
+        let response = daemon
+            .post(
+                "/webhooks/calendly",
+                &calendly_headers("calendly-signing-key", body, unix_now()),
+                body,
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{body}");
+    }
+    daemon.drained().await;
+    let view = daemon
+        .wait_contact("nora@example.com", |v| v["touch_count"] == 1)
+        .await;
+    assert_eq!(view["touches"][0]["kind"], "meeting_no_show");
+    assert_eq!(view["crm_ids"]["calendly"], "NSINV1");
+}

@@ -100,3 +100,31 @@ async fn intercom_conversations_by_people_are_chats() {
         1
     );
 }
+
+/// Webhook API 1.x, as Intercom delivered it to Zulip (zulip/zulip
+/// `zerver/webhooks/intercom/fixtures/conversation_user_created.json`), with the
+/// lead's email filled in and a current time.
+fn started_1x(created_at: i64) -> String {
+    format!(
+        r#"{{"type":"notification_event","app_id":"i6wc9ipe","data":{{"type":"notification_event_data","item":{{"type":"conversation","id":"21321941764","created_at":{created_at},"updated_at":{created_at},"user":{{"type":"lead","id":"5c9553cb27e377f24eed49f7","user_id":"75067020-1204-495c-8edc-abb7d88bdd43","name":"Rose Poodle from St. John's","email":"rose@example.com","do_not_track":null}},"assignee":{{"type":"nobody_admin","id":null}},"conversation_message":{{"type":"conversation_message","id":"331494375","url":"http://localhost:9991/api/","subject":"","body":"<p>Hello everyone!</p>","author":{{"type":"user","id":"5c9553cb27e377f24eed49f7"}},"attachments":[]}},"conversation_parts":{{"type":"conversation_part.list","conversation_parts":[],"total_count":0}},"open":true,"state":"open","snoozed_until":null,"read":true,"metadata":{{}},"tags":{{"type":"tag.list","tags":[]}},"tags_added":{{"type":"tag.list","tags":[]}},"links":{{"conversation_web":"https://app.intercom.io/a/apps/i6wc9ipe/conversations/21321941764"}}}}}},"links":{{}},"id":"notif_3ac27816-d27c-45fd-a65a-bbaf021cf780","topic":"conversation.user.created","delivery_status":"pending","delivery_attempts":1,"delivered_at":0,"first_sent_at":{created_at},"created_at":{created_at},"self":null}}"#
+    )
+}
+
+#[tokio::test]
+async fn an_intercom_api_1x_conversation_is_a_chat_of_its_user() {
+    let daemon = Daemon::start(SOURCE);
+    let body = started_1x(unix_now() - 30);
+    let response = daemon
+        .post(
+            "/webhooks/intercom",
+            &intercom_headers("intercom-client-secret", &body),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let view = daemon
+        .wait_contact("rose@example.com", |v| v["touch_count"] == 1)
+        .await;
+    assert_eq!(view["touches"][0]["kind"], "chat");
+    assert_eq!(view["crm_ids"]["intercom"], "5c9553cb27e377f24eed49f7");
+}

@@ -286,3 +286,27 @@ async fn the_time_zone_setting_reads_system_date_time() {
         (401, "missing header X-Marketo-Key")
     );
 }
+
+#[tokio::test]
+async fn a_template_without_system_date_time_is_dated_when_the_call_arrives() {
+    let daemon = daemon();
+    // A template built without `"occurred_at": {{system.dateTime}}`.
+    let body = rendered("form_submit", 1077, "ned@example.com", "")
+        .replace("  \"occurred_at\": \"\",\n", "");
+    assert!(!body.contains("occurred_at"), "{body}");
+    let before = chrono::Utc::now();
+    let response = send(&daemon, Some(SECRET), &body).await;
+    assert_eq!(response.status(), 200);
+    let view = daemon
+        .wait_contact("marketo:1077", |v| v["touch_count"] == 1)
+        .await;
+    let touch = &view["touches"][0];
+    assert_eq!(touch["kind"], "form_submit");
+    assert_eq!(touch["properties"]["time_source"], "received", "{touch}");
+    let dated =
+        chrono::DateTime::parse_from_rfc3339(touch["occurred_at"].as_str().unwrap()).unwrap();
+    assert!(
+        (dated.timestamp() - before.timestamp()).abs() <= 5,
+        "{touch}"
+    );
+}

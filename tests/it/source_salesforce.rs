@@ -466,3 +466,33 @@ async fn a_marketo_lead_and_a_salesforce_lead_with_one_email_are_one_contact() {
         .unwrap();
     assert_eq!(by_marketo["id"], by_salesforce["id"]);
 }
+
+#[tokio::test]
+async fn a_message_without_a_time_field_is_dated_when_it_arrives() {
+    let daemon = Daemon::start(&source_toml());
+    // The completed call of `call_task`, sent with none of the Task's time fields, as
+    // an outbound message configured without them arrives.
+    let task = notification(
+        "04l5e00000NoTimeAAB",
+        "Task",
+        r#"     <sf:Id>00T5e00000AbCdEEAV</sf:Id>
+     <sf:WhoId>00Q5e00000Lead1EAB</sf:WhoId>
+     <sf:Type>Call</sf:Type>
+     <sf:Subject>Call: pricing questions</sf:Subject>
+     <sf:IsClosed>true</sf:IsClosed>"#,
+    );
+    let before = chrono::Utc::now();
+    assert_acked(send(&daemon, &message(ORG, &[task])).await).await;
+    let view = daemon
+        .wait_contact("salesforce:00Q5e00000Lead1EAB", |v| v["touch_count"] == 1)
+        .await;
+    let touch = &view["touches"][0];
+    assert_eq!(touch["kind"], "call", "{view}");
+    assert_eq!(touch["properties"]["time_source"], "received", "{touch}");
+    let dated =
+        chrono::DateTime::parse_from_rfc3339(touch["occurred_at"].as_str().unwrap()).unwrap();
+    assert!(
+        (dated.timestamp() - before.timestamp()).abs() <= 5,
+        "{touch}"
+    );
+}

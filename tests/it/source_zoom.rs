@@ -137,3 +137,113 @@ async fn zoom_url_validation_registration_and_attendance() {
         2
     );
 }
+
+/// A `webinar.participant_joined` or `webinar.participant_left` in the shape of Zoom's
+/// Webinars webhook reference (developers.zoom.us/docs/api/webinars/events): the join
+/// carries `join_time`, the leave `leave_time` and `leave_reason`, never the other.
+fn attendance(event: &str, email: &str, participant: &str, at: &str) -> String {
+    let (time_field, extra) = if event == "webinar.participant_joined" {
+        ("join_time", serde_json::json!({}))
+    } else {
+        (
+            "leave_time",
+            serde_json::json!({"leave_reason": "left the webinar.<br>Reason : left the meeting"}),
+        )
+    };
+    let mut person = serde_json::json!({"user_id": "16778240", "user_name": "Jill Chill",
+        "id": "iFxeBPYun6SAiWUzBcEkX", "participant_uuid": participant, "email": email,
+        "registrant_id": "abcdefghij0-klmnopq23456", "participant_user_id": "iFxeBPYun6SAiWUzBcEkX",
+        "customer_key": "349589LkJyeW", "phone_number": "8615250064084"});
+    person[time_field] = at.into();
+    for (key, value) in extra.as_object().unwrap() {
+        person[key] = value.clone();
+    }
+    serde_json::json!({"event": event, "event_ts": unix_now() * 1000, "payload": {"account_id": "AAAAAABBBB",
+        "object": {"id": "85936634568", "uuid": "czLF6FFFoQOKgAB99DlDb9g==", "host_id": "z8yCxjabcdEFGHfp8uQ",
+            "topic": "Pricing for teams", "type": 5, "start_time": rfc3339_from_now(-3600),
+            "timezone": "America/Los_Angeles", "duration": 60, "participant": person}}})
+    .to_string()
+}
+
+async fn send_zoom(daemon: &Daemon, body: &str) {
+    let status = daemon
+        .status(
+            "/webhooks/zoom",
+            &zoom_headers("zoom-secret-token", body, unix_now()),
+            body,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+fn leave_of(view: &serde_json::Value) -> serde_json::Value {
+    view["touches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["properties"]["left"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("no leave in {view}"))
+}
+
+#[tokio::test]
+async fn a_zoom_leave_counts_the_minutes_since_its_join_even_across_a_restart() {
+    let daemon = Daemon::start(SOURCE);
+    let joined_at = chrono::Utc::now() - chrono::Duration::seconds(600);
+    let left_at = joined_at + chrono::Duration::seconds(120);
+    let at = |time: chrono::DateTime<chrono::Utc>| {
+        time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let joined = attendance(
+        "webinar.participant_joined",
+        "jill@example.com",
+        "55555AAAiAAAAAiAiAiiAii",
+        &at(joined_at),
+    );
+    send_zoom(&daemon, &joined).await;
+    daemon
+        .wait_contact("jill@example.com", |v| v["touch_count"] == 1)
+        .await;
+    // The join is kept in the store: a restart between join and leave loses nothing.
+    let dir = daemon.stop();
+    let daemon = Daemon::start_in(dir, SOURCE);
+    let left = attendance(
+        "webinar.participant_left",
+        "jill@example.com",
+        "55555AAAiAAAAAiAiAiiAii",
+        &at(left_at),
+    );
+    send_zoom(&daemon, &left).await;
+    let view = daemon
+        .wait_contact("jill@example.com", |v| v["touch_count"] == 2)
+        .await;
+    let leave = leave_of(&view);
+    assert_eq!(leave["properties"]["minutes"], 2.0, "{view}");
+    assert!(
+        leave["notes"]
+            .as_array()
+            .unwrap()
+            .contains(&"attended 2 of 60 minutes".into()),
+        "{leave}"
+    );
+    // 12 × 2/60, where the full weight is 12.
+    let weight = leave["weight"].as_f64().unwrap();
+    assert!(weight > 0.0 && weight <= 0.4 + 1e-9, "{leave}");
+
+    // Someone whose join never arrived: the leave counts what a join counts, a
+    // quarter, not the whole webinar.
+    let orphan = attendance(
+        "webinar.participant_left",
+        "omar@example.com",
+        "66666BBBiBBBBBiBiBiiBii",
+        &rfc3339_from_now(-60),
+    );
+    send_zoom(&daemon, &orphan).await;
+    let view = daemon
+        .wait_contact("omar@example.com", |v| v["touch_count"] == 1)
+        .await;
+    let leave = leave_of(&view);
+    assert!(leave["properties"].get("minutes").is_none(), "{leave}");
+    let weight = leave["weight"].as_f64().unwrap();
+    assert!(weight > 0.0 && weight <= 3.0 + 1e-9, "{leave}");
+}

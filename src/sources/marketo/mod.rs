@@ -13,7 +13,7 @@
 //! engagement (lead id, kind, time, campaign, asset, URL, link), so the same request
 //! sent twice is counted once, whatever the profile tokens say the second time.
 
-use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError, TIME_FROM_RECEIPT};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
@@ -139,6 +139,27 @@ impl Adapter for MarketoSource {
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        self.read(delivery, None)
+    }
+
+    /// Marketo never retries a refused call, and calls within seconds of the trigger:
+    /// a template without `{{system.dateTime}}` is dated when the call arrives rather
+    /// than lost.
+    fn normalize_received(
+        &self,
+        delivery: &Delivery<'_>,
+        received_at: Millis,
+    ) -> Result<Vec<Event>, SourceError> {
+        self.read(delivery, Some(received_at))
+    }
+}
+
+impl MarketoSource {
+    fn read(
+        &self,
+        delivery: &Delivery<'_>,
+        received_at: Option<Millis>,
+    ) -> Result<Vec<Event>, SourceError> {
         let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
             SourceError::malformed(format!(
                 "expected the JSON object of the Marketo webhook template: {error}"
@@ -162,14 +183,22 @@ impl Adapter for MarketoSource {
                 "lead_id `{lead_id}` is not a Marketo lead id"
             )));
         }
-        let occurred_raw = text(&body, "occurred_at")?.ok_or_else(|| {
-            SourceError::malformed("occurred_at is required ({{system.dateTime}})")
-        })?;
-        let occurred_at = parse_time(&occurred_raw, zone).ok_or_else(|| {
-            SourceError::malformed(format!(
-                "occurred_at `{occurred_raw}` is not a time (expected YYYY-MM-DD HH:MM:SS or RFC 3339)"
-            ))
-        })?;
+        let (occurred_at, dated_on_receipt) = match (text(&body, "occurred_at")?, received_at) {
+            (Some(occurred_raw), _) => (
+                parse_time(&occurred_raw, zone).ok_or_else(|| {
+                    SourceError::malformed(format!(
+                        "occurred_at `{occurred_raw}` is not a time (expected YYYY-MM-DD HH:MM:SS or RFC 3339)"
+                    ))
+                })?,
+                false,
+            ),
+            (None, Some(received_at)) => (received_at, true),
+            (None, None) => {
+                return Err(SourceError::malformed(
+                    "occurred_at is required ({{system.dateTime}})",
+                ))
+            }
+        };
 
         let mut who = vec![Identity::crm("marketo", lead_id.clone())];
         // A malformed address stored in Marketo is not worth losing the touch over: the
@@ -183,6 +212,10 @@ impl Adapter for MarketoSource {
             if let Some(value) = text(&body, field)? {
                 context.insert(field.to_string(), Value::String(value));
             }
+        }
+        if dated_on_receipt {
+            let (key, value) = TIME_FROM_RECEIPT;
+            context.insert(key.into(), Value::String(value.into()));
         }
         let mut fields = BTreeMap::new();
         for field in PROFILE_FIELDS {

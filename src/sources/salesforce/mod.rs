@@ -305,6 +305,27 @@ impl Adapter for SalesforceSource {
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        self.read(delivery, None)
+    }
+
+    /// Salesforce retries a refused message for 24 hours and then drops it, and sends
+    /// within seconds of the change: a message without a time field is dated when it
+    /// arrives rather than lost.
+    fn normalize_received(
+        &self,
+        delivery: &Delivery<'_>,
+        received_at: Millis,
+    ) -> Result<Vec<Event>, SourceError> {
+        self.read(delivery, Some(received_at))
+    }
+}
+
+impl SalesforceSource {
+    fn read(
+        &self,
+        delivery: &Delivery<'_>,
+        received_at: Option<Millis>,
+    ) -> Result<Vec<Event>, SourceError> {
         let message = parse(delivery.body)?;
         let mut events = Vec::new();
         for (index, notification) in message.notifications.iter().enumerate() {
@@ -319,7 +340,7 @@ impl Adapter for SalesforceSource {
             let object = notification.object.as_ref().ok_or_else(|| {
                 SourceError::malformed(format!("Notification {id}: missing sObject"))
             })?;
-            if let Some(body) = self.event_body(id, object)? {
+            if let Some(body) = self.event_body(id, object, received_at)? {
                 events.push(Event {
                     provider_id: id.to_string(),
                     body,

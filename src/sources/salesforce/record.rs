@@ -5,7 +5,8 @@
 use super::message::SObject;
 use super::{id18, SalesforceSource};
 use crate::model::{EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch};
-use crate::sources::delivery::SourceError;
+use crate::sources::delivery::{SourceError, TIME_FROM_RECEIPT};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 /// Fields read for a record's time, in order of preference.
@@ -22,6 +23,10 @@ const TASK_TIME: &[&str] = &[
 struct Record<'a> {
     notification: &'a str,
     object: &'a SObject,
+    /// When the message arrived, for a record that carries no time of its own.
+    received_at: Option<Millis>,
+    /// Whether a time was taken from `received_at`.
+    dated_on_receipt: Cell<bool>,
 }
 
 impl Record<'_> {
@@ -76,17 +81,29 @@ impl Record<'_> {
         }
     }
 
-    /// The first of `fields` present; the message must carry one of them.
+    /// The first of `fields` present, else the time the message arrived.
     fn time(&self, fields: &[&str]) -> Result<Millis, SourceError> {
         for field in fields {
             if let Some(at) = self.time_of(field)? {
                 return Ok(at);
             }
         }
+        if let Some(at) = self.received_at {
+            self.dated_on_receipt.set(true);
+            return Ok(at);
+        }
         Err(self.malformed(format!(
             "no time: add one of {} to the outbound message's fields",
             fields.join(", ")
         )))
+    }
+
+    /// Says on a touch that it was dated when the message arrived.
+    fn note_receipt(&self, properties: &mut serde_json::Map<String, serde_json::Value>) {
+        if self.dated_on_receipt.get() {
+            let (key, value) = TIME_FROM_RECEIPT;
+            properties.insert(key.into(), value.into());
+        }
     }
 
     fn email(&self) -> Option<Identity> {
@@ -112,10 +129,13 @@ impl SalesforceSource {
         &self,
         notification: &str,
         object: &SObject,
+        received_at: Option<Millis>,
     ) -> Result<Option<EventBody>, SourceError> {
         let record = &Record {
             notification,
             object,
+            received_at,
+            dated_on_receipt: Cell::new(false),
         };
         let id = record
             .id("Id")?
@@ -196,10 +216,12 @@ impl SalesforceSource {
                 properties.insert(key.into(), value.into());
             }
         }
+        let occurred_at = record.time(TASK_TIME)?;
+        record.note_receipt(&mut properties);
         Ok(Some(EventBody::Touch(Touch {
             who: vec![who],
             kind,
-            occurred_at: record.time(TASK_TIME)?,
+            occurred_at,
             account: record.account("AccountId")?,
             properties: Some(serde_json::Value::Object(properties)),
         })))
@@ -224,10 +246,12 @@ impl SalesforceSource {
         if let Some(campaign) = record.id("CampaignId")? {
             properties.insert("campaign".into(), format!("salesforce:{campaign}").into());
         }
+        let occurred_at = record.time(RECORD_TIME)?;
+        record.note_receipt(&mut properties);
         Ok(Some(EventBody::Touch(Touch {
             who,
             kind,
-            occurred_at: record.time(RECORD_TIME)?,
+            occurred_at,
             account: None,
             properties: Some(serde_json::Value::Object(properties)),
         })))

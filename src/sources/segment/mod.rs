@@ -55,6 +55,22 @@ pub struct SegmentSource {
     /// gives the touch kind; otherwise a page or screen is a `page_view`.
     #[serde(default = "default_pages")]
     pub pages: Vec<PageRule>,
+    /// Origins of the web pages whose analytics.js may send to the Tracking API
+    /// (`https://www.example.com`, scheme and host and port only), or `"*"` for any.
+    /// Empty: browsers refuse to send from other sites' pages.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+/// Whether `origin` is what a browser sends in `Origin`: a scheme, a host and maybe a
+/// port, nothing after.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', '@', ' '])
 }
 
 /// `{ path = "/pricing", kind = "pricing_view" }`: `/pricing` matches that page and
@@ -170,6 +186,17 @@ impl Adapter for SegmentSource {
         {
             return Err((format!("write_keys[{index}]"), "must not be empty".into()));
         }
+        if let Some((index, origin)) = self
+            .allowed_origins
+            .iter()
+            .enumerate()
+            .find(|(_, origin)| *origin != "*" && !is_origin(origin))
+        {
+            return Err((
+                format!("allowed_origins[{index}]"),
+                format!("`{origin}` is not an origin: expected scheme://host[:port] with no path, such as https://www.example.com, or \"*\""),
+            ));
+        }
         kind_table::check("events", &self.events)?;
         for (index, rule) in self.pages.iter().enumerate() {
             if !(rule.path.starts_with('/') || rule.path.starts_with('*')) {
@@ -232,6 +259,10 @@ impl Adapter for SegmentSource {
             Endpoint::Single(call) => self.tracking(Some(call), delivery.body),
             Endpoint::Unknown(tail) => Err(unknown_endpoint(&tail)),
         }
+    }
+
+    fn allowed_origins(&self) -> &[String] {
+        &self.allowed_origins
     }
 
     /// What Segment's API answers (analytics.js issue #625 shows the body).

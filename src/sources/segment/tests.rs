@@ -27,6 +27,7 @@ fn source() -> SegmentSource {
                 kind: "content_download".into(),
             },
         ],
+        allowed_origins: vec![],
     }
 }
 
@@ -70,6 +71,34 @@ fn paths_pick_the_way_in() {
     assert_eq!(
         endpoint("http://h/webhooks/seg/v2/track"),
         Endpoint::Unknown("v2/track".into())
+    );
+    // analytics.js posts each call to the first letter of its type, and batches to
+    // `/b`; the Swift and Kotlin libraries batch to `<apiHost>/b`.
+    for (path, call) in [
+        ("v1/t", "track"),
+        ("v1/p", "page"),
+        ("v1/i", "identify"),
+        ("v1/g", "group"),
+        ("v1/a", "alias"),
+        ("v1/s", "screen"),
+        ("t", "track"),
+    ] {
+        assert_eq!(
+            endpoint(&format!("http://h/webhooks/seg/{path}")),
+            Endpoint::Single(call),
+            "{path}"
+        );
+    }
+    for path in ["v1/b", "b", "batch"] {
+        assert_eq!(
+            endpoint(&format!("http://h/webhooks/seg/{path}")),
+            Endpoint::Batch,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        endpoint("http://h/webhooks/seg/v1/x"),
+        Endpoint::Unknown("v1/x".into())
     );
 }
 
@@ -506,6 +535,27 @@ fn validation_names_the_key() {
         write_keys: vec![],
         events: BTreeMap::new(),
         pages: default_pages(),
+        allowed_origins: vec![],
     };
     assert_eq!(bare.validate().unwrap_err().0, "secret");
+    let mut origins = source();
+    origins.allowed_origins = vec![
+        "https://www.example.com".into(),
+        "http://localhost:8080".into(),
+        "*".into(),
+    ];
+    assert_eq!(origins.validate(), Ok(()));
+    for wrong in [
+        "https://www.example.com/",
+        "www.example.com",
+        "ftp://example.com",
+        "https://",
+    ] {
+        origins.allowed_origins = vec!["*".into(), wrong.into()];
+        assert_eq!(
+            origins.validate().unwrap_err().0,
+            "allowed_origins[1]",
+            "{wrong}"
+        );
+    }
 }

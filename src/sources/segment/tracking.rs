@@ -27,7 +27,21 @@ pub(super) enum Endpoint {
     Unknown(String),
 }
 
-const CALLS: &[&str] = &["track", "identify", "page", "screen", "group", "alias"];
+/// Each call by its name and by the one letter analytics.js (analytics-next
+/// `plugins/segmentio/index.ts`: `ctx.event.type.charAt(0)`) posts it to.
+const CALLS: &[(&str, &str)] = &[
+    ("track", "t"),
+    ("identify", "i"),
+    ("page", "p"),
+    ("screen", "s"),
+    ("group", "g"),
+    ("alias", "a"),
+];
+
+/// A batch: `/v1/batch` and `/v1/import` (HTTP API, server libraries), `/b` (the
+/// batching analytics.js and the Swift and Kotlin libraries, which post to
+/// `<apiHost>/b` with `apiHost` defaulting to `api.segment.io/v1`).
+const BATCH: &[&str] = &["batch", "import", "b"];
 
 pub(super) fn endpoint(url: &str) -> Endpoint {
     let path = url_path(url);
@@ -39,22 +53,26 @@ pub(super) fn endpoint(url: &str) -> Endpoint {
         None => "",
     };
     let tail = tail.trim_matches('/');
-    match tail {
-        "" => Endpoint::Destination,
-        "v1/batch" | "v1/import" => Endpoint::Batch,
-        _ => match tail
-            .strip_prefix("v1/")
-            .and_then(|call| CALLS.iter().find(|known| **known == call))
-        {
-            Some(call) => Endpoint::Single(call),
-            None => Endpoint::Unknown(tail.to_string()),
-        },
+    if tail.is_empty() {
+        return Endpoint::Destination;
+    }
+    // A library's `apiHost` may name the source with or without Segment's `/v1`.
+    let call = tail.strip_prefix("v1/").unwrap_or(tail);
+    if BATCH.contains(&call) {
+        return Endpoint::Batch;
+    }
+    match CALLS
+        .iter()
+        .find(|(name, letter)| *name == call || *letter == call)
+    {
+        Some((name, _)) => Endpoint::Single(name),
+        None => Endpoint::Unknown(tail.to_string()),
     }
 }
 
 pub(super) fn unknown_endpoint(tail: &str) -> SourceError {
     SourceError::malformed(format!(
-        "no Segment endpoint /{tail}: expected /v1/batch, /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group or /v1/alias"
+        "no Segment endpoint /{tail}: expected /v1/batch (or /v1/b, /b), /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group or /v1/alias (or their first letters)"
     ))
 }
 
