@@ -1,6 +1,7 @@
 //! Where a setting came from, so that an error points at it: the line of the file
 //! that sets it, or the `ATTENTIOND__…` environment variable; and serde's words for
-//! types put the way an operator would say them.
+//! types put the way an operator would say them; which settings still hold the
+//! example's secrets.
 
 /// The environment variables that override settings start with this.
 const ENV_PREFIX: &str = "ATTENTIOND__";
@@ -168,6 +169,62 @@ fn replace_word(text: &str, word: &str, by: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Secrets of the committed example: a configuration that still holds one is warned
+/// about, since everybody who read the example knows it.
+const EXAMPLE_SECRETS: &[&str] = &[
+    "change-me-admin-token",
+    "change-me-viewer-token",
+    "replace-with-your-app-client-secret",
+    "replace-with-your-private-app-token",
+    "whsec_zxLq/ZKF7bUfdeadd9sCbpq2IMLI3P9wE4yEV2g/Wz8=",
+];
+
+/// The key an error is about. serde says `?` for a map key it could not read and
+/// names an unknown field only in the message; both are put back in the path, so
+/// that `scoring.weights.?` reads `scoring.weights.meetings_booked`.
+pub fn full_key(path: &str, message: &str) -> String {
+    let path = if path == "." { "" } else { path };
+    let quoted = |after: &str| {
+        message
+            .split_once(after)
+            .and_then(|(_, rest)| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(unknown) = quoted("unknown variant `") {
+        if let Some(parent) = path.strip_suffix('?') {
+            return format!("{parent}{unknown}");
+        }
+    }
+    if let Some(field) = quoted("unknown field `") {
+        return if path.is_empty() {
+            field
+        } else {
+            format!("{path}.{field}")
+        };
+    }
+    path.to_string()
+}
+
+/// Every key, anywhere in the tree, whose value is a secret of the committed example.
+pub fn find_example_secrets(tree: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+    match tree {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                find_example_secrets(value, &format!("{at}{key}."), found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                find_example_secrets(item, at, found);
+            }
+        }
+        serde_json::Value::String(text) if EXAMPLE_SECRETS.contains(&text.as_str()) => {
+            found.push(at.trim_end_matches('.').to_string());
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -34,16 +34,6 @@ const SECRET_KEYS: &[&str] = &[
     "secret_token",
 ];
 
-/// Secrets of the committed example: a configuration that still holds one is warned
-/// about, since everybody who read the example knows it.
-const EXAMPLE_SECRETS: &[&str] = &[
-    "change-me-admin-token",
-    "change-me-viewer-token",
-    "replace-with-your-app-client-secret",
-    "replace-with-your-private-app-token",
-    "whsec_zxLq/ZKF7bUfdeadd9sCbpq2IMLI3P9wE4yEV2g/Wz8=",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: no such file (name another with --config or ATTENTIOND_CONFIG)")]
@@ -297,12 +287,12 @@ impl Config {
     /// Parses an already-merged settings tree; errors name the key path.
     pub fn from_value(tree: serde_json::Value) -> Result<Config, ConfigError> {
         let mut example_secrets = Vec::new();
-        find_example_secrets(&tree, "", &mut example_secrets);
+        locate::find_example_secrets(&tree, "", &mut example_secrets);
         let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|error| {
             let path = error.path().to_string();
             let message = error.into_inner().to_string();
             ConfigError::invalid(
-                full_key(&path, &message),
+                locate::full_key(&path, &message),
                 locate::plain_words(&message, SECRET_KEYS),
             )
         })?;
@@ -445,52 +435,6 @@ impl Config {
             ));
         }
         warnings
-    }
-}
-
-/// The key an error is about. serde says `?` for a map key it could not read and
-/// names an unknown field only in the message; both are put back in the path, so
-/// that `scoring.weights.?` reads `scoring.weights.meetings_booked`.
-fn full_key(path: &str, message: &str) -> String {
-    let path = if path == "." { "" } else { path };
-    let quoted = |after: &str| {
-        message
-            .split_once(after)
-            .and_then(|(_, rest)| rest.split('`').next())
-            .map(str::to_string)
-    };
-    if let Some(unknown) = quoted("unknown variant `") {
-        if let Some(parent) = path.strip_suffix('?') {
-            return format!("{parent}{unknown}");
-        }
-    }
-    if let Some(field) = quoted("unknown field `") {
-        return if path.is_empty() {
-            field
-        } else {
-            format!("{path}.{field}")
-        };
-    }
-    path.to_string()
-}
-
-/// Every key, anywhere in the tree, whose value is a secret of the committed example.
-fn find_example_secrets(tree: &serde_json::Value, at: &str, found: &mut Vec<String>) {
-    match tree {
-        serde_json::Value::Object(map) => {
-            for (key, value) in map {
-                find_example_secrets(value, &format!("{at}{key}."), found);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                find_example_secrets(item, at, found);
-            }
-        }
-        serde_json::Value::String(text) if EXAMPLE_SECRETS.contains(&text.as_str()) => {
-            found.push(at.trim_end_matches('.').to_string());
-        }
-        _ => {}
     }
 }
 
