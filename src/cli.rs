@@ -1,24 +1,38 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
-//! `dead-letters list|retry`, `setup-crm <sink>`, `import <file>`, `learn`, `report`,
-//! `simulate`; the newer ones each in a file of their own under `cli/`.
+//! `dead-letters list|retry|delete`, `setup-crm <sink>`, `import <file>`, `learn`,
+//! `report`, `simulate`; the newer ones each in a file of their own under `cli/`.
 
+mod dead_letters;
 mod import;
 mod learn;
 
+pub use dead_letters::DeadLetterAction;
+
 use crate::clock::now_millis;
-use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use crate::model::ContactKey;
 use crate::store::{Store, StoreError};
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
+use reqwest::Method;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// What every `--help` ends with: the settings that come from the environment.
+const ENVIRONMENT_HELP: &str = "\
+Environment:
+  ATTENTIOND_CONFIG                 the configuration file, instead of --config
+  ATTENTIOND__<SECTION>__<KEY>      overrides a key of the file, e.g.
+                                    ATTENTIOND__SERVER__LISTEN=0.0.0.0:8080 or
+                                    ATTENTIOND__SOURCES__SITE__SECRET_FILE=/run/credentials/site_secret
+  ATTENTIOND_LOG                    log filter, e.g. info or attentiond=debug";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "attentiond",
     version,
-    about = "Turns marketing and CRM webhooks into a living attention score and writes it back to the CRM."
+    about = "Turns marketing and CRM webhooks into a living attention score and writes it back to the CRM.",
+    after_help = ENVIRONMENT_HELP
 )]
 pub struct Cli {
     /// Configuration file (TOML).
@@ -34,11 +48,17 @@ pub enum Command {
     Serve,
     /// Validate the configuration and say what it sets up; exit 1 on any error.
     CheckConfig,
-    /// Print one contact as JSON (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`).
-    Contact { key: String },
+    /// Print one contact as JSON, exactly as `GET /api/v1/contacts/<key>` answers.
+    Contact {
+        /// An email, `hubspot:<id>` (any CRM's `<system>:<id>`), `anon:<id>` or `c_<n>`.
+        key: String,
+    },
     /// Print the whole calculation behind a contact's fields: each touch, its weight
     /// and decay, caps, fit rules, the stage rule that fired.
-    Explain { key: String },
+    Explain {
+        /// An email, `hubspot:<id>` (any CRM's `<system>:<id>`), `anon:<id>` or `c_<n>`.
+        key: String,
+    },
     /// Recompute every contact and account from the touch log under the current
     /// `[scoring]` and queue changed fields for the CRMs (the daemon must be stopped;
     /// it also does this by itself at start when `[scoring]` changed).
@@ -52,6 +72,7 @@ pub enum Command {
     /// identify, outcome), each with an `id`; importing twice counts once. The daemon
     /// must be stopped.
     Import {
+        /// The JSON lines file to read.
         file: PathBuf,
         /// The source name the lines are deduplicated under (a `standard` source's
         /// name, to dedupe against what its webhook already brought).
@@ -85,10 +106,13 @@ pub enum Command {
         /// Where to write the lines.
         #[arg(long)]
         out: PathBuf,
+        /// Companies in the market.
         #[arg(long, default_value_t = 300)]
         accounts: usize,
+        /// Days of history, ending now.
         #[arg(long, default_value_t = 365)]
         days: i64,
+        /// Seed of the random choices: the same seed writes the same market.
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
@@ -102,18 +126,6 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum DeadLetterAction {
-    /// Print the dead letters as JSON, with the CRM's own error for each.
-    List,
-    /// Retry one dead letter by id, or all of them with `--all`.
-    Retry {
-        id: Option<String>,
-        #[arg(long, conflicts_with = "id")]
-        all: bool,
-    },
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve) {
@@ -123,7 +135,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::Contact { ref key } => contact(&cli.config, key),
-        Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
+        Command::DeadLetters { ref action } => dead_letters::run(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
         Command::Learn {
@@ -180,7 +192,11 @@ fn end_quietly_when_output_closes() {
 }
 
 fn load(path: &Path) -> anyhow::Result<Config> {
-    Config::load(path).with_context(|| format!("invalid configuration {}", path.display()))
+    Config::load(path).map_err(|error| match error {
+        // It names the path already.
+        ConfigError::NotFound { .. } => anyhow!(error),
+        other => anyhow!(other).context(format!("invalid configuration {}", path.display())),
+    })
 }
 
 fn init_logging(format: &str) {
@@ -239,6 +255,10 @@ async fn shutdown_signal() {
 fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::load(path) {
         Ok(config) => config,
+        Err(error @ ConfigError::NotFound { .. }) => {
+            eprintln!("{error}");
+            return Ok(ExitCode::FAILURE);
+        }
         Err(error) => {
             eprintln!("{}: {error}", path.display());
             return Ok(ExitCode::FAILURE);
@@ -267,23 +287,26 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
             config.store.path.display()
         ));
     }
+    // The same bytes as the admin API's answer, so that scripts can use either.
     let view = match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
         Ok(store) => {
             let parsed = ContactKey::parse(key)
                 .ok_or_else(|| anyhow!("`{key}` is not an email, `system:id` or contact id"))?;
             let scoring = crate::learn::active_scoring(&store, &config.scoring)?;
-            crate::views::contact_view(&store, &parsed, now_millis(), &scoring)?
-                .map(serde_json::to_value)
-                .transpose()?
+            let view = crate::views::contact_view(&store, &parsed, now_millis(), &scoring)?
+                .map(|view| serde_json::to_string(&view))
+                .transpose()?;
+            if view.is_some() {
+                warn_of_another_version(&store, &scoring)?;
+            }
+            view
         }
-        Err(StoreError::Locked(_)) => ask_daemon(&config, false, &["contacts", key])?
-            .map(|body| serde_json::from_str(&body))
-            .transpose()?,
+        Err(StoreError::Locked(_)) => ask_daemon(&config, Method::GET, &["contacts", key])?,
         Err(error) => return Err(error.into()),
     };
     match view {
         Some(view) => {
-            println!("{}", serde_json::to_string_pretty(&view)?);
+            println!("{view}");
             Ok(ExitCode::SUCCESS)
         }
         None => {
@@ -293,9 +316,27 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Asks the running daemon's admin API: `GET` or `POST` `/api/v1/<path…>`. The body of
-/// a 2xx answer, `None` for a 404.
-fn ask_daemon(config: &Config, post: bool, path: &[&str]) -> anyhow::Result<Option<String>> {
+/// The stage, its history and what the CRMs were sent were decided when the store
+/// was last scored; under a configuration whose scoring differs, say so, since the
+/// score and reasons shown beside them are recounted under this one.
+fn warn_of_another_version(
+    store: &Store,
+    scoring: &crate::scoring::ScoringConfig,
+) -> anyhow::Result<()> {
+    let current = crate::scoring::version(scoring);
+    if let Some(stored) = store.scoring_version()? {
+        if stored != current {
+            eprintln!(
+                "note: the store was scored under scoring version {stored}, and this configuration's is {current}: the qualification stage and what the CRMs were sent are from version {stored} until `attentiond rescore` or the daemon runs with this configuration; score and reasons are shown as this configuration counts them"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Asks the running daemon's admin API: `method` `/api/v1/<path…>`. The body of a 2xx
+/// answer, `None` for a 404.
+fn ask_daemon(config: &Config, method: Method, path: &[&str]) -> anyhow::Result<Option<String>> {
     let token = config.server.admin_token.as_ref().ok_or_else(|| {
         anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
     })?;
@@ -308,12 +349,8 @@ fn ask_daemon(config: &Config, post: bool, path: &[&str]) -> anyhow::Result<Opti
         .build()?;
     runtime.block_on(async {
         let client = reqwest::Client::new();
-        let request = if post {
-            client.post(url)
-        } else {
-            client.get(url)
-        };
-        let response = request
+        let response = client
+            .request(method, url)
             .bearer_auth(token.expose())
             .send()
             .await
@@ -373,74 +410,6 @@ fn setup_crm(path: &Path, name: &str, dry_run: bool) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Works on the store directly; while the daemon holds it, through the admin API.
-fn dead_letters(path: &Path, action: &DeadLetterAction) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    if let DeadLetterAction::Retry {
-        id: None,
-        all: false,
-    } = action
-    {
-        return Err(anyhow!("say which dead letter to retry, or --all"));
-    }
-    match Store::open_with_cache(&config.store.path, config.store.cache_mb) {
-        Ok(store) => match action {
-            DeadLetterAction::List => {
-                let letters = crate::views::dead_letters_json(&store)?;
-                println!("{}", serde_json::to_string_pretty(&letters)?);
-                Ok(ExitCode::SUCCESS)
-            }
-            DeadLetterAction::Retry { id: Some(id), .. } => {
-                let id: u64 = id
-                    .parse()
-                    .map_err(|_| anyhow!("`{id}` is not a dead letter id"))?;
-                if store.retry_dead_letter(id, now_millis())? {
-                    store.flush()?;
-                    println!("dead letter {id} queued again");
-                    Ok(ExitCode::SUCCESS)
-                } else {
-                    eprintln!("no dead letter {id}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-            DeadLetterAction::Retry { .. } => {
-                let mut count = 0;
-                for letter in store.dead_letters()? {
-                    if store.retry_dead_letter(letter.id, now_millis())? {
-                        count += 1;
-                    }
-                }
-                store.flush()?;
-                println!("{count} dead letters queued again");
-                Ok(ExitCode::SUCCESS)
-            }
-        },
-        Err(StoreError::Locked(_)) => dead_letters_via_daemon(&config, action),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn dead_letters_via_daemon(config: &Config, action: &DeadLetterAction) -> anyhow::Result<ExitCode> {
-    let answer = match action {
-        DeadLetterAction::List => ask_daemon(config, false, &["dead-letters"])?,
-        DeadLetterAction::Retry { id: Some(id), .. } => {
-            ask_daemon(config, true, &["dead-letters", id, "retry"])?
-        }
-        DeadLetterAction::Retry { .. } => ask_daemon(config, true, &["dead-letters", "retry"])?,
-    };
-    match answer {
-        Some(body) => {
-            let body: serde_json::Value = serde_json::from_str(&body)?;
-            println!("{}", serde_json::to_string_pretty(&body)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        None => {
-            eprintln!("no such dead letter");
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
 /// Reads the store directly; if the daemon holds it, asks the daemon's admin API.
 fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
     let config = load(path)?;
@@ -456,7 +425,9 @@ fn explain(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
             )?),
             None => None,
         },
-        Err(StoreError::Locked(_)) => ask_daemon(&config, false, &["contacts", key, "explain"])?,
+        Err(StoreError::Locked(_)) => {
+            ask_daemon(&config, Method::GET, &["contacts", key, "explain"])?
+        }
         Err(error) => return Err(error.into()),
     };
     match text {

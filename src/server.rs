@@ -94,9 +94,13 @@ pub async fn run(
         pipeline: pipeline_health.clone(),
         intake: http::Intake::new(&config.server),
     };
-    let address = listener.local_addr().ok();
+    let address = listener
+        .local_addr()
+        .map(|address| address.to_string())
+        .unwrap_or_default();
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(http::bare_errors())
             .app_data(web::Data::new(state.clone()))
             .configure(http::routes)
     })
@@ -108,7 +112,7 @@ pub async fn run(
     .context("cannot listen")?
     .run();
     let handle = server.handle();
-    tracing::info!(message = "attentiond is serving.", address = ?address, sources = config.sources.len(), sinks = config.sinks.len());
+    tracing::info!(message = "attentiond is serving.", %address, sources = config.sources.len(), sinks = config.sinks.len());
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog(pipeline_health);
 

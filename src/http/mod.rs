@@ -13,36 +13,35 @@ mod problem;
 mod state;
 
 pub use body::{BodyError, Inflow, Intake};
-pub use problem::Problem;
+pub use problem::{bare_errors, Problem};
 pub use state::AppState;
 
 use actix_web::web;
 
 /// Registers every route on an actix `App`.
 pub fn routes(config: &mut web::ServiceConfig) {
+    // One resource per path with all its methods, so that another method on a known
+    // path is answered 405 (and a problem body, by `bare_errors`), not 404.
     config
-        .route("/webhooks/{source}", web::post().to(ingest::webhook))
-        // Some platforms check the URL with a GET or HEAD before sending events.
-        .route("/webhooks/{source}", web::get().to(ingest::webhook))
-        .route("/webhooks/{source}", web::head().to(ingest::webhook))
+        .service(
+            web::resource("/webhooks/{source}")
+                .route(web::post().to(ingest::webhook))
+                // Some platforms check the URL with a GET or HEAD before sending events.
+                .route(web::get().to(ingest::webhook))
+                .route(web::head().to(ingest::webhook))
+                // Browsers ask before a page of another site may send (analytics.js).
+                .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+        )
         // Sources that speak a whole API (the Segment tracking API's /v1/batch, …)
         // get the rest of the path; the adapter reads it from the delivery's URL.
-        .route(
-            "/webhooks/{source}/{rest:.*}",
-            web::post().to(ingest::webhook_path),
+        .service(
+            web::resource("/webhooks/{source}/{rest:.*}")
+                .route(web::post().to(ingest::webhook_path))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
         )
-        // Browsers ask before a page of another site may send (analytics.js).
-        .route(
-            "/webhooks/{source}",
-            web::method(actix_web::http::Method::OPTIONS).to(cors::preflight),
-        )
-        .route(
-            "/webhooks/{source}/{rest:.*}",
-            web::method(actix_web::http::Method::OPTIONS).to(cors::preflight),
-        )
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
+        .service(web::resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(ops::metrics)))
         .app_data(web::QueryConfig::default().error_handler(|error, _| {
             Problem::new(400, format!("cannot read the query: {error}")).into()
         }))
@@ -54,32 +53,43 @@ pub fn routes(config: &mut web::ServiceConfig) {
         }))
         .service(
             web::scope("/api/v1")
-                .route("/openapi.json", web::get().to(openapi::document))
-                .route("/contacts", web::get().to(admin_lists::contacts))
-                .route("/accounts", web::get().to(admin_lists::accounts))
-                .route("/sources", web::get().to(admin_lists::sources))
-                .route("/sinks", web::get().to(admin_lists::sinks))
-                .route("/contacts/{key}", web::get().to(admin::contact))
-                .route("/contacts/{key}/explain", web::get().to(admin::explain))
-                .route("/accounts/{key}", web::get().to(admin::account))
-                .route("/outcomes", web::get().to(admin::outcomes))
-                .route("/model", web::get().to(admin::model))
-                .route("/dead-letters", web::get().to(admin::dead_letters))
-                .route(
-                    "/dead-letters/retry",
-                    web::post().to(admin::retry_all_dead_letters),
+                .service(resource_get("/openapi.json", openapi::document))
+                .service(resource_get("/contacts", admin_lists::contacts))
+                .service(resource_get("/accounts", admin_lists::accounts))
+                .service(resource_get("/sources", admin_lists::sources))
+                .service(resource_get("/sinks", admin_lists::sinks))
+                .service(resource_get("/contacts/{key}", admin::contact))
+                .service(resource_get("/contacts/{key}/explain", admin::explain))
+                .service(resource_get("/accounts/{key}", admin::account))
+                .service(resource_get("/outcomes", admin::outcomes))
+                .service(resource_get("/model", admin::model))
+                .service(resource_get("/dead-letters", admin::dead_letters))
+                .service(
+                    web::resource("/dead-letters/retry")
+                        .route(web::post().to(admin::retry_all_dead_letters)),
                 )
-                .route(
-                    "/dead-letters/{id}/retry",
-                    web::post().to(admin::retry_dead_letter),
+                .service(
+                    web::resource("/dead-letters/{id}/retry")
+                        .route(web::post().to(admin::retry_dead_letter)),
                 )
-                .route(
-                    "/dead-letters/{id}",
-                    web::delete().to(admin::delete_dead_letter),
-                ),
+                .service(
+                    web::resource("/dead-letters/{id}")
+                        .route(web::delete().to(admin::delete_dead_letter)),
+                )
+                .default_service(web::to(unknown_route)),
         )
         .configure(console::routes)
         .default_service(web::to(unknown_route));
+}
+
+/// A path served to `GET` (and so `HEAD`) only.
+fn resource_get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path).route(web::get().to(handler))
 }
 
 /// Anything not routed: a 404 problem, like every other error.

@@ -1,6 +1,8 @@
 //! Every error answer is RFC 7807 `application/problem+json`, decided in one place.
 
-use actix_web::http::StatusCode;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use std::fmt;
 
@@ -53,4 +55,35 @@ impl ResponseError for Problem {
             "detail": self.detail,
         }))
     }
+}
+
+/// actix answers a known path asked with another method (405), and an unknown path
+/// inside a scope (404), with an empty body; these give them a problem body too.
+pub fn bare_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new()
+        .handler(StatusCode::METHOD_NOT_ALLOWED, into_problem)
+        .handler(StatusCode::NOT_FOUND, into_problem)
+}
+
+fn into_problem<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if response.headers().contains_key(header::CONTENT_TYPE) {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let (request, _) = response.into_parts();
+    let detail = if status == StatusCode::METHOD_NOT_ALLOWED {
+        format!(
+            "`{}` does not take {} requests",
+            request.path(),
+            request.method()
+        )
+    } else {
+        format!("nothing is served at `{}`", request.path())
+    };
+    let answer = Problem::new(status.as_u16(), detail).error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, answer).map_into_right_body(),
+    ))
 }

@@ -210,6 +210,8 @@ pub struct Fit {
     pub reasons: Vec<String>,
     /// Required fields not known yet.
     pub missing: Vec<String>,
+    /// A title is known and no title rule matched it, so it counted nothing.
+    pub title_unmatched: bool,
 }
 
 /// `"51-100"` → 51..=100, `"1000+"` → 1000.., `"250"` → 250.
@@ -254,12 +256,19 @@ pub fn fit(profile: &BTreeMap<String, String>, email: Option<&str>, config: &Fit
         points += amount;
         reasons.push(format!("{why} ({})", signed(amount)));
     };
-    if let Some(title) = profile.get("title") {
+    let mut title_unmatched = false;
+    if let Some(title) = profile
+        .get("title")
+        .filter(|title| !title.trim().is_empty())
+    {
+        let mut matched = false;
         for rule in &config.titles {
             if rule.any.iter().any(|word| contains_word(title, word)) {
                 add(rule.points, format!("title: {title}"));
+                matched = true;
             }
         }
+        title_unmatched = !matched;
     }
     if let Some((low, high)) = profile.get("employees").and_then(|e| employees(e)) {
         // A band matches when the reported range lies within it; a midpoint decides
@@ -318,6 +327,11 @@ pub fn fit(profile: &BTreeMap<String, String>, email: Option<&str>, config: &Fit
             );
         }
     }
+    if title_unmatched {
+        if let Some(title) = profile.get("title") {
+            reasons.push(format!("title: {title} matches no title rule (+0)"));
+        }
+    }
     let missing: Vec<String> = config
         .required_fields
         .iter()
@@ -338,6 +352,7 @@ pub fn fit(profile: &BTreeMap<String, String>, email: Option<&str>, config: &Fit
         points,
         grade,
         reasons,
+        title_unmatched,
         missing,
     }
 }

@@ -86,14 +86,18 @@ pub fn visible(
     config: &ScoringConfig,
 ) -> Visible {
     let mut lines = Vec::new();
-    if let Some(line) = fit_line(person.profile, verdict.fit.grade) {
+    if let Some(line) = fit_line(person.profile, &verdict.fit) {
         lines.push(line);
     }
     lines.extend(person.account.map(str::to_string));
     lines.extend(reasons(person.attention, now, config));
     if verdict.stage != config.stages[0].name {
         if let Some(at) = verdict.stage_changed_at {
-            lines.push(format!("{} since {}", verdict.stage, day(at)));
+            lines.push(format!(
+                "{} since {}",
+                stage_words(&verdict.stage),
+                day(at, now)
+            ));
         }
     }
     Visible {
@@ -109,14 +113,33 @@ pub fn visible(
     }
 }
 
-fn day(at: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(at)
-        .map(|time| time.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+/// A stage as a rep says it: `sales_ready` → "sales ready", `mql` → "MQL".
+pub fn stage_words(stage: &str) -> String {
+    const ACRONYMS: &[&str] = &["mql", "sql", "sal", "pql"];
+    if ACRONYMS.contains(&stage.to_ascii_lowercase().as_str()) {
+        return stage.to_ascii_uppercase();
+    }
+    stage.replace('_', " ")
 }
 
-/// "VP Engineering at a 500-person fintech (A)": who the person is, as far as known.
-pub fn fit_line(profile: &BTreeMap<String, String>, grade: fit::Grade) -> Option<String> {
+/// "3 Dec", with the year when it is not this year's: "3 Dec 2025".
+fn day(at: Millis, now: Millis) -> String {
+    let (Some(time), Some(today)) = (
+        chrono::DateTime::from_timestamp_millis(at),
+        chrono::DateTime::from_timestamp_millis(now),
+    ) else {
+        return String::new();
+    };
+    if chrono::Datelike::year(&time) == chrono::Datelike::year(&today) {
+        time.format("%-d %b").to_string()
+    } else {
+        time.format("%-d %b %Y").to_string()
+    }
+}
+
+/// "VP Engineering at a 500-person fintech (A)": who the person is, as far as known;
+/// "(C, title not rated)" when the title matched no title rule.
+pub fn fit_line(profile: &BTreeMap<String, String>, fit: &fit::Fit) -> Option<String> {
     let known = |name: &str| {
         profile
             .get(name)
@@ -138,7 +161,12 @@ pub fn fit_line(profile: &BTreeMap<String, String>, grade: fit::Grade) -> Option
         (None, Some(organisation)) => format!("works at {organisation}"),
         (None, None) => return None,
     };
-    Some(format!("{who} ({})", grade.as_str()))
+    let grade = fit.grade.as_str();
+    Some(if fit.title_unmatched {
+        format!("{who} ({grade}, title not rated)")
+    } else {
+        format!("{who} ({grade})")
+    })
 }
 
 #[cfg(test)]
@@ -164,7 +192,7 @@ mod tests {
             ("industry", "fintech"),
         ]);
         assert_eq!(
-            fit_line(&vp, fit::Grade::A).as_deref(),
+            fit_line(&vp, &graded(fit::Grade::A)).as_deref(),
             Some("VP Engineering at a 500-person fintech (A)")
         );
         let sized = profile(&[
@@ -173,15 +201,38 @@ mod tests {
             ("employees", "51-200"),
         ]);
         assert_eq!(
-            fit_line(&sized, fit::Grade::A).as_deref(),
+            fit_line(&sized, &graded(fit::Grade::A)).as_deref(),
             Some("CTO at Acme (51-200 people) (A)")
         );
         let lone = profile(&[("company", "Acme")]);
         assert_eq!(
-            fit_line(&lone, fit::Grade::C).as_deref(),
+            fit_line(&lone, &graded(fit::Grade::C)).as_deref(),
             Some("works at Acme (C)")
         );
-        assert_eq!(fit_line(&profile(&[]), fit::Grade::C), None);
+        assert_eq!(fit_line(&profile(&[]), &graded(fit::Grade::C)), None);
+        let intern = profile(&[("title", "Receptionist"), ("company", "Acme")]);
+        let graded_intern = fit::fit(&intern, None, &ScoringConfig::default().fit);
+        assert!(graded_intern.title_unmatched);
+        assert_eq!(
+            fit_line(&intern, &graded_intern).as_deref(),
+            Some(
+                format!(
+                    "Receptionist at Acme ({}, title not rated)",
+                    graded_intern.grade.as_str()
+                )
+                .as_str()
+            )
+        );
+    }
+
+    fn graded(grade: fit::Grade) -> fit::Fit {
+        fit::Fit {
+            points: 0.0,
+            grade,
+            reasons: Vec::new(),
+            missing: Vec::new(),
+            title_unmatched: false,
+        }
     }
 
     #[test]
@@ -223,9 +274,11 @@ mod tests {
         assert!(shown.reasons[0].starts_with("VP Engineering at a 500-person"));
         assert_eq!(shown.reasons[1], "4 people from acme.com engaged this week");
         assert_eq!(shown.reasons[2], "meeting booked 2d ago");
+        assert_eq!(shown.reasons.last().unwrap(), "sales ready since 21 Sep");
+        let older = visible(&person, &verdict, NOW + 120 * DAY, &config);
         assert_eq!(
-            shown.reasons.last().unwrap(),
-            "sales_ready since 2026-09-21"
+            older.reasons.last().unwrap(),
+            "sales ready since 21 Sep 2026"
         );
     }
 

@@ -95,6 +95,7 @@ impl<C: Crm> Recipient for Sink<C> {
 pub trait Settings: Recipient {
     fn validate(&self) -> Result<(), (String, String)>;
     fn delivery(&self) -> &Delivery;
+    fn names(&self, records: Records) -> FieldNames;
 }
 
 impl<C: Crm> Settings for Sink<C> {
@@ -104,6 +105,10 @@ impl<C: Crm> Settings for Sink<C> {
 
     fn delivery(&self) -> &Delivery {
         &self.delivery
+    }
+
+    fn names(&self, records: Records) -> FieldNames {
+        Sink::names(self, records)
     }
 }
 

@@ -97,6 +97,11 @@ impl SinkConfig {
     pub fn delivery(&self) -> &Delivery {
         self.settings().delivery()
     }
+
+    /// The CRM's names of the fields this sink writes for `records`.
+    pub fn names(&self, records: Records) -> crate::fields::FieldNames {
+        self.settings().names(records)
+    }
 }
 
 impl Recipient for SinkConfig {

@@ -10,6 +10,7 @@ use crate::fields::Records;
 use crate::metrics::{Metrics, SinkLabels, SinkStatusLabels};
 use crate::store::{OutboxEntry, Pending, Store, StoreError};
 use governor::DefaultDirectRateLimiter;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -169,6 +170,17 @@ impl PushLoop {
             return Ok(Round::Empty);
         }
         let full = taken.len() == limit * pace.concurrency;
+        let taken = match self.drop_unchanged(taken) {
+            Ok(taken) => taken,
+            Err(error) => {
+                tracing::error!(message = "Cannot read the outbox.", sink = %self.name, %error);
+                pace.failures += 1;
+                return Ok(Round::BackOff);
+            }
+        };
+        if taken.is_empty() {
+            return Ok(Round::Sent { more: full });
+        }
         let taken = if pace.one_by_one[slot] {
             taken
         } else {
@@ -308,6 +320,48 @@ impl PushLoop {
             .outbox(&self.name, pending, oldest, now_millis());
     }
 
+    /// Settles, without writing, the entries whose values as this sink writes them
+    /// are what it last wrote for the record (a change only in fields it does not
+    /// write, say); hands back the rest.
+    fn drop_unchanged(&self, taken: Vec<Pending>) -> Result<Vec<Pending>, StoreError> {
+        let mut changed = Vec::with_capacity(taken.len());
+        for pending in taken {
+            let digest = self.written_digest(&pending.entry);
+            if self
+                .store
+                .outbox_already_written(&self.name, &pending.entry, &digest)?
+            {
+                self.store.outbox_delivered(&self.name, &pending)?;
+            } else {
+                changed.push(pending);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// What the CRM would be sent for the entry: which record, and each field under
+    /// the CRM's name with its value; hashed.
+    fn written_digest(&self, entry: &OutboxEntry) -> [u8; 32] {
+        let records = if entry.account.is_some() {
+            Records::Accounts
+        } else {
+            Records::Contacts
+        };
+        let names = self.config.names(records);
+        let written: Vec<(&str, serde_json::Value)> = crate::fields::mapped(&names, &entry.fields)
+            .map(|(name, value)| (name, value.as_json()))
+            .collect();
+        let mut hasher = Sha256::new();
+        hasher.update(entry.record_name().as_bytes());
+        for identity in &entry.identities {
+            hasher.update([0]);
+            hasher.update(identity.key().as_bytes());
+        }
+        hasher.update([1]);
+        hasher.update(serde_json::to_vec(&written).unwrap_or_default());
+        hasher.finalize().into()
+    }
+
     /// Up to `limit` entries due now.
     fn take_batch(&self, records: Records, limit: usize) -> Result<Vec<Pending>, StoreError> {
         self.store
@@ -322,7 +376,8 @@ impl PushLoop {
         for (index, pending) in batch.iter().enumerate() {
             let entry = &pending.entry;
             let Some(error) = errors.get(index).cloned().flatten() else {
-                if self.store.outbox_delivered(&self.name, pending)? {
+                let digest = self.written_digest(entry);
+                if self.store.outbox_written(&self.name, pending, &digest)? {
                     self.metrics
                         .sink_records_written
                         .get_or_create(&labels)
@@ -337,14 +392,14 @@ impl PushLoop {
                     .outbox_park(&self.name, pending, &error, now_millis())?
                 {
                     self.metrics.dead_letters.get_or_create(&labels).inc();
-                    tracing::warn!(message = "Record parked in dead letters.", sink = %self.name, contact = entry.contact, %error, attempts);
+                    tracing::warn!(message = "Record parked in dead letters.", sink = %self.name, record = %entry.record_name(), %error, attempts);
                 }
             } else {
                 let not_before = now_millis() + backoff(attempts).as_millis() as i64;
                 self.store
                     .outbox_retry_later(&self.name, pending, not_before, &error)?;
                 self.metrics.sink_retries.get_or_create(&labels).inc();
-                tracing::info!(message = "CRM refused a record; will retry.", sink = %self.name, contact = entry.contact, %error, attempts);
+                tracing::info!(message = "CRM refused a record; will retry.", sink = %self.name, record = %entry.record_name(), %error, attempts);
             }
         }
         Ok(())

@@ -198,6 +198,13 @@ pub trait Adapter {
     fn allowed_origins(&self) -> &[String] {
         &[]
     }
+
+    /// Whether the platform's bodies are JSON; a body that is not JSON at all is then
+    /// refused in those words, whatever the platform's reader made of it.
+    fn body_is_json(&self) -> bool {
+        true
+    }
+
     /// Checks that the delivery really comes from the platform, on the exact bytes.
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError>;
     /// Reads an authentic delivery. Anything it cannot understand is `Malformed`.

@@ -53,6 +53,11 @@ fn signed_by(key: &str, url: &str, params: &[(String, String)], given: &str) -> 
 }
 
 impl Adapter for MandrillSource {
+    /// Mandrill posts a form whose `mandrill_events` field holds the JSON.
+    fn body_is_json(&self) -> bool {
+        false
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
         self.webhook_key.require("webhook_key")?;
         if let Some(url) = &self.url {

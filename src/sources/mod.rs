@@ -112,6 +112,19 @@ impl Accepted {
     }
 }
 
+/// A JSON platform's body that is not JSON at all is said to be so, rather than in
+/// the words of the reader that expected a particular payload. Checked only once
+/// reading failed, so that a good delivery is parsed once.
+fn in_words(adapter: &dyn Adapter, delivery: &Delivery<'_>, error: SourceError) -> SourceError {
+    if !matches!(error, SourceError::Malformed(_)) || !adapter.body_is_json() {
+        return error;
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(delivery.body) {
+        Ok(_) => error,
+        Err(not_json) => SourceError::malformed(format!("body is not JSON ({not_json})")),
+    }
+}
+
 impl SourceConfig {
     /// Checks the credentials outside the body, verifies, normalizes, then refuses what
     /// no platform can mean (times before 2000 or far ahead, unusable addresses).
@@ -119,7 +132,10 @@ impl SourceConfig {
         let adapter = self.adapter();
         adapter.authenticate(&delivery.head(), now)?;
         adapter.verify(delivery, now)?;
-        let events = plausible::check(adapter.normalize_received(delivery, now)?, now)?;
+        let events = adapter
+            .normalize_received(delivery, now)
+            .map_err(|error| in_words(adapter, delivery, error))?;
+        let events = plausible::check(events, now)?;
         Ok(Accepted { events })
     }
 

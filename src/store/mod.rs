@@ -4,7 +4,8 @@
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
 //! `outcomes` (contact, account or opportunity/time/id → outcome; opportunity →
 //! its record),
-//! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
+//! `outbox` (sink/contact → latest fields), `outbox_sent` (sink/contact → digest of
+//! what the sink last wrote), `dead_letters`, `erased`, `meta` (cursor).
 
 mod accounts;
 mod activity;
@@ -41,6 +42,9 @@ use std::sync::{Arc, Condvar, Mutex};
 
 const CURSOR: &[u8] = b"cursor";
 const SCORING_VERSION: &[u8] = b"scoring_version";
+/// The next contact id to give, committed in the round that gives one, so that an
+/// id is never given twice and a restart continues where the last round stopped.
+const NEXT_CONTACT_ID: &[u8] = b"next_contact_id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,6 +112,9 @@ struct Inner {
     /// Email domain → the CRM account its people were seen in, so that a colleague
     /// known only by email joins that buying group rather than one of the domain.
     account_domains: sled::Tree,
+    /// Outbox key → digest of what the sink last wrote for that record, so that the
+    /// same values are not written again.
+    outbox_sent: sled::Tree,
     /// The console's secondary indexes (`index/`), and what they are built with.
     index: sled::Tree,
     index_settings: std::sync::RwLock<index::IndexSettings>,
@@ -121,6 +128,8 @@ struct Inner {
     durable_seq: AtomicU64,
     durable_changed: (Mutex<()>, Condvar),
     cursor: AtomicU64,
+    /// No contact id below this may be given: above every id the store holds at open.
+    contact_id_floor: u64,
     /// Set once a flush fails. sled refuses every write after an I/O error until the
     /// database is opened again, so the daemon watches this and exits to be restarted.
     failure: tokio::sync::watch::Sender<Option<String>>,
@@ -150,7 +159,7 @@ impl Store {
                 other => StoreError::Sled(other),
             })?;
         let tree = |name: &str| db.open_tree(name);
-        let inner = Inner {
+        let mut inner = Inner {
             inbox: tree("inbox")?,
             seen: tree("seen")?,
             contacts: tree("contacts")?,
@@ -166,6 +175,7 @@ impl Store {
             outbox_turns: tree("outbox_turns")?,
             accounts_relined: tree("accounts_relined")?,
             account_domains: tree("account_domains")?,
+            outbox_sent: tree("outbox_sent")?,
             index: tree("index")?,
             activity: tree("activity")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
@@ -175,6 +185,7 @@ impl Store {
             durable_seq: AtomicU64::new(0),
             durable_changed: (Mutex::new(()), Condvar::new()),
             cursor: AtomicU64::new(0),
+            contact_id_floor: 1,
             failure: tokio::sync::watch::Sender::new(None),
         };
         let cursor = inner
@@ -188,6 +199,7 @@ impl Store {
             .and_then(|(key, _)| read_u64(&key))
             .unwrap_or(0);
         let last = cursor.max(last_inbox);
+        inner.contact_id_floor = contact_id_floor(&inner, cursor)?;
         inner.cursor.store(cursor, Ordering::SeqCst);
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.
@@ -260,8 +272,22 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()?)
     }
+}
 
-    pub fn generate_id(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.generate_id()?)
-    }
+/// Above every contact id the store holds (a copy restored from a backup may hold
+/// ids its counter has not reached). A store written before the counter was kept
+/// got its ids from sled's generator, which may have given ids that have since gone
+/// (merged or erased): its next value is above all of them.
+fn contact_id_floor(inner: &Inner, cursor: u64) -> Result<u64, StoreError> {
+    let highest = match inner.contacts.last()? {
+        Some((key, _)) => read_u64(&key).unwrap_or(0),
+        None => 0,
+    };
+    let counted = inner.meta.get(NEXT_CONTACT_ID)?.and_then(|v| read_u64(&v));
+    let legacy = if counted.is_none() && (highest > 0 || cursor > 0) {
+        inner.db.generate_id()?
+    } else {
+        1
+    };
+    Ok((highest + 1).max(legacy))
 }

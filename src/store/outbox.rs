@@ -136,20 +136,61 @@ impl Store {
         (pending, oldest)
     }
 
-    /// The CRM took the entry: it leaves the outbox unless a newer value replaced it
-    /// meanwhile. Returns whether it left.
+    /// Whether the sink's last write of this record was exactly `digest` (of the
+    /// values as the sink writes them): then there is nothing to write.
+    pub fn outbox_already_written(
+        &self,
+        sink: &str,
+        entry: &OutboxEntry,
+        digest: &[u8],
+    ) -> Result<bool, StoreError> {
+        let key = entry_outbox_key(sink, entry);
+        Ok(self.inner.outbox_sent.get(key)?.as_deref() == Some(digest))
+    }
+
+    /// The entry needs no writing (the sink gave up on it, or holds its values
+    /// already): it leaves the outbox unless a newer value replaced it meanwhile.
+    /// Returns whether it left.
     pub fn outbox_delivered(&self, sink: &str, pending: &Pending) -> Result<bool, StoreError> {
+        self.settle_delivered(sink, pending, None)
+    }
+
+    /// The CRM took the entry, whose values as written have this `digest`: it leaves
+    /// the outbox (unless a newer value replaced it meanwhile) and the digest is kept,
+    /// in one transaction. Returns whether it left.
+    pub fn outbox_written(
+        &self,
+        sink: &str,
+        pending: &Pending,
+        digest: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.settle_delivered(sink, pending, Some(digest))
+    }
+
+    fn settle_delivered(
+        &self,
+        sink: &str,
+        pending: &Pending,
+        digest: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         let key = entry_outbox_key(sink, &pending.entry);
         let turn = outbox_turn_key(&key, sink, pending.entry.queued_at);
-        let result =
-            (&self.inner.outbox, &self.inner.outbox_turns).transaction(|(outbox, turns)| {
-                if outbox.get(&key)?.as_deref() != Some(pending.read.as_ref()) {
-                    return Ok(false);
-                }
-                outbox.remove(key.as_slice())?;
-                turns.remove(turn.as_slice())?;
-                Ok::<bool, ConflictableTransactionError<()>>(true)
-            });
+        let trees = (
+            &self.inner.outbox,
+            &self.inner.outbox_turns,
+            &self.inner.outbox_sent,
+        );
+        let result = trees.transaction(|(outbox, turns, sent)| {
+            if outbox.get(&key)?.as_deref() != Some(pending.read.as_ref()) {
+                return Ok(false);
+            }
+            outbox.remove(key.as_slice())?;
+            turns.remove(turn.as_slice())?;
+            if let Some(digest) = digest {
+                sent.insert(key.as_slice(), digest)?;
+            }
+            Ok::<bool, ConflictableTransactionError<()>>(true)
+        });
         match result {
             Ok(left) => Ok(left),
             Err(TransactionError::Storage(error)) => Err(error.into()),

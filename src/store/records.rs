@@ -333,6 +333,15 @@ pub struct OutboxEntry {
 }
 
 impl OutboxEntry {
+    /// The record as the admin API names it: `c_<n>` for a contact, the account key
+    /// for an account.
+    pub fn record_name(&self) -> String {
+        match &self.account {
+            Some(account) => account.clone(),
+            None => Contact::public_id(self.contact),
+        }
+    }
+
     /// A contact's fields, queued now for the first time.
     pub fn for_contact(
         contact: u64,

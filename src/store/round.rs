@@ -14,6 +14,7 @@ use super::keys::{
 use super::overlay::Overlay;
 use super::{
     Contact, DeadLetter, OutboxEntry, Store, StoreError, StoredOutcome, StoredTouch, CURSOR,
+    NEXT_CONTACT_ID,
 };
 use crate::model::{Identity, Millis};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -113,9 +114,17 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
-    /// An id no contact has had: ids only grow.
-    pub fn new_contact_id(&self) -> Result<u64, StoreError> {
-        self.store.generate_id()
+    /// An id no contact has had: ids only grow, one at a time, and the counter
+    /// commits with the contact that got the id.
+    pub fn new_contact_id(&mut self) -> Result<u64, StoreError> {
+        let counted = self
+            .meta
+            .get(NEXT_CONTACT_ID)?
+            .and_then(|value| read_u64(&value))
+            .unwrap_or(0);
+        let id = counted.max(self.store.inner.contact_id_floor);
+        self.meta.insert(NEXT_CONTACT_ID, u64_key(id + 1));
+        Ok(id)
     }
 
     /// The contact an identity was last given to (which may since have gone).

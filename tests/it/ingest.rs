@@ -31,7 +31,10 @@ async fn a_signed_touch_is_acknowledged_scored_and_explained() {
     assert!((view["raw"].as_f64().unwrap() - 10.0).abs() < 0.01);
     // Score 33 passes the `engaged` bar of 20: the stage says so, with when.
     assert_eq!(view["qualification_stage"], "engaged");
-    let since = &view["stage_changed_at"].as_str().unwrap()[..10];
+    // In words, day and month: "engaged since 7 Dec".
+    let since = chrono::DateTime::parse_from_rfc3339(view["stage_changed_at"].as_str().unwrap())
+        .unwrap()
+        .format("%-d %b");
     assert_eq!(
         view["reasons"],
         serde_json::json!(["form submit today", format!("engaged since {since}")])

@@ -238,3 +238,44 @@ async fn dead_letters_are_listed_and_retried_from_the_command_line() {
     .await;
     assert!(daemon.dead_letters().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_deleted_from_the_command_line() {
+    let fake = FakeHubspot::start();
+    fake.script(Answer::json(
+        400,
+        serde_json::json!({"status": "error", "message": "Property values were not valid: attention_score", "category": "VALIDATION_ERROR"}),
+    ));
+    let daemon = Daemon::start(&sink(&fake, "max_attempts = 1"));
+    daemon
+        .post_site(
+            "dl-delete-1",
+            &touch_body("forgotten@example.com", "form_submit", &now_rfc3339()),
+        )
+        .await;
+    let id = daemon.wait_dead_letters().await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = daemon.stop();
+    let config = write_config(dir.path(), &sink(&fake, ""));
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) =
+        run_attentiond(&["--config", config, "dead-letters", "delete", &id], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("deleted"), "{stdout}");
+    let (code, stdout, _) = run_attentiond(&["--config", config, "dead-letters", "list"], &[]);
+    assert_eq!(code, 0);
+    let listing: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(listing["dead_letters"], serde_json::json!([]));
+    let (code, _, stderr) =
+        run_attentiond(&["--config", config, "dead-letters", "delete", &id], &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no dead letter"), "{stderr}");
+    // Deleted, not queued: the restarted daemon does not write it.
+    let daemon = Daemon::start_in(dir, &sink(&fake, ""));
+    daemon.drained().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(fake.contact("forgotten@example.com").is_none());
+    assert!(daemon.dead_letters().await.is_empty());
+}

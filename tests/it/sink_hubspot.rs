@@ -69,12 +69,13 @@ async fn a_rep_sees_the_score_on_the_hubspot_contact() {
     // Attention first, then the stage the meeting brought the contact to.
     let stage = view["qualification_stage"].as_str().unwrap();
     assert_eq!(stage, "mql");
+    // In words: "MQL since 3 Dec", not `mql since 2026-12-03`.
+    let since = chrono::DateTime::parse_from_rfc3339(view["stage_changed_at"].as_str().unwrap())
+        .unwrap()
+        .format("%-d %b");
     assert_eq!(
         written["attention_reasons"],
-        format!(
-            "meeting booked today; mql since {}",
-            &view["stage_changed_at"].as_str().unwrap()[..10]
-        )
+        format!("meeting booked today; MQL since {since}")
     );
     assert_eq!(written["attention_last_touch_at"], view["last_touch_at"]);
     assert_eq!(written["attention_qualification_stage"], stage);
@@ -526,4 +527,63 @@ async fn setup_crm_creates_the_hubspot_properties_once() {
         stderr.contains("no sink `nosuch`") && stderr.contains("hubspot"),
         "{stderr}"
     );
+}
+
+/// Only `score` and `trend` are written here. A touch that moves neither (a kind
+/// weighted 0) changes what the pipeline holds, but HubSpot holds those two values
+/// already: nothing is written again. A touch that moves the score is written.
+#[tokio::test]
+async fn a_record_whose_written_values_did_not_change_is_not_written_again() {
+    let fake = FakeHubspot::start();
+    let daemon = Daemon::start(&format!(
+        "{}\n[sinks.hubspot.fields]\nreasons = \"\"\nlast_touch_at = \"\"\nqualification_stage = \"\"\nstage_changed_at = \"\"\nfit_grade = \"\"\nmatrix = \"\"\nvelocity = \"\"\n\n[scoring.weights]\npage_view = 0.0\n",
+        fake.config("flush_interval_ms = 100")
+    ));
+    let writes_of = |fake: &FakeHubspot| {
+        fake.batches()
+            .iter()
+            .filter(|write| write.path.contains("/objects/contacts/batch/update"))
+            .count()
+    };
+    let earlier = touch_body("same@example.com", "form_submit", &rfc3339_from_now(-120));
+    assert_eq!(daemon.post_site("same-1", &earlier).await.status(), 200);
+    let first = daemon
+        .wait_contact("same@example.com", |view| view["touch_count"] == 1)
+        .await;
+    wait_until(|| fake.contact("same@example.com").is_some()).await;
+    assert_eq!(writes_of(&fake), 1);
+
+    daemon.touch("same@example.com", "page_view").await;
+    let second = daemon
+        .wait_contact("same@example.com", |view| view["touch_count"] == 2)
+        .await;
+    assert_eq!(second["score"], first["score"]);
+    assert_ne!(
+        second["last_touch_at"], first["last_touch_at"],
+        "the pipeline saw a change"
+    );
+    // Long enough for several push rounds at 100 ms.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(writes_of(&fake), 1, "unchanged values were written again");
+    assert!(daemon
+        .metrics()
+        .await
+        .contains("attentiond_outbox_pending{sink=\"hubspot\"} 0"));
+
+    daemon.touch("same@example.com", "demo_request").await;
+    daemon
+        .wait_contact("same@example.com", |view| view["touch_count"] == 3)
+        .await;
+    wait_until(|| writes_of(&fake) == 2).await;
+    let written = fake.contact("same@example.com").unwrap();
+    let view = daemon.contact("same@example.com").await.unwrap();
+    assert_eq!(written["attention_score"], view["score"].to_string());
+}
+
+async fn wait_until(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -215,7 +215,7 @@ async fn bad_marketo_deliveries_get_a_clear_answer_and_change_nothing() {
         ),
         (
             "{\"kind\": \"form_submit\", \"lead_id\": 2006, ".to_string(),
-            "JSON object",
+            "body is not JSON",
         ),
     ] {
         let (status, detail) = problem(send(&daemon, Some(SECRET), &body).await).await;

@@ -24,28 +24,26 @@ use actix_web::{web, HttpResponse};
 
 /// The console's routes.
 pub fn routes(config: &mut web::ServiceConfig) {
+    let at = |path: &str| web::resource(path.to_string());
     config
-        .route("/", web::get().to(overview::overview))
-        .route("/people", web::get().to(people::people))
-        .route("/people/{key}", web::get().to(person::person))
-        .route("/accounts", web::get().to(accounts::accounts))
-        .route("/accounts/{key}", web::get().to(accounts::account))
-        .route("/dead-letters", web::get().to(letters::dead_letters))
-        .route(
-            "/dead-letters/{id}/retry",
-            web::post().to(letters::retry_dead_letter),
+        .service(at("/").route(web::get().to(overview::overview)))
+        .service(at("/people").route(web::get().to(people::people)))
+        .service(at("/people/{key}").route(web::get().to(person::person)))
+        .service(at("/accounts").route(web::get().to(accounts::accounts)))
+        .service(at("/accounts/{key}").route(web::get().to(accounts::account)))
+        .service(at("/dead-letters").route(web::get().to(letters::dead_letters)))
+        .service(at("/dead-letters/{id}/retry").route(web::post().to(letters::retry_dead_letter)))
+        .service(at("/dead-letters/{id}/delete").route(web::post().to(letters::delete_dead_letter)))
+        .service(at("/scoring").route(web::get().to(scoring::scoring)))
+        .service(
+            at("/sign-in")
+                .route(web::get().to(sign_in::form))
+                .route(web::post().to(sign_in::sign_in)),
         )
-        .route(
-            "/dead-letters/{id}/delete",
-            web::post().to(letters::delete_dead_letter),
-        )
-        .route("/scoring", web::get().to(scoring::scoring))
-        .route("/sign-in", web::get().to(sign_in::form))
-        .route("/sign-in", web::post().to(sign_in::sign_in))
-        .route("/sign-out", web::post().to(sign_in::sign_out))
-        .route("/assets/{name}", web::get().to(asset))
+        .service(at("/sign-out").route(web::post().to(sign_in::sign_out)))
+        .service(at("/assets/{name}").route(web::get().to(asset)))
         // Browsers ask for it on every page that names none (a problem answer).
-        .route("/favicon.ico", web::get().to(no_icon));
+        .service(at("/favicon.ico").route(web::get().to(no_icon)));
 }
 
 async fn no_icon() -> HttpResponse {

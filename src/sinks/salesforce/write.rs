@@ -191,7 +191,7 @@ impl Api<'_> {
                                 tracing::debug!(
                                     message = "No Salesforce record for this contact; skipped.",
                                     kind = "salesforce",
-                                    contact = batch[index].contact
+                                    contact = %batch[index].record_name()
                                 );
                             }
                         }

@@ -88,6 +88,11 @@ impl MailchimpSource {
 }
 
 impl Adapter for MailchimpSource {
+    /// Mailchimp posts a form (`application/x-www-form-urlencoded`).
+    fn body_is_json(&self) -> bool {
+        false
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
         self.key.require("key")?;
         kind_table::check_kind("subscribe_kind".into(), &self.subscribe_kind)?;

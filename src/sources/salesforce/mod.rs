@@ -212,6 +212,11 @@ fn xml_escape(text: &str) -> String {
 }
 
 impl Adapter for SalesforceSource {
+    /// Outbound Messages are SOAP XML.
+    fn body_is_json(&self) -> bool {
+        false
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
         if self.token.expose().trim().is_empty() {
             return Err(("token".into(), "must not be empty".into()));

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod locate;
+
 pub const DEFAULT_CONFIG_PATH: &str = "config/attentiond.toml";
 
 /// Keys whose value is a secret and which therefore also accept `<key>_file`.
@@ -34,6 +36,8 @@ const SECRET_KEYS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("{path}: no such file (name another with --config or ATTENTIOND_CONFIG)")]
+    NotFound { path: String },
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -45,8 +49,14 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
+    /// `at` says where the setting came from: `line 12` of the file, or the
+    /// environment variable that set it.
+    #[error("{}{path}: {message}", at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default())]
+    Invalid {
+        path: String,
+        message: String,
+        at: Option<String>,
+    },
 }
 
 impl ConfigError {
@@ -54,6 +64,22 @@ impl ConfigError {
         ConfigError::Invalid {
             path: path.into(),
             message: message.into(),
+            at: None,
+        }
+    }
+
+    /// Names where the offending setting came from, given the file's text.
+    fn located(self, text: Option<&str>) -> ConfigError {
+        match self {
+            ConfigError::Invalid {
+                path,
+                message,
+                at: None,
+            } => {
+                let at = locate::origin(&path, text);
+                ConfigError::Invalid { path, message, at }
+            }
+            other => other,
         }
     }
 }
@@ -76,6 +102,9 @@ pub struct Config {
     /// The web console's settings.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// Keys that still hold a secret of the committed example.
+    #[serde(skip)]
+    example_secrets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -210,8 +239,27 @@ fn default_inbox_retention_days() -> u32 {
 }
 
 impl Config {
-    /// Reads the file, then the environment, then `*_file` secrets.
+    /// Reads the file, then the environment, then `*_file` secrets. An error names
+    /// the line or the environment variable the offending setting came from. A
+    /// relative `store.path` is taken from the file's folder, wherever the daemon
+    /// was started.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::NotFound {
+                path: path.display().to_string(),
+            });
+        }
+        let text = std::fs::read_to_string(path).ok();
+        let mut config =
+            Config::load_merged(path).map_err(|error| error.located(text.as_deref()))?;
+        if config.store.path.is_relative() {
+            let folder = path.parent().unwrap_or(Path::new(""));
+            config.store.path = folder.join(&config.store.path);
+        }
+        Ok(config)
+    }
+
+    fn load_merged(path: &Path) -> Result<Config, ConfigError> {
         let built = config::Config::builder()
             .add_source(config::File::from(path).format(config::FileFormat::Toml))
             .add_source(
@@ -238,14 +286,18 @@ impl Config {
 
     /// Parses an already-merged settings tree; errors name the key path.
     pub fn from_value(tree: serde_json::Value) -> Result<Config, ConfigError> {
-        let config: Config = serde_path_to_error::deserialize(tree).map_err(|error| {
+        let mut example_secrets = Vec::new();
+        locate::find_example_secrets(&tree, "", &mut example_secrets);
+        let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|error| {
             let path = error.path().to_string();
+            let message = error.into_inner().to_string();
             ConfigError::invalid(
-                if path == "." { String::new() } else { path },
-                error.into_inner().to_string(),
+                locate::full_key(&path, &message),
+                locate::plain_words(&message, SECRET_KEYS),
             )
         })?;
         config.validate()?;
+        config.example_secrets = example_secrets;
         Ok(config)
     }
 
@@ -377,13 +429,17 @@ impl Config {
         if self.sources.is_empty() {
             warnings.push("no [sources.<name>] configured: no webhook is accepted".into());
         }
+        for key in &self.example_secrets {
+            warnings.push(format!(
+                "{key} is still the example configuration's secret, which anyone can read: set your own"
+            ));
+        }
         warnings
     }
 }
 
-/// Replaces every `<secret>_file = "/path"` with `<secret> = "<file contents>"`. The
-/// file wins over an inline value, so `ATTENTIOND__..._FILE` (systemd credentials)
-/// overrides a secret left in the config file.
+/// Replaces every `<secret>_file = "/path"` with `<secret> = "<file contents>"`. A
+/// secret set both ways is refused: which one is meant cannot be guessed.
 fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), ConfigError> {
     let serde_json::Value::Object(map) = tree else {
         return Ok(());
@@ -399,6 +455,12 @@ fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), Co
     for file_key in file_keys {
         let base = file_key.trim_end_matches("_file").to_string();
         let full_key = format!("{at}{base}");
+        if map.contains_key(&base) {
+            return Err(ConfigError::invalid(
+                full_key,
+                format!("is set both inline and as `{file_key}`: keep one of the two"),
+            ));
+        }
         let Some(serde_json::Value::String(path)) = map.remove(&file_key) else {
             return Err(ConfigError::invalid(
                 format!("{at}{file_key}"),
@@ -493,16 +555,20 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_file_wins_over_the_inline_value() {
+    fn a_secret_set_inline_and_from_a_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         std::fs::write(&path, "from-file").unwrap();
-        let config = Config::from_toml(&format!(
+        let both = Config::from_toml(&format!(
             "[server]\nadmin_token = \"inline\"\nadmin_token_file = \"{}\"\n",
             path.display()
         ))
-        .unwrap();
-        assert_eq!(config.server.admin_token.unwrap().expose(), "from-file");
+        .unwrap_err()
+        .to_string();
+        assert!(
+            both.contains("server.admin_token") && both.contains("admin_token_file"),
+            "{both}"
+        );
         let missing =
             Config::from_toml("[server]\nadmin_token_file = \"/nonexistent/x\"\n").unwrap_err();
         assert!(
