@@ -3,8 +3,9 @@
 //! current and the suggested scoring on the same validation snapshots.
 
 use super::fit::{self, Column, ALPHA};
+use super::history;
 use super::metrics::{measure, Metrics};
-use super::snapshots::{self, Row, MEMORIES};
+use super::snapshots::{self, Dataset, Row, MEMORIES};
 use super::{LearnError, MIN_POSITIVES};
 use crate::clock::rfc3339;
 use crate::model::{Millis, TouchKind, MILLIS_PER_DAY};
@@ -91,6 +92,37 @@ pub struct Suggestion {
     /// attention, engaged people and roles covered.
     pub accounts: Option<Comparison>,
     pub current_half_life_days: f64,
+    /// The suggested scoring over a snapshot's features, to score any snapshot.
+    #[serde(skip)]
+    pub scorer: Scorer,
+    /// Where validation begins: snapshots from this date on were not trained on.
+    #[serde(skip)]
+    pub cut: Millis,
+}
+
+/// A scoring as a weighted sum of a snapshot's decayed units: per memory (index
+/// into [`MEMORIES`]) the points of each kind.
+#[derive(Debug, Clone, Default)]
+pub struct Scorer {
+    pub memories: Vec<usize>,
+    pub points: Vec<Vec<f64>>,
+}
+
+impl Scorer {
+    /// Raw attention of the snapshot under this scoring.
+    pub fn raw(&self, row: &Row) -> f64 {
+        self.memories
+            .iter()
+            .zip(&self.points)
+            .map(|(&memory, points)| {
+                points
+                    .iter()
+                    .zip(&row.decayed[memory])
+                    .map(|(w, x)| w * x)
+                    .sum::<f64>()
+            })
+            .sum()
+    }
 }
 
 impl Suggestion {
@@ -134,7 +166,17 @@ pub fn suggest(
     options: &Options,
     now: Millis,
 ) -> Result<Suggestion, LearnError> {
-    let dataset = snapshots::build(store, config, options.horizon_days, now)?;
+    let history = history::read(store, config)?;
+    let dataset = snapshots::build(&history, config, options.horizon_days, now);
+    suggest_from(&dataset, config, options)
+}
+
+/// Learns a suggested scoring from snapshots already built.
+pub fn suggest_from(
+    dataset: &Dataset,
+    config: &ScoringConfig,
+    options: &Options,
+) -> Result<Suggestion, LearnError> {
     let horizon = (options.horizon_days * MILLIS_PER_DAY) as Millis;
     let too_few = |positives: usize| LearnError::TooFew {
         positives,
@@ -215,13 +257,11 @@ pub fn suggest(
         }
     }
     weights.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    let learned_raw = |row: &Row| -> f64 {
-        points
-            .iter()
-            .zip(&row.decayed[memory])
-            .map(|(w, x)| w * x)
-            .sum()
+    let scorer = Scorer {
+        memories: vec![memory],
+        points: vec![points],
     };
+    let learned_raw = |row: &Row| scorer.raw(row);
     // The top tenth of the training snapshots reads 70 or more.
     let mut raws: Vec<f64> = train.iter().map(|r| learned_raw(r)).collect();
     raws.sort_by(f64::total_cmp);
@@ -290,5 +330,7 @@ pub fn suggest(
         acceleration,
         accounts,
         current_half_life_days: config.half_life_days,
+        scorer,
+        cut,
     })
 }
