@@ -4,6 +4,7 @@
 
 mod import;
 mod learn;
+mod report;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -78,6 +79,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the report: does attention predict pipeline, which attention converts,
+    /// attention as marketing's measure; one self-contained HTML file. While the
+    /// daemon runs, it is asked for the report.
+    Report {
+        /// Where to write the HTML.
+        #[arg(long)]
+        out: PathBuf,
+        /// Refits for the learned weights' intervals.
+        #[arg(long, default_value_t = 40)]
+        bootstrap: usize,
+    },
     /// Write a simulated market with known truth (hidden buying journeys, journeys
     /// that fizzle, prize-draw leads, heavy readers, quiet buyers) as JSON lines of
     /// the standard source's payloads, to import or post to a webhook.
@@ -143,6 +155,9 @@ pub fn main() -> ExitCode {
                 },
             )
         }),
+        Command::Report { ref out, bootstrap } => {
+            load(&cli.config).and_then(|config| report::run(&config, out, bootstrap))
+        }
         Command::Simulate {
             ref out,
             accounts,

@@ -48,6 +48,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route("/accounts/{key}", web::get().to(admin::account))
                 .route("/outcomes", web::get().to(admin::outcomes))
                 .route("/model", web::get().to(admin::model))
+                .route("/report", web::get().to(admin::report))
                 .route("/dead-letters", web::get().to(admin::dead_letters))
                 .route(
                     "/dead-letters/retry",
