@@ -24,8 +24,8 @@ pub struct KindRow {
     pub lift: Option<f64>,
     /// Points per touch in the scoring in force.
     pub current: f64,
-    /// The learned points per touch with a 95 % interval, when learning ran.
-    pub learned: Option<(f64, f64, f64)>,
+    /// What learning found, when it ran: points per touch with a 95 % interval.
+    pub learned: Option<Learned>,
 }
 
 pub fn kinds(
@@ -54,7 +54,12 @@ pub fn kinds(
             let learned = suggestion
                 .and_then(|s| s.weights.iter().find(|w| w.kind == *kind))
                 .filter(|w| w.low != 0.0 || w.high != 0.0)
-                .map(|w| (w.weight, w.low, w.high));
+                .map(|w| Learned {
+                    weight: w.weight,
+                    fitted: w.fitted,
+                    low: w.low,
+                    high: w.high,
+                });
             if did.is_empty() && learned.is_none() {
                 return None;
             }
@@ -78,6 +83,18 @@ pub fn kinds(
             .then(a.kind.cmp(&b.kind))
     });
     out
+}
+
+/// A kind's learned weight.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Learned {
+    /// Points per touch in the suggested scoring.
+    pub weight: f64,
+    /// What the regression found, before a sign the kind cannot take was held at 0.
+    pub fitted: f64,
+    /// 95 % bootstrap interval of `fitted`.
+    pub low: f64,
+    pub high: f64,
 }
 
 /// What one campaign, asset or source reached and what followed.

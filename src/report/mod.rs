@@ -11,16 +11,14 @@
 //! qualified, which campaign, asset and source each touch came through.
 
 mod converts;
-mod html;
 mod measure;
+mod page;
 mod predict;
-mod sections;
-mod svg;
 mod timeline;
 
-pub use converts::{KindRow, Reach};
-pub use html::render;
+pub use converts::{KindRow, Learned, Reach};
 pub use measure::{Bucket, DealRow, Month, Week};
+pub use page::render;
 pub use predict::{Cell, Curve, Rate};
 
 use crate::learn::{self, LearnError};

@@ -4,7 +4,7 @@
 //! and by fit × attention cell.
 
 use super::timeline::Timelines;
-use crate::learn::metrics::{auc, lift};
+use crate::learn::metrics::{auc, lift, lift_between};
 use crate::learn::{Dataset, Row, Suggestion};
 use crate::scoring::fit::attention_band;
 use crate::scoring::ScoringConfig;
@@ -106,49 +106,9 @@ pub fn roc(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
 }
 
 /// Conversion in each tenth by score over conversion overall, highest tenth first.
-/// Tied scores are spread over the tenths they straddle in proportion, so a score
-/// that ties everyone reads 1 in every tenth.
 pub fn deciles(scores: &[f64], labels: &[bool]) -> Vec<f64> {
-    let n = scores.len();
-    let positives = labels.iter().filter(|l| **l).count() as f64;
-    if n == 0 || positives == 0.0 {
-        return vec![0.0; 10];
-    }
-    let overall = positives / n as f64;
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut hits = [0.0f64; 10];
-    let mut rows = [0.0f64; 10];
-    let mut start = 0;
-    while start < n {
-        let mut end = start;
-        let mut group_hits = 0.0;
-        while end < n && scores[order[end]] == scores[order[start]] {
-            if labels[order[end]] {
-                group_hits += 1.0;
-            }
-            end += 1;
-        }
-        let size = (end - start) as f64;
-        for tenth in 0..10 {
-            let (low, high) = (
-                tenth as f64 * n as f64 / 10.0,
-                (tenth + 1) as f64 * n as f64 / 10.0,
-            );
-            let overlap = (high.min(end as f64) - low.max(start as f64)).max(0.0);
-            rows[tenth] += overlap;
-            hits[tenth] += overlap * group_hits / size;
-        }
-        start = end;
-    }
     (0..10)
-        .map(|t| {
-            if rows[t] == 0.0 {
-                0.0
-            } else {
-                hits[t] / rows[t] / overall
-            }
-        })
+        .map(|t| lift_between(scores, labels, f64::from(t) / 10.0, f64::from(t + 1) / 10.0))
         .collect()
 }
 
@@ -248,9 +208,8 @@ pub fn predict(
         .map(|(rung, (rows, converted))| Rate::new(rung.name.clone(), rows, converted))
         .collect();
     let mut cells = Vec::new();
-    for (grade, name) in ["A", "B", "C", "D"].iter().enumerate() {
-        for band in 0..4 {
-            let (rows, converted) = cell_counts[grade][band];
+    for (name, counts) in ["A", "B", "C", "D"].iter().zip(cell_counts) {
+        for (band, (rows, converted)) in counts.into_iter().enumerate() {
             let rate = Rate::new("", rows, converted).rate;
             cells.push(Cell {
                 grade: name.to_string(),

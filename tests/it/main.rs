@@ -16,6 +16,7 @@ mod ingest;
 mod learning;
 mod outcomes;
 mod qualification;
+mod report;
 mod sink_delivery;
 mod sink_hubspot;
 mod sink_marketo;

@@ -1,5 +1,6 @@
-//! Charts as inline SVG, written from the numbers: lines (ROC, weeks), bars
-//! (grouped or horizontal), a grid of cells and weights with their intervals. Every
+//! Charts as inline SVG, written from the numbers: lines (ROC, weeks) and grouped
+//! bars here, rows and grids in `rows`; the shared parts (scales, axes, legends,
+//! ticks) are here. Every
 //! chart is an `<svg role="img">` named by its `<title>` and `<desc>`; every mark a
 //! reader should see carries `class="mark"` and its own `<title>` (a tooltip).
 //! Series differ by dash or pattern as well as colour, so colour is never the only
@@ -7,16 +8,16 @@
 
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 340.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 28.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 64.0;
+pub(super) const WIDTH: f64 = 720.0;
+pub(super) const HEIGHT: f64 = 340.0;
+pub(super) const LEFT: f64 = 64.0;
+pub(super) const RIGHT: f64 = 28.0;
+pub(super) const TOP: f64 = 16.0;
+pub(super) const BOTTOM: f64 = 64.0;
 
 /// Colours that read apart for the common colour-vision deficiencies (Okabe–Ito).
 pub const COLOURS: [&str; 5] = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#6b6b6b"];
-const DASHES: [&str; 5] = ["", "8 4", "2 3", "10 3 2 3", "4 4"];
+pub(super) const DASHES: [&str; 5] = ["", "8 4", "2 3", "10 3 2 3", "4 4"];
 
 /// Text made safe for HTML and SVG.
 pub fn escape(text: &str) -> String {
@@ -51,7 +52,7 @@ pub fn short(value: f64) -> String {
 }
 
 /// Round tick values covering `[low, high]`, about five of them.
-fn ticks(low: f64, high: f64) -> Vec<f64> {
+pub(super) fn ticks(low: f64, high: f64) -> Vec<f64> {
     let span = (high - low).max(1e-9);
     let raw = span / 5.0;
     let power = 10f64.powf(raw.log10().floor());
@@ -66,7 +67,7 @@ fn ticks(low: f64, high: f64) -> Vec<f64> {
 }
 
 /// The chart's opening: role, accessible name and description.
-fn open(id: &str, title: &str, desc: &str, height: f64) -> String {
+pub(super) fn open(id: &str, title: &str, desc: &str, height: f64) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="{id}-title {id}-desc" class="chart"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
         escape(title),
@@ -76,13 +77,13 @@ fn open(id: &str, title: &str, desc: &str, height: f64) -> String {
 
 /// A linear map from data to pixels.
 #[derive(Clone, Copy)]
-struct Scale {
-    from: (f64, f64),
-    to: (f64, f64),
+pub(super) struct Scale {
+    pub from: (f64, f64),
+    pub to: (f64, f64),
 }
 
 impl Scale {
-    fn at(&self, value: f64) -> f64 {
+    pub fn at(&self, value: f64) -> f64 {
         let (a, b) = self.from;
         let share = if b == a { 0.5 } else { (value - a) / (b - a) };
         self.to.0 + share * (self.to.1 - self.to.0)
@@ -111,7 +112,7 @@ fn y_axis(out: &mut String, y: Scale, ticks: &[f64], label: &str, format: &dyn F
 }
 
 /// Where each legend entry goes: entries wrap onto further rows, 18 px apart.
-fn legend_layout(names: &[String]) -> Vec<(f64, f64)> {
+pub(super) fn legend_layout(names: &[String]) -> Vec<(f64, f64)> {
     let mut places = Vec::with_capacity(names.len());
     let (mut x, mut row) = (LEFT, 0.0);
     for name in names {
@@ -127,11 +128,16 @@ fn legend_layout(names: &[String]) -> Vec<(f64, f64)> {
 }
 
 /// Height the legend adds below the plot beyond its first row.
-fn legend_extra(names: &[String]) -> f64 {
+pub(super) fn legend_extra(names: &[String]) -> f64 {
     legend_layout(names).last().map_or(0.0, |(_, dy)| *dy)
 }
 
-fn legend(out: &mut String, names: &[String], y: f64, swatch: &dyn Fn(usize, f64, f64) -> String) {
+pub(super) fn legend(
+    out: &mut String,
+    names: &[String],
+    y: f64,
+    swatch: &dyn Fn(usize, f64, f64) -> String,
+) {
     for (i, (name, (x, dy))) in names.iter().zip(legend_layout(names)).enumerate() {
         let y = y + dy;
         let _ = write!(
@@ -150,6 +156,13 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
+/// A named line from one point to another.
+pub struct Reference<'a> {
+    pub from: (f64, f64),
+    pub to: (f64, f64),
+    pub name: &'a str,
+}
+
 pub struct LineChart<'a> {
     pub id: &'a str,
     pub title: &'a str,
@@ -162,8 +175,8 @@ pub struct LineChart<'a> {
     pub y_range: Option<(f64, f64)>,
     pub x_format: &'a dyn Fn(f64) -> String,
     pub y_format: &'a dyn Fn(f64) -> String,
-    /// A dotted reference from (x0, y0) to (x1, y1), e.g. ROC's chance diagonal.
-    pub reference: Option<((f64, f64), (f64, f64), &'a str)>,
+    /// A dotted reference line, e.g. ROC's chance diagonal.
+    pub reference: Option<Reference<'a>>,
 }
 
 pub fn line_chart(chart: &LineChart<'_>) -> String {
@@ -212,7 +225,12 @@ pub fn line_chart(chart: &LineChart<'_>) -> String {
         HEIGHT - BOTTOM + 34.0,
         escape(chart.x_label)
     );
-    if let Some(((a, b), (c, d), name)) = chart.reference {
+    if let Some(Reference {
+        from: (a, b),
+        to: (c, d),
+        name,
+    }) = chart.reference
+    {
         let _ = write!(
             out,
             r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999" stroke-dasharray="1 3"><title>{}</title></line>"##,
@@ -344,244 +362,6 @@ pub fn bar_chart(chart: &BarChart<'_>) -> String {
                 COLOURS[i % COLOURS.len()]
             )
         });
-    }
-    out.push_str("</svg>");
-    out
-}
-
-/// One row of a horizontal chart: bars of values, or a point with an interval.
-pub struct Item {
-    pub label: String,
-    pub values: Vec<f64>,
-    pub interval: Option<(f64, f64)>,
-}
-
-pub struct RowChart<'a> {
-    pub id: &'a str,
-    pub title: &'a str,
-    pub desc: &'a str,
-    pub x_label: &'a str,
-    /// Names of the values each item carries (one bar each, or the point).
-    pub names: Vec<String>,
-    pub items: Vec<Item>,
-    pub format: &'a dyn Fn(f64) -> String,
-    /// Draw each item's first value as a point with its interval, not as bars.
-    pub points: bool,
-    /// A dashed line down at a value, e.g. the rate over everyone.
-    pub reference: Option<(f64, &'a str)>,
-}
-
-/// Horizontal rows with long labels: campaigns, kinds.
-pub fn row_chart(chart: &RowChart<'_>) -> String {
-    // Labels longer than this are cut (the full name is in the table).
-    const LABEL_CHARS: usize = 44;
-    let longest = chart
-        .items
-        .iter()
-        .map(|item| item.label.chars().count().min(LABEL_CHARS + 1))
-        .max()
-        .unwrap_or(0);
-    let label_width = (longest as f64 * 6.9 + 14.0).clamp(120.0, 330.0);
-    let row = 14.0 * chart.names.len().max(1) as f64 + 10.0;
-    // Room above the rows for a reference's label.
-    const TOP: f64 = 24.0;
-    let legend_height = if chart.names.len() > 1 {
-        22.0 + legend_extra(&chart.names)
-    } else {
-        0.0
-    };
-    let height = TOP + row * chart.items.len() as f64 + 56.0 + legend_height;
-    let values = chart
-        .items
-        .iter()
-        .flat_map(|item| {
-            item.values
-                .iter()
-                .copied()
-                .chain(item.interval.into_iter().flat_map(|(a, b)| [a, b]))
-        })
-        .chain(chart.reference.map(|(v, _)| v));
-    let (low, high) = values.fold((0.0f64, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
-    let high = if high > low { high } else { low + 1.0 };
-    let x = Scale {
-        from: (low, high * 1.05),
-        to: (label_width, WIDTH - RIGHT),
-    };
-    let mut out = open(chart.id, chart.title, chart.desc, height);
-    let bottom = height - 56.0 - legend_height;
-    for tick in ticks(low, high * 1.05) {
-        let at = x.at(tick);
-        let _ = write!(
-            out,
-            r##"<line x1="{at:.1}" x2="{at:.1}" y1="{TOP}" y2="{bottom:.1}" stroke="{}"/><text x="{at:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"##,
-            if tick == 0.0 { "#888" } else { "#e3e3e3" },
-            bottom + 14.0,
-            escape(&(chart.format)(tick))
-        );
-    }
-    let _ = write!(
-        out,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="axis">{}</text>"#,
-        (label_width + WIDTH - RIGHT) / 2.0,
-        bottom + 32.0,
-        escape(chart.x_label)
-    );
-    for (r, item) in chart.items.iter().enumerate() {
-        let top = TOP + row * r as f64 + 5.0;
-        let label: String = if item.label.chars().count() > LABEL_CHARS {
-            item.label
-                .chars()
-                .take(LABEL_CHARS - 1)
-                .chain(['…'])
-                .collect()
-        } else {
-            item.label.clone()
-        };
-        let _ = write!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"#,
-            label_width - 6.0,
-            top + row / 2.0,
-            escape(&label)
-        );
-        if chart.points {
-            let Some(&value) = item.values.first() else {
-                continue;
-            };
-            let middle = top + row / 2.0 - 4.0;
-            if let Some((a, b)) = item.interval {
-                let _ = write!(
-                    out,
-                    r#"<line class="mark" x1="{:.1}" x2="{:.1}" y1="{middle:.1}" y2="{middle:.1}" stroke="{}" stroke-width="2"><title>{}: 95 % interval {} to {}</title></line>"#,
-                    x.at(a),
-                    x.at(b),
-                    COLOURS[0],
-                    escape(&item.label),
-                    escape(&(chart.format)(a)),
-                    escape(&(chart.format)(b))
-                );
-            }
-            let _ = write!(
-                out,
-                r#"<circle class="mark" cx="{:.1}" cy="{middle:.1}" r="4.5" fill="{}"><title>{}: {}</title></circle>"#,
-                x.at(value),
-                COLOURS[0],
-                escape(&item.label),
-                escape(&(chart.format)(value))
-            );
-            continue;
-        }
-        for (s, value) in item.values.iter().enumerate() {
-            let (a, b) = (x.at(value.min(0.0)), x.at(value.max(0.0)));
-            let _ = write!(
-                out,
-                r#"<rect class="mark" x="{a:.1}" y="{:.1}" width="{:.1}" height="12" fill="{}"><title>{}: {} {}</title></rect>"#,
-                top + 14.0 * s as f64,
-                (b - a).max(0.5),
-                COLOURS[s % COLOURS.len()],
-                escape(&item.label),
-                escape(&(chart.format)(*value)),
-                escape(&chart.names[s.min(chart.names.len() - 1)])
-            );
-        }
-    }
-    if let Some((value, name)) = chart.reference {
-        let at = x.at(value);
-        let _ = write!(
-            out,
-            r##"<line x1="{at:.1}" x2="{at:.1}" y1="{TOP}" y2="{bottom:.1}" stroke="#222" stroke-width="1.5" stroke-dasharray="6 4"><title>{}</title></line><text x="{:.1}" y="{:.1}" class="tick">{}</text>"##,
-            escape(name),
-            at + 4.0,
-            TOP - 3.0,
-            escape(name)
-        );
-    }
-    if chart.names.len() > 1 {
-        legend(
-            &mut out,
-            &chart.names,
-            height - 10.0 - legend_extra(&chart.names),
-            &|i, lx, ly| {
-                format!(
-                    r#"<rect x="{lx:.1}" y="{:.1}" width="20" height="10" fill="{}"/>"#,
-                    ly - 5.0,
-                    COLOURS[i % COLOURS.len()]
-                )
-            },
-        );
-    }
-    out.push_str("</svg>");
-    out
-}
-
-/// A grid of cells shaded by value, each with its value written in it.
-pub fn grid(
-    id: &str,
-    title: &str,
-    desc: &str,
-    rows: &[String],
-    columns: &[String],
-    values: &[Vec<Option<f64>>],
-    format: &dyn Fn(f64) -> String,
-) -> String {
-    let (cell_w, cell_h) = (120.0, 48.0);
-    let (left, top) = (150.0, 40.0);
-    let height = top + cell_h * rows.len() as f64 + 20.0;
-    let high = values
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(0.0f64, f64::max)
-        .max(1e-9);
-    let mut out = open(id, title, desc, height);
-    for (c, column) in columns.iter().enumerate() {
-        let _ = write!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="tick">{}</text>"#,
-            left + cell_w * (c as f64 + 0.5),
-            top - 10.0,
-            escape(column)
-        );
-    }
-    for (r, name) in rows.iter().enumerate() {
-        let y = top + cell_h * r as f64;
-        let _ = write!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="tick">{}</text>"#,
-            left - 8.0,
-            y + cell_h / 2.0 + 4.0,
-            escape(name)
-        );
-        for (c, column) in columns.iter().enumerate() {
-            let x = left + cell_w * c as f64;
-            let value = values.get(r).and_then(|v| v.get(c)).copied().flatten();
-            let (fill, text, ink) = match value {
-                Some(v) => {
-                    let share = (v / high).clamp(0.0, 1.0);
-                    // From a pale to a deep blue; dark cells get white text.
-                    let light = 96.0 - 58.0 * share;
-                    (
-                        format!("hsl(205 70% {light:.0}%)"),
-                        format(v),
-                        if light < 60.0 { "#fff" } else { "#111" },
-                    )
-                }
-                None => ("#f4f4f4".to_string(), "none".to_string(), "#555"),
-            };
-            let _ = write!(
-                out,
-                r##"<rect class="mark" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{fill}" stroke="#fff" stroke-width="2"><title>{} × {}: {}</title></rect><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{ink}" class="cell">{}</text>"##,
-                cell_w,
-                cell_h,
-                escape(name),
-                escape(column),
-                escape(&text),
-                x + cell_w / 2.0,
-                y + cell_h / 2.0 + 5.0,
-                escape(&text)
-            );
-        }
     }
     out.push_str("</svg>");
     out

@@ -3,11 +3,16 @@
 //! order, a skip link, every chart named and described, and the numbers behind every
 //! chart in a table beside it.
 
-use super::sections;
-use super::svg::escape;
+mod converts;
+mod measure;
+mod predict;
+mod rows;
+mod svg;
+
 use super::Report;
 use crate::clock::rfc3339;
 use std::fmt::Write as _;
+use svg::escape;
 
 const STYLE: &str = r#"
 :root { color-scheme: light; --ink: #1a1a1a; --muted: #555; --line: #d9d9d9; --accent: #0072b2; }
@@ -42,7 +47,7 @@ thead th { background: #f0f0f0; }
 
 /// One chart with its accessible table: `<figure>` holding the SVG, the caption and
 /// the numbers.
-pub fn figure(id: &str, svg: &str, caption: &str, table: &str) -> String {
+fn figure(id: &str, svg: &str, caption: &str, table: &str) -> String {
     format!(
         r#"<figure class="chart-figure" id="{id}">{svg}<figcaption>{}</figcaption><details><summary>The numbers behind this chart</summary>{table}</details></figure>"#,
         escape(caption)
@@ -50,7 +55,7 @@ pub fn figure(id: &str, svg: &str, caption: &str, table: &str) -> String {
 }
 
 /// A table: a caption, column headings, and rows whose first cell heads the row.
-pub fn table(caption: &str, headings: &[&str], rows: &[Vec<String>]) -> String {
+fn table(caption: &str, headings: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = format!("<table><caption>{}</caption><thead><tr>", escape(caption));
     for (i, heading) in headings.iter().enumerate() {
         let class = if i == 0 { r#" class="text""# } else { "" };
@@ -72,16 +77,16 @@ pub fn table(caption: &str, headings: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn percent(rate: f64) -> String {
+fn percent(rate: f64) -> String {
     format!("{:.1} %", rate * 100.0)
 }
 
-pub fn day(at: i64) -> String {
+fn day(at: i64) -> String {
     rfc3339(at).chars().take(10).collect()
 }
 
 /// `1,234,000`.
-pub fn whole(value: f64) -> String {
+fn whole(value: f64) -> String {
     let digits = format!("{:.0}", value.abs());
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -103,17 +108,17 @@ pub fn render(report: &Report) -> String {
         (
             "predict",
             "Does attention predict pipeline?",
-            sections::predict(report),
+            predict::section(report),
         ),
         (
             "converts",
             "Which attention converts?",
-            sections::converts(report),
+            converts::section(report),
         ),
         (
             "measure",
             "Attention as marketing's measure",
-            sections::measure(report),
+            measure::section(report),
         ),
     ];
     let mut out = String::with_capacity(256 * 1024);
@@ -141,4 +146,12 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</main></body></html>\n");
     out
+}
+
+fn para(text: &str) -> String {
+    format!("<p>{}</p>", escape(text))
+}
+
+fn note(text: &str) -> String {
+    format!(r#"<p class="note">{}</p>"#, escape(text))
 }
