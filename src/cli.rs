@@ -59,9 +59,9 @@ pub enum Command {
         #[arg(long, default_value = "import")]
         source: String,
     },
-    /// Learn from revenue: print the suggested scoring (weights, memory) beside the
-    /// current one, with validation AUC, top-decile lift and calibration for both.
-    /// The daemon must be stopped.
+    /// Learn from revenue: print the suggested scoring (weights, one memory or a
+    /// short and a long one) beside the current one, with validation AUC, top-decile
+    /// lift and calibration for both. The daemon must be stopped.
     Learn {
         /// Store the suggestion as a new scoring version, rescore and queue what changed.
         #[arg(long, conflicts_with = "revert")]
@@ -75,6 +75,10 @@ pub enum Command {
         /// Refits for the weights' intervals.
         #[arg(long, default_value_t = 40)]
         bootstrap: usize,
+        /// Suggest one memory, or two (a short and a long one: acceleration);
+        /// without it, whichever ranks best on the newest training weeks.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+        memories: Option<u8>,
         /// Print the suggestion as JSON.
         #[arg(long)]
         json: bool,
@@ -140,6 +144,7 @@ pub fn main() -> ExitCode {
             revert,
             horizon_days,
             bootstrap,
+            memories,
             json,
         } => load(&cli.config).and_then(|config| {
             learn::run(
@@ -151,6 +156,7 @@ pub fn main() -> ExitCode {
                     options: crate::learn::Options {
                         horizon_days,
                         bootstrap,
+                        memories: memories.map(usize::from),
                     },
                 },
             )

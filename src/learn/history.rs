@@ -17,8 +17,10 @@ pub struct Counted {
     /// What caps and noise rules leave of the touch: 1 for a touch that counts in
     /// full, 0 for one held back.
     pub units: f64,
-    /// Points it added to raw attention.
+    /// Points it added to raw attention at the long memory (`half_life_days`),
+    /// and at the short one.
     pub points: f64,
+    pub short_points: f64,
 }
 
 /// One person: their record and their touches, oldest first.
@@ -96,18 +98,18 @@ pub fn count_log(
     let mut log: Vec<Counted> = touches
         .iter()
         .zip(counted)
-        .map(|(touch, counted)| {
-            let base = config.weight(touch.kind);
-            Counted {
-                kind: kind_index(touch.kind),
-                at: touch.occurred_at,
-                units: if base == 0.0 {
-                    0.0
-                } else {
-                    counted.weight / base
-                },
-                points: counted.weight,
-            }
+        .map(|(touch, counted)| Counted {
+            kind: kind_index(touch.kind),
+            at: touch.occurred_at,
+            // A kind the scoring gives nothing takes no place under its caps, so
+            // what is left of it is not comparable: it is not learned from.
+            units: if config.worth(touch.kind) == 0.0 {
+                0.0
+            } else {
+                counted.share
+            },
+            points: counted.weight - counted.short,
+            short_points: counted.short,
         })
         .collect();
     log.sort_by_key(|c| c.at);

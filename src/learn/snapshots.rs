@@ -87,7 +87,10 @@ struct AsOf {
 fn as_of(log: &[Counted], at: Millis, config: &ScoringConfig) -> AsOf {
     let ln = |h: f64| std::f64::consts::LN_2 / (h * MILLIS_PER_DAY);
     let rates: Vec<f64> = MEMORIES.iter().map(|h| ln(*h)).collect();
-    let baseline_rate = ln(config.half_life_days);
+    let (long_rate, short_rate) = (
+        ln(config.half_life_days),
+        ln(config.short_memory.half_life_days),
+    );
     let form = kind_index(TouchKind::FormSubmit);
     let mut state = AsOf {
         decayed: vec![vec![0.0; TouchKind::ALL.len()]; MEMORIES.len()],
@@ -102,8 +105,9 @@ fn as_of(log: &[Counted], at: Millis, config: &ScoringConfig) -> AsOf {
         for (m, rate) in rates.iter().enumerate() {
             state.decayed[m][touch.kind] += touch.units * (-rate * age).exp();
         }
-        state.current += touch.points * (-baseline_rate * age).exp();
-        state.points += touch.points;
+        state.current += touch.points * (-long_rate * age).exp()
+            + touch.short_points * (-short_rate * age).exp();
+        state.points += touch.points + touch.short_points;
         if touch.kind == form {
             state.forms += 1;
         }

@@ -22,7 +22,7 @@ pub struct KindRow {
     pub converted: usize,
     /// Their conversion over everyone's; `None` when nobody did it.
     pub lift: Option<f64>,
-    /// Points per touch in the scoring in force.
+    /// Points per fresh touch in the scoring in force.
     pub current: f64,
     /// What learning found, when it ran: points per touch with a 95 % interval.
     pub learned: Option<Learned>,
@@ -55,10 +55,11 @@ pub fn kinds(
                 .and_then(|s| s.weights.iter().find(|w| w.kind == *kind))
                 .filter(|w| w.low != 0.0 || w.high != 0.0)
                 .map(|w| Learned {
-                    weight: w.weight,
-                    fitted: w.fitted,
+                    weight: w.worth(),
+                    fitted: w.fitted + w.fitted_short,
                     low: w.low,
                     high: w.high,
+                    held: w.held(),
                 });
             if did.is_empty() && learned.is_none() {
                 return None;
@@ -71,7 +72,7 @@ pub fn kinds(
                 rows: did.len(),
                 converted,
                 lift,
-                current: config.weight(*kind),
+                current: config.worth(*kind),
                 learned,
             })
         })
@@ -85,16 +86,19 @@ pub fn kinds(
     out
 }
 
-/// A kind's learned weight.
+/// A kind's learned weight: what a fresh touch counts (both memories, when the
+/// suggestion has two).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Learned {
-    /// Points per touch in the suggested scoring.
+    /// Points per fresh touch in the suggested scoring.
     pub weight: f64,
     /// What the regression found, before a sign the kind cannot take was held at 0.
     pub fitted: f64,
     /// 95 % bootstrap interval of `fitted`.
     pub low: f64,
     pub high: f64,
+    /// Whether a sign rule changed what the regression found.
+    pub held: bool,
 }
 
 /// What one campaign, asset or source reached and what followed.

@@ -151,17 +151,25 @@ pub fn predict(
     };
     let mut curves = Vec::new();
     if rows.iter().any(|r| r.label) && rows.iter().any(|r| !r.label) {
-        curves.push(curve(
-            format!("Current score (half-life {} days)", config.half_life_days),
-            &rows,
-            |r| r.current,
-        ));
+        let memories = if config.short_memory.weights.is_empty() {
+            format!("half-life {} days", config.half_life_days)
+        } else {
+            format!(
+                "memories {} and {} days",
+                config.short_memory.half_life_days, config.half_life_days
+            )
+        };
+        curves.push(curve(format!("Current score ({memories})"), &rows, |r| {
+            r.current
+        }));
         if let Some(s) = suggestion {
-            curves.push(curve(
-                format!("Learned score (half-life {} days)", s.half_life_days),
-                &rows,
-                |r| s.scorer.raw(r),
-            ));
+            let memories = match s.short_half_life_days {
+                Some(short) => format!("memories {short} and {} days", s.half_life_days),
+                None => format!("half-life {} days", s.half_life_days),
+            };
+            curves.push(curve(format!("Learned score ({memories})"), &rows, |r| {
+                s.scorer.raw(r)
+            }));
         }
         curves.push(curve("Points without decay".into(), &rows, |r| r.points));
         curves.push(curve("Lead count (form submits)".into(), &rows, |r| {

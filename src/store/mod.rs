@@ -8,6 +8,7 @@
 
 mod accounts;
 mod commit;
+mod contact_formats;
 mod contacts;
 mod inbox;
 mod keys;

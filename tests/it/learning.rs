@@ -74,15 +74,15 @@ async fn learned_weights_are_suggested_applied_and_reverted() {
     assert_eq!(code, 0, "{stderr}");
     let json_end = stdout.rfind('}').unwrap() + 1;
     let suggestion: serde_json::Value = serde_json::from_str(&stdout[..json_end]).unwrap();
+    // What a fresh touch counts: the long weight and the short one, if any.
     let weight = |kind: &str| {
-        suggestion["weights"]
+        let w = suggestion["weights"]
             .as_array()
             .unwrap()
             .iter()
             .find(|w| w["kind"] == kind)
-            .unwrap()["weight"]
-            .as_f64()
-            .unwrap()
+            .unwrap();
+        w["weight"].as_f64().unwrap() + w["short"].as_f64().unwrap()
     };
     // The simulator's journeys outweigh the newsletters heavy readers open.
     assert!(
@@ -114,6 +114,17 @@ async fn learned_weights_are_suggested_applied_and_reverted() {
     assert_eq!(shown["active"], 1, "{shown}");
     assert!(shown["metrics"]["people"]["learned"]["auc"].is_number());
     assert_eq!(shown["history"].as_array().unwrap().len(), 1);
+    // The version holds the memories the suggestion had: a short one too, if chosen.
+    let learned = &shown["history"][0]["learned"];
+    assert_eq!(
+        learned["short_half_life_days"],
+        suggestion["short_half_life_days"]
+    );
+    assert_eq!(
+        learned["short_weights"].as_object().unwrap().is_empty(),
+        suggestion["short_half_life_days"].is_null(),
+        "{learned}"
+    );
     let applied_half_life = shown["half_life_days"].as_f64().unwrap();
     let dir = daemon.stop();
 

@@ -34,4 +34,5 @@ mod source_salesforce;
 mod source_segment;
 mod source_typeform;
 mod source_zoom;
+mod two_memories;
 mod upgrade;

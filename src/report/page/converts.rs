@@ -96,7 +96,7 @@ pub fn section(report: &Report) -> String {
                 .iter()
                 .filter_map(|k| {
                     let l = k.learned?;
-                    let held = if l.weight != l.fitted { " (held at 0)" } else { "" };
+                    let held = if l.held { " (held)" } else { "" };
                     Some(Item { label: format!("{}{held}", k.kind.label()), values: vec![l.fitted], interval: Some((l.low, l.high)) })
                 })
                 .collect(),
