@@ -55,6 +55,9 @@ pub struct History {
     /// The oldest and newest touch, if any.
     pub first_touch: Option<Millis>,
     pub last_touch: Option<Millis>,
+    /// Opportunity keys by the contact and by the account they are kept under.
+    by_person: BTreeMap<u64, Vec<String>>,
+    by_account: BTreeMap<String, Vec<String>>,
 }
 
 impl History {
@@ -67,15 +70,47 @@ impl History {
         }
     }
 
+    /// The opportunities a person is linked to themselves.
+    pub fn own_deals(&self, id: u64) -> Vec<&Deal> {
+        self.deals_of(self.by_person.get(&id))
+    }
+
+    /// The opportunities of an account's buying group: the account's own and its
+    /// members'.
+    pub fn account_deals(&self, account: &str) -> Vec<&Deal> {
+        let mut keys: Vec<String> = self.by_account.get(account).cloned().unwrap_or_default();
+        for id in self.members.get(account).into_iter().flatten() {
+            keys.extend(self.by_person.get(id).into_iter().flatten().cloned());
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        self.deals_of(Some(&keys))
+    }
+
     /// The opportunities of a person: their own and their account's.
-    pub fn deals_of_person(&self, id: u64) -> impl Iterator<Item = &Deal> {
+    pub fn deals_of_person(&self, id: u64) -> Vec<&Deal> {
+        let mut keys: Vec<String> = self.by_person.get(&id).cloned().unwrap_or_default();
         let account = self
             .people
             .get(&id)
-            .and_then(|p| p.contact.account_key.clone());
-        self.deals.values().filter(move |deal| {
-            deal.people.contains(&id) || account.as_ref().is_some_and(|a| deal.accounts.contains(a))
-        })
+            .and_then(|p| p.contact.account_key.as_ref());
+        keys.extend(
+            account
+                .and_then(|a| self.by_account.get(a))
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        keys.sort_unstable();
+        keys.dedup();
+        self.deals_of(Some(&keys))
+    }
+
+    fn deals_of(&self, keys: Option<&Vec<String>>) -> Vec<&Deal> {
+        keys.into_iter()
+            .flatten()
+            .filter_map(|key| self.deals.get(key))
+            .collect()
     }
 }
 
@@ -159,10 +194,22 @@ pub fn read(store: &Store, config: &ScoringConfig) -> Result<History, StoreError
         });
         match holder {
             Holder::Contact(id) => {
-                deal.people.insert(id);
+                if deal.people.insert(id) {
+                    history
+                        .by_person
+                        .entry(id)
+                        .or_default()
+                        .push(deal.key.clone());
+                }
             }
             Holder::Account(account) => {
-                deal.accounts.insert(account);
+                if deal.accounts.insert(account.clone()) {
+                    history
+                        .by_account
+                        .entry(account)
+                        .or_default()
+                        .push(deal.key.clone());
+                }
             }
             Holder::Opportunity(_) => {}
         }

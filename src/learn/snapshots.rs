@@ -149,23 +149,10 @@ pub fn build(history: &History, config: &ScoringConfig, horizon_days: f64, now: 
         dates: dates(history, horizon_days, now),
         ..Dataset::default()
     };
-    let deals_of_person = |id: u64| -> Pipelines<'_> {
-        history
-            .deals
-            .values()
-            .filter(|deal| deal.people.contains(&id))
-            .collect()
-    };
     let accounts = &config.accounts;
     for (index, (key, ids)) in history.members.iter().enumerate() {
         dataset.account_keys.push(key.clone());
-        let pipelines: Pipelines = history
-            .deals
-            .values()
-            .filter(|deal| {
-                deal.accounts.contains(key) || ids.iter().any(|id| deal.people.contains(id))
-            })
-            .collect();
+        let pipelines: Pipelines = history.account_deals(key);
         for &date in &dataset.dates {
             let states: Vec<(u64, AsOf)> = ids
                 .iter()
@@ -237,7 +224,7 @@ pub fn build(history: &History, config: &ScoringConfig, horizon_days: f64, now: 
     }
     for (id, person) in &history.people {
         let contact = &person.contact;
-        let pipelines = deals_of_person(*id);
+        let pipelines = history.own_deals(*id);
         for &date in &dataset.dates {
             let state = as_of(&person.touches, date, config);
             if state.newest.is_none() {

@@ -140,7 +140,7 @@ pub fn reach(history: &History, timelines: &Timelines, horizon_days: f64) -> Rea
         let Some(timeline) = timelines.people.get(id) else {
             continue;
         };
-        let deals: Vec<&Deal> = history.deals_of_person(*id).collect();
+        let deals: Vec<&Deal> = history.deals_of_person(*id);
         for touch in &timeline.touches {
             let followed: Vec<&str> = deals
                 .iter()
