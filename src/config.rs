@@ -77,6 +77,29 @@ pub struct Config {
     /// `[report]`: what `attentiond report` measures marketing against.
     #[serde(default)]
     pub report: ReportConfig,
+    /// The web console's settings.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Hours a console sign-in lasts; signing in again is needed after that.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_hours: default_session_hours(),
+        }
+    }
+}
+
+fn default_session_hours() -> u32 {
+    8
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +116,10 @@ pub struct ServerConfig {
     /// Bearer token for `/api/v1`. Without it the admin API answers 401 to everyone.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Read-only tokens: they show the admin API's answers and the console, and
+    /// change nothing.
+    #[serde(default)]
+    pub viewer_tokens: Vec<Secret>,
     /// Larger webhook bodies are refused with 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
@@ -104,6 +131,14 @@ pub struct ServerConfig {
     /// on faster than they can be applied.
     #[serde(default = "default_max_inbox_backlog")]
     pub max_inbox_backlog: u64,
+    /// Seconds a webhook body may take to arrive; a slower one is answered 408 and
+    /// its connection closed.
+    #[serde(default = "default_body_timeout_secs")]
+    pub body_timeout_secs: u64,
+    /// Most memory (bytes) the bodies of requests whose sender is not yet verified may
+    /// hold together; past it, such requests are answered 503 with `Retry-After`.
+    #[serde(default = "default_max_unverified_bytes")]
+    pub max_unverified_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -112,9 +147,12 @@ impl Default for ServerConfig {
             listen: default_listen(),
             public_url: None,
             admin_token: None,
+            viewer_tokens: Vec::new(),
             max_body_bytes: default_max_body_bytes(),
             log_format: default_log_format(),
             max_inbox_backlog: default_max_inbox_backlog(),
+            body_timeout_secs: default_body_timeout_secs(),
+            max_unverified_bytes: default_max_unverified_bytes(),
         }
     }
 }
@@ -130,6 +168,12 @@ fn default_log_format() -> String {
 }
 fn default_max_inbox_backlog() -> u64 {
     100_000
+}
+fn default_body_timeout_secs() -> u64 {
+    10
+}
+fn default_max_unverified_bytes() -> usize {
+    64 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,10 +300,42 @@ impl Config {
                 "must be greater than 0",
             ));
         }
+        if self.server.body_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "server.body_timeout_secs",
+                "must be greater than 0",
+            ));
+        }
+        if self.server.max_unverified_bytes < self.server.max_body_bytes {
+            return Err(ConfigError::invalid(
+                "server.max_unverified_bytes",
+                "must be at least server.max_body_bytes, or no body of the largest size could be read",
+            ));
+        }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::invalid(
                 "server.log_format",
                 "expected one of `text`, `json`",
+            ));
+        }
+        for (at, token) in self.server.viewer_tokens.iter().enumerate() {
+            if token.expose().trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("server.viewer_tokens[{at}]"),
+                    "must not be empty",
+                ));
+            }
+            if self.server.admin_token.as_ref() == Some(token) {
+                return Err(ConfigError::invalid(
+                    format!("server.viewer_tokens[{at}]"),
+                    "must differ from server.admin_token",
+                ));
+            }
+        }
+        if !(1..=720).contains(&self.console.session_hours) {
+            return Err(ConfigError::invalid(
+                "console.session_hours",
+                "must be between 1 and 720",
             ));
         }
         self.scoring

@@ -31,6 +31,27 @@ pub async fn run(
     config.scoring = crate::learn::active_scoring(&store, &config.scoring)
         .context("cannot read the scoring version in force")?;
     let config = Arc::new(config);
+    let index = crate::store::index::IndexSettings {
+        half_life_days: config.scoring.half_life_days,
+        stages: config
+            .scoring
+            .stages
+            .iter()
+            .map(|r| r.name.clone())
+            .collect(),
+    };
+    let mut told = std::time::Instant::now();
+    store
+        .ensure_index(index, |done| {
+            // Building the indexes of a large store outlasts systemd's start timeout.
+            if told.elapsed() > Duration::from_secs(10) {
+                told = std::time::Instant::now();
+                tracing::info!(message = "Building the console's indexes.", contacts = done);
+                let more = sd_notify::NotifyState::ExtendTimeoutUsec(60_000_000);
+                let _ = sd_notify::notify(false, &[more]);
+            }
+        })
+        .context("cannot build the console's indexes")?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let settings = pipeline::Settings {
@@ -65,11 +86,13 @@ pub async fn run(
     ));
 
     let state = AppState {
+        console: http::console::state::Console::start(&config, store.clone(), metrics.clone()),
         config: config.clone(),
         store: store.clone(),
         commit,
         metrics,
         pipeline: pipeline_health.clone(),
+        intake: http::Intake::new(&config.server),
     };
     let address = listener.local_addr().ok();
     let server = HttpServer::new(move || {
@@ -78,6 +101,8 @@ pub async fn run(
             .configure(http::routes)
     })
     .disable_signals()
+    // A refusal sent before the body was read lingers a moment for the client to see it.
+    .client_disconnect_timeout(Duration::from_secs(1))
     .shutdown_timeout(10)
     .listen(listener)
     .context("cannot listen")?

@@ -1,36 +1,51 @@
 //! `/api/v1`: what an operator or a script asks about contacts and failed pushes.
-//! Every route needs `Authorization: Bearer <server.admin_token>`.
+//! Every route needs `Authorization: Bearer <token>`: the admin token, or a viewer
+//! token for what only reads.
 
-use super::{AppState, Problem};
+use super::console::session::{role_of_token, Role};
+use super::problem::Problem;
+use super::problem::ProblemBody;
+use super::state::AppState;
 use crate::clock::now_millis;
 use crate::model::ContactKey;
-use crate::secret::constant_time_eq;
+use crate::sources::authorization;
 use crate::store::StoreError;
-use crate::views::{self, OutcomeView};
+use crate::views::{self, AccountView, ContactView, DeadLettersView, OutcomeView};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
-    let Some(token) = &state.config.server.admin_token else {
+/// The role of the request's bearer token.
+pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<Role, Problem> {
+    if state.config.server.admin_token.is_none() && state.config.server.viewer_tokens.is_empty() {
         return Err(Problem::new(
             401,
             "the admin API is disabled: set server.admin_token",
         ));
-    };
+    }
     let given = request
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        // The scheme in any case (RFC 7235 §2.1): `bearer` is `Bearer`.
+        .and_then(|value| authorization(value, "bearer"))
         .unwrap_or("");
-    if constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
-        Ok(())
-    } else {
-        tracing::warn!(message = "Admin API request without a valid token.", path = %request.path());
-        Err(Problem::new(401, "missing or wrong bearer token"))
+    match role_of_token(&state.config, given) {
+        Some(role) => Ok(role),
+        None => {
+            tracing::warn!(message = "Admin API request without a valid token.", path = %request.path());
+            Err(Problem::new(401, "missing or wrong bearer token"))
+        }
     }
 }
 
-fn internal(error: StoreError) -> Problem {
+/// Changes need the admin token; a viewer token is refused.
+fn authorize_admin(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
+    match authorize(state, request)? {
+        Role::Admin => Ok(()),
+        Role::Viewer => Err(Problem::new(403, "a viewer token cannot change anything")),
+    }
+}
+
+pub fn internal(error: StoreError) -> Problem {
     tracing::error!(message = "Admin API store error.", %error);
     Problem::new(500, "store error")
 }
@@ -45,6 +60,15 @@ fn parse_contact_key(key: &str) -> Result<ContactKey, Problem> {
 }
 
 /// `key` is an email, `hubspot:<id>`, `anon:<id>` or a contact id `c_<n>`.
+#[utoipa::path(get, path = "/api/v1/contacts/{key}",
+    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`", example = "ann@acme.com")),
+    responses(
+        (status = 200, description = "The contact scored as of now", body = ContactView),
+        (status = 400, description = "Not a contact key", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn contact(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -62,6 +86,15 @@ pub async fn contact(
 }
 
 /// The whole calculation behind a contact's fields, as `attentiond explain` prints it.
+#[utoipa::path(get, path = "/api/v1/contacts/{key}/explain",
+    params(("key" = String, Path, description = "An email, `hubspot:<id>`, `anon:<id>` or `c_<n>`", example = "ann@acme.com")),
+    responses(
+        (status = 200, description = "The calculation in words", body = String, content_type = "text/plain"),
+        (status = 400, description = "Not a contact key", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such contact", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn explain(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -83,6 +116,14 @@ pub async fn explain(
 
 /// `key` is the account key: `hubspot-company:<id>`, `salesforce:<id>`,
 /// `segment-group:<id>`, `domain:<domain>`, …
+#[utoipa::path(get, path = "/api/v1/accounts/{key}",
+    params(("key" = String, Path, description = "An account key or a bare domain", example = "domain:acme.com")),
+    responses(
+        (status = 200, description = "The buying group scored as of now", body = AccountView),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn account(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -98,13 +139,35 @@ pub async fn account(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OutcomeQuery {
+    /// An account key.
     account: Option<String>,
+    /// An opportunity key.
     opportunity: Option<String>,
 }
 
+/// The letters sent again.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Retried {
+    retried: Vec<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OutcomesView {
+    outcomes: Vec<OutcomeView>,
+}
+
 /// Outcomes not tied to a known contact: `?account=<key>` or `?opportunity=<key>`.
+#[utoipa::path(get, path = "/api/v1/outcomes", params(OutcomeQuery),
+    responses(
+        (status = 200, description = "Outcomes no known contact holds, newest first", body = OutcomesView),
+        (status = 400, description = "Not exactly one of `account` or `opportunity`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn outcomes(
     state: web::Data<AppState>,
     query: web::Query<OutcomeQuery>,
@@ -123,15 +186,22 @@ pub async fn outcomes(
     }
     .map_err(internal)?;
     let outcomes: Vec<OutcomeView> = found.iter().rev().map(OutcomeView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "outcomes": outcomes })))
+    Ok(HttpResponse::Ok().json(OutcomesView { outcomes }))
 }
 
+/// Records the CRMs kept refusing.
+#[utoipa::path(get, path = "/api/v1/dead-letters",
+    responses(
+        (status = 200, description = "Every dead letter", body = DeadLettersView),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn dead_letters(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
-    let listing = views::dead_letters_json(&state.store).map_err(internal)?;
+    let listing = views::dead_letters(&state.store).map_err(internal)?;
     Ok(HttpResponse::Ok().json(listing))
 }
 
@@ -140,29 +210,47 @@ fn parse_id(id: &str) -> Result<u64, Problem> {
         .map_err(|_| Problem::new(400, format!("`{id}` is not a dead letter id")))
 }
 
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/retry", params(("id" = String, Path, description = "A dead letter id, decimal", pattern = "^[0-9]{1,19}$")),
+    responses(
+        (status = 200, description = "Queued again", body = Retried),
+        (status = 400, description = "Not a dead letter id", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A viewer token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such dead letter", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn retry_dead_letter(
     state: web::Data<AppState>,
     id: web::Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&state, &request)?;
+    authorize_admin(&state, &request)?;
     let id = parse_id(&id)?;
     if state
         .store
         .retry_dead_letter(id, now_millis())
         .map_err(internal)?
     {
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": [id.to_string()] })))
+        Ok(HttpResponse::Ok().json(Retried {
+            retried: vec![id.to_string()],
+        }))
     } else {
         Err(Problem::new(404, format!("no dead letter {id}")))
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/dead-letters/retry",
+    responses(
+        (status = 200, description = "Every letter queued again", body = Retried),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A viewer token", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn retry_all_dead_letters(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&state, &request)?;
+    authorize_admin(&state, &request)?;
     let mut retried = Vec::new();
     for letter in state.store.dead_letters().map_err(internal)? {
         if state
@@ -173,15 +261,24 @@ pub async fn retry_all_dead_letters(
             retried.push(letter.id.to_string());
         }
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "retried": retried })))
+    Ok(HttpResponse::Ok().json(Retried { retried }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/dead-letters/{id}", params(("id" = String, Path, description = "A dead letter id, decimal", pattern = "^[0-9]{1,19}$")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a dead letter id", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A viewer token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such dead letter", body = ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn delete_dead_letter(
     state: web::Data<AppState>,
     id: web::Path<String>,
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&state, &request)?;
+    authorize_admin(&state, &request)?;
     let id = parse_id(&id)?;
     if state.store.delete_dead_letter(id).map_err(internal)? {
         Ok(HttpResponse::NoContent().finish())

@@ -2,28 +2,20 @@
 //! knows actix-web.
 
 pub mod admin;
+pub mod admin_lists;
+mod body;
+pub mod console;
 mod ingest;
+mod openapi;
 mod ops;
 mod problem;
+mod state;
 
+pub use body::{BodyError, Inflow, Intake};
 pub use problem::Problem;
+pub use state::AppState;
 
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::pipeline::PipelineHealth;
-use crate::store::{GroupCommit, Store};
 use actix_web::web;
-use std::sync::Arc;
-
-/// Everything a request handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub commit: GroupCommit,
-    pub metrics: Arc<Metrics>,
-    pub pipeline: PipelineHealth,
-}
 
 /// Registers every route on an actix `App`.
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -41,8 +33,22 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            Problem::new(400, format!("cannot read the query: {error}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|error, _| {
+            Problem::new(400, format!("cannot read the path: {error}")).into()
+        }))
+        .app_data(web::FormConfig::default().error_handler(|error, _| {
+            Problem::new(400, format!("cannot read the form: {error}")).into()
+        }))
         .service(
             web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi::document))
+                .route("/contacts", web::get().to(admin_lists::contacts))
+                .route("/accounts", web::get().to(admin_lists::accounts))
+                .route("/sources", web::get().to(admin_lists::sources))
+                .route("/sinks", web::get().to(admin_lists::sinks))
                 .route("/contacts/{key}", web::get().to(admin::contact))
                 .route("/contacts/{key}/explain", web::get().to(admin::explain))
                 .route("/accounts/{key}", web::get().to(admin::account))
@@ -62,5 +68,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
                     "/dead-letters/{id}",
                     web::delete().to(admin::delete_dead_letter),
                 ),
-        );
+        )
+        .configure(console::routes)
+        .default_service(web::to(unknown_route));
+}
+
+/// Anything not routed: a 404 problem, like every other error.
+async fn unknown_route(
+    request: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, Problem> {
+    Err(Problem::new(
+        404,
+        format!("nothing is served at `{}`", request.path()),
+    ))
 }

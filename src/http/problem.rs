@@ -4,6 +4,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use std::fmt;
 
+/// The body of every error answer, as the OpenAPI document describes it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ProblemBody {
+    #[schema(example = "about:blank")]
+    pub r#type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,

@@ -149,6 +149,7 @@ impl Store {
             if encoded != value.as_ref() {
                 self.inner.contacts.insert(&key, encoded)?;
             }
+            self.reindex_contact(&contact)?;
         }
         Ok(())
     }

@@ -80,6 +80,27 @@ pub fn entry_outbox_key(sink: &str, entry: &OutboxEntry) -> Vec<u8> {
     }
 }
 
+/// Where an outbox entry waits its turn: its outbox key with the time it was first
+/// queued put after the kind (`sink`, 0, kind, time, record), so that a sink's entries
+/// of one kind are one range in the order they were first queued.
+pub fn outbox_turn_key(outbox_key: &[u8], sink: &str, queued_at: Millis) -> Vec<u8> {
+    let split = (sink.len() + 2).min(outbox_key.len());
+    let mut key = Vec::with_capacity(outbox_key.len() + 8);
+    key.extend_from_slice(&outbox_key[..split]);
+    key.extend_from_slice(&((queued_at as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&outbox_key[split..]);
+    key
+}
+
+/// The outbox key a turn key stands for.
+pub fn outbox_key_of_turn(turn_key: &[u8], sink: &str) -> Option<Vec<u8>> {
+    let split = sink.len() + 2;
+    let rest = turn_key.get(split + 8..)?;
+    let mut key = turn_key.get(..split)?.to_vec();
+    key.extend_from_slice(rest);
+    Some(key)
+}
+
 /// One dead letter per sink and record: a newer failure replaces the older one
 /// instead of piling up beside it.
 pub fn dead_letter_id(sink: &str, contact: u64, account: Option<&str>) -> u64 {

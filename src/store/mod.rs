@@ -7,15 +7,18 @@
 //! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
 
 mod accounts;
+mod activity;
 mod commit;
 mod contact_formats;
 mod contacts;
 mod inbox;
+pub mod index;
 mod keys;
 mod local;
 mod opportunities;
 mod outbox;
 mod overlay;
+mod pending;
 mod records;
 mod round;
 mod versions;
@@ -95,11 +98,22 @@ struct Inner {
     meta: sled::Tree,
     /// Account key → [`Account`]: members and what was last pushed.
     accounts: sled::Tree,
+    /// An outbox entry's turn (see `keys::outbox_turn_key`) → nothing: the order in
+    /// which sinks take their entries, oldest first.
+    outbox_turns: sled::Tree,
     /// Account key, 0, contact id → that member's part of the account.
     account_members: sled::Tree,
     /// Account key → the member to resume after, for accounts whose line in their
     /// members' reasons changed and has not reached every member yet.
     accounts_relined: sled::Tree,
+    /// Email domain → the CRM account its people were seen in, so that a colleague
+    /// known only by email joins that buying group rather than one of the domain.
+    account_domains: sled::Tree,
+    /// The console's secondary indexes (`index/`), and what they are built with.
+    index: sled::Tree,
+    index_settings: std::sync::RwLock<index::IndexSettings>,
+    /// The console's record of deliveries and writes (`activity.rs`).
+    activity: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -150,7 +164,12 @@ impl Store {
             meta: tree("meta")?,
             accounts: tree("accounts")?,
             account_members: tree("account_members")?,
+            outbox_turns: tree("outbox_turns")?,
             accounts_relined: tree("accounts_relined")?,
+            account_domains: tree("account_domains")?,
+            index: tree("index")?,
+            activity: tree("activity")?,
+            index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(()),
             last_seq: AtomicU64::new(0),
@@ -174,9 +193,12 @@ impl Store {
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.
         inner.durable_seq.store(last, Ordering::SeqCst);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        store.give_outbox_entries_their_turns()?;
+        store.load_index_settings()?;
+        Ok(store)
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -1,14 +1,22 @@
 //! The outbox's doors: the pipeline queues a record's latest fields under (sink,
-//! record); a sink takes what is due, then settles each entry it sent. Settling
-//! compares with the bytes taken, so a value that replaced the entry while it was
-//! in flight is never lost. Dead letters are the entries a sink gave up on.
+//! record); a sink takes what is due, oldest first, then settles each entry it sent.
+//! Settling compares with the bytes taken, so a value that replaced the entry while it
+//! was in flight is never lost. Dead letters are the entries a sink gave up on.
+//!
+//! Each entry also has a turn in `outbox_turns`, ordered by when it was first queued:
+//! a newer value replacing a waiting one keeps its turn, so a record that keeps
+//! changing is not pushed to the back, and one that changed once is not starved by
+//! busier ones.
 
 use super::keys::{
-    dead_letter_id, entry_outbox_key, outbox_prefix, outbox_records_prefix, u64_key,
+    dead_letter_id, entry_outbox_key, outbox_key_of_turn, outbox_prefix, outbox_records_prefix,
+    outbox_turn_key, u64_key,
 };
 use super::{DeadLetter, OutboxEntry, Store, StoreError};
 use crate::fields::Records;
 use crate::model::Millis;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
 
 /// An entry taken for sending, and the exact bytes it was read as.
 #[derive(Debug, Clone)]
@@ -18,8 +26,9 @@ pub struct Pending {
 }
 
 impl Store {
-    /// Up to `limit` of a sink's entries of one kind that are due at `now`. An entry
-    /// that cannot be read is dropped with a log line rather than block the sink.
+    /// Up to `limit` of a sink's entries of one kind that are due at `now`, those
+    /// queued first first. An entry that cannot be read is dropped with a log line
+    /// rather than block the sink.
     pub fn outbox_due(
         &self,
         sink: &str,
@@ -27,36 +36,85 @@ impl Store {
         limit: usize,
         now: Millis,
     ) -> Result<Vec<Pending>, StoreError> {
-        let outbox = &self.inner.outbox;
         let mut due = Vec::new();
-        for item in outbox.scan_prefix(outbox_records_prefix(sink, records)) {
-            let (key, value) = item?;
-            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
-                tracing::error!(message = "Unreadable outbox entry dropped.", sink);
-                outbox.remove(key)?;
-                continue;
-            };
-            if entry.not_before > now {
-                continue;
+        self.walk_turns(sink, records, |pending| {
+            if pending.entry.not_before <= now {
+                due.push(pending);
             }
-            due.push(Pending { read: value, entry });
-            if due.len() == limit {
-                break;
-            }
-        }
+            due.len() < limit
+        })?;
         Ok(due)
     }
 
     /// How many of a sink's entries of one kind are due at `now`.
     pub fn outbox_due_count(&self, sink: &str, records: Records, now: Millis) -> usize {
-        self.inner
-            .outbox
+        let mut count = 0;
+        let walked = self.walk_turns(sink, records, |pending| {
+            count += usize::from(pending.entry.not_before <= now);
+            true
+        });
+        if let Err(error) = walked {
+            tracing::error!(message = "Cannot read the outbox.", sink, %error);
+        }
+        count
+    }
+
+    /// Goes through a sink's entries of one kind in turn, while `visit` says so.
+    fn walk_turns(
+        &self,
+        sink: &str,
+        records: Records,
+        mut visit: impl FnMut(Pending) -> bool,
+    ) -> Result<(), StoreError> {
+        let outbox = &self.inner.outbox;
+        for turn in self
+            .inner
+            .outbox_turns
             .scan_prefix(outbox_records_prefix(sink, records))
-            .values()
-            .filter_map(Result::ok)
-            .filter_map(|value| serde_json::from_slice::<OutboxEntry>(&value).ok())
-            .filter(|entry| entry.not_before <= now)
-            .count()
+            .keys()
+        {
+            let turn = turn?;
+            let Some(key) = outbox_key_of_turn(&turn, sink) else {
+                self.inner.outbox_turns.remove(turn)?;
+                continue;
+            };
+            let Some(value) = outbox.get(&key)? else {
+                // Its entry went (delivered, or its contact merged away or erased).
+                self.inner.outbox_turns.remove(turn)?;
+                continue;
+            };
+            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
+                tracing::error!(message = "Unreadable outbox entry dropped.", sink);
+                outbox.remove(&key)?;
+                self.inner.outbox_turns.remove(turn)?;
+                continue;
+            };
+            if !visit(Pending { read: value, entry }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives every outbox entry its turn, for a store written before turns were kept.
+    pub(super) fn give_outbox_entries_their_turns(&self) -> Result<(), StoreError> {
+        if !self.inner.outbox_turns.is_empty() || self.inner.outbox.is_empty() {
+            return Ok(());
+        }
+        for item in self.inner.outbox.iter() {
+            let (key, value) = item?;
+            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
+                continue;
+            };
+            let Some(sink) = key.split(|byte| *byte == 0).next() else {
+                continue;
+            };
+            let sink = String::from_utf8_lossy(sink);
+            self.inner
+                .outbox_turns
+                .insert(outbox_turn_key(&key, &sink, entry.queued_at), &[])?;
+        }
+        Ok(())
     }
 
     /// Records waiting for a sink, and when the oldest of them was queued.
@@ -82,11 +140,21 @@ impl Store {
     /// meanwhile. Returns whether it left.
     pub fn outbox_delivered(&self, sink: &str, pending: &Pending) -> Result<bool, StoreError> {
         let key = entry_outbox_key(sink, &pending.entry);
-        Ok(self
-            .inner
-            .outbox
-            .compare_and_swap(&key, Some(&pending.read), None as Option<&[u8]>)?
-            .is_ok())
+        let turn = outbox_turn_key(&key, sink, pending.entry.queued_at);
+        let result =
+            (&self.inner.outbox, &self.inner.outbox_turns).transaction(|(outbox, turns)| {
+                if outbox.get(&key)?.as_deref() != Some(pending.read.as_ref()) {
+                    return Ok(false);
+                }
+                outbox.remove(key.as_slice())?;
+                turns.remove(turn.as_slice())?;
+                Ok::<bool, ConflictableTransactionError<()>>(true)
+            });
+        match result {
+            Ok(left) => Ok(left),
+            Err(TransactionError::Storage(error)) => Err(error.into()),
+            Err(TransactionError::Abort(())) => Ok(false),
+        }
     }
 
     /// The CRM refused the entry this time: it waits until `not_before`, unless a
@@ -178,11 +246,16 @@ impl Store {
             last_error: None,
         };
         let key = entry_outbox_key(&letter.sink, &entry);
-        let _ = self.inner.outbox.compare_and_swap(
+        let queued = self.inner.outbox.compare_and_swap(
             &key,
             None as Option<&[u8]>,
             Some(serde_json::to_vec(&entry)?),
         )?;
+        if queued.is_ok() {
+            self.inner
+                .outbox_turns
+                .insert(outbox_turn_key(&key, &letter.sink, now), &[])?;
+        }
         self.inner.dead_letters.remove(u64_key(id))?;
         Ok(true)
     }
@@ -190,5 +263,84 @@ impl Store {
     /// Returns whether there was such a letter.
     pub fn delete_dead_letter(&self, id: u64) -> Result<bool, StoreError> {
         Ok(self.inner.dead_letters.remove(u64_key(id))?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::{FieldValue, PushFields};
+    use crate::model::Identity;
+
+    fn fields(score: i64) -> PushFields {
+        PushFields::from([("score".to_string(), FieldValue::Number(score))])
+    }
+
+    fn queue(store: &Store, contact: u64, score: i64, at: Millis) {
+        let mut round = store.round();
+        let entry = OutboxEntry::for_contact(
+            contact,
+            vec![Identity::email(&format!("c{contact}@acme.com"))],
+            fields(score),
+            at,
+        );
+        round.queue("crm", &entry).unwrap();
+        round.commit(None).unwrap();
+    }
+
+    fn due_order(store: &Store) -> Vec<(u64, i64)> {
+        store
+            .outbox_due("crm", Records::Contacts, 10, 1_000_000)
+            .unwrap()
+            .into_iter()
+            .map(|pending| match pending.entry.fields["score"] {
+                FieldValue::Number(score) => (pending.entry.contact, score),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sinks_take_the_oldest_change_first_and_a_newer_value_keeps_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        // Contact 9 changed first; 1 and 5 after.
+        queue(&store, 9, 10, 100);
+        queue(&store, 1, 20, 200);
+        queue(&store, 5, 30, 300);
+        assert_eq!(due_order(&store), [(9, 10), (1, 20), (5, 30)]);
+        // Contact 9 changes again: the newer value waits in the older turn.
+        queue(&store, 9, 11, 400);
+        assert_eq!(due_order(&store), [(9, 11), (1, 20), (5, 30)]);
+        assert_eq!(store.outbox_stats("crm"), (3, Some(100)));
+        // Written: it leaves the outbox and its turn with it.
+        let taken = store
+            .outbox_due("crm", Records::Contacts, 1, 1_000_000)
+            .unwrap();
+        assert!(store.outbox_delivered("crm", &taken[0]).unwrap());
+        assert_eq!(due_order(&store), [(1, 20), (5, 30)]);
+        assert_eq!(store.inner.outbox_turns.len(), 2);
+        // A value queued while one was in flight stays, in its turn, to be written.
+        let taken = store
+            .outbox_due("crm", Records::Contacts, 1, 1_000_000)
+            .unwrap();
+        queue(&store, 1, 21, 500);
+        assert!(!store.outbox_delivered("crm", &taken[0]).unwrap());
+        assert_eq!(due_order(&store), [(1, 21), (5, 30)]);
+    }
+
+    #[test]
+    fn a_store_from_before_turns_gets_them_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        {
+            let store = Store::open(&path).unwrap();
+            queue(&store, 2, 1, 200);
+            queue(&store, 7, 2, 100);
+            store.inner.outbox_turns.clear().unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(due_order(&store), [(7, 2), (2, 1)]);
     }
 }

@@ -68,6 +68,13 @@ impl<'t> Overlay<'t> {
         Ok(keys)
     }
 
+    /// The writes so far, in key order: `None` for a removal.
+    pub fn written(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.writes
+            .iter()
+            .map(|(key, value)| (key.as_slice(), value.as_deref()))
+    }
+
     /// Every entry of the tree as it will be, for small trees only.
     pub fn entries(&self) -> sled::Result<Vec<(Vec<u8>, IVec)>> {
         let mut out = Vec::new();

@@ -5,9 +5,11 @@
 //! The methods speak of contacts, identities, touches, outcomes, accounts and the
 //! outbox; which tree and which key hold each is this module's business alone.
 
+use super::index::IndexRound;
 use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
-    opportunity_outcome_prefix, outbox_key, outcome_key, read_u64, seen_key, touch_key, u64_key,
+    opportunity_outcome_prefix, outbox_key, outbox_turn_key, outcome_key, read_u64, seen_key,
+    touch_key, u64_key,
 };
 use super::overlay::Overlay;
 use super::{
@@ -39,12 +41,15 @@ pub struct Round<'s> {
     pub(super) outcomes: Overlay<'s>,
     pub(super) seen: Overlay<'s>,
     pub(super) outbox: Overlay<'s>,
+    pub(super) outbox_turns: Overlay<'s>,
     pub(super) erased: Overlay<'s>,
     pub(super) meta: Overlay<'s>,
     pub(super) dead_letters: Overlay<'s>,
     pub(super) accounts: Overlay<'s>,
     pub(super) account_members: Overlay<'s>,
     pub(super) accounts_relined: Overlay<'s>,
+    pub(super) account_domains: Overlay<'s>,
+    pub(super) index: IndexRound<'s>,
 }
 
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
@@ -67,12 +72,15 @@ impl Store {
             outcomes: Overlay::new(&trees.outcomes),
             seen: Overlay::new(&trees.seen),
             outbox: Overlay::new(&trees.outbox),
+            outbox_turns: Overlay::new(&trees.outbox_turns),
             erased: Overlay::new(&trees.erased),
             meta: Overlay::new(&trees.meta),
             dead_letters: Overlay::new(&trees.dead_letters),
             accounts: Overlay::new(&trees.accounts),
             account_members: Overlay::new(&trees.account_members),
             accounts_relined: Overlay::new(&trees.accounts_relined),
+            account_domains: Overlay::new(&trees.account_domains),
+            index: IndexRound::new(&trees.index),
         }
     }
 }
@@ -95,11 +103,13 @@ impl<'s> Round<'s> {
     pub fn put_contact(&mut self, contact: &Contact) -> Result<(), StoreError> {
         self.contacts
             .insert(u64_key(contact.id), contact.to_bytes()?);
+        self.index.contact(contact.id);
         Ok(())
     }
 
     pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
         self.contacts.remove(u64_key(id))?;
+        self.index.contact(id);
         Ok(())
     }
 
@@ -238,19 +248,45 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
-    /// Puts a record's latest fields in a sink's outbox, replacing what was waiting.
+    /// Puts a record's latest fields in a sink's outbox, replacing what was waiting
+    /// but keeping its turn: it is as old as the first change not yet written.
     pub fn queue(&mut self, sink: &str, entry: &OutboxEntry) -> Result<(), StoreError> {
         let key = match &entry.account {
             Some(account) => account_outbox_key(sink, account),
             None => outbox_key(sink, entry.contact),
         };
-        self.outbox.insert(key, serde_json::to_vec(entry)?);
+        let waiting = self
+            .outbox
+            .get(&key)?
+            .and_then(|bytes| serde_json::from_slice::<OutboxEntry>(&bytes).ok());
+        let encoded = match waiting {
+            Some(waiting) if waiting.queued_at != entry.queued_at => {
+                let kept = OutboxEntry {
+                    queued_at: waiting.queued_at,
+                    ..entry.clone()
+                };
+                serde_json::to_vec(&kept)?
+            }
+            Some(_) => serde_json::to_vec(entry)?,
+            None => {
+                self.outbox_turns
+                    .insert(outbox_turn_key(&key, sink, entry.queued_at), Vec::new());
+                serde_json::to_vec(entry)?
+            }
+        };
+        self.outbox.insert(key, encoded);
         Ok(())
     }
 
     /// Drops what waits for a sink about a contact.
     pub fn unqueue_contact(&mut self, sink: &str, contact: u64) -> Result<(), StoreError> {
-        self.outbox.remove(outbox_key(sink, contact))?;
+        let key = outbox_key(sink, contact);
+        if let Some(bytes) = self.outbox.remove(&key)? {
+            if let Ok(waiting) = serde_json::from_slice::<OutboxEntry>(&bytes) {
+                self.outbox_turns
+                    .remove(outbox_turn_key(&key, sink, waiting.queued_at))?;
+            }
+        }
         Ok(())
     }
 
@@ -270,7 +306,7 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 12] {
+    fn overlays(&self) -> [&Overlay<'_>; 15] {
         [
             &self.contacts,
             &self.identities,
@@ -278,12 +314,15 @@ impl<'s> Round<'s> {
             &self.outcomes,
             &self.seen,
             &self.outbox,
+            &self.outbox_turns,
             &self.erased,
             &self.meta,
             &self.dead_letters,
             &self.accounts,
             &self.account_members,
             &self.accounts_relined,
+            &self.account_domains,
+            self.index.overlay(),
         ]
     }
 
@@ -297,12 +336,15 @@ impl<'s> Round<'s> {
             self.outcomes,
             self.seen,
             self.outbox,
+            self.outbox_turns,
             self.erased,
             self.meta,
             self.dead_letters,
             self.accounts,
             self.account_members,
             self.accounts_relined,
+            self.account_domains,
+            self.index.into_overlay(),
         ]
         .into_iter()
         .filter(|overlay| !overlay.is_empty())
@@ -313,6 +355,8 @@ impl<'s> Round<'s> {
     /// Commits every write of the round, and the cursor past the deliveries it
     /// applied, in one transaction: all or nothing.
     pub fn commit(mut self, cursor: Option<u64>) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         if let Some(seq) = cursor {
             self.meta.insert(CURSOR, u64_key(seq));
         } else if self.is_empty() {
@@ -338,7 +382,9 @@ impl<'s> Round<'s> {
     /// Writes each tree's part on its own, without one transaction around them: for
     /// work that is redone whole if interrupted (a rescore), where a transaction
     /// would cost more than the work.
-    pub fn apply(self) -> Result<(), StoreError> {
+    pub fn apply(mut self) -> Result<(), StoreError> {
+        self.index
+            .settle(self.store, &self.contacts, &self.touches)?;
         for (tree, batch) in self.into_batches() {
             tree.apply_batch(batch)?;
         }

@@ -6,12 +6,13 @@ use crate::scoring::ScoringConfig;
 use crate::store::{Contact, Store, StoreError};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub key: String,
     pub name: String,
     pub score: u8,
     pub raw: f64,
+    #[schema(value_type = String)]
     pub trend: &'static str,
     pub people_engaged: usize,
     pub engaged_this_week: usize,
@@ -22,7 +23,7 @@ pub struct AccountView {
     pub members: Vec<MemberView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub email: Option<String>,
@@ -53,7 +54,8 @@ pub fn account_line(
 
 /// The account a user names: its key (`hubspot-company:42`, `salesforce:001…`,
 /// `domain:acme.com`), or a bare domain, which is what reasons call a domain
-/// account ("3 people from acme.com") and so what a rep pastes. Scored as of `now`.
+/// account ("3 people from acme.com") and so what a rep pastes; a domain whose people
+/// are in a CRM account finds that account. Scored as of `now`.
 pub fn account_view(
     store: &Store,
     key: &str,
@@ -62,10 +64,17 @@ pub fn account_view(
 ) -> Result<Option<AccountView>, StoreError> {
     let found = match store.account(key)? {
         None if !key.contains(':') => {
-            let domain_key = format!("domain:{}", key.to_ascii_lowercase());
-            store
-                .account(&domain_key)?
-                .map(|account| (domain_key, account))
+            // A bare domain: the domain's own account, else the CRM account its
+            // people were seen in.
+            let domain = key.to_ascii_lowercase();
+            let domain_key = format!("domain:{domain}");
+            match store.account(&domain_key)? {
+                Some(account) => Some((domain_key, account)),
+                None => match store.domain_account(&domain)? {
+                    Some(crm_key) => store.account(&crm_key)?.map(|account| (crm_key, account)),
+                    None => None,
+                },
+            }
         }
         found => found.map(|account| (key.to_string(), account)),
     };

@@ -8,7 +8,7 @@ use crate::store::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub id: String,
     pub emails: Vec<String>,
@@ -17,11 +17,13 @@ pub struct ContactView {
     pub account: Option<String>,
     pub score: u8,
     pub raw: f64,
+    #[schema(value_type = String)]
     pub trend: &'static str,
     pub touch_count: u64,
     pub last_touch_at: Option<String>,
     pub reasons: Vec<String>,
     /// Fit to the ideal customer profile, `A` (best) to `D`.
+    #[schema(value_type = String)]
     pub fit_grade: &'static str,
     pub fit_points: f64,
     pub fit_reasons: Vec<String>,
@@ -44,7 +46,7 @@ pub struct ContactView {
     pub outcomes: Vec<OutcomeView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StageChangeView {
     pub from: Option<String>,
     pub to: String,
@@ -52,16 +54,17 @@ pub struct StageChangeView {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProfileView {
     pub value: String,
     pub source: String,
     pub at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutcomeView {
     pub id: String,
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub occurred_at: String,
     pub source: String,
@@ -77,9 +80,10 @@ pub struct OutcomeView {
     pub currency: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TouchView {
     pub id: String,
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub occurred_at: String,
     pub source: String,

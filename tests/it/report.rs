@@ -347,7 +347,7 @@ fn browser_check_ready(check: &std::path::Path) -> std::path::PathBuf {
     );
     assert!(
         check.join("node_modules/playwright-core").exists() && check.join("node_modules/axe-core").exists(),
-        "the report's browser test needs its npm packages: npm ci --prefix tests/report (.ci/run does this)"
+        "the report's browser test needs its npm packages: npm ci --prefix tests/browser (.ci/run does this)"
     );
     chromium
 }
@@ -355,7 +355,7 @@ fn browser_check_ready(check: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn the_page_opens_in_headless_chromium_with_every_chart_drawn() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let check = root.join("tests/report");
+    let check = root.join("tests/browser");
     let chromium = browser_check_ready(&check);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "[report]\nqualified_per_month_target = 8\n");
@@ -397,7 +397,7 @@ fn the_page_opens_in_headless_chromium_with_every_chart_drawn() {
 
     let shots = root.join("target/report-screenshots");
     let output = std::process::Command::new("node")
-        .arg("check.mjs")
+        .arg("report.mjs")
         .current_dir(&check)
         .env("REPORT", &page)
         .env("CHARTS", CHARTS.join(","))

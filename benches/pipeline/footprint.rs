@@ -1,0 +1,97 @@
+//! (4) Memory per contact and disk per touch, at 100 k and 1 M contacts: contacts of
+//! 1,000 company domains, two touches each, applied by the pipeline's own step on a
+//! store with the default cache, in a child process so that nothing else the bench
+//! did counts in its memory. The inbox's copy of each raw body is not in these
+//! figures: it is kept `store.inbox_retention_days` for audit, then pruned.
+
+use crate::served::{disk_use, rss};
+use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind};
+use attentiond::pipeline::{apply_deliveries, Context};
+use attentiond::scoring::ScoringConfig;
+use attentiond::store::{InboxEntry, Store};
+use std::process::Command;
+
+pub const CHILD: &str = "PIPELINE_FOOTPRINT_CONTACTS";
+
+pub struct Footprint {
+    pub contacts: u64,
+    pub touches: u64,
+    pub rss_bytes: u64,
+    pub disk_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Runs in the child: loads, flushes, and prints one line of figures.
+pub fn child(contacts: u64) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = Store::open(&dir.path().join("data")).expect("store");
+    let config = ScoringConfig::default();
+    let sinks = Default::default();
+    let now = attentiond::clock::now_millis();
+    let started = std::time::Instant::now();
+    let kinds = [TouchKind::PageView, TouchKind::EmailClick];
+    let mut seq = 0u64;
+    let mut made = 0u64;
+    let touches = contacts * 2;
+    while made < touches {
+        let mut deliveries = Vec::with_capacity(256);
+        while deliveries.len() < 256 && made < touches {
+            let contact = made % contacts;
+            seq += 1;
+            deliveries.push((
+                seq,
+                InboxEntry {
+                    source: "site".into(),
+                    received_at: now,
+                    events: vec![Event {
+                        provider_id: format!("f{made}"),
+                        body: EventBody::Touch(Touch {
+                            who: vec![Identity::email(&format!(
+                                "person{contact}@company{}.com",
+                                contact % 1000
+                            ))],
+                            kind: kinds[(made / contacts) as usize % 2],
+                            occurred_at: now - 86_400_000 + (made / contacts) as i64 * 3_600_000,
+                            account: None,
+                            properties: None,
+                        }),
+                    }],
+                },
+            ));
+            made += 1;
+        }
+        let context = Context {
+            store: &store,
+            scoring: &config,
+            sinks: &sinks,
+            now,
+        };
+        apply_deliveries(&context, &deliveries).expect("applied");
+    }
+    store.flush().expect("flushed");
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{contacts} {touches} {} {} {seconds:.1}",
+        rss(),
+        disk_use(&dir.path().join("data"))
+    );
+}
+
+pub fn run(contacts: u64) -> Option<Footprint> {
+    let exe = std::env::current_exe().ok()?;
+    let output = Command::new(exe)
+        .env(CHILD, contacts.to_string())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last()?;
+    let mut fields = line.split_whitespace();
+    let mut next = || fields.next()?.parse::<f64>().ok();
+    Some(Footprint {
+        contacts: next()? as u64,
+        touches: next()? as u64,
+        rss_bytes: next()? as u64,
+        disk_bytes: next()? as u64,
+        seconds: next()?,
+    })
+}

@@ -1,0 +1,482 @@
+//! Index cards: what the console's lists show, sort and filter on, one card per
+//! contact or account, and the index entries each card stands under.
+//!
+//! Every entry key is `kind, tag, sort or filter bytes, id, id length (u16)`, so one
+//! index is one key range in sort order, and the id is read from the end of any key.
+//! Sorting by score needs no rewrite as time passes: every contact's raw attention
+//! decays with the same half-life, `raw(t) = raw(as_of)·2^(−(t−as_of)/h)`, so
+//! `ln raw + as_of·ln2/h` orders contacts the same at every moment.
+
+use crate::model::{Identity, Millis, MILLIS_PER_DAY};
+use crate::scoring::account::account_name;
+use crate::scoring::Trend;
+use crate::store::{Account, Contact};
+use serde::{Deserialize, Serialize};
+
+pub(super) const CONTACT: u8 = b'c';
+pub(super) const ACCOUNT: u8 = b'a';
+pub(super) const CARD: u8 = b'#';
+pub(super) const SCORE: u8 = b's';
+pub(super) const TREND: u8 = b't';
+pub(super) const STAGE: u8 = b'g';
+pub(super) const FIT: u8 = b'f';
+pub(super) const MATRIX: u8 = b'm';
+pub(super) const VELOCITY: u8 = b'v';
+pub(super) const LAST_TOUCH: u8 = b'l';
+pub(super) const IN_ACCOUNT: u8 = b'a';
+pub(super) const SOURCE: u8 = b'o';
+pub(super) const TERM: u8 = b'e';
+pub(super) const PEOPLE: u8 = b'p';
+pub(super) const NAME: u8 = b'n';
+
+/// What the index is built with; a change rebuilds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexSettings {
+    /// `scoring.half_life_days`: the score order depends on it.
+    pub half_life_days: f64,
+    /// The qualification ladder, lowest stage first: the stage order.
+    pub stages: Vec<String>,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        IndexSettings {
+            half_life_days: 14.0,
+            stages: crate::scoring::stage::default_ladder()
+                .into_iter()
+                .map(|rung| rung.name)
+                .collect(),
+        }
+    }
+}
+
+/// How a contact list can be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSort {
+    Score,
+    Trend,
+    Velocity,
+    Stage,
+    Fit,
+    Matrix,
+    LastTouch,
+}
+
+/// How an account list can be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSort {
+    Score,
+    Trend,
+    People,
+    Name,
+}
+
+/// A contact as the lists see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactCard {
+    pub id: u64,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// Raw attention exact at `as_of`.
+    pub raw: f64,
+    pub as_of: Millis,
+    /// The fields as last queued for the CRMs.
+    pub trend: Trend,
+    pub velocity: i64,
+    pub fit_grade: Option<String>,
+    pub matrix: Option<String>,
+    pub stage: Option<String>,
+    pub stage_changed_at: Option<Millis>,
+    pub last_touch_at: Option<Millis>,
+    /// The buying group the person counts in.
+    pub account: Option<String>,
+    /// The sources whose touches are in the person's log.
+    pub sources: Vec<String>,
+    /// Lowercase words a search finds the person by: email, name, CRM ids.
+    pub terms: Vec<String>,
+}
+
+/// An account as the leaderboard sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountCard {
+    pub key: String,
+    pub name: String,
+    /// As last decided (kept fresh by the decay refresh).
+    pub score: u8,
+    pub trend: Trend,
+    pub people_engaged: u32,
+    pub members: u32,
+    pub terms: Vec<String>,
+}
+
+/// `f64` as bytes that sort like the numbers.
+fn ordered_f64(value: f64) -> [u8; 8] {
+    let bits = value.to_bits();
+    let flipped = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits ^ (1 << 63)
+    };
+    flipped.to_be_bytes()
+}
+
+fn ordered_i64(value: i64) -> [u8; 8] {
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Raw attention as a key that sorts the same at any time: a tier (negative, none,
+/// positive), then the time-free logarithm.
+pub fn score_key(raw: f64, as_of: Millis, half_life_days: f64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    let shift = as_of as f64 / MILLIS_PER_DAY * std::f64::consts::LN_2 / half_life_days;
+    let (tier, value) = if raw > 0.0 && raw.is_finite() {
+        (2, raw.ln() + shift)
+    } else if raw < 0.0 && raw.is_finite() {
+        // Less negative is higher; a negative sum decays towards 0 too.
+        (0, -((-raw).ln() + shift))
+    } else {
+        (1, 0.0)
+    };
+    key[0] = tier;
+    key[1..].copy_from_slice(&ordered_f64(value));
+    key
+}
+
+pub(super) fn trend_rank(trend: Trend) -> u8 {
+    match trend {
+        Trend::Fading => 0,
+        Trend::Steady => 1,
+        Trend::Rising => 2,
+    }
+}
+
+pub fn parse_trend(text: &str) -> Option<Trend> {
+    match text {
+        "rising" => Some(Trend::Rising),
+        "steady" => Some(Trend::Steady),
+        "fading" => Some(Trend::Fading),
+        _ => None,
+    }
+}
+
+/// A = 4 … D = 1, unknown 0: descending puts the best fit first.
+pub(super) fn fit_rank(grade: Option<&str>) -> u8 {
+    match grade {
+        Some("A") => 4,
+        Some("B") => 3,
+        Some("C") => 2,
+        Some("D") => 1,
+        _ => 0,
+    }
+}
+
+/// `A1` (best fit, most attention) highest, `D4` lowest, unknown 0.
+pub(super) fn matrix_rank(matrix: Option<&str>) -> u8 {
+    let Some(matrix) = matrix else { return 0 };
+    let mut chars = matrix.chars();
+    let grade = fit_rank(chars.next().map(|c| c.to_string()).as_deref());
+    let band = chars
+        .next()
+        .and_then(|c| c.to_digit(10))
+        .filter(|band| (1..=4).contains(band));
+    match band {
+        Some(band) if grade > 0 && chars.next().is_none() => grade * 10 + (5 - band as u8),
+        _ => 0,
+    }
+}
+
+/// Position on the ladder, 1 for the lowest stage; 0 for none or unknown.
+pub(super) fn stage_rank(stage: Option<&str>, settings: &IndexSettings) -> u8 {
+    stage
+        .and_then(|stage| settings.stages.iter().position(|name| name == stage))
+        .map_or(0, |at| (at + 1).min(255) as u8)
+}
+
+/// A key of `kind`, `tag`, `parts`, then the id and its length.
+pub(super) fn entry(kind: u8, tag: u8, parts: &[&[u8]], id: &[u8]) -> Vec<u8> {
+    let mut key = vec![kind, tag];
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key.extend_from_slice(id);
+    key.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    key
+}
+
+/// The id at the end of an entry key.
+pub(super) fn id_of(key: &[u8]) -> Option<&[u8]> {
+    let split = key.len().checked_sub(2)?;
+    let len = u16::from_be_bytes([key[split], key[split + 1]]) as usize;
+    key.get(split.checked_sub(len)?..split)
+}
+
+/// Text without the separator byte, so that `text, 0` ends where the text does.
+fn text(value: &str) -> Vec<u8> {
+    value.bytes().filter(|&b| b != 0).collect()
+}
+
+fn with_end(value: &str) -> Vec<u8> {
+    let mut bytes = text(value);
+    bytes.push(0);
+    bytes
+}
+
+/// The words a search starts with: lowercase, at most 100 bytes.
+pub fn search_term(query: &str) -> String {
+    let mut term = query.trim().to_lowercase();
+    while term.len() > 100 {
+        term.pop();
+    }
+    term
+}
+
+impl ContactCard {
+    pub fn of(contact: &Contact, sources: Vec<String>) -> ContactCard {
+        let field = |name: &str| {
+            contact
+                .profile
+                .get(name)
+                .map(|f| f.value.trim().to_string())
+        };
+        let name = match (field("first_name"), field("last_name"), field("name")) {
+            (Some(first), Some(last), _) => Some(format!("{first} {last}")),
+            (Some(one), None, _) | (None, Some(one), _) => Some(one),
+            (None, None, name) => name,
+        }
+        .filter(|name| !name.is_empty());
+        let mut terms = Vec::new();
+        for identity in &contact.identities {
+            match identity {
+                Identity::Email(address) => terms.push(address.to_lowercase()),
+                Identity::Crm { system, id } => {
+                    terms.push(format!("{system}:{id}").to_lowercase());
+                    terms.push(id.to_lowercase());
+                }
+                Identity::Anonymous(id) => terms.push(format!("anon:{id}").to_lowercase()),
+            }
+        }
+        if let Some(name) = &name {
+            let name = name.to_lowercase();
+            if let Some((_, last)) = name.rsplit_once(' ') {
+                terms.push(last.to_string());
+            }
+            terms.push(name);
+        }
+        terms.push(Contact::public_id(contact.id));
+        terms.iter_mut().for_each(|term| *term = search_term(term));
+        terms.sort();
+        terms.dedup();
+        let visible = contact.visible.as_ref();
+        let known = |text: &str| (!text.is_empty()).then(|| text.to_string());
+        ContactCard {
+            id: contact.id,
+            email: contact.email().map(str::to_string),
+            name,
+            raw: contact.attention.raw,
+            as_of: contact.attention.as_of,
+            trend: visible.map(|v| v.trend).unwrap_or_default(),
+            velocity: visible.map_or(0, |v| v.velocity),
+            fit_grade: visible.and_then(|v| known(&v.fit_grade)),
+            matrix: visible.and_then(|v| known(&v.matrix)),
+            stage: contact.stage.clone(),
+            stage_changed_at: contact.stage_changed_at,
+            last_touch_at: contact.attention.last_touch_at(),
+            account: contact.account_key.clone(),
+            sources,
+            terms,
+        }
+    }
+
+    fn id_bytes(&self) -> [u8; 8] {
+        self.id.to_be_bytes()
+    }
+
+    pub fn score_key(&self, settings: &IndexSettings) -> [u8; 9] {
+        score_key(self.raw, self.as_of, settings.half_life_days)
+    }
+
+    /// The entry this card stands under in the index of `sort`.
+    pub fn sort_entry(&self, sort: ContactSort, settings: &IndexSettings) -> Vec<u8> {
+        let score = self.score_key(settings);
+        let id = self.id_bytes();
+        let (tag, first): (u8, Vec<u8>) = match sort {
+            ContactSort::Score => (SCORE, Vec::new()),
+            ContactSort::Trend => (TREND, vec![trend_rank(self.trend)]),
+            ContactSort::Stage => (STAGE, vec![stage_rank(self.stage.as_deref(), settings)]),
+            ContactSort::Fit => (FIT, vec![fit_rank(self.fit_grade.as_deref())]),
+            ContactSort::Matrix => (MATRIX, vec![matrix_rank(self.matrix.as_deref())]),
+            ContactSort::Velocity => (VELOCITY, ordered_i64(self.velocity).to_vec()),
+            ContactSort::LastTouch => {
+                let at = self.last_touch_at.unwrap_or(i64::MIN);
+                return entry(CONTACT, LAST_TOUCH, &[&ordered_i64(at)], &id);
+            }
+        };
+        entry(CONTACT, tag, &[&first, &score], &id)
+    }
+
+    /// Every entry of the card: one per sort, its account, each source, each term.
+    pub fn entries(&self, settings: &IndexSettings) -> Vec<Vec<u8>> {
+        let score = self.score_key(settings);
+        let id = self.id_bytes();
+        let mut entries: Vec<Vec<u8>> = [
+            ContactSort::Score,
+            ContactSort::Trend,
+            ContactSort::Velocity,
+            ContactSort::Stage,
+            ContactSort::Fit,
+            ContactSort::Matrix,
+            ContactSort::LastTouch,
+        ]
+        .into_iter()
+        .map(|sort| self.sort_entry(sort, settings))
+        .collect();
+        if let Some(account) = &self.account {
+            entries.push(entry(
+                CONTACT,
+                IN_ACCOUNT,
+                &[&with_end(account), &score],
+                &id,
+            ));
+        }
+        for source in &self.sources {
+            entries.push(entry(CONTACT, SOURCE, &[&with_end(source), &score], &id));
+        }
+        for term in &self.terms {
+            entries.push(entry(CONTACT, TERM, &[&with_end(term)], &id));
+        }
+        entries
+    }
+}
+
+/// The first bytes of every entry of a filter's range, ordered by score within.
+pub(super) fn contact_range(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut prefix = vec![CONTACT, tag];
+    prefix.extend_from_slice(value);
+    prefix
+}
+
+pub(super) fn text_value(value: &str) -> Vec<u8> {
+    with_end(value)
+}
+
+pub(super) fn term_prefix(kind: u8, term: &str) -> Vec<u8> {
+    let mut prefix = vec![kind, TERM];
+    prefix.extend_from_slice(&text(term));
+    prefix
+}
+
+pub(super) fn card_key(kind: u8, id: &[u8]) -> Vec<u8> {
+    let mut key = vec![kind, CARD];
+    key.extend_from_slice(id);
+    key
+}
+
+impl AccountCard {
+    pub fn of(account: &Account) -> AccountCard {
+        let name = account_name(&account.key, &account.group);
+        let visible = account.visible.as_ref();
+        let mut terms = vec![
+            search_term(&account.key),
+            search_term(&name),
+            search_term(account.key.split_once(':').map_or("", |(_, rest)| rest)),
+        ];
+        terms.retain(|term| !term.is_empty());
+        terms.sort();
+        terms.dedup();
+        AccountCard {
+            key: account.key.clone(),
+            name,
+            score: visible.map_or(0, |v| v.score),
+            trend: visible.map(|v| v.trend).unwrap_or_default(),
+            people_engaged: visible.map_or(0, |v| v.people_engaged.min(u32::MAX as usize) as u32),
+            members: account.group.members,
+            terms,
+        }
+    }
+
+    pub fn sort_entry(&self, sort: AccountSort) -> Vec<u8> {
+        let id = text(&self.key);
+        let score = [self.score];
+        match sort {
+            AccountSort::Score => entry(ACCOUNT, SCORE, &[&score], &id),
+            AccountSort::Trend => entry(ACCOUNT, TREND, &[&[trend_rank(self.trend)], &score], &id),
+            AccountSort::People => entry(
+                ACCOUNT,
+                PEOPLE,
+                &[&self.people_engaged.to_be_bytes(), &score],
+                &id,
+            ),
+            AccountSort::Name => entry(ACCOUNT, NAME, &[&with_end(&self.name.to_lowercase())], &id),
+        }
+    }
+
+    pub fn entries(&self) -> Vec<Vec<u8>> {
+        let mut entries: Vec<Vec<u8>> = [
+            AccountSort::Score,
+            AccountSort::Trend,
+            AccountSort::People,
+            AccountSort::Name,
+        ]
+        .into_iter()
+        .map(|sort| self.sort_entry(sort))
+        .collect();
+        let id = text(&self.key);
+        for term in &self.terms {
+            entries.push(entry(ACCOUNT, TERM, &[&with_end(term)], &id));
+        }
+        entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scoring::{decay, ScoringConfig};
+
+    #[test]
+    fn the_score_key_orders_contacts_as_their_attention_at_any_time() {
+        let config = ScoringConfig::default();
+        let h = config.half_life_days;
+        let day = MILLIS_PER_DAY as i64;
+        let t0 = 1_790_000_000_000;
+        // (raw, as_of): written at different times, read later.
+        let contacts = [
+            (10.0, t0),
+            (30.0, t0 - 40 * day),
+            (4.0, t0 + 3 * day),
+            (0.0, 0),
+            (-5.0, t0),
+            (-1.0, t0 - 10 * day),
+            (12.0, t0 - day),
+        ];
+        for later in [t0 + 3 * day, t0 + 30 * day, t0 + 400 * day] {
+            let mut by_key: Vec<usize> = (0..contacts.len()).collect();
+            by_key.sort_by_key(|&i| score_key(contacts[i].0, contacts[i].1, h));
+            let mut by_value = by_key.clone();
+            by_value.sort_by(|&a, &b| {
+                let at = |i: usize| decay(contacts[i].0, contacts[i].1, later, h);
+                at(a).total_cmp(&at(b))
+            });
+            assert_eq!(by_key, by_value, "at {later}");
+        }
+    }
+
+    #[test]
+    fn ids_are_read_back_from_any_entry() {
+        let key = entry(CONTACT, SCORE, &[&[1, 2, 3]], &42u64.to_be_bytes());
+        assert_eq!(id_of(&key), Some(&42u64.to_be_bytes()[..]));
+        let key = entry(ACCOUNT, NAME, &[b"acme\0"], b"domain:acme.com");
+        assert_eq!(id_of(&key), Some(&b"domain:acme.com"[..]));
+        assert_eq!(id_of(&[1]), None);
+        assert_eq!(id_of(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn matrix_cells_rank_best_first() {
+        let ranks: Vec<u8> = ["A1", "A4", "B1", "D4", "E1", "A9", "A12"]
+            .iter()
+            .map(|cell| matrix_rank(Some(cell)))
+            .collect();
+        assert_eq!(ranks, [44, 41, 34, 11, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,293 @@
+//! The lists behind the console, over HTTP: people and accounts sorted, filtered,
+//! searched and paged; each source's deliveries and refusals (kept across a restart);
+//! each sink's writes and failures; unknown routes as problems.
+
+use crate::console_seed::{people, start, with_a_dead_letter, ACCOUNT, PERSON, VIEWER_TOKEN};
+use crate::harness::{delivery_id, now_rfc3339, touch_body, Daemon};
+
+async fn get(daemon: &Daemon, path: &str) -> (u16, serde_json::Value) {
+    let answer = daemon
+        .client
+        .get(format!("{}{path}", daemon.base))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .expect("api");
+    let status = answer.status().as_u16();
+    if status >= 400 {
+        assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    }
+    (status, answer.json().await.unwrap_or_default())
+}
+
+fn emails(page: &serde_json::Value) -> Vec<String> {
+    page["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .map(|row| row["email"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn people_are_listed_sorted_filtered_searched_and_paged() {
+    let daemon = start("");
+    people(&daemon).await;
+    let (status, all) = get(&daemon, "/api/v1/contacts").await;
+    assert_eq!(status, 200);
+    let scores: Vec<u64> = all["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["score"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scores.len(), 4);
+    assert!(
+        scores.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{scores:?}"
+    );
+    assert_eq!(emails(&all)[0], PERSON, "the busiest person first");
+    assert_eq!(all["contacts"][0]["name"], "Ann Lee");
+    assert_eq!(all["contacts"][0]["sources"], serde_json::json!(["site"]));
+    assert!(all["next_cursor"].is_null());
+
+    // One at a time, following the cursor, gives the same list.
+    let mut paged = Vec::new();
+    let mut path = "/api/v1/contacts?limit=1".to_string();
+    loop {
+        let (status, page) = get(&daemon, &path).await;
+        assert_eq!(status, 200);
+        paged.extend(emails(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/contacts?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, emails(&all));
+
+    let (_, ascending) = get(&daemon, "/api/v1/contacts?sort=score&order=asc").await;
+    let mut reversed = emails(&all);
+    reversed.reverse();
+    assert_eq!(emails(&ascending), reversed);
+    let (_, rising) = get(&daemon, "/api/v1/contacts?trend=rising").await;
+    assert_eq!(emails(&rising), [PERSON, "bob@acme.com"]);
+    let (_, at_acme) = get(
+        &daemon,
+        &format!("/api/v1/contacts?account={ACCOUNT}&sort=last_touch"),
+    )
+    .await;
+    assert_eq!(
+        emails(&at_acme),
+        ["bob@acme.com", PERSON],
+        "newest touch first"
+    );
+    let (_, by_name) = get(&daemon, "/api/v1/contacts?q=Stone").await;
+    assert_eq!(emails(&by_name), ["bob@acme.com"]);
+    let (_, by_email) = get(&daemon, "/api/v1/contacts?q=cy%40glob").await;
+    assert_eq!(emails(&by_email), ["cy@globex.com"]);
+    let dee = all["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["email"] == "dee@initech.io")
+        .cloned()
+        .unwrap();
+    let grade = dee["fit_grade"].as_str().unwrap();
+    let (_, same_fit) = get(
+        &daemon,
+        &format!("/api/v1/contacts?source=site&fit={grade}"),
+    )
+    .await;
+    assert!(emails(&same_fit).contains(&"dee@initech.io".to_string()));
+    assert!(same_fit["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| row["fit_grade"] == grade));
+    let (_, nowhere) = get(&daemon, "/api/v1/contacts?source=hubspot").await;
+    assert!(emails(&nowhere).is_empty());
+    let (_, this_week) = get(&daemon, "/api/v1/contacts?stage=mql&entered_within_days=7").await;
+    assert!(emails(&this_week).contains(&PERSON.to_string()));
+    let (_, sales_ready) = get(
+        &daemon,
+        "/api/v1/contacts?stage=sales_ready&entered_within_days=7",
+    )
+    .await;
+    assert!(emails(&sales_ready).is_empty(), "nobody is sales ready");
+
+    // Bad input: a clear answer.
+    for (path, says) in [
+        ("/api/v1/contacts?stage=hot", "unknown stage `hot`"),
+        ("/api/v1/contacts?sort=loudest", "cannot read the query"),
+        ("/api/v1/contacts?matrix=Z9", "not a matrix cell"),
+        ("/api/v1/contacts?limit=0", "at least 1"),
+        ("/api/v1/contacts?limit=500", "at most 200"),
+        ("/api/v1/contacts?cursor=%21%21", "not a cursor"),
+        ("/api/v1/contacts?colour=red", "unknown field `colour`"),
+        (
+            "/api/v1/accounts?sort=score&order=sideways",
+            "cannot read the query",
+        ),
+    ] {
+        let (status, problem) = get(&daemon, path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{path}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_a_leaderboard_by_attention() {
+    let daemon = start("");
+    people(&daemon).await;
+    let (status, board) = get(&daemon, "/api/v1/accounts").await;
+    assert_eq!(status, 200);
+    let keys: Vec<&str> = board["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys[0], ACCOUNT, "{board}");
+    assert_eq!(board["accounts"][0]["members"], 2);
+    assert_eq!(board["accounts"][0]["people_engaged"], 2);
+    let (_, found) = get(&daemon, "/api/v1/accounts?q=glob").await;
+    assert_eq!(found["accounts"][0]["key"], "domain:globex.com");
+    assert_eq!(found["accounts"].as_array().unwrap().len(), 1);
+    let (_, by_name) = get(&daemon, "/api/v1/accounts?sort=name").await;
+    let names: Vec<&str> = by_name["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "names read A to Z");
+}
+
+#[tokio::test]
+async fn sources_count_deliveries_and_refusals_and_keep_them_across_a_restart() {
+    let daemon = start("");
+    daemon.touch("eve@acme.com", "email_open").await;
+    let body = touch_body("eve@acme.com", "email_open", &now_rfc3339());
+    let id = delivery_id("again");
+    assert_eq!(daemon.post_site(&id, &body).await.status(), 200);
+    // A redelivery is known as such at the door once its first copy is applied;
+    // before that it is stored again and dropped by the pipeline.
+    daemon.drained().await;
+    assert_eq!(
+        daemon.post_site(&id, &body).await.status(),
+        200,
+        "a duplicate"
+    );
+    let bad = touch_body("eve@acme.com", "telepathy", &now_rfc3339());
+    assert_eq!(
+        daemon.post_site(&delivery_id("bad"), &bad).await.status(),
+        400
+    );
+    let unsigned = daemon.status("/webhooks/site", &[], &body).await;
+    assert_eq!(unsigned, 401);
+    let check = |view: &serde_json::Value| {
+        let site = view["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|source| source["name"] == "site")
+            .cloned()
+            .expect("site");
+        assert_eq!(site["accepted_24h"], 2, "{site}");
+        assert_eq!(site["duplicate_24h"], 1, "{site}");
+        assert_eq!(site["refused_24h"], 2, "{site}");
+        let reasons: Vec<&str> = site["top_refusals_24h"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|refusal| refusal["reason"].as_str().unwrap())
+            .collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("unknown kind `telepathy`")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("missing header")),
+            "{reasons:?}"
+        );
+        assert!(site["last_delivery_at"].is_string());
+        assert_eq!(site["silent"], false);
+        let hubspot = view["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|source| source["name"] == "hubspot")
+            .cloned()
+            .expect("hubspot");
+        assert!(hubspot["last_delivery_at"].is_null());
+    };
+    let (_, view) = get(&daemon, "/api/v1/sources").await;
+    check(&view);
+    assert!(view["pipeline"]["running"].as_bool().unwrap());
+    let dir = daemon.stop();
+    let again = Daemon::start_with(
+        tempfile::tempdir().unwrap(),
+        crate::console_seed::config(dir.path(), ""),
+    );
+    let (_, view) = get(&again, "/api/v1/sources").await;
+    check(&view);
+}
+
+#[tokio::test]
+async fn sinks_show_their_failures_and_dead_letters() {
+    let (_fake, daemon) = with_a_dead_letter().await;
+    let (status, view) = get(&daemon, "/api/v1/sinks").await;
+    assert_eq!(status, 200);
+    let sink = &view["sinks"][0];
+    assert_eq!(sink["name"], "hubspot");
+    assert_eq!(sink["kind"], "hubspot");
+    let letters = daemon.dead_letters().await.len() as u64;
+    assert_eq!(sink["dead_letters"], letters);
+    assert!(sink["failed_24h"].as_u64().unwrap() >= letters, "{sink}");
+    assert!(sink["error_rate_24h"].as_f64().unwrap() > 0.0);
+    // Once HubSpot takes writes again (its outage lasts seconds), a retried letter is
+    // written and the write is seen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let retried = daemon
+            .client
+            .post(format!("{}/api/v1/dead-letters/retry", daemon.base))
+            .bearer_auth(crate::harness::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retried.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        let (_, view) = get(&daemon, "/api/v1/sinks").await;
+        let sink = &view["sinks"][0];
+        if sink["last_success_at"].is_string() {
+            assert!(sink["written_24h"].as_u64().unwrap() >= 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write succeeded: {sink}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_problem() {
+    let daemon = start("");
+    for path in ["/nothing-here", "/api/v1/nothing", "/assets/missing.js"] {
+        let answer = reqwest::get(format!("{}{path}", daemon.base))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+        assert_eq!(answer.headers()["content-type"], "application/problem+json");
+        let problem: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(problem["status"], 404);
+    }
+}
