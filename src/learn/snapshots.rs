@@ -78,6 +78,8 @@ fn label(pipelines: &[&Deal], at: Millis, horizon: Millis) -> (bool, bool) {
 struct AsOf {
     decayed: Vec<Vec<f64>>,
     current: f64,
+    /// The short memory's part of `current`.
+    short: f64,
     points: f64,
     forms: u32,
     kinds_30d: u32,
@@ -95,6 +97,7 @@ fn as_of(log: &[Counted], at: Millis, config: &ScoringConfig) -> AsOf {
     let mut state = AsOf {
         decayed: vec![vec![0.0; TouchKind::ALL.len()]; MEMORIES.len()],
         current: 0.0,
+        short: 0.0,
         points: 0.0,
         forms: 0,
         kinds_30d: 0,
@@ -105,8 +108,9 @@ fn as_of(log: &[Counted], at: Millis, config: &ScoringConfig) -> AsOf {
         for (m, rate) in rates.iter().enumerate() {
             state.decayed[m][touch.kind] += touch.units * (-rate * age).exp();
         }
-        state.current += touch.points * (-long_rate * age).exp()
-            + touch.short_points * (-short_rate * age).exp();
+        let short = touch.short_points * (-short_rate * age).exp();
+        state.current += touch.points * (-long_rate * age).exp() + short;
+        state.short += short;
         state.points += touch.points + touch.short_points;
         if touch.kind == form {
             state.forms += 1;
@@ -192,7 +196,8 @@ pub fn build(history: &History, config: &ScoringConfig, horizon_days: f64, now: 
                 members_now.push(scoring::account::Member {
                     id: *id,
                     as_of: date,
-                    raw: state.current,
+                    raw: state.current - state.short,
+                    short: state.short,
                     fast: 0.0,
                     slow: 0.0,
                     last_touch_at: state.newest,

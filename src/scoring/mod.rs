@@ -331,7 +331,7 @@ pub fn touch_factor(
 }
 
 /// Bumped when the account score's formula or its stored sums change.
-const ACCOUNT_FORMULA: &str = "accounts: breadth of square roots, incremental; ";
+const ACCOUNT_FORMULA: &str = "accounts: breadth of square roots, incremental, per memory; ";
 
 /// The scoring version: a short hash of everything in `[scoring]` that changes a
 /// score (the refresh interval does not). A store scored under another version is

@@ -65,11 +65,13 @@ pub struct Account {
 }
 
 /// Account records begin with this byte, then [`Account`] in postcard; members' records
-/// with [`MEMBER_FORMAT`], then [`Member`]. Accounts of format 1 (JSON, every member
-/// inside) are not read: the account formula changed with this format, so the store
-/// is rescored, which builds every account afresh from its contacts.
-pub const ACCOUNT_FORMAT: u8 = 2;
-pub const MEMBER_FORMAT: u8 = 1;
+/// with [`MEMBER_FORMAT`], then [`Member`]. Accounts of earlier formats (1: JSON, every
+/// member inside; 2: without the short memory's sums) are not read: the account
+/// formula changed with each, so the store is rescored, which builds every account
+/// afresh from its contacts. Members of format 1 (without their short memory) are
+/// still read until then, with none.
+pub const ACCOUNT_FORMAT: u8 = 3;
+pub const MEMBER_FORMAT: u8 = 2;
 
 impl Account {
     pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
@@ -92,7 +94,41 @@ pub fn member_to_bytes(member: &Member) -> Result<Vec<u8>, postcard::Error> {
 pub fn member_from_bytes(bytes: &[u8]) -> Option<Member> {
     match bytes.split_first()? {
         (&MEMBER_FORMAT, rest) => postcard::from_bytes(rest).ok(),
+        (1, rest) => postcard::from_bytes::<MemberV1>(rest)
+            .ok()
+            .map(MemberV1::into_member),
         _ => None,
+    }
+}
+
+/// A member as format 1 wrote them: no short memory.
+#[derive(Deserialize)]
+struct MemberV1 {
+    id: u64,
+    as_of: Millis,
+    raw: f64,
+    fast: f64,
+    slow: f64,
+    last_touch_at: Option<Millis>,
+    engaged_at: Option<Millis>,
+    title: Option<String>,
+    company: Option<String>,
+}
+
+impl MemberV1 {
+    fn into_member(self) -> Member {
+        Member {
+            id: self.id,
+            as_of: self.as_of,
+            raw: self.raw,
+            fast: self.fast,
+            slow: self.slow,
+            last_touch_at: self.last_touch_at,
+            engaged_at: self.engaged_at,
+            title: self.title,
+            company: self.company,
+            short: 0.0,
+        }
     }
 }
 
@@ -474,5 +510,27 @@ mod tests {
         assert!(Contact::from_bytes(&[CONTACT_FORMAT, 0xff, 0xff]).is_none());
         assert!(Contact::from_bytes(&[9, 1, 2, 3]).is_none());
         assert!(Contact::from_bytes(b"{\"id\":").is_none());
+    }
+
+    #[test]
+    fn a_member_of_format_1_reads_with_no_short_memory() {
+        // Format 1's layout, field by field (postcard writes a struct as its fields).
+        let old = (
+            7u64,
+            1_795_000_000_000i64,
+            12.5f64,
+            3.0f64,
+            9.0f64,
+            Some(1_794_999_000_000i64),
+            None::<i64>,
+            Some("VP Engineering"),
+            Some("Acme"),
+        );
+        let bytes = postcard::to_extend(&old, vec![1u8]).unwrap();
+        let member = member_from_bytes(&bytes).expect("format 1 is read");
+        assert_eq!((member.id, member.raw, member.short), (7, 12.5, 0.0));
+        assert_eq!(member.title.as_deref(), Some("VP Engineering"));
+        let again = member_from_bytes(&member_to_bytes(&member).unwrap()).unwrap();
+        assert_eq!(again, member);
     }
 }

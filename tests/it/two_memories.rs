@@ -79,3 +79,28 @@ fn a_penalty_with_a_short_memory_is_refused_by_check_config() {
     );
     assert!(stderr.contains("a short memory holds rewards"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_account_counts_each_members_short_memory_beside_the_long_one() {
+    let daemon = Daemon::start(SHORT_MEMORY);
+    for (n, email) in ["ann@acme.io", "bob@acme.io"].into_iter().enumerate() {
+        let body = touch_body(email, "demo_request", &rfc3339_from_now(-3 * 86_400));
+        let id = delivery_id(&format!("demo-{n}"));
+        assert_eq!(daemon.post_site(&id, &body).await.status(), 200);
+    }
+    daemon
+        .wait_contact("bob@acme.io", |v| v["touch_count"] == 1)
+        .await;
+    daemon.drained().await;
+    // Each member counts a root per memory: 100 × √(17.24 / 25) + 100 × √(15 / 25)
+    // = 83.04 + 77.46 = 160.50; two of them 321.00, no roles known, an account score
+    // of 100 × (1 − e^(−321.00 / 150)) = 88. With one memory: 166.08, 67.
+    let account = daemon.account("acme.io").await;
+    let raw = account["raw"].as_f64().unwrap();
+    assert!((raw - 321.0).abs() < 0.1, "{account}");
+    assert_eq!(account["score"], 88, "{account}");
+    // Members show the score their own page shows, both memories in it.
+    for member in account["members"].as_array().unwrap() {
+        assert_eq!(member["score"], 72, "{account}");
+    }
+}
