@@ -318,6 +318,14 @@ pub async fn report(
     request: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     authorize(&state, &request)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(report_page(&state).await?))
+}
+
+/// The report's page, built from the whole history under the scoring in force; the
+/// console's scoring page serves it too.
+pub async fn report_page(state: &AppState) -> Result<String, Problem> {
     let (store, config) = (state.store.clone(), state.config.clone());
     // It reads the whole history: off the request threads.
     let built = web::block(move || {
@@ -338,7 +346,5 @@ pub async fn report(
         tracing::error!(message = "Report failed.", %error);
         Problem::new(500, format!("the report could not be built: {error}"))
     })?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(crate::report::render(&built)))
+    Ok(crate::report::render(&built))
 }

@@ -11,6 +11,19 @@ fn learn(config: &str, args: &[&str]) -> (i32, String, String) {
     run_attentiond(&all, &[])
 }
 
+/// A console page, signed in as the admin: its status and text.
+async fn console_page(daemon: &Daemon, path: &str) -> (u16, String) {
+    let (cookie, _) = crate::console_security::sign_in(daemon, ADMIN_TOKEN, &[]).await;
+    let answer = daemon
+        .client
+        .get(format!("{}{path}", daemon.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
 async fn model(daemon: &Daemon) -> serde_json::Value {
     daemon
         .client
@@ -126,6 +139,30 @@ async fn learned_weights_are_suggested_applied_and_reverted() {
         "{learned}"
     );
     let applied_half_life = shown["half_life_days"].as_f64().unwrap();
+    // The console's scoring page shows the version in force, its validation and the
+    // report.
+    let (status, scoring) = console_page(&daemon, "/scoring").await;
+    assert_eq!(status, 200);
+    assert!(scoring.contains("learned version 1, applied"), "{scoring}");
+    assert!(
+        scoring.contains(&shown["scoring_version"].as_str().unwrap().to_string()),
+        "{scoring}"
+    );
+    let auc = format!(
+        "{:.3}",
+        shown["metrics"]["people"]["learned"]["auc"]
+            .as_f64()
+            .unwrap()
+    );
+    assert!(scoring.contains(&auc), "{auc} in {scoring}");
+    assert!(scoring.contains("href=\"/scoring/report\""), "{scoring}");
+    let (status, report) = console_page(&daemon, "/scoring/report").await;
+    assert_eq!(status, 200);
+    assert!(report.contains("<h1>Attention and pipeline</h1>"));
+    assert!(
+        report.contains("learned"),
+        "the report draws the learned score"
+    );
     let dir = daemon.stop();
 
     let (code, stdout, stderr) = learn(&config, &["--revert"]);

@@ -40,6 +40,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(letters::delete_dead_letter),
         )
         .route("/scoring", web::get().to(scoring::scoring))
+        .route("/scoring/report", web::get().to(scoring::report))
         .route("/sign-in", web::get().to(sign_in::form))
         .route("/sign-in", web::post().to(sign_in::sign_in))
         .route("/sign-out", web::post().to(sign_in::sign_out))
