@@ -6,7 +6,6 @@
 //! since one person's weekly snapshots are not independent.
 
 use super::snapshots::{Row, MEMORIES};
-use super::suggest::Scorer;
 use super::LearnError;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -311,4 +310,29 @@ pub fn interval(draws: &[Vec<f64>], value: impl Fn(&[f64]) -> f64) -> (f64, f64)
     }
     let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     (at(0.025), at(0.975))
+}
+
+/// A scoring as a weighted sum of a snapshot's decayed units: per memory (index
+/// into [`MEMORIES`], the long one last) the points of each kind.
+#[derive(Debug, Clone, Default)]
+pub struct Scorer {
+    pub memories: Vec<usize>,
+    pub points: Vec<Vec<f64>>,
+}
+
+impl Scorer {
+    /// Raw attention of the snapshot under this scoring.
+    pub fn raw(&self, row: &Row) -> f64 {
+        self.memories
+            .iter()
+            .zip(&self.points)
+            .map(|(&memory, points)| {
+                points
+                    .iter()
+                    .zip(&row.decayed[memory])
+                    .map(|(w, x)| w * x)
+                    .sum::<f64>()
+            })
+            .sum()
+    }
 }

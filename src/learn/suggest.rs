@@ -3,6 +3,7 @@
 //! weights in points with their intervals, and the metrics of the current and the
 //! suggested scoring on the same validation snapshots.
 
+pub use super::fit::Scorer;
 use super::fit::{self, Column, ALPHA, POINTS_PER_LOGIT};
 use super::history;
 use super::metrics::{measure, Metrics};
@@ -121,31 +122,6 @@ pub struct Suggestion {
     /// Where validation begins: snapshots from this date on were not trained on.
     #[serde(skip)]
     pub cut: Millis,
-}
-
-/// A scoring as a weighted sum of a snapshot's decayed units: per memory (index
-/// into [`MEMORIES`], the long one last) the points of each kind.
-#[derive(Debug, Clone, Default)]
-pub struct Scorer {
-    pub memories: Vec<usize>,
-    pub points: Vec<Vec<f64>>,
-}
-
-impl Scorer {
-    /// Raw attention of the snapshot under this scoring.
-    pub fn raw(&self, row: &Row) -> f64 {
-        self.memories
-            .iter()
-            .zip(&self.points)
-            .map(|(&memory, points)| {
-                points
-                    .iter()
-                    .zip(&row.decayed[memory])
-                    .map(|(w, x)| w * x)
-                    .sum::<f64>()
-            })
-            .sum()
-    }
 }
 
 impl Suggestion {

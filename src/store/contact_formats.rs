@@ -4,7 +4,7 @@
 //! counted under adds up to. Postcard keeps no field names, so the types below are
 //! format 1's layout, field by field. The tests hold the bytes of each format.
 
-use super::records::{Contact, ProfileField, StageChange};
+use super::records::{Contact, ProfileField, StageChange, CONTACT_FORMAT};
 use crate::model::{Identity, Millis, TouchKind};
 use crate::scoring::{Attention, KindStats, Visible};
 use serde::Deserialize;
@@ -50,8 +50,20 @@ struct ContactV1 {
     stage_history: Vec<StageChange>,
 }
 
+impl Contact {
+    /// `None` for bytes that are no format: a corrupt record.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Contact> {
+        match bytes.split_first()? {
+            (&CONTACT_FORMAT, rest) => postcard::from_bytes(rest).ok(),
+            (1, rest) => read_format_1(rest),
+            (b'{', _) => serde_json::from_slice(bytes).ok(),
+            _ => None,
+        }
+    }
+}
+
 /// A format-1 record (the bytes after its format byte), or `None` if corrupt.
-pub(super) fn read_format_1(bytes: &[u8]) -> Option<Contact> {
+fn read_format_1(bytes: &[u8]) -> Option<Contact> {
     let old: ContactV1 = postcard::from_bytes(bytes).ok()?;
     let a = old.attention;
     let counters = |list: CountersV1| {

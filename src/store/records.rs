@@ -182,22 +182,13 @@ impl Contact {
 /// layout is fixed by the declarations: a change to `Contact`, `Attention`,
 /// `KindStats`, `Visible`, `ProfileField`, `StageChange`, `Identity`, `Trend`
 /// or the order of `TouchKind` needs a new format byte and a reader for this one.
-/// `contact_record_layout_is_fixed` (in `contact_formats`) guards it.
+/// `contact_record_layout_is_fixed` (in `contact_formats`, which reads every format)
+/// guards it.
 pub const CONTACT_FORMAT: u8 = 2;
 
 impl Contact {
     pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_extend(self, vec![CONTACT_FORMAT])
-    }
-
-    /// `None` for bytes that are neither format: a corrupt record.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Contact> {
-        match bytes.split_first()? {
-            (&CONTACT_FORMAT, rest) => postcard::from_bytes(rest).ok(),
-            (1, rest) => super::contact_formats::read_format_1(rest),
-            (b'{', _) => serde_json::from_slice(bytes).ok(),
-            _ => None,
-        }
     }
 }
 
