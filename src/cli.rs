@@ -5,6 +5,7 @@
 mod dead_letters;
 mod import;
 mod learn;
+mod report;
 
 pub use dead_letters::DeadLetterAction;
 
@@ -79,9 +80,9 @@ pub enum Command {
         #[arg(long, default_value = "import")]
         source: String,
     },
-    /// Learn from revenue: print the suggested scoring (weights, memory) beside the
-    /// current one, with validation AUC, top-decile lift and calibration for both.
-    /// The daemon must be stopped.
+    /// Learn from revenue: print the suggested scoring (weights, one memory or a
+    /// short and a long one) beside the current one, with validation AUC, top-decile
+    /// lift and calibration for both. The daemon must be stopped.
     Learn {
         /// Store the suggestion as a new scoring version, rescore and queue what changed.
         #[arg(long, conflicts_with = "revert")]
@@ -95,9 +96,24 @@ pub enum Command {
         /// Refits for the weights' intervals.
         #[arg(long, default_value_t = 40)]
         bootstrap: usize,
+        /// Suggest one memory, or two (a short and a long one: acceleration);
+        /// without it, whichever ranks best on the newest training weeks.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+        memories: Option<u8>,
         /// Print the suggestion as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the report: does attention predict pipeline, which attention converts,
+    /// attention as marketing's measure; one self-contained HTML file. While the
+    /// daemon runs, it is asked for the report.
+    Report {
+        /// Where to write the HTML.
+        #[arg(long)]
+        out: PathBuf,
+        /// Refits for the learned weights' intervals.
+        #[arg(long, default_value_t = 40)]
+        bootstrap: usize,
     },
     /// Write a simulated market with known truth (hidden buying journeys, journeys
     /// that fizzle, prize-draw leads, heavy readers, quiet buyers) as JSON lines of
@@ -143,6 +159,7 @@ pub fn main() -> ExitCode {
             revert,
             horizon_days,
             bootstrap,
+            memories,
             json,
         } => load(&cli.config).and_then(|config| {
             learn::run(
@@ -154,10 +171,14 @@ pub fn main() -> ExitCode {
                     options: crate::learn::Options {
                         horizon_days,
                         bootstrap,
+                        memories: memories.map(usize::from),
                     },
                 },
             )
         }),
+        Command::Report { ref out, bootstrap } => {
+            load(&cli.config).and_then(|config| report::run(&config, out, bootstrap))
+        }
         Command::Simulate {
             ref out,
             accounts,

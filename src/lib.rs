@@ -13,6 +13,7 @@ pub mod links;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod scoring;
 pub mod secret;
 pub mod server;

@@ -101,6 +101,14 @@ fn metrics_line(name: &str, metrics: &Metrics) -> String {
     )
 }
 
+/// `half-life 7 d`, or `3 d and 14 d` for a short and a long memory.
+fn memories(short: Option<f64>, long: f64) -> String {
+    match short {
+        Some(short) => format!("memories {short} d and {long} d"),
+        None => format!("half-life {long} d"),
+    }
+}
+
 /// The suggestion in words and a table, as `attentiond learn` prints it.
 pub fn describe(s: &Suggestion) -> String {
     let mut out = String::new();
@@ -116,18 +124,19 @@ pub fn describe(s: &Suggestion) -> String {
         &s.people.current,
     ));
     out.push_str(&metrics_line(
-        &format!("suggested (half-life {} d)", s.half_life_days),
+        &format!(
+            "suggested ({})",
+            memories(s.short_half_life_days, s.half_life_days)
+        ),
         &s.people.learned,
     ));
-    if let Some((candidate, metrics)) = &s.acceleration {
-        out.push_str(&metrics_line(
-            &format!("acceleration ({:?} d)", candidate.memories),
-            metrics,
-        ));
-        let _ = writeln!(
-            out,
-            "  (acceleration needs a short and a long memory per kind, which the score cannot hold yet: not part of the suggestion)"
-        );
+    if let Some((candidate, metrics)) = &s.alternative {
+        let shape = match candidate.memories.as_slice() {
+            [short, long] => memories(Some(*short), *long),
+            [one] => memories(None, *one),
+            _ => String::new(),
+        };
+        out.push_str(&metrics_line(&format!("not chosen ({shape})"), metrics));
     }
     if let Some(accounts) = &s.accounts {
         let _ = writeln!(out, "\nAccounts, on the validation snapshots:");
@@ -137,15 +146,31 @@ pub fn describe(s: &Suggestion) -> String {
             &accounts.learned,
         ));
     }
+    let two = s.short_half_life_days.is_some();
     let _ = writeln!(
         out,
         "\nSuggested weights (points per touch; 10 points double the odds of an opportunity within {} days), score scale {:.1}:",
         s.horizon_days, s.score_scale
     );
+    if let Some(short) = s.short_half_life_days {
+        let _ = writeln!(
+            out,
+            "  a touch counts its long weight at a half-life of {} days plus its short weight at {short} days",
+            s.half_life_days
+        );
+    }
     let _ = writeln!(
         out,
-        "  {:<20} {:>8} {:>8}   {:>20}",
-        "kind", "current", "suggest", "95% interval"
+        "  {:<20} {:>8} {:>8}{}   {:>20}",
+        "kind",
+        "current",
+        "suggest",
+        if two {
+            format!(" {:>8}", "short")
+        } else {
+            String::new()
+        },
+        "95% interval (fresh)"
     );
     for weight in &s.weights {
         let interval = if weight.low == 0.0 && weight.high == 0.0 {
@@ -155,16 +180,17 @@ pub fn describe(s: &Suggestion) -> String {
         };
         let _ = writeln!(
             out,
-            "  {:<20} {:>8.1} {:>8.1}   {:>20}{}",
+            "  {:<20} {:>8.1} {:>8.1}{}   {:>20}{}",
             weight.kind.as_str(),
-            weight.current,
+            weight.current + weight.current_short,
             weight.weight,
-            interval,
-            if weight.weight != weight.fitted {
-                " (held at 0)"
+            if two {
+                format!(" {:>8.1}", weight.short)
             } else {
-                ""
-            }
+                String::new()
+            },
+            interval,
+            if weight.held() { " (held)" } else { "" }
         );
     }
     let _ = writeln!(

@@ -5,6 +5,7 @@
 //! runs the same in `check-config`, at start-up and in tests.
 
 use crate::fields::{Recipient, Recipients};
+use crate::report::ReportConfig;
 use crate::scoring::ScoringConfig;
 use crate::secret::Secret;
 use crate::sinks::SinkConfig;
@@ -99,6 +100,9 @@ pub struct Config {
     /// `[sinks.<name>]`: where scores are written back.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[report]`: what `attentiond report` measures marketing against.
+    #[serde(default)]
+    pub report: ReportConfig,
     /// The web console's settings.
     #[serde(default)]
     pub console: ConsoleConfig,
@@ -389,6 +393,9 @@ impl Config {
         self.scoring
             .validate()
             .map_err(|(key, message)| ConfigError::invalid(format!("scoring.{key}"), message))?;
+        self.report
+            .validate(&self.scoring)
+            .map_err(|(key, message)| ConfigError::invalid(format!("report.{key}"), message))?;
         for (name, source) in &self.sources {
             if name.is_empty()
                 || !name
@@ -503,6 +510,17 @@ mod tests {
         assert!(text.contains("server"), "{text}");
         assert!(text.contains("lisen"), "{text}");
         assert!(text.contains("listen"), "lists valid keys: {text}");
+    }
+
+    #[test]
+    fn the_report_counts_a_stage_of_the_ladder_as_qualified() {
+        let config = Config::from_toml("[report]\nqualified_per_month_target = 25\n").unwrap();
+        assert_eq!(config.report.qualified_per_month_target, Some(25.0));
+        assert_eq!(config.report.qualified_stage, "mql");
+        let error = Config::from_toml("[report]\nqualified_stage = \"sql\"\n").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("report.qualified_stage"), "{text}");
+        assert!(text.contains("new, engaged, mql, sales_ready"), "{text}");
     }
 
     #[test]

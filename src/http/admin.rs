@@ -310,3 +310,41 @@ pub async fn model(
         "history": versions,
     })))
 }
+
+/// The report a marketing lead reads, as one self-contained HTML page
+/// (`attentiond report --out report.html` writes the same).
+pub async fn report(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    authorize(&state, &request)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(report_page(&state).await?))
+}
+
+/// The report's page, built from the whole history under the scoring in force; the
+/// console's scoring page serves it too.
+pub async fn report_page(state: &AppState) -> Result<String, Problem> {
+    let (store, config) = (state.store.clone(), state.config.clone());
+    // It reads the whole history: off the request threads.
+    let built = web::block(move || {
+        crate::report::build(
+            &store,
+            &config.scoring,
+            &config.report,
+            &crate::learn::Options::default(),
+            now_millis(),
+        )
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(message = "Report task failed.", %error);
+        Problem::new(500, "the report could not be built")
+    })?
+    .map_err(|error| {
+        tracing::error!(message = "Report failed.", %error);
+        Problem::new(500, format!("the report could not be built: {error}"))
+    })?;
+    Ok(crate::report::render(&built))
+}

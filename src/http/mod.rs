@@ -63,6 +63,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .service(resource_get("/accounts/{key}", admin::account))
                 .service(resource_get("/outcomes", admin::outcomes))
                 .service(resource_get("/model", admin::model))
+                .service(resource_get("/report", admin::report))
                 .service(resource_get("/dead-letters", admin::dead_letters))
                 .service(
                     web::resource("/dead-letters/retry")

@@ -1,8 +1,9 @@
 //! The model: an L2-regularized logistic regression (linfa-logistic) on
 //! standardized features, its weights turned back into the features' own units so
-//! that a score is their weighted sum; memories chosen on a time split inside the
-//! training period; bootstrap intervals by resampling people, not rows, since one
-//! person's weekly snapshots are not independent.
+//! that a score is their weighted sum; the score it suggests, held to the signs a
+//! score allows; memories (one, or a short and a long one) chosen on a time split
+//! inside the training period; bootstrap intervals by resampling people, not rows,
+//! since one person's weekly snapshots are not independent.
 
 use super::snapshots::{Row, MEMORIES};
 use super::LearnError;
@@ -143,12 +144,53 @@ pub fn calibrate(scores: &[f64], labels: &[bool]) -> Result<(f64, f64), LearnErr
     Ok((intercept - slope * mean, slope))
 }
 
-/// Validation AUC of a model fitted on `train`.
-fn auc_on(train: &[&Row], test: &[&Row], columns: &[Column]) -> Result<f64, LearnError> {
-    let fitted = fit(train, columns, ALPHA)?;
-    let scores: Vec<f64> = test.iter().map(|row| fitted.logit(row)).collect();
-    let labels: Vec<bool> = test.iter().map(|row| row.label).collect();
-    Ok(super::metrics::auc(&scores, &labels))
+/// Points per logit: 10 points double the odds of an opportunity in the horizon.
+pub const POINTS_PER_LOGIT: f64 = 10.0 / std::f64::consts::LN_2;
+
+/// The score a fitted model suggests: per memory, each kind's points, held to the
+/// rules a score keeps. Short-memory points are 0 or more, so that with no new
+/// touch a score only falls. A kind the scoring rewards (`penalty(kind)` false) is
+/// worth 0 or more when fresh: its long-memory points may be below 0 (attention
+/// that faded without follow-up counts against: acceleration), but never below
+/// minus its short ones. A penalty stays one: 0 or less, at the long (last) memory
+/// only. Fit and breadth are the model's, not the score's: they are left out.
+pub fn scorer(
+    fitted: &Fitted,
+    memories: &[usize],
+    kinds: usize,
+    penalty: &dyn Fn(usize) -> bool,
+) -> Scorer {
+    let mut found = vec![vec![0.0; kinds]; memories.len()];
+    for (column, weight) in fitted.columns.iter().zip(&fitted.weights) {
+        let Column::Kind { memory, kind } = *column else {
+            continue;
+        };
+        if let Some(slot) = memories.iter().position(|m| *m == memory) {
+            found[slot][kind] = weight * POINTS_PER_LOGIT;
+        }
+    }
+    let long = memories.len() - 1;
+    let mut points = vec![vec![0.0; kinds]; memories.len()];
+    for kind in 0..kinds {
+        if penalty(kind) {
+            points[long][kind] = found[long][kind].min(0.0);
+            continue;
+        }
+        let short: f64 = found[..long].iter().map(|f| f[kind].max(0.0)).sum();
+        for slot in 0..long {
+            points[slot][kind] = found[slot][kind].max(0.0);
+        }
+        // `+ 0.0` turns a -0.0 from the bound into 0.
+        points[long][kind] = if long == 0 {
+            found[long][kind].max(0.0)
+        } else {
+            found[long][kind].max(-short) + 0.0
+        };
+    }
+    Scorer {
+        memories: memories.to_vec(),
+        points,
+    }
 }
 
 /// Splits rows by date: those before `cut` and those from it on.
@@ -157,15 +199,17 @@ pub fn split_at<'r>(rows: &[&'r Row], cut: i64) -> (Vec<&'r Row>, Vec<&'r Row>) 
 }
 
 /// Chooses the memories: one half-life for every kind, or a short and a long one
-/// (acceleration), whichever ranks best on the newest quarter of the training
-/// dates after training on the rest. `extra` columns (fit, breadth) go in every
-/// candidate. Returns the memory indices and the inner validation AUC of each
-/// candidate, best first.
+/// (acceleration). Each candidate is fitted on the older training dates and the
+/// score it suggests (signs held as the score allows) is ranked on the newest
+/// quarter of them; the score, not the model, is what is judged, since the score
+/// is what reps see. `extra` columns (fit, breadth) go in every model. Returns the
+/// memory indices and the inner validation AUC of each candidate, best first.
 pub fn choose_memories(
     train: &[&Row],
     kinds: usize,
     extra: &[Column],
     gap: i64,
+    penalty: &dyn Fn(usize) -> bool,
 ) -> Result<Vec<(Vec<usize>, f64)>, LearnError> {
     let mut dates: Vec<i64> = train.iter().map(|row| row.at).collect();
     dates.sort_unstable();
@@ -190,33 +234,50 @@ pub fn choose_memories(
             candidates.push(vec![short, long]);
         }
     }
+    let labels: Vec<bool> = inner_test.iter().map(|row| row.label).collect();
     let mut scored = Vec::new();
     for memories in candidates {
-        let columns = columns_for(&memories, kinds, extra);
-        let columns = varying(&inner_train, columns);
-        scored.push((memories, auc_on(&inner_train, &inner_test, &columns)?));
+        let columns = varying(&inner_train, columns_for(&memories, kinds, extra, penalty));
+        let fitted = fit(&inner_train, &columns, ALPHA)?;
+        let score = scorer(&fitted, &memories, kinds, penalty);
+        let scores: Vec<f64> = inner_test.iter().map(|row| score.raw(row)).collect();
+        scored.push((memories, super::metrics::auc(&scores, &labels)));
     }
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Best first; between equals, fewer memories.
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.len().cmp(&b.0.len())));
     Ok(scored)
 }
 
-pub fn columns_for(memories: &[usize], kinds: usize, extra: &[Column]) -> Vec<Column> {
+/// The model's columns: every kind at every memory, but penalties only at the long
+/// (last) one, as the score has them; then `extra`.
+pub fn columns_for(
+    memories: &[usize],
+    kinds: usize,
+    extra: &[Column],
+    penalty: &dyn Fn(usize) -> bool,
+) -> Vec<Column> {
+    let last = memories.len().saturating_sub(1);
     let mut columns: Vec<Column> = memories
         .iter()
-        .flat_map(|&memory| (0..kinds).map(move |kind| Column::Kind { memory, kind }))
+        .enumerate()
+        .flat_map(|(slot, &memory)| {
+            (0..kinds)
+                .filter(move |&kind| slot == last || !penalty(kind))
+                .map(move |kind| Column::Kind { memory, kind })
+        })
         .collect();
     columns.extend_from_slice(extra);
     columns
 }
 
-/// 95 % intervals of each weight from `rounds` refits on people drawn with
-/// replacement (all of a person's snapshots together). Seeded: the same data give
-/// the same intervals.
+/// The weights of `rounds` refits on people drawn with replacement (all of a
+/// person's snapshots together), one vector per refit in the order of `columns`.
+/// Seeded: the same data give the same draws.
 pub fn bootstrap(
     rows: &[&Row],
     columns: &[Column],
     rounds: usize,
-) -> Result<Vec<(f64, f64)>, LearnError> {
+) -> Result<Vec<Vec<f64>>, LearnError> {
     let mut people: Vec<u64> = rows.iter().map(|row| row.entity).collect();
     people.sort_unstable();
     people.dedup();
@@ -225,7 +286,7 @@ pub fn bootstrap(
         by_person.entry(row.entity).or_default().push(row);
     }
     let mut random = rand::rngs::StdRng::seed_from_u64(17);
-    let mut draws: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); columns.len()];
+    let mut draws = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let mut sample = Vec::with_capacity(rows.len());
         for _ in 0..people.len() {
@@ -235,20 +296,43 @@ pub fn bootstrap(
         if !(sample.iter().any(|r| r.label) && sample.iter().any(|r| !r.label)) {
             continue;
         }
-        let fitted = fit(&sample, columns, ALPHA)?;
-        for (draw, weight) in draws.iter_mut().zip(fitted.weights) {
-            draw.push(weight);
-        }
+        draws.push(fit(&sample, columns, ALPHA)?.weights);
     }
-    Ok(draws
-        .into_iter()
-        .map(|mut draw| {
-            draw.sort_by(f64::total_cmp);
-            if draw.is_empty() {
-                return (f64::NAN, f64::NAN);
-            }
-            let at = |q: f64| draw[((draw.len() - 1) as f64 * q).round() as usize];
-            (at(0.025), at(0.975))
-        })
-        .collect())
+    Ok(draws)
+}
+
+/// The 95 % interval of `value` over the draws; NaN without any.
+pub fn interval(draws: &[Vec<f64>], value: impl Fn(&[f64]) -> f64) -> (f64, f64) {
+    let mut values: Vec<f64> = draws.iter().map(|draw| value(draw)).collect();
+    values.sort_by(f64::total_cmp);
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.025), at(0.975))
+}
+
+/// A scoring as a weighted sum of a snapshot's decayed units: per memory (index
+/// into [`MEMORIES`], the long one last) the points of each kind.
+#[derive(Debug, Clone, Default)]
+pub struct Scorer {
+    pub memories: Vec<usize>,
+    pub points: Vec<Vec<f64>>,
+}
+
+impl Scorer {
+    /// Raw attention of the snapshot under this scoring.
+    pub fn raw(&self, row: &Row) -> f64 {
+        self.memories
+            .iter()
+            .zip(&self.points)
+            .map(|(&memory, points)| {
+                points
+                    .iter()
+                    .zip(&row.decayed[memory])
+                    .map(|(w, x)| w * x)
+                    .sum::<f64>()
+            })
+            .sum()
+    }
 }

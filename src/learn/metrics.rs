@@ -43,28 +43,41 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> f64 {
     (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }
 
-/// Conversion among the top `share` by score over conversion overall. Ties at the
-/// cut are taken in proportion, so a score that ties everyone reads 1.
+/// Conversion among the top `share` by score over conversion overall.
 pub fn lift(scores: &[f64], labels: &[bool], share: f64) -> f64 {
+    lift_between(scores, labels, 0.0, share)
+}
+
+/// Conversion among the ranks from `from` to `to` (shares of the rows, highest
+/// score first) over conversion overall. Tied scores are spread over the ranks they
+/// straddle in proportion, so a score that ties everyone reads 1 anywhere.
+pub fn lift_between(scores: &[f64], labels: &[bool], from: f64, to: f64) -> f64 {
     let n = scores.len();
     let positives = labels.iter().filter(|l| **l).count() as f64;
     if n == 0 || positives == 0.0 {
         return 0.0;
     }
-    let take = (n as f64 * share).max(1.0);
+    let (low, high) = (from * n as f64, to * n as f64);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let cut = scores[order[(take as usize).min(n) - 1]];
-    let above: Vec<usize> = order.iter().copied().filter(|&i| scores[i] > cut).collect();
-    let tied: Vec<usize> = order
-        .iter()
-        .copied()
-        .filter(|&i| scores[i] == cut)
-        .collect();
-    let remaining = take - above.len() as f64;
-    let hits = above.iter().filter(|&&i| labels[i]).count() as f64
-        + remaining * tied.iter().filter(|&&i| labels[i]).count() as f64 / tied.len() as f64;
-    (hits / take) / (positives / n as f64)
+    let (mut rows, mut hits) = (0.0, 0.0);
+    let mut start = 0;
+    while start < n {
+        let mut end = start;
+        let mut group_hits = 0.0;
+        while end < n && scores[order[end]] == scores[order[start]] {
+            group_hits += f64::from(u8::from(labels[order[end]]));
+            end += 1;
+        }
+        let overlap = (high.min(end as f64) - low.max(start as f64)).max(0.0);
+        rows += overlap;
+        hits += overlap * group_hits / (end - start) as f64;
+        start = end;
+    }
+    if rows == 0.0 {
+        return 0.0;
+    }
+    (hits / rows) / (positives / n as f64)
 }
 
 pub fn brier(probabilities: &[f64], labels: &[bool]) -> f64 {
@@ -112,6 +125,21 @@ mod tests {
         assert!((lift(&scores, &labels, 0.1) - 10.0).abs() < 1e-9);
         // Everyone tied: no better than the whole.
         assert!((lift(&[1.0; 20], &labels, 0.1) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_tenth_that_is_not_a_whole_number_of_rows_takes_part_of_the_next() {
+        // 13 rows, 3 converters; the top tenth is 1.3 rows: the best (a converter)
+        // and 0.3 of the next (not one): 1 / 1.3 against 3 / 13.
+        let scores = [
+            9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.4, 0.3, 0.2,
+        ];
+        let mut labels = [false; 13];
+        labels[0] = true;
+        labels[11] = true;
+        labels[12] = true;
+        let expected = (1.0 / 1.3) / (3.0 / 13.0);
+        assert!((lift(&scores, &labels, 0.1) - expected).abs() < 1e-9);
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //! scoring version.
 
 mod fit;
+pub mod history;
 pub mod metrics;
 pub mod simulate;
-mod snapshots;
+pub mod snapshots;
 mod suggest;
 
+pub use history::History;
 pub use metrics::Metrics;
-pub use snapshots::MEMORIES;
-pub use suggest::{suggest, Options, Suggestion};
+pub use snapshots::{Dataset, Row, MEMORIES};
+pub use suggest::{suggest, suggest_from, Options, Suggestion};
 
 use crate::scoring::ScoringConfig;
 use crate::store::{Store, StoreError};

@@ -7,7 +7,9 @@
 //!
 //! The truth: what precedes an opportunity is a burst of pricing views, content
 //! downloads, webinars and finally demo requests or meetings, in the last weeks.
-//! Email opens and page views say little: heavy readers make most of them.
+//! Email opens and page views say little: heavy readers make most of them. Touches
+//! name the campaign and asset they came through (a newsletter, a trade-show prize
+//! draw, a buyer's guide, webinars, demo requests), as marketing platforms do.
 
 use crate::model::{Millis, MILLIS_PER_DAY};
 use rand::rngs::StdRng;
@@ -55,13 +57,41 @@ struct Writer {
     next: usize,
 }
 
+/// The campaign and asset a simulated touch came through, as a marketing
+/// platform would name them in the touch's properties.
+fn labels(kind: &str) -> (Option<&'static str>, Option<&'static str>) {
+    match kind {
+        "email_open" | "email_click" => (Some("Monthly newsletter"), Some("Newsletter")),
+        "form_submit" => (Some("Trade show prize draw"), Some("Prize draw form")),
+        "content_download" => (Some("Buyer's guide"), Some("Buyer's guide (PDF)")),
+        "pricing_view" => (None, Some("Pricing page")),
+        "webinar_attended" => (
+            Some("Product webinars"),
+            Some("Webinar: a tour of the product"),
+        ),
+        "demo_request" => (Some("Demo requests"), Some("Demo request form")),
+        _ => (None, None),
+    }
+}
+
 impl Writer {
     fn touch(&mut self, email: &str, kind: &str, at: Millis) {
         self.next += 1;
-        self.lines.push(
-            json!({"id": format!("sim-t{}", self.next), "type": "touch", "data": {
-            "email": email, "kind": kind, "occurred_at": crate::clock::rfc3339(at)}}),
-        );
+        let mut data =
+            json!({"email": email, "kind": kind, "occurred_at": crate::clock::rfc3339(at)});
+        let mut properties = serde_json::Map::new();
+        let (campaign, asset) = labels(kind);
+        if let Some(campaign) = campaign {
+            properties.insert("campaign".into(), campaign.into());
+        }
+        if let Some(asset) = asset {
+            properties.insert("asset".into(), asset.into());
+        }
+        if !properties.is_empty() {
+            data["properties"] = Value::Object(properties);
+        }
+        self.lines
+            .push(json!({"id": format!("sim-t{}", self.next), "type": "touch", "data": data}));
     }
 }
 

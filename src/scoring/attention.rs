@@ -3,7 +3,8 @@
 //! A decayed sum is linear, so `Σ wᵢ·½^((t−tᵢ)/h)` can be kept as one number `A` valid
 //! at `as_of` and read at any `t` as `A·½^((t−as_of)/h)`. A late touch (older than
 //! `as_of`) is added pre-decayed to `as_of`; nothing is approximated, whatever the
-//! order in which touches arrive.
+//! order in which touches arrive. Raw attention is two such sums, one per memory
+//! (the short one is empty unless `[scoring.short_memory]` gives weights).
 
 use super::ScoringConfig;
 use crate::model::{Millis, TouchKind, MILLIS_PER_DAY};
@@ -19,7 +20,8 @@ const CAP_MEMORY_DAYS: i64 = 35;
 pub struct Attention {
     /// The time at which the sums below are exact.
     pub as_of: Millis,
-    /// Decayed sum at `half_life_days`: the attention that becomes the score.
+    /// Decayed sum at `half_life_days`: the long memory's part of the attention
+    /// that becomes the score.
     pub raw: f64,
     /// Decayed sum at `fast_half_life_days`, for the trend.
     pub fast: f64,
@@ -29,77 +31,27 @@ pub struct Attention {
     pub kinds: BTreeMap<TouchKind, KindStats>,
     /// Touches counted per kind and day (days since 1970-01-01 UTC), for the daily
     /// caps and repeat factors.
-    #[serde(default, with = "counters")]
+    #[serde(default, with = "super::counters")]
     pub daily: Counters,
     /// Time and counted weight of the touches of the last 7 days, for the velocity.
     #[serde(default)]
     pub week: Vec<(Millis, f64)>,
     /// Touches counted per kind and week (weeks from Monday 00:00 UTC), for the
     /// weekly caps.
-    #[serde(default, with = "counters")]
+    #[serde(default, with = "super::counters")]
     pub weekly: Counters,
+    /// Decayed sum at `short_memory.half_life_days`: the short memory's part of raw
+    /// attention.
+    #[serde(default)]
+    pub short: f64,
+    /// Time and short-memory weight of the touches of the last 7 days that have
+    /// one, for the velocity.
+    #[serde(default)]
+    pub week_short: Vec<(Millis, f64)>,
 }
 
 /// Touches counted per kind and period (a day or a week number).
 pub type Counters = BTreeMap<(TouchKind, i64), u32>;
-
-/// Counters are kept as `[kind, period, count]` triples. Records written before
-/// that kept a map of `"kind@day"` and `"kind@w<week>"` strings, which JSON
-/// still reads.
-mod counters {
-    use super::Counters;
-    use crate::model::TouchKind;
-    use serde::de::{Deserializer, Error, MapAccess, SeqAccess, Visitor};
-    use serde::ser::{SerializeSeq, Serializer};
-    use std::fmt;
-
-    pub fn serialize<S: Serializer>(counters: &Counters, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(counters.len()))?;
-        for ((kind, period), count) in counters {
-            seq.serialize_element(&(kind, period, count))?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Counters, D::Error> {
-        if deserializer.is_human_readable() {
-            deserializer.deserialize_any(CountersVisitor)
-        } else {
-            deserializer.deserialize_seq(CountersVisitor)
-        }
-    }
-
-    struct CountersVisitor;
-
-    impl<'de> Visitor<'de> for CountersVisitor {
-        type Value = Counters;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("[kind, period, count] triples")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Counters, A::Error> {
-            let mut counters = Counters::new();
-            while let Some((kind, period, count)) = seq.next_element::<(TouchKind, i64, u32)>()? {
-                counters.insert((kind, period), count);
-            }
-            Ok(counters)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Counters, A::Error> {
-            let mut counters = Counters::new();
-            while let Some((key, count)) = map.next_entry::<String, u32>()? {
-                let parsed = key.rsplit_once('@').and_then(|(kind, period)| {
-                    let period = period.strip_prefix('w').unwrap_or(period);
-                    Some((TouchKind::parse(kind)?, period.parse::<i64>().ok()?))
-                });
-                let key = parsed.ok_or_else(|| A::Error::custom(format!("counter {key:?}")))?;
-                counters.insert(key, count);
-            }
-            Ok(counters)
-        }
-    }
-}
 
 /// What the day and week rules make of the next counted touch of a kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +74,18 @@ pub struct KindStats {
     pub last_at: Millis,
     /// Newest times first, at most [`RECENT_PER_KIND`].
     pub recent: Vec<Millis>,
+    /// This kind's part of `short`, at `as_of`.
+    #[serde(default)]
+    pub short: f64,
+}
+
+/// What a touch added: the share of its kind's weights it kept (after noise rules,
+/// caps and repeats) and the points at each memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Parts {
+    pub share: f64,
+    pub long: f64,
+    pub short: f64,
 }
 
 /// `value` at `from`, read at `to`: halved every `half_life_days`.
@@ -174,12 +138,9 @@ impl Attention {
         self.add_scaled(kind, at, 1.0, config)
     }
 
-    /// Like [`Attention::add`] with the kind's weight multiplied by `factor` (e.g. a
-    /// webinar attended for half its length, or 0 for a machine open). A positive
-    /// weight then passes the day and week rules ([`Attention::slot`]); a touch
-    /// with factor 0 takes no slot, so a prefetch never uses up a person's first
-    /// open of the day. Negative weights skip those rules: a penalty is never
-    /// capped, diminished or turned into a reward.
+    /// Like [`Attention::add`] with the kind's weights multiplied by `factor`
+    /// (e.g. a webinar attended for half its length, or 0 for a machine open);
+    /// returns what the touch counts fresh, both memories together.
     pub fn add_scaled(
         &mut self,
         kind: TouchKind,
@@ -187,16 +148,36 @@ impl Attention {
         factor: f64,
         config: &ScoringConfig,
     ) -> f64 {
-        let base = config.weight(kind) * factor;
-        let weight = if factor == 0.0 {
+        let parts = self.add_parts(kind, at, factor, config);
+        parts.long + parts.short
+    }
+
+    /// Records a touch whose kind's weights are multiplied by `factor`. A kind
+    /// worth something ([`ScoringConfig::worth`]) then passes the day and week
+    /// rules ([`Attention::slot`]); a touch with factor 0 takes no slot, so a
+    /// prefetch never uses up a person's first open of the day. Penalties skip those
+    /// rules: a penalty is never capped, diminished or turned into a reward.
+    pub fn add_parts(
+        &mut self,
+        kind: TouchKind,
+        at: Millis,
+        factor: f64,
+        config: &ScoringConfig,
+    ) -> Parts {
+        let share = if factor == 0.0 {
             0.0
-        } else if base > 0.0 {
-            base * self.take_slot(kind, at, config)
+        } else if config.worth(kind) * factor > 0.0 {
+            factor * self.take_slot(kind, at, config)
         } else {
-            base
+            factor
         };
-        self.add_weighted(kind, at, weight, config);
-        weight
+        let parts = Parts {
+            share,
+            long: config.weight(kind) * share,
+            short: config.short_weight(kind) * share,
+        };
+        self.add_weighted(kind, at, parts, config);
+        parts
     }
 
     /// What the daily cap, the weekly cap and the repeat factor make of the next
@@ -206,7 +187,7 @@ impl Attention {
             multiplier: 1.0,
             note: None,
         };
-        if config.weight(kind) < 0.0 {
+        if config.worth(kind) < 0.0 {
             return full;
         }
         let today = self.daily.get(&day_key(kind, at)).copied().unwrap_or(0);
@@ -279,7 +260,7 @@ impl Attention {
             .retain(|(_, week), _| newest_week - week <= CAP_MEMORY_DAYS / 7);
     }
 
-    fn add_weighted(&mut self, kind: TouchKind, at: Millis, weight: f64, config: &ScoringConfig) {
+    fn add_weighted(&mut self, kind: TouchKind, at: Millis, parts: Parts, config: &ScoringConfig) {
         if self.kinds.is_empty() && self.raw == 0.0 && self.as_of == 0 {
             self.as_of = at;
         }
@@ -290,14 +271,24 @@ impl Attention {
         // is kept does not depend on the order touches came in.
         self.prune_counters(at);
         let as_of = self.as_of;
-        self.raw += decay(weight, at, as_of, config.half_life_days);
-        self.fast += decay(weight, at, as_of, config.fast_half_life_days);
-        self.slow += decay(weight, at, as_of, config.slow_half_life_days);
-        if weight != 0.0 && at > as_of - VELOCITY_DAYS * MILLIS_PER_DAY as i64 {
-            self.week.push((at, weight));
+        let short_half_life = config.short_memory.half_life_days;
+        let (long, short) = (parts.long, parts.short);
+        self.raw += decay(long, at, as_of, config.half_life_days);
+        self.short += decay(short, at, as_of, short_half_life);
+        // The trend compares what touches are worth fresh, both memories together.
+        let worth = long + short;
+        self.fast += decay(worth, at, as_of, config.fast_half_life_days);
+        self.slow += decay(worth, at, as_of, config.slow_half_life_days);
+        let this_week = at > as_of - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
+        if long != 0.0 && this_week {
+            self.week.push((at, long));
+        }
+        if short != 0.0 && this_week {
+            self.week_short.push((at, short));
         }
         let stats = self.kinds.entry(kind).or_default();
-        stats.contribution += decay(weight, at, as_of, config.half_life_days);
+        stats.contribution += decay(long, at, as_of, config.half_life_days);
+        stats.short += decay(short, at, as_of, short_half_life);
         stats.count += 1;
         stats.last_at = stats.last_at.max(at);
         let position = stats.recent.partition_point(|&t| t > at);
@@ -313,19 +304,34 @@ impl Attention {
         let from = self.as_of;
         // One factor per half-life, shared by every sum that decays with it.
         let factor = decay(1.0, from, to, config.half_life_days);
+        let short_factor = if self.short != 0.0 || self.kinds.values().any(|k| k.short != 0.0) {
+            decay(1.0, from, to, config.short_memory.half_life_days)
+        } else {
+            1.0
+        };
         self.raw *= factor;
+        self.short *= short_factor;
         self.fast = decay(self.fast, from, to, config.fast_half_life_days);
         self.slow = decay(self.slow, from, to, config.slow_half_life_days);
         for stats in self.kinds.values_mut() {
             stats.contribution *= factor;
+            stats.short *= short_factor;
         }
         let horizon = to - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
         self.week.retain(|(at, _)| *at > horizon);
+        self.week_short.retain(|(at, _)| *at > horizon);
         self.as_of = to;
     }
 
+    /// Raw attention at `now`: both memories.
     pub fn raw_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
         decay(self.raw, self.as_of, now, config.half_life_days)
+            + decay(
+                self.short,
+                self.as_of,
+                now,
+                config.short_memory.half_life_days,
+            )
     }
 
     pub fn fast_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
@@ -339,24 +345,43 @@ impl Attention {
     pub fn contribution_at(&self, kind: TouchKind, now: Millis, config: &ScoringConfig) -> f64 {
         self.kinds
             .get(&kind)
-            .map(|stats| decay(stats.contribution, self.as_of, now, config.half_life_days))
+            .map(|stats| {
+                decay(stats.contribution, self.as_of, now, config.half_life_days)
+                    + decay(
+                        stats.short,
+                        self.as_of,
+                        now,
+                        config.short_memory.half_life_days,
+                    )
+            })
             .unwrap_or(0.0)
     }
 
     /// Change of raw attention over the last 7 days: raw now minus raw a week ago.
-    /// Raw a week ago follows exactly from raw now and the touches since, because the
-    /// sum decays uniformly: `raw(t−7d) = (raw(t) − Σ recent decayed) / ½^(7/h)`.
+    /// Raw a week ago follows exactly from raw now and the touches since, because
+    /// each memory's sum decays uniformly: `sum(t−7d) = (sum(t) − Σ recent decayed)
+    /// / ½^(7/h)`, for the long and the short memory each.
     pub fn velocity_at(&self, now: Millis, config: &ScoringConfig) -> f64 {
         let horizon = now - VELOCITY_DAYS * MILLIS_PER_DAY as i64;
-        let recent: f64 = self
-            .week
-            .iter()
-            .filter(|(at, _)| *at > horizon && *at <= now)
-            .map(|(at, weight)| decay(*weight, *at, now, config.half_life_days))
-            .sum();
-        let raw_now = self.raw_at(now, config);
-        let week_decay = 0.5f64.powf(VELOCITY_DAYS as f64 / config.half_life_days);
-        raw_now - (raw_now - recent) / week_decay
+        let week_ago = |sum: f64, week: &[(Millis, f64)], half_life: f64| {
+            if sum == 0.0 && week.is_empty() {
+                return 0.0;
+            }
+            let now_sum = decay(sum, self.as_of, now, half_life);
+            let recent: f64 = week
+                .iter()
+                .filter(|(at, _)| *at > horizon && *at <= now)
+                .map(|(at, weight)| decay(*weight, *at, now, half_life))
+                .sum();
+            (now_sum - recent) / 0.5f64.powf(VELOCITY_DAYS as f64 / half_life)
+        };
+        let then = week_ago(self.raw, &self.week, config.half_life_days)
+            + week_ago(
+                self.short,
+                &self.week_short,
+                config.short_memory.half_life_days,
+            );
+        self.raw_at(now, config) - then
     }
 
     pub fn last_touch_at(&self) -> Option<Millis> {
@@ -377,11 +402,13 @@ impl Attention {
         self.advance(to, config);
         other.advance(to, config);
         self.raw += other.raw;
+        self.short += other.short;
         self.fast += other.fast;
         self.slow += other.slow;
         for (kind, theirs) in other.kinds {
             let ours = self.kinds.entry(kind).or_default();
             ours.contribution += theirs.contribution;
+            ours.short += theirs.short;
             ours.count += theirs.count;
             ours.last_at = ours.last_at.max(theirs.last_at);
             ours.recent.extend(theirs.recent);
@@ -390,6 +417,8 @@ impl Attention {
         }
         self.week.extend(other.week);
         self.week.sort_unstable_by_key(|(at, _)| *at);
+        self.week_short.extend(other.week_short);
+        self.week_short.sort_unstable_by_key(|(at, _)| *at);
         self.merge_counters(other.daily, other.weekly);
     }
 
@@ -506,7 +535,115 @@ mod tests {
         assert!(serde_json::from_str::<Attention>(&unknown).is_err());
     }
 
+    /// Demo requests and forms count more while recent; a meeting booked counts
+    /// only while recent; an unsubscribe keeps its one, long memory.
+    fn two_memories() -> ScoringConfig {
+        let mut config = ScoringConfig::default();
+        let short = &mut config.short_memory.weights;
+        short.insert(TouchKind::DemoRequest, 30.0);
+        short.insert(TouchKind::FormSubmit, 4.0);
+        short.insert(TouchKind::MeetingBooked, 25.0);
+        config.weights.insert(TouchKind::MeetingBooked, 0.0);
+        config
+    }
+
+    /// Each touch's part at `now`: `long × ½^(age/14) + short × ½^(age/3)`.
+    fn by_hand(touches: &[(TouchKind, Millis)], now: Millis, config: &ScoringConfig) -> f64 {
+        touches
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(kind, at)| {
+                let days = (now - at) as f64 / MILLIS_PER_DAY;
+                config.weight(*kind) * 0.5f64.powf(days / 14.0)
+                    + config.short_weight(*kind) * 0.5f64.powf(days / 3.0)
+            })
+            .sum()
+    }
+
+    #[test]
+    fn with_two_memories_each_touch_adds_its_weight_at_each() {
+        let config = two_memories();
+        let touches = [
+            (TouchKind::FormSubmit, NOW - 20 * DAY),
+            (TouchKind::DemoRequest, NOW - 2 * DAY),
+            (TouchKind::MeetingBooked, NOW - DAY),
+            (TouchKind::Unsubscribe, NOW - 9 * DAY),
+        ];
+        let mut attention = Attention::default();
+        // Counted fresh: both memories together.
+        let counted: Vec<f64> = touches
+            .iter()
+            .map(|(kind, at)| attention.add(*kind, *at, &config))
+            .collect();
+        assert_eq!(counted, vec![14.0, 50.0, 25.0, -15.0]);
+        for later in [0, 3 * DAY, 30 * DAY] {
+            let now = NOW + later;
+            let raw = attention.raw_at(now, &config);
+            assert!(
+                (raw - by_hand(&touches, now, &config)).abs() < 1e-9,
+                "{raw}"
+            );
+            // The kinds' parts add up to it, each shown on its own.
+            let parts: f64 = touches
+                .iter()
+                .map(|(kind, _)| attention.contribution_at(*kind, now, &config))
+                .sum();
+            assert!((parts - raw).abs() < 1e-9);
+            let demo = by_hand(&touches[1..2], now, &config);
+            assert!(
+                (attention.contribution_at(TouchKind::DemoRequest, now, &config) - demo).abs()
+                    < 1e-9
+            );
+            // The velocity is raw now less raw a week before, both memories exact.
+            let week_ago = by_hand(&touches, now - 7 * DAY, &config);
+            let velocity = attention.velocity_at(now, &config);
+            assert!((velocity - (raw - week_ago)).abs() < 1e-9, "{velocity}");
+        }
+        // A meeting booked a day ago: 25 × ½^(1/3) = 19.8 now, nothing left at the
+        // long memory; a month on, 25 × ½^10 = 0.02.
+        let meeting = attention.contribution_at(TouchKind::MeetingBooked, NOW, &config);
+        assert!((meeting - 25.0 * 0.5f64.powf(1.0 / 3.0)).abs() < 1e-9);
+        assert!(
+            attention.contribution_at(TouchKind::MeetingBooked, NOW + 30 * DAY, &config) < 0.025
+        );
+    }
+
+    #[test]
+    fn merging_two_memories_is_exact() {
+        let config = two_memories();
+        let mut a = Attention::default();
+        a.add(TouchKind::DemoRequest, NOW - 3 * DAY, &config);
+        let mut b = Attention::default();
+        b.add(TouchKind::FormSubmit, NOW - DAY, &config);
+        b.add(TouchKind::MeetingBooked, NOW - 5 * DAY, &config);
+        a.merge(b, &config);
+        let touches = [
+            (TouchKind::DemoRequest, NOW - 3 * DAY),
+            (TouchKind::FormSubmit, NOW - DAY),
+            (TouchKind::MeetingBooked, NOW - 5 * DAY),
+        ];
+        let raw = a.raw_at(NOW, &config);
+        assert!((raw - by_hand(&touches, NOW, &config)).abs() < 1e-9);
+        let velocity = a.velocity_at(NOW, &config);
+        assert!((velocity - (raw - by_hand(&touches, NOW - 7 * DAY, &config))).abs() < 1e-9);
+    }
+
     proptest! {
+        #[test]
+        fn any_arrival_order_gives_the_exact_decayed_sum_at_both_memories(
+            offsets in proptest::collection::vec((0i64..400 * DAY, 0usize..4), 1..60)
+        ) {
+            let config = two_memories();
+            let kinds = [TouchKind::FormSubmit, TouchKind::MeetingBooked, TouchKind::Unsubscribe, TouchKind::DemoRequest];
+            let mut attention = Attention::default();
+            let touches: Vec<(TouchKind, Millis)> = offsets.iter().map(|(offset, k)| (kinds[*k], NOW - offset)).collect();
+            for (kind, at) in &touches {
+                attention.add(*kind, *at, &config);
+            }
+            let exact = by_hand(&touches, NOW, &config);
+            prop_assert!((exact - attention.raw_at(NOW, &config)).abs() <= 1e-9 * exact.abs().max(1.0));
+        }
+
         #[test]
         fn any_arrival_order_gives_the_exact_decayed_sum(
             offsets in proptest::collection::vec((0i64..400 * DAY, 0usize..4), 1..60)

@@ -9,14 +9,17 @@
 pub mod account;
 pub mod attendance;
 mod attention;
+mod counters;
 pub mod fit;
+mod memory;
 pub mod noise;
 pub mod qualify;
 mod reasons;
 mod replay;
 pub mod stage;
 
-pub use attention::{decay, Attention, KindStats, Slot};
+pub use attention::{decay, Attention, KindStats, Parts, Slot};
+pub use memory::ShortMemory;
 pub use noise::{count, weigh, Counted, NoiseConfig, Weighing};
 pub use reasons::reasons;
 pub use replay::{needs_replay, replay, LoggedTouch};
@@ -78,6 +81,10 @@ pub struct ScoringConfig {
     /// Rules that discount touches machines make: see `docs/scoring.md#noise-rules`.
     #[serde(default)]
     pub noise: NoiseConfig,
+    /// A second, shorter memory per kind: see `docs/scoring.md#two-memories`.
+    /// Empty by default: one memory, `half_life_days`.
+    #[serde(default)]
+    pub short_memory: ShortMemory,
 }
 
 impl Default for ScoringConfig {
@@ -98,6 +105,7 @@ impl Default for ScoringConfig {
             stages: stage::default_ladder(),
             accounts: account::AccountConfig::default(),
             noise: NoiseConfig::default(),
+            short_memory: ShortMemory::default(),
         }
     }
 }
@@ -176,11 +184,23 @@ pub fn default_daily_cap(kind: TouchKind) -> Option<u32> {
 }
 
 impl ScoringConfig {
+    /// Points per touch of `kind` at the long memory, `half_life_days`.
     pub fn weight(&self, kind: TouchKind) -> f64 {
         self.weights
             .get(&kind)
             .copied()
             .unwrap_or_else(|| default_weight(kind))
+    }
+
+    /// Points per touch of `kind` at the short memory (0 unless configured).
+    pub fn short_weight(&self, kind: TouchKind) -> f64 {
+        self.short_memory.weight(kind)
+    }
+
+    /// What a fresh touch of `kind` counts: both memories. Its sign says whether
+    /// the kind is a reward or a penalty.
+    pub fn worth(&self, kind: TouchKind) -> f64 {
+        self.weight(kind) + self.short_weight(kind)
     }
 
     pub fn daily_cap(&self, kind: TouchKind) -> Option<u32> {
@@ -238,6 +258,9 @@ impl ScoringConfig {
         if self.refresh_interval_secs == 0 {
             return Err(("refresh_interval_secs".into(), "must be at least 1".into()));
         }
+        self.short_memory
+            .validate(self.half_life_days, |kind| self.weight(kind))
+            .map_err(|(key, why)| (format!("short_memory.{key}"), why))?;
         stage::validate(&self.stages).map_err(|(index, why)| (format!("stages[{index}]"), why))?;
         self.accounts.validate()?;
         self.noise
@@ -303,7 +326,7 @@ pub fn touch_factor(
 }
 
 /// Bumped when the account score's formula or its stored sums change.
-const ACCOUNT_FORMULA: &str = "accounts: breadth of square roots, incremental; ";
+const ACCOUNT_FORMULA: &str = "accounts: breadth of square roots, incremental, per memory; ";
 
 /// The scoring version: a short hash of everything in `[scoring]` that changes a
 /// score (the refresh interval does not). A store scored under another version is

@@ -224,6 +224,21 @@ mod tests {
         config
     }
 
+    /// Every default rule, and a short memory: forms and clicks count more while
+    /// recent, page views only while recent, and pricing views count while recent
+    /// and against once long past (acceleration).
+    fn with_short_memory() -> ScoringConfig {
+        let mut config = ScoringConfig::default();
+        let short = &mut config.short_memory.weights;
+        short.insert(TouchKind::PricingView, 8.0);
+        short.insert(TouchKind::FormSubmit, 4.0);
+        short.insert(TouchKind::EmailClick, 2.0);
+        short.insert(TouchKind::PageView, 1.0);
+        config.weights.insert(TouchKind::PageView, 0.0);
+        config.weights.insert(TouchKind::PricingView, -2.0);
+        config
+    }
+
     #[test]
     fn in_order_arrivals_never_replay() {
         let config = ScoringConfig::default();
@@ -285,7 +300,7 @@ mod tests {
                 (Just(list), Just(order).prop_shuffle())
             })
         ) {
-            let config = ScoringConfig::default();
+            for config in [ScoringConfig::default(), with_short_memory()] {
             let (exact, counted) = replayed(&list, &config);
             let (ours, weights, _) = incremental(&list, &arrival, &config);
             let now = newest(&list) + DAY;
@@ -305,6 +320,7 @@ mod tests {
             for (kind, stats) in &exact.kinds {
                 let theirs = &ours.kinds[kind];
                 prop_assert_eq!((stats.count, stats.last_at, &stats.recent), (theirs.count, theirs.last_at, &theirs.recent));
+            }
             }
         }
 
@@ -317,7 +333,7 @@ mod tests {
                 (Just(list), Just(order).prop_shuffle())
             })
         ) {
-            let config = ScoringConfig::default();
+            for config in [ScoringConfig::default(), with_short_memory()] {
             let (exact, counted) = replayed(&list, &config);
             let (ours, weights, _) = incremental(&list, &arrival, &config);
             let now = newest(&list) + DAY;
@@ -338,6 +354,7 @@ mod tests {
                 let theirs = &ours.kinds[kind];
                 prop_assert_eq!((stats.count, stats.last_at, &stats.recent), (theirs.count, theirs.last_at, &theirs.recent));
             }
+            }
         }
 
         #[test]
@@ -347,17 +364,22 @@ mod tests {
             later in 0i64..60 * DAY,
         ) {
             // Every default rule on; the new touch happens after all the others.
-            let config = ScoringConfig::default();
+            for config in [ScoringConfig::default(), with_short_memory()] {
             let at = newest(&list) + gap;
             let mut more = list.clone();
             more.push(Generated { id: "new".into(), kind: KINDS[kind], at, properties: properties(variant, at) });
             let (before, _) = replayed(&list, &config);
             let (after, counted) = replayed(&more, &config);
             prop_assert!(counted[list.len()].weight >= 0.0);
-            for now in [at, at + later] {
+            // With a short memory a reward's long weight may be below 0 (a pricing
+            // view long past counts against), so only the fresh touch is sure to
+            // add.
+            let times = if config.short_memory.weights.is_empty() { vec![at, at + later] } else { vec![at] };
+            for now in times {
                 let (b, a) = (before.raw_at(now, &config), after.raw_at(now, &config));
                 prop_assert!(a >= b - 1e-9 * b.abs().max(1.0), "{} < {}", a, b);
                 prop_assert!(score(a, &config) >= score(b, &config));
+            }
             }
         }
 
@@ -390,6 +412,13 @@ mod tests {
             let late = early + more;
             let (a, b) = (attention.raw_at(early, &config), attention.raw_at(late, &config));
             prop_assert!(b.abs() <= a.abs());
+            prop_assert!(score(b, &config) <= score(a, &config));
+            // With a short memory, rewards fade faster than penalties: attention
+            // above 0 falls, and attention at or below 0 stays there.
+            let config = with_short_memory();
+            let (attention, _) = replayed(&list, &config);
+            let (a, b) = (attention.raw_at(early, &config), attention.raw_at(late, &config));
+            prop_assert!(if a > 0.0 { b <= a * (1.0 + 1e-12) } else { b <= 1e-9 }, "{} then {}", a, b);
             prop_assert!(score(b, &config) <= score(a, &config));
         }
     }

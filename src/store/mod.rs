@@ -10,6 +10,7 @@
 mod accounts;
 mod activity;
 mod commit;
+mod contact_formats;
 mod contacts;
 mod inbox;
 pub mod index;

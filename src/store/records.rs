@@ -66,11 +66,13 @@ pub struct Account {
 }
 
 /// Account records begin with this byte, then [`Account`] in postcard; members' records
-/// with [`MEMBER_FORMAT`], then [`Member`]. Accounts of format 1 (JSON, every member
-/// inside) are not read: the account formula changed with this format, so the store
-/// is rescored, which builds every account afresh from its contacts.
-pub const ACCOUNT_FORMAT: u8 = 2;
-pub const MEMBER_FORMAT: u8 = 1;
+/// with [`MEMBER_FORMAT`], then [`Member`]. Accounts of earlier formats (1: JSON, every
+/// member inside; 2: without the short memory's sums) are not read: the account
+/// formula changed with each, so the store is rescored, which builds every account
+/// afresh from its contacts. Members of format 1 (without their short memory) are
+/// still read until then, with none.
+pub const ACCOUNT_FORMAT: u8 = 3;
+pub const MEMBER_FORMAT: u8 = 2;
 
 impl Account {
     pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
@@ -93,7 +95,41 @@ pub fn member_to_bytes(member: &Member) -> Result<Vec<u8>, postcard::Error> {
 pub fn member_from_bytes(bytes: &[u8]) -> Option<Member> {
     match bytes.split_first()? {
         (&MEMBER_FORMAT, rest) => postcard::from_bytes(rest).ok(),
+        (1, rest) => postcard::from_bytes::<MemberV1>(rest)
+            .ok()
+            .map(MemberV1::into_member),
         _ => None,
+    }
+}
+
+/// A member as format 1 wrote them: no short memory.
+#[derive(Deserialize)]
+struct MemberV1 {
+    id: u64,
+    as_of: Millis,
+    raw: f64,
+    fast: f64,
+    slow: f64,
+    last_touch_at: Option<Millis>,
+    engaged_at: Option<Millis>,
+    title: Option<String>,
+    company: Option<String>,
+}
+
+impl MemberV1 {
+    fn into_member(self) -> Member {
+        Member {
+            id: self.id,
+            as_of: self.as_of,
+            raw: self.raw,
+            fast: self.fast,
+            slow: self.slow,
+            last_touch_at: self.last_touch_at,
+            engaged_at: self.engaged_at,
+            title: self.title,
+            company: self.company,
+            short: 0.0,
+        }
     }
 }
 
@@ -138,7 +174,8 @@ impl Contact {
 /// Contact records begin with this byte, then the fields of [`Contact`] in
 /// [postcard](https://postcard.jamesmunns.com/wire-format) encoding, in the order
 /// they are declared. A rescore reads and writes every contact, and this takes a
-/// fraction of the time and a third of the space JSON did. Records stored as JSON
+/// fraction of the time and a third of the space JSON did. Records of format 1
+/// (before attention had a short memory, see `contact_formats`) and records stored as JSON
 /// (they begin with `{`) are still read, and rewritten in this format when the
 /// contact next changes.
 ///
@@ -146,21 +183,13 @@ impl Contact {
 /// layout is fixed by the declarations: a change to `Contact`, `Attention`,
 /// `KindStats`, `Visible`, `ProfileField`, `StageChange`, `Identity`, `Trend`
 /// or the order of `TouchKind` needs a new format byte and a reader for this one.
-/// `contact_record_layout_is_fixed` guards it.
-pub const CONTACT_FORMAT: u8 = 1;
+/// `contact_record_layout_is_fixed` (in `contact_formats`, which reads every format)
+/// guards it.
+pub const CONTACT_FORMAT: u8 = 2;
 
 impl Contact {
     pub fn to_bytes(&self) -> Result<Vec<u8>, postcard::Error> {
         postcard::to_extend(self, vec![CONTACT_FORMAT])
-    }
-
-    /// `None` for bytes that are neither format: a corrupt record.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Contact> {
-        match bytes.split_first()? {
-            (&CONTACT_FORMAT, rest) => postcard::from_bytes(rest).ok(),
-            (b'{', _) => serde_json::from_slice(bytes).ok(),
-            _ => None,
-        }
     }
 }
 
@@ -419,128 +448,6 @@ pub fn decode_inbox(bytes: &[u8]) -> Option<(InboxEntry, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoring::{KindStats, Trend};
-
-    /// A contact with every field set, each collection holding something.
-    fn everything() -> Contact {
-        let mut contact = Contact::new(42, 1_795_000_000_000);
-        contact.add_identity(Identity::email("ann@acme.com"));
-        contact.add_identity(Identity::crm("hubspot", "51"));
-        contact.add_identity(Identity::Anonymous("visitor-7f3a".into()));
-        contact.retired.push(Identity::crm("hubspot", "50"));
-        contact.account = Some("hubspot-company:100".into());
-        let attention = &mut contact.attention;
-        attention.as_of = 1_795_000_000_000;
-        attention.raw = 12.5;
-        attention.fast = 3.25;
-        attention.slow = 20.0;
-        attention.kinds.insert(
-            TouchKind::SpamComplaint,
-            KindStats {
-                contribution: -40.0,
-                count: 1,
-                last_at: 1_794_000_000_000,
-                recent: vec![1_794_000_000_000],
-            },
-        );
-        attention.kinds.insert(
-            TouchKind::EmailOpen,
-            KindStats {
-                contribution: 1.5,
-                count: 3,
-                last_at: 1_795_000_000_000,
-                recent: vec![1_795_000_000_000, 1_794_900_000_000],
-            },
-        );
-        attention.daily.insert((TouchKind::EmailOpen, 20_775), 2);
-        attention.weekly.insert((TouchKind::PageView, 2_968), 7);
-        attention.week.push((1_795_000_000_000, 0.5));
-        contact.touch_count = 4;
-        contact.visible = Some(Visible {
-            score: 61,
-            trend: Trend::Fading,
-            reasons: vec![
-                "VP Engineering at acme.com (A)".into(),
-                "mql since 2026-11-20".into(),
-            ],
-            last_touch_at: Some(1_795_000_000_000),
-            stage: "mql".into(),
-            stage_changed_at: Some(1_794_500_000_000),
-            fit_grade: "A".into(),
-            matrix: "A2".into(),
-            velocity: -3,
-        });
-        contact.profile.insert(
-            "job_title".into(),
-            ProfileField {
-                value: "VP Engineering".into(),
-                source: "hubspot".into(),
-                at: 1_794_000_000_000,
-            },
-        );
-        contact.account_key = Some("hubspot-company:100".into());
-        contact.stage = Some("mql".into());
-        contact.stage_changed_at = Some(1_794_500_000_000);
-        contact.stage_history.push(StageChange {
-            from: Some("engaged".into()),
-            to: "mql".into(),
-            at: 1_794_500_000_000,
-            reason: "score 61 ≥ 45 with fit A".into(),
-        });
-        contact
-    }
-
-    fn same(a: &Contact, b: &Contact) -> bool {
-        serde_json::to_value(a).unwrap() == serde_json::to_value(b).unwrap()
-    }
-
-    #[test]
-    fn a_contact_record_reads_back_as_written() {
-        let contact = everything();
-        let bytes = contact.to_bytes().unwrap();
-        assert_eq!(bytes[0], CONTACT_FORMAT);
-        assert!(same(&Contact::from_bytes(&bytes).unwrap(), &contact));
-        assert!(bytes.len() * 2 < serde_json::to_vec(&contact).unwrap().len());
-    }
-
-    /// Records stored earlier must still read after any change to the types: the
-    /// bytes below were written by format 1. If this fails, the change needs a new
-    /// `CONTACT_FORMAT` and a reader for the old one (see its comment).
-    #[test]
-    fn contact_record_layout_is_fixed() {
-        let bytes = everything().to_bytes().unwrap();
-        assert_eq!(hex::encode(&bytes), FORMAT_1);
-        let stored = Contact::from_bytes(&hex::decode(FORMAT_1).unwrap()).unwrap();
-        assert!(same(&stored, &everything()));
-    }
-
-    const FORMAT_1: &str = concat!(
-        "012a03000c616e6e4061636d652e636f6d010768756273706f74023531020c7669736974",
-        "6f722d3766336101010768756273706f74023530011368756273706f742d636f6d70616e",
-        "793a31303080f8b2e5bd6800000000000029400000000000000a40000000000000344002",
-        "00000000000000f83f0380f8b2e5bd680280f8b2e5bd6880f48386bd6814000000000000",
-        "44c00180d0dcabb6680180d0dcabb6680100cec402020180f8b2e5bd68000000000000e0",
-        "3f0105b02e070480f8b2e5bd68013d02021e565020456e67696e656572696e6720617420",
-        "61636d652e636f6d20284129146d716c2073696e636520323032362d31312d32300180f8",
-        "b2e5bd68036d716c0180e4c788ba6801410241320501096a6f625f7469746c650e565020",
-        "456e67696e656572696e670768756273706f7480d0dcabb668011368756273706f742d63",
-        "6f6d70616e793a31303001036d716c0180e4c788ba68010107656e6761676564036d716c",
-        "80e4c788ba681a73636f726520363120e289a52034352077697468206669742041",
-    );
-
-    #[test]
-    fn contact_records_stored_as_json_still_read() {
-        let contact = everything();
-        let json = serde_json::to_vec(&contact).unwrap();
-        assert!(same(&Contact::from_bytes(&json).unwrap(), &contact));
-        // As stored before stages, accounts and typed cap counters existed.
-        let old = br#"{"id":7,"identities":[{"type":"email","value":"bo@acme.com"}],
-            "attention":{"as_of":1,"raw":1.0,"fast":1.0,"slow":1.0,"kinds":{},
-            "daily":{"email_open@20775":1}},"touch_count":1,"created_at":1}"#;
-        let read = Contact::from_bytes(old).unwrap();
-        assert_eq!(read.email(), Some("bo@acme.com"));
-        assert_eq!(read.attention.daily[&(TouchKind::EmailOpen, 20_775)], 1);
-    }
 
     fn held_back_touch() -> StoredTouch {
         StoredTouch {
@@ -604,5 +511,27 @@ mod tests {
         assert!(Contact::from_bytes(&[CONTACT_FORMAT, 0xff, 0xff]).is_none());
         assert!(Contact::from_bytes(&[9, 1, 2, 3]).is_none());
         assert!(Contact::from_bytes(b"{\"id\":").is_none());
+    }
+
+    #[test]
+    fn a_member_of_format_1_reads_with_no_short_memory() {
+        // Format 1's layout, field by field (postcard writes a struct as its fields).
+        let old = (
+            7u64,
+            1_795_000_000_000i64,
+            12.5f64,
+            3.0f64,
+            9.0f64,
+            Some(1_794_999_000_000i64),
+            None::<i64>,
+            Some("VP Engineering"),
+            Some("Acme"),
+        );
+        let bytes = postcard::to_extend(&old, vec![1u8]).unwrap();
+        let member = member_from_bytes(&bytes).expect("format 1 is read");
+        assert_eq!((member.id, member.raw, member.short), (7, 12.5, 0.0));
+        assert_eq!(member.title.as_deref(), Some("VP Engineering"));
+        let again = member_from_bytes(&member_to_bytes(&member).unwrap()).unwrap();
+        assert_eq!(again, member);
     }
 }

@@ -19,13 +19,27 @@ pub struct LearnedScoring {
     /// Every kind's weight (points per counted touch).
     pub weights: BTreeMap<TouchKind, f64>,
     pub score_scale: f64,
+    /// A short memory (acceleration): its half-life and the kinds weighed at it.
+    /// Versions stored before it had one memory.
+    #[serde(default)]
+    pub short_half_life_days: Option<f64>,
+    #[serde(default)]
+    pub short_weights: BTreeMap<TouchKind, f64>,
 }
 
 impl LearnedScoring {
+    /// Sets the weights and memories; a version of one memory takes away any short
+    /// memory the configuration gave.
     pub fn apply_to(&self, config: &mut ScoringConfig) {
         config.half_life_days = self.half_life_days;
         config.score_scale = self.score_scale;
         config.weights = self.weights.clone();
+        config.short_memory = crate::scoring::ShortMemory {
+            half_life_days: self
+                .short_half_life_days
+                .unwrap_or(config.short_memory.half_life_days),
+            weights: self.short_weights.clone(),
+        };
     }
 }
 

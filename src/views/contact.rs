@@ -87,7 +87,11 @@ pub struct TouchView {
     pub kind: &'static str,
     pub occurred_at: String,
     pub source: String,
+    /// What it counts fresh: both memories together.
     pub weight: f64,
+    /// Of which at the short memory, when `[scoring.short_memory]` gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_weight: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// What the platform reported beside the kind and time (page, campaign, minutes
@@ -146,6 +150,8 @@ impl ContactView {
                     occurred_at: rfc3339(touch.occurred_at),
                     source: touch.source.clone(),
                     weight: counted.weight,
+                    short_weight: (!config.short_memory.weights.is_empty())
+                        .then_some(counted.short),
                     notes: counted.notes,
                     properties: touch.properties.clone(),
                 }

@@ -36,9 +36,14 @@ pub fn explain(
         },
         rfc3339(now)
     );
+    let short_memory = if config.short_memory.weights.is_empty() {
+        String::new()
+    } else {
+        format!(", short memory {} days", config.short_memory.half_life_days)
+    };
     let _ = writeln!(
         out,
-        "Scoring version {} (half-life {} days, score scale {})",
+        "Scoring version {} (half-life {} days{short_memory}, score scale {})",
         crate::scoring::version(config),
         config.half_life_days,
         config.score_scale
@@ -187,15 +192,22 @@ fn write_touches(
     config: &ScoringConfig,
 ) -> Attention {
     let mut attention = Attention::default();
+    // With a short memory a touch adds a part at each memory, each shown.
+    let two = !config.short_memory.weights.is_empty();
     let _ = writeln!(
         out,
-        "\nTouches, oldest first: weight counted × decay to now = contribution now"
+        "\nTouches, oldest first: {} = contribution now",
+        if two {
+            "weight counted × decay to now + short-memory weight × its decay"
+        } else {
+            "weight counted × decay to now"
+        }
     );
     if touches.is_empty() {
         let _ = writeln!(out, "  none");
     }
     for touch in touches {
-        let base = config.weight(touch.kind);
+        let base = config.worth(touch.kind);
         // The log is in time order, the order a replay counts in.
         let counted = scoring::count(
             &mut attention,
@@ -206,9 +218,11 @@ fn write_touches(
             config,
         );
         let notes = counted.notes;
+        let short = counted.short;
         let counted = counted.weight;
         let age_days = (now - touch.occurred_at).max(0) as f64 / MILLIS_PER_DAY;
         let decay = 0.5f64.powf(age_days / config.half_life_days);
+        let short_decay = 0.5f64.powf(age_days / config.short_memory.half_life_days);
         let note = if !notes.is_empty() {
             format!("  (weight {base}: {})", notes.join("; "))
         } else if counted == 0.0 && base != 0.0 {
@@ -218,15 +232,19 @@ fn write_touches(
         } else {
             String::new()
         };
+        let long = counted - short;
+        let parts = if two {
+            format!("{long:>6.2} × {decay:.3} + {short:>6.2} × {short_decay:.3}")
+        } else {
+            format!("{long:>6.2} × {decay:.3}")
+        };
         let _ = writeln!(
             out,
-            "  {}  {:<18} {:<12} {:>6.2} × {:.3} = {:>6.2}{note}",
+            "  {}  {:<18} {:<12} {parts} = {:>6.2}{note}",
             rfc3339(touch.occurred_at),
             touch.kind.as_str(),
             touch.source,
-            counted,
-            decay,
-            counted * decay
+            long * decay + short * short_decay
         );
     }
     attention

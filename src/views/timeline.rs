@@ -131,7 +131,7 @@ pub fn account_timeline(
     let all = store.account_members(key)?;
     let mut members: Vec<&Member> = all.iter().collect();
     members.sort_by(|a, b| {
-        let now_raw = |m: &Member| scoring::decay(m.raw, m.as_of, now, config.half_life_days);
+        let now_raw = |m: &Member| m.raw_at(now, config);
         now_raw(b).total_cmp(&now_raw(a))
     });
     members.truncate(ACCOUNT_MEMBERS);
@@ -154,10 +154,13 @@ pub fn account_timeline(
                     let raw = raw_before(log, at, config);
                     let last_touch_at = log.marks.iter().map(|m| m.at).filter(|t| *t <= at).max();
                     let engaged = scoring::score(raw, config) >= config.accounts.engaged_score;
+                    // The score a member had is known, not how it split between
+                    // memories: it is drawn as long memory alone.
                     Member {
                         id: member.id,
                         as_of: at,
                         raw,
+                        short: 0.0,
                         fast: 0.0,
                         slow: 0.0,
                         last_touch_at,

@@ -150,8 +150,18 @@ try {
   await page.waitForURL(/done=retried/);
   check((await page.getByRole("status").first().textContent()).includes("queued again"), "the retried letter is queued again");
   await nav("Scoring").click();
-  check((await page.locator("main").textContent()).includes("Learning has not run yet"), "the scoring page says learning has not run");
+  const scoring = await page.locator("main").textContent();
+  check(scoring.includes("the configuration's [scoring]"), "the scoring page says the configuration's scoring is in force");
+  check(/Active scoring version\s*[0-9a-f]{12}/.test(scoring), "the scoring page shows the active scoring version");
+  check(scoring.includes("No learned scoring is in force"), "the scoring page says no learned scoring is in force");
   await visit("scoring");
+  // The report opens from the scoring page, under its own policy, with no console error.
+  await page.getByRole("link", { name: /^The report/ }).click();
+  await page.waitForURL(/\/scoring\/report$/);
+  check((await page.locator("h1").first().textContent()) === "Attention and pipeline", "the report opens from the scoring page");
+  check(await page.locator("svg").count() > 0, "the report draws its charts");
+  await accessible("scoring-report");
+  await page.goBack();
 
   // Sign out: the pages close again.
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -11,6 +11,19 @@ fn learn(config: &str, args: &[&str]) -> (i32, String, String) {
     run_attentiond(&all, &[])
 }
 
+/// A console page, signed in as the admin: its status and text.
+async fn console_page(daemon: &Daemon, path: &str) -> (u16, String) {
+    let (cookie, _) = crate::console_security::sign_in(daemon, ADMIN_TOKEN, &[]).await;
+    let answer = daemon
+        .client
+        .get(format!("{}{path}", daemon.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
 async fn model(daemon: &Daemon) -> serde_json::Value {
     daemon
         .client
@@ -74,15 +87,15 @@ async fn learned_weights_are_suggested_applied_and_reverted() {
     assert_eq!(code, 0, "{stderr}");
     let json_end = stdout.rfind('}').unwrap() + 1;
     let suggestion: serde_json::Value = serde_json::from_str(&stdout[..json_end]).unwrap();
+    // What a fresh touch counts: the long weight and the short one, if any.
     let weight = |kind: &str| {
-        suggestion["weights"]
+        let w = suggestion["weights"]
             .as_array()
             .unwrap()
             .iter()
             .find(|w| w["kind"] == kind)
-            .unwrap()["weight"]
-            .as_f64()
-            .unwrap()
+            .unwrap();
+        w["weight"].as_f64().unwrap() + w["short"].as_f64().unwrap()
     };
     // The simulator's journeys outweigh the newsletters heavy readers open.
     assert!(
@@ -114,7 +127,42 @@ async fn learned_weights_are_suggested_applied_and_reverted() {
     assert_eq!(shown["active"], 1, "{shown}");
     assert!(shown["metrics"]["people"]["learned"]["auc"].is_number());
     assert_eq!(shown["history"].as_array().unwrap().len(), 1);
+    // The version holds the memories the suggestion had: a short one too, if chosen.
+    let learned = &shown["history"][0]["learned"];
+    assert_eq!(
+        learned["short_half_life_days"],
+        suggestion["short_half_life_days"]
+    );
+    assert_eq!(
+        learned["short_weights"].as_object().unwrap().is_empty(),
+        suggestion["short_half_life_days"].is_null(),
+        "{learned}"
+    );
     let applied_half_life = shown["half_life_days"].as_f64().unwrap();
+    // The console's scoring page shows the version in force, its validation and the
+    // report.
+    let (status, scoring) = console_page(&daemon, "/scoring").await;
+    assert_eq!(status, 200);
+    assert!(scoring.contains("learned version 1, applied"), "{scoring}");
+    assert!(
+        scoring.contains(&shown["scoring_version"].as_str().unwrap().to_string()),
+        "{scoring}"
+    );
+    let auc = format!(
+        "{:.3}",
+        shown["metrics"]["people"]["learned"]["auc"]
+            .as_f64()
+            .unwrap()
+    );
+    assert!(scoring.contains(&auc), "{auc} in {scoring}");
+    assert!(scoring.contains("href=\"/scoring/report\""), "{scoring}");
+    let (status, report) = console_page(&daemon, "/scoring/report").await;
+    assert_eq!(status, 200);
+    assert!(report.contains("<h1>Attention and pipeline</h1>"));
+    assert!(
+        report.contains("learned"),
+        "the report draws the learned score"
+    );
     let dir = daemon.stop();
 
     let (code, stdout, stderr) = learn(&config, &["--revert"]);

@@ -35,6 +35,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(at("/dead-letters/{id}/retry").route(web::post().to(letters::retry_dead_letter)))
         .service(at("/dead-letters/{id}/delete").route(web::post().to(letters::delete_dead_letter)))
         .service(at("/scoring").route(web::get().to(scoring::scoring)))
+        .service(at("/scoring/report").route(web::get().to(scoring::report)))
         .service(
             at("/sign-in")
                 .route(web::get().to(sign_in::form))

@@ -4,13 +4,15 @@
 //! than one person clicking everything, so each person counts with the square root of
 //! their attention, and each buying-group role their attention covers adds points:
 //!
-//! `cᵢ = 100 · √(rawᵢ / score_scale)` for each member (their decayed raw attention)
+//! `cᵢ = 100 · √(rawᵢ / score_scale)` for each member (their decayed raw attention;
+//! with a short memory, one such root for each memory's part, added)
 //! `account raw = Σ cᵢ + role_points × Σ_roles (1 − e^(−Σ_{i in role} cᵢ / c_engaged))`
 //! `account score = 100 · (1 − e^(−account raw / accounts.score_scale))`, at most 99.
 //!
 //! There is no threshold a person must pass to count, so the score has no cliff. And
 //! since the square root of an exponential decay is the same decay at twice the
-//! half-life, every sum above decays exactly by itself: an account keeps its sums
+//! half-life, every sum above decays exactly by itself (each memory's at twice its
+//! own half-life): an account keeps its sums
 //! (a [`Group`]) and changes them one member at a time, without reading the others.
 //!
 //! `docs/scoring.md#accounts` has worked examples.

@@ -54,15 +54,18 @@ fn coverage(sum: f64, config: &ScoringConfig) -> f64 {
 pub fn score_group(name: &str, group: &Group, now: Millis, config: &ScoringConfig) -> AccountScore {
     let accounts = &config.accounts;
     let twice = 2.0 * config.half_life_days;
+    let twice_short = 2.0 * config.short_memory.half_life_days;
     let at = |sum: f64, half_life: f64| decay(sum, group.as_of, now.max(group.as_of), half_life);
-    let mut raw = at(group.breadth, twice);
+    // Both memories' parts; below zero only by rounding, or by members whose
+    // attention faded below zero, who count nothing all together.
+    let both = |long: f64, short: f64| (at(long, twice) + at(short, twice_short)).max(0.0);
+    let mut raw = both(group.breadth, group.breadth_short);
     let mut roles_covered = Vec::new();
     let mut roles_missing = Vec::new();
     for role in accounts.roles.keys() {
-        let covered = coverage(
-            at(group.roles.get(role).copied().unwrap_or(0.0), twice),
-            config,
-        );
+        let part =
+            |sums: &std::collections::BTreeMap<String, f64>| sums.get(role).copied().unwrap_or(0.0);
+        let covered = coverage(both(part(&group.roles), part(&group.roles_short)), config);
         raw += accounts.role_points * covered;
         if covered >= 0.5 {
             roles_covered.push(role.clone());
@@ -120,7 +123,7 @@ pub fn score_group(name: &str, group: &Group, now: Millis, config: &ScoringConfi
 
 /// One member's score, roles and whether they were engaged in the last 30 days.
 pub fn member_score(member: &Member, now: Millis, config: &ScoringConfig) -> MemberScore {
-    let raw = decay(member.raw, member.as_of, now, config.half_life_days);
+    let raw = member.raw_at(now, config);
     let window = ENGAGED_DAYS * crate::model::MILLIS_PER_DAY as i64;
     MemberScore {
         id: member.id,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::model::{Millis, TouchKind, MILLIS_PER_DAY};
-use crate::scoring::Attention;
+use crate::scoring::{decay, Attention};
 use proptest::prelude::*;
 
 const DAY: Millis = MILLIS_PER_DAY as Millis;
@@ -246,8 +246,11 @@ proptest! {
     /// Changing one member at a time, over weeks of decay, gives the group built
     /// afresh from the members as they are at the end.
     #[test]
-    fn incremental_sums_equal_a_group_built_afresh(mut steps in prop::collection::vec(step(), 1..40)) {
-        let config = ScoringConfig::default();
+    fn incremental_sums_equal_a_group_built_afresh(
+        mut steps in prop::collection::vec(step(), 1..40),
+        short in any::<bool>(),
+    ) {
+        let config = if short { with_short_memory() } else { ScoringConfig::default() };
         let kinds = [
             TouchKind::EmailOpen,
             TouchKind::PageView,
@@ -289,12 +292,17 @@ proptest! {
         let members: Vec<Member> = current.values().cloned().collect();
         let fresh = group_of(&members, at, &config);
         prop_assert_eq!(group.members, fresh.members);
-        prop_assert!((group.breadth - fresh.breadth).abs() < 1e-6 * (1.0 + fresh.breadth));
+        prop_assert!((group.breadth - fresh.breadth).abs() < 1e-6 * (1.0 + fresh.breadth.abs()));
+        prop_assert!((group.breadth_short - fresh.breadth_short).abs() < 1e-6 * (1.0 + fresh.breadth_short));
+        for (role, sum) in &fresh.roles_short {
+            let kept = group.roles_short.get(role).copied().unwrap_or(0.0);
+            prop_assert!((kept - sum).abs() < 1e-6 * (1.0 + sum), "{} {} vs {}", role, kept, sum);
+        }
         prop_assert!((group.fast - fresh.fast).abs() < 1e-6 * (1.0 + fresh.fast.abs()));
         prop_assert!((group.slow - fresh.slow).abs() < 1e-6 * (1.0 + fresh.slow.abs()));
         for (role, sum) in &fresh.roles {
             let kept = group.roles.get(role).copied().unwrap_or(0.0);
-            prop_assert!((kept - sum).abs() < 1e-6 * (1.0 + sum), "{} {} vs {}", role, kept, sum);
+            prop_assert!((kept - sum).abs() < 1e-6 * (1.0 + sum.abs()), "{} {} vs {}", role, kept, sum);
         }
         let later = at + 3 * DAY;
         let (kept, afresh) = (
@@ -308,4 +316,114 @@ proptest! {
         prop_assert_eq!(kept.roles_covered, afresh.roles_covered);
         prop_assert_eq!(kept.member_line, afresh.member_line);
     }
+}
+
+/// A learned-like scoring with acceleration: form submits and meetings count more
+/// while recent, and a meeting long past without follow-up counts against.
+fn with_short_memory() -> ScoringConfig {
+    let mut config = ScoringConfig::default();
+    config.short_memory.half_life_days = 3.0;
+    config.short_memory.weights = [
+        (TouchKind::FormSubmit, 15.0),
+        (TouchKind::MeetingBooked, 40.0),
+    ]
+    .into();
+    config.weights.insert(TouchKind::MeetingBooked, -5.0);
+    config.validate().expect("a valid scoring");
+    config
+}
+
+fn member(id: u64, touches: &[(TouchKind, i64)], config: &ScoringConfig) -> Member {
+    Member::of(
+        id,
+        &attention(touches, config),
+        Some("Engineer"),
+        None,
+        config,
+    )
+}
+
+#[test]
+fn the_short_memory_reaches_the_account_while_attention_is_recent() {
+    let short = with_short_memory();
+    let one = ScoringConfig::default();
+    let forms = |days_ago: i64, config: &ScoringConfig| {
+        let members: Vec<Member> = (0..4)
+            .map(|id| member(id, &[(TouchKind::FormSubmit, days_ago)], config))
+            .collect();
+        score_group("acme.com", &group_of(&members, NOW, config), NOW, config)
+    };
+    // Four people filled a form yesterday: each counts a root per memory.
+    let recent = forms(1, &short);
+    let attention = attention(&[(TouchKind::FormSubmit, 1)], &short);
+    let root = |raw: f64| 100.0 * (raw / short.score_scale).sqrt();
+    let at = |sum: f64, half_life: f64| decay(sum, attention.as_of, NOW, half_life);
+    assert_eq!(attention.short, 15.0);
+    let part = root(at(attention.raw, 14.0)) + root(at(attention.short, 3.0));
+    let unit = 100.0 * (-(1.0 - 0.15f64).ln()).sqrt();
+    let expected = 4.0 * part + short.accounts.role_points * (1.0 - (-4.0 * part / unit).exp());
+    assert!(
+        (recent.raw - expected).abs() < 1e-9,
+        "{} vs {expected}",
+        recent.raw
+    );
+    assert!(recent.score > forms(1, &one).score);
+    // Three weeks later the short memory has faded: its roots decay at twice its
+    // half-life, to 0.5^(20 / 6) ≈ 0.1 of what they added the day after.
+    let (old_short, old_one) = (forms(21, &short), forms(21, &one));
+    assert!(old_short.raw > old_one.raw);
+    assert!(
+        old_short.raw - old_one.raw < 0.12 * (recent.raw - forms(1, &one).raw),
+        "growing attention counts more than the same attention long past"
+    );
+}
+
+#[test]
+fn a_member_whose_attention_faded_below_zero_counts_against_not_for() {
+    let config = with_short_memory();
+    // A meeting booked today: −5 long, +40 short, so it counts 35 fresh.
+    let fresh = member(1, &[(TouchKind::MeetingBooked, 0)], &config);
+    let (long, short) = fresh.contribution(NOW, &config);
+    assert!(long < 0.0 && short > -long, "{long} {short}");
+    // Four weeks on with nothing after: the person's attention is below zero …
+    let faded = member(2, &[(TouchKind::MeetingBooked, 28)], &config);
+    assert!(faded.raw_at(NOW, &config) < 0.0);
+    let (long, short) = faded.contribution(NOW, &config);
+    assert!(long + short < 0.0, "{long} {short}");
+    // … so alone they make no account, and beside a reader they take a little off.
+    let alone = score_group(
+        "a.com",
+        &group_of(std::slice::from_ref(&faded), NOW, &config),
+        NOW,
+        &config,
+    );
+    assert_eq!((alone.raw, alone.score), (0.0, 0));
+    let reader = member(3, &[(TouchKind::ContentDownload, 1)], &config);
+    let with = score_group(
+        "a.com",
+        &group_of(&[reader.clone(), faded], NOW, &config),
+        NOW,
+        &config,
+    );
+    let without = score_group("a.com", &group_of(&[reader], NOW, &config), NOW, &config);
+    assert!(with.raw < without.raw && with.raw > 0.0);
+    // Without a short part, attention below zero counts nothing, as with one memory.
+    let unsubscribed = member(4, &[(TouchKind::Unsubscribe, 1)], &config);
+    assert_eq!(unsubscribed.contribution(NOW, &config), (0.0, 0.0));
+}
+
+#[test]
+fn with_no_short_weights_an_account_scores_as_with_one_memory() {
+    let config = ScoringConfig::default();
+    let members: Vec<Member> = (0..3)
+        .map(|id| member(id, &[(TouchKind::WebinarAttended, id as i64 * 5)], &config))
+        .collect();
+    let group = group_of(&members, NOW, &config);
+    assert_eq!(group.breadth_short, 0.0);
+    assert!(group.roles_short.is_empty());
+    let expected: f64 = members
+        .iter()
+        .map(|m| 100.0 * (m.raw_at(NOW, &config) / config.score_scale).sqrt())
+        .sum();
+    assert!((group.breadth - expected).abs() < 1e-9);
 }

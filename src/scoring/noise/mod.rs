@@ -39,10 +39,15 @@ pub struct Weighing {
     pub notes: Vec<String>,
 }
 
-/// A touch as counted: the weight it added to raw attention and why.
+/// A touch as counted: what it added to raw attention and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counted {
+    /// What it counts fresh: its points at both memories.
     pub weight: f64,
+    /// Of which at the short memory (0 without `[scoring.short_memory]`).
+    pub short: f64,
+    /// The share of its kind's weights it kept after noise rules, caps and repeats.
+    pub share: f64,
     pub notes: Vec<String>,
 }
 
@@ -85,7 +90,7 @@ pub fn weigh(
             config.webinar_full_minutes
         ));
     }
-    if config.weight(kind) < 0.0 {
+    if config.worth(kind) < 0.0 {
         return Weighing { factor, notes };
     }
     let mut machine = 1.0f64;
@@ -137,9 +142,11 @@ pub fn count(
     config: &ScoringConfig,
 ) -> Counted {
     let weighing = weigh(kind, at, properties, email, attention, config);
-    let weight = attention.add_scaled(kind, at, weighing.factor, config);
+    let parts = attention.add_parts(kind, at, weighing.factor, config);
     Counted {
-        weight,
+        weight: parts.long + parts.short,
+        short: parts.short,
+        share: parts.share,
         notes: weighing.notes,
     }
 }
