@@ -10,6 +10,7 @@ mod accounts;
 mod activity;
 mod commit;
 mod contacts;
+mod forget;
 mod inbox;
 pub mod index;
 mod keys;
@@ -20,10 +21,12 @@ mod overlay;
 mod pending;
 mod records;
 mod round;
+mod vault;
 mod versions;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
+pub use forget::Forget;
 pub use keys::touch_id;
 pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
@@ -34,6 +37,7 @@ pub use records::{
 pub use round::{OutcomeOwner, Round, TouchKey};
 pub use versions::{LearnedScoring, ScoringVersion};
 
+use crate::model::Identity;
 use keys::read_u64;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +60,8 @@ pub enum StoreError {
     Corrupt { tree: &'static str, key: String },
     #[error("store: the write could not be made durable: {0}")]
     NotDurable(String),
+    #[error("store: {0}")]
+    Vault(#[from] vault::VaultError),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -76,6 +82,13 @@ pub enum Appended {
     Duplicate,
     /// It carried nothing we use (e.g. a `contact.creation`): nothing written.
     Empty,
+}
+
+/// The inbox key deliveries are being sealed under, and how many so far.
+#[derive(Debug, Default)]
+struct InboxKey {
+    id: u64,
+    used: u64,
 }
 
 #[derive(Clone)]
@@ -114,8 +127,12 @@ struct Inner {
     /// The console's record of deliveries and writes (`activity.rs`).
     activity: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
-    /// below a sequence number the pipeline has seen.
-    append_lock: Mutex<()>,
+    /// below a sequence number the pipeline has seen; holds the key deliveries are
+    /// sealed under.
+    append_lock: Mutex<InboxKey>,
+    next_inbox_key: AtomicU64,
+    /// The keys personal data is sealed under, outside sled (`vault.rs`).
+    vault: vault::Vault,
     last_seq: AtomicU64,
     /// Highest sequence number known to be on disk; the pipeline reads up to it.
     durable_seq: AtomicU64,
@@ -149,6 +166,7 @@ impl Store {
                 }
                 other => StoreError::Sled(other),
             })?;
+        let vault = vault::Vault::open(path)?;
         let tree = |name: &str| db.open_tree(name);
         let inner = Inner {
             inbox: tree("inbox")?,
@@ -170,7 +188,9 @@ impl Store {
             activity: tree("activity")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
-            append_lock: Mutex::new(()),
+            append_lock: Mutex::new(InboxKey::default()),
+            next_inbox_key: AtomicU64::new(0),
+            vault,
             last_seq: AtomicU64::new(0),
             durable_seq: AtomicU64::new(0),
             durable_changed: (Mutex::new(()), Condvar::new()),
@@ -196,6 +216,7 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.give_outbox_entries_their_turns()?;
+        store.sweep_keys()?;
         store.load_index_settings()?;
         Ok(store)
     }
@@ -259,6 +280,33 @@ impl Store {
     /// Bytes the store's files take, for the operator's disk alert.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// The key an identity is kept under in `identities`: a keyed hash, so that the
+    /// tree's keys name nobody.
+    pub(crate) fn identity_key(&self, identity: &Identity) -> Vec<u8> {
+        let mut key = vec![b'#'];
+        key.extend_from_slice(&self.inner.vault.hash(identity.key().as_bytes()));
+        key
+    }
+
+    /// How an opportunity names a linked person: the keyed hash of the identity, so
+    /// that the link outlives merges and names nobody once they are erased.
+    pub fn link_of(&self, identity: &Identity) -> String {
+        format!(
+            "#{}",
+            hex::encode(self.inner.vault.hash(identity.key().as_bytes()))
+        )
+    }
+
+    /// A value sealed under a contact's key.
+    pub(crate) fn seal(&self, contact: u64, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.inner.vault.seal(contact, plain)?)
+    }
+
+    /// A stored value as written; `None` when its person was erased.
+    pub(crate) fn unseal<'b>(&self, bytes: &'b [u8]) -> Option<std::borrow::Cow<'b, [u8]>> {
+        self.inner.vault.unseal(bytes)
     }
 
     pub fn generate_id(&self) -> Result<u64, StoreError> {
