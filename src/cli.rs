@@ -4,6 +4,7 @@
 
 mod import;
 mod learn;
+mod privacy;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -39,6 +40,13 @@ pub enum Command {
     /// Print the whole calculation behind a contact's fields: each touch, its weight
     /// and decay, caps, fit rules, the stage rule that fired.
     Explain { key: String },
+    /// Forget a person for good (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`): their
+    /// records, their key and the deliveries naming them; later events about them
+    /// are dropped. Asks the daemon when it holds the store.
+    Erase { key: String },
+    /// Print everything held about a person as one JSON document (GDPR access and
+    /// portability). Asks the daemon when it holds the store.
+    Export { key: String },
     /// Recompute every contact and account from the touch log under the current
     /// `[scoring]` and queue changed fields for the CRMs (the daemon must be stopped;
     /// it also does this by itself at start when `[scoring]` changed).
@@ -123,6 +131,16 @@ pub fn main() -> ExitCode {
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
+        Command::Erase { ref key } => load(&cli.config).and_then(|config| {
+            privacy::erase(&config, key, |path| {
+                ask_daemon_with(&config, reqwest::Method::DELETE, path)
+            })
+        }),
+        Command::Export { ref key } => load(&cli.config).and_then(|config| {
+            privacy::export(&config, key, |path| {
+                ask_daemon_with(&config, reqwest::Method::GET, path)
+            })
+        }),
         Command::Learn {
             apply,
             revert,
@@ -281,6 +299,20 @@ fn contact(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
 /// Asks the running daemon's admin API: `GET` or `POST` `/api/v1/<path…>`. The body of
 /// a 2xx answer, `None` for a 404.
 fn ask_daemon(config: &Config, post: bool, path: &[&str]) -> anyhow::Result<Option<String>> {
+    let method = if post {
+        reqwest::Method::POST
+    } else {
+        reqwest::Method::GET
+    };
+    ask_daemon_with(config, method, path)
+}
+
+/// Asks the running daemon's admin API with any method; see [`ask_daemon`].
+fn ask_daemon_with(
+    config: &Config,
+    method: reqwest::Method,
+    path: &[&str],
+) -> anyhow::Result<Option<String>> {
     let token = config.server.admin_token.as_ref().ok_or_else(|| {
         anyhow!("the store is in use by the daemon and server.admin_token is not set to ask it")
     })?;
@@ -292,13 +324,8 @@ fn ask_daemon(config: &Config, post: bool, path: &[&str]) -> anyhow::Result<Opti
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let request = if post {
-            client.post(url)
-        } else {
-            client.get(url)
-        };
-        let response = request
+        let response = reqwest::Client::new()
+            .request(method, url)
             .bearer_auth(token.expose())
             .send()
             .await

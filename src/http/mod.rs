@@ -8,6 +8,7 @@ pub mod console;
 mod ingest;
 mod openapi;
 mod ops;
+mod privacy;
 mod problem;
 mod state;
 
@@ -50,6 +51,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route("/sources", web::get().to(admin_lists::sources))
                 .route("/sinks", web::get().to(admin_lists::sinks))
                 .route("/contacts/{key}", web::get().to(admin::contact))
+                .route("/contacts/{key}", web::delete().to(privacy::erase))
+                .route("/contacts/{key}/export", web::get().to(privacy::export))
                 .route("/contacts/{key}/explain", web::get().to(admin::explain))
                 .route("/accounts/{key}", web::get().to(admin::account))
                 .route("/outcomes", web::get().to(admin::outcomes))

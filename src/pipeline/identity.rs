@@ -246,28 +246,41 @@ impl Apply<'_> {
         let Some(id) = self.lookup(who)? else {
             return Ok(());
         };
-        self.applied.forget.contacts.insert(id);
-        if let Some(contact) = self.round.contact(id)? {
-            for identity in contact.identities.iter().chain(&contact.retired) {
-                self.applied.forget.identity(identity);
-            }
-            for (name, field) in &contact.profile {
-                if is_personal(name) {
-                    self.applied.forget.word(&field.value);
-                }
-            }
-            if let Some(account) = &contact.account_key {
-                self.account_work
-                    .entry(account.clone())
-                    .or_default()
-                    .insert(id, None);
-            }
-            for identity in contact.identities.iter().chain(&contact.retired) {
-                self.round.unmap_identity(identity)?;
-                self.round.mark_erased(identity, context.now);
+        self.round.unmap_identity(who)?;
+        match self.round.contact(id)? {
+            Some(contact) => self.erase_contact(context, &contact),
+            None => self.erase_id(context, id),
+        }
+    }
+
+    /// Forgets a known contact, under every identity it has had.
+    pub(super) fn erase_contact(
+        &mut self,
+        context: &Context<'_>,
+        contact: &Contact,
+    ) -> Result<(), StoreError> {
+        let id = contact.id;
+        if let Some(account) = &contact.account_key {
+            self.account_work
+                .entry(account.clone())
+                .or_default()
+                .insert(id, None);
+        }
+        for identity in contact.identities.iter().chain(&contact.retired) {
+            self.round.unmap_identity(identity)?;
+            self.round.mark_erased(identity, context.now);
+            self.applied.forget.identity(identity);
+        }
+        for (name, field) in &contact.profile {
+            if is_personal(name) {
+                self.applied.forget.word(&field.value);
             }
         }
-        self.round.unmap_identity(who)?;
+        self.erase_id(context, id)
+    }
+
+    fn erase_id(&mut self, context: &Context<'_>, id: u64) -> Result<(), StoreError> {
+        self.applied.forget.contacts.insert(id);
         self.round.remove_touches(id)?;
         self.round.remove_outcomes(id)?;
         self.round.remove_contact(id)?;

@@ -23,6 +23,7 @@ mod hygiene;
 mod ingest;
 mod learning;
 mod outcomes;
+mod privacy;
 mod qualification;
 mod sink_delivery;
 mod sink_hubspot;
