@@ -5,6 +5,7 @@
 mod dead_letters;
 mod import;
 mod learn;
+mod privacy;
 mod report;
 
 pub use dead_letters::DeadLetterAction;
@@ -57,6 +58,19 @@ pub enum Command {
     /// Print the whole calculation behind a contact's fields: each touch, its weight
     /// and decay, caps, fit rules, the stage rule that fired.
     Explain {
+        /// An email, `hubspot:<id>` (any CRM's `<system>:<id>`), `anon:<id>` or `c_<n>`.
+        key: String,
+    },
+    /// Forget a person for good (email, `hubspot:<id>`, `anon:<id>` or `c_<n>`): their
+    /// records, their key and the deliveries naming them; later events about them
+    /// are dropped. Asks the daemon when it holds the store.
+    Erase {
+        /// An email, `hubspot:<id>` (any CRM's `<system>:<id>`), `anon:<id>` or `c_<n>`.
+        key: String,
+    },
+    /// Print everything held about a person as one JSON document (GDPR access and
+    /// portability). Asks the daemon when it holds the store.
+    Export {
         /// An email, `hubspot:<id>` (any CRM's `<system>:<id>`), `anon:<id>` or `c_<n>`.
         key: String,
     },
@@ -154,6 +168,14 @@ pub fn main() -> ExitCode {
         Command::DeadLetters { ref action } => dead_letters::run(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
         Command::Rescore => rescore(&cli.config),
+        Command::Erase { ref key } => load(&cli.config).and_then(|config| {
+            privacy::erase(&config, key, |path| {
+                ask_daemon(&config, Method::DELETE, path)
+            })
+        }),
+        Command::Export { ref key } => load(&cli.config).and_then(|config| {
+            privacy::export(&config, key, |path| ask_daemon(&config, Method::GET, path))
+        }),
         Command::Learn {
             apply,
             revert,

@@ -92,6 +92,7 @@ pub async fn run(
         commit,
         metrics,
         pipeline: pipeline_health.clone(),
+        erasures: pipeline.erasures(),
         intake: http::Intake::new(&config.server),
     };
     let address = listener

@@ -50,7 +50,7 @@ pub fn internal(error: StoreError) -> Problem {
     Problem::new(500, "store error")
 }
 
-fn parse_contact_key(key: &str) -> Result<ContactKey, Problem> {
+pub(super) fn parse_contact_key(key: &str) -> Result<ContactKey, Problem> {
     ContactKey::parse(key).ok_or_else(|| {
         Problem::new(
             400,

@@ -9,6 +9,7 @@ mod cors;
 mod ingest;
 mod openapi;
 mod ops;
+mod privacy;
 mod problem;
 mod state;
 
@@ -58,7 +59,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .service(resource_get("/accounts", admin_lists::accounts))
                 .service(resource_get("/sources", admin_lists::sources))
                 .service(resource_get("/sinks", admin_lists::sinks))
-                .service(resource_get("/contacts/{key}", admin::contact))
+                .service(
+                    web::resource("/contacts/{key}")
+                        .route(web::get().to(admin::contact))
+                        .route(web::delete().to(privacy::erase)),
+                )
+                .service(resource_get("/contacts/{key}/export", privacy::export))
                 .service(resource_get("/contacts/{key}/explain", admin::explain))
                 .service(resource_get("/accounts/{key}", admin::account))
                 .service(resource_get("/outcomes", admin::outcomes))

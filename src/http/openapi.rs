@@ -2,7 +2,7 @@
 //! own declarations, served at `/api/v1/openapi.json`.
 
 use super::problem::ProblemBody;
-use super::{admin, admin_lists};
+use super::{admin, admin_lists, privacy};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -30,7 +30,9 @@ impl Modify for BearerToken {
     paths(
         admin_lists::contacts,
         admin::contact,
+        privacy::erase,
         admin::explain,
+        privacy::export,
         admin_lists::accounts,
         admin::account,
         admin::outcomes,

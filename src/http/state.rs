@@ -5,7 +5,7 @@ use super::body::Intake;
 use super::console::state::Console;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::pipeline::PipelineHealth;
+use crate::pipeline::{Erasures, PipelineHealth};
 use crate::store::{GroupCommit, Store};
 use std::sync::Arc;
 
@@ -17,6 +17,8 @@ pub struct AppState {
     pub commit: GroupCommit,
     pub metrics: Arc<Metrics>,
     pub pipeline: PipelineHealth,
+    /// Where erasures are handed to the pipeline, the one writer of people.
+    pub erasures: Erasures,
     /// Console sessions and the delivery figures.
     pub console: Arc<Console>,
     /// Webhook bodies' limits and the memory strangers may hold.

@@ -10,13 +10,11 @@ use super::accounts::{
 };
 use super::context::Context;
 use super::queue::queue;
-use crate::model::{
-    attendance, Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind,
-};
+use crate::model::{attendance, Event, EventBody, Outcome, OutcomeKind, Profile, Touch, TouchKind};
 use crate::scoring;
 use crate::store::{
-    touch_id, Contact, InboxEntry, Opportunity, OutcomeOwner, ProfileField, Round, StoreError,
-    StoredOutcome, StoredTouch,
+    touch_id, Contact, Forget, InboxEntry, Opportunity, OutcomeOwner, ProfileField, Round,
+    StoreError, StoredOutcome, StoredTouch,
 };
 use std::collections::BTreeSet;
 
@@ -28,6 +26,9 @@ pub struct Applied {
     pub dropped_erased: usize,
     /// Accounts whose line in their members' reasons changed.
     pub relined: usize,
+    /// People erased or merged away, and deliveries naming erased people: their
+    /// keys are destroyed and those deliveries sealed anew once the round is in.
+    pub forget: Forget,
 }
 
 /// A group of deliveries being applied: the round of writes, and what is left to
@@ -104,6 +105,7 @@ pub fn apply_deliveries(
         ride_along(context, &mut round, account, &done)?;
     }
     round.commit(Some(*last_seq))?;
+    context.store.forget(&applied.forget)?;
     Ok(applied)
 }
 
@@ -169,7 +171,7 @@ impl Apply<'_> {
         touch: &Touch,
     ) -> Result<(), StoreError> {
         if self.any_erased(&touch.who)? {
-            self.applied.dropped_erased += 1;
+            self.dropped(&touch.who);
             return Ok(());
         }
         let id = self.resolve(context, &touch.who)?;
@@ -280,7 +282,7 @@ impl Apply<'_> {
         outcome: &Outcome,
     ) -> Result<(), StoreError> {
         if self.any_erased(&outcome.who)? {
-            self.applied.dropped_erased += 1;
+            self.dropped(&outcome.who);
             return Ok(());
         }
         let mut linked = Vec::new();
@@ -291,15 +293,15 @@ impl Apply<'_> {
                 contact.account = Some(account.clone());
                 self.round.put_contact(&contact)?;
             }
-            linked.extend(outcome.who.iter().map(Identity::key));
+            linked.extend(outcome.who.iter().map(|who| context.store.link_of(who)));
         }
         for person in &outcome.people {
             if self.any_erased(std::slice::from_ref(person))? {
-                self.applied.dropped_erased += 1;
+                self.dropped(std::slice::from_ref(person));
                 continue;
             }
             self.resolve(context, std::slice::from_ref(person))?;
-            linked.push(person.key());
+            linked.push(context.store.link_of(person));
         }
         let id = touch_id(source, provider_id);
         // Who it concerns is the key, so `who` and `people` are stored empty.
@@ -317,13 +319,10 @@ impl Apply<'_> {
                 return Ok(());
             }
             let owner = match (linked.first(), &outcome.account) {
-                (Some(first), _) => {
-                    let identity = Identity::parse_user_key(first);
-                    match identity.map(|i| self.round.identity(&i)).transpose()? {
-                        Some(Some(contact)) => OutcomeOwner::Contact(contact),
-                        _ => return Ok(()),
-                    }
-                }
+                (Some(first), _) => match self.round.linked(first)? {
+                    Some(contact) => OutcomeOwner::Contact(contact),
+                    None => return Ok(()),
+                },
                 (None, Some(account)) => OutcomeOwner::Account(account),
                 (None, None) => return Ok(()),
             };
@@ -402,10 +401,7 @@ impl Apply<'_> {
     /// The contact a linked identity names now (merges move people; erasure forgets
     /// them).
     fn linked_contact(&self, identity: &str) -> Result<Option<u64>, StoreError> {
-        match Identity::parse_user_key(identity) {
-            Some(identity) => self.round.identity(&identity),
-            None => Ok(None),
-        }
+        self.round.linked(identity)
     }
 
     fn copy_outcomes(
@@ -433,7 +429,7 @@ impl Apply<'_> {
         profile: &Profile,
     ) -> Result<(), StoreError> {
         if self.any_erased(&profile.who)? {
-            self.applied.dropped_erased += 1;
+            self.dropped(&profile.who);
             return Ok(());
         }
         if profile.who.is_empty() {

@@ -6,6 +6,16 @@
 use super::apply::Apply;
 use super::context::Context;
 use crate::model::Identity;
+
+/// Profile fields that name or reach the person (not their title or company),
+/// searched for in the deliveries to forget.
+fn is_personal(field: &str) -> bool {
+    let field = field.to_ascii_lowercase();
+    (field.contains("name") && !field.contains("company"))
+        || ["phone", "mobile", "email"]
+            .iter()
+            .any(|word| field.contains(word))
+}
 use crate::store::{Contact, StoreError};
 
 impl Apply<'_> {
@@ -16,7 +26,7 @@ impl Apply<'_> {
         who: &[Identity],
     ) -> Result<(), StoreError> {
         if self.any_erased(who)? {
-            self.applied.dropped_erased += 1;
+            self.dropped(who);
             return Ok(());
         }
         let id = self.resolve(context, who)?;
@@ -35,7 +45,7 @@ impl Apply<'_> {
         let mut all = vec![into.clone()];
         all.extend(from.iter().cloned());
         if self.any_erased(&all)? {
-            self.applied.dropped_erased += 1;
+            self.dropped(&all);
             return Ok(());
         }
         // Only contacts we already know are merged; unknown ids add nothing.
@@ -66,6 +76,15 @@ impl Apply<'_> {
         }
         self.dirty.insert(winner);
         Ok(())
+    }
+
+    /// An event about an erased person is dropped, and the delivery that brought
+    /// it is sealed anew without it once the round is in.
+    pub(super) fn dropped(&mut self, who: &[Identity]) {
+        self.applied.dropped_erased += 1;
+        for identity in who {
+            self.applied.forget.identity(identity);
+        }
     }
 
     pub(super) fn any_erased(&self, who: &[Identity]) -> Result<bool, StoreError> {
@@ -200,6 +219,9 @@ impl Apply<'_> {
             }
         }
         into.merge_profile(from.profile);
+        // Everything of the loser is sealed again under the winner's key; the
+        // loser's key, and with it every old copy, goes once the round is in.
+        self.applied.forget.contacts.insert(loser);
         self.round.move_touches(loser, winner)?;
         self.round.move_outcomes(loser, winner)?;
         self.round.remove_contact(loser)?;
@@ -213,29 +235,52 @@ impl Apply<'_> {
     }
 
     /// Forgets a person: contact, identities, touches, outcomes, pending pushes,
-    /// dead letters.
+    /// dead letters; once the round is in, their key and the deliveries naming them.
     pub(super) fn erase(
         &mut self,
         context: &Context<'_>,
         who: &Identity,
     ) -> Result<(), StoreError> {
         self.round.mark_erased(who, context.now);
+        self.applied.forget.identity(who);
         let Some(id) = self.lookup(who)? else {
             return Ok(());
         };
-        if let Some(contact) = self.round.contact(id)? {
-            if let Some(account) = &contact.account_key {
-                self.account_work
-                    .entry(account.clone())
-                    .or_default()
-                    .insert(id, None);
-            }
-            for identity in contact.identities.iter().chain(&contact.retired) {
-                self.round.unmap_identity(identity)?;
-                self.round.mark_erased(identity, context.now);
+        self.round.unmap_identity(who)?;
+        match self.round.contact(id)? {
+            Some(contact) => self.erase_contact(context, &contact),
+            None => self.erase_id(context, id),
+        }
+    }
+
+    /// Forgets a known contact, under every identity it has had.
+    pub(super) fn erase_contact(
+        &mut self,
+        context: &Context<'_>,
+        contact: &Contact,
+    ) -> Result<(), StoreError> {
+        let id = contact.id;
+        if let Some(account) = &contact.account_key {
+            self.account_work
+                .entry(account.clone())
+                .or_default()
+                .insert(id, None);
+        }
+        for identity in contact.identities.iter().chain(&contact.retired) {
+            self.round.unmap_identity(identity)?;
+            self.round.mark_erased(identity, context.now);
+            self.applied.forget.identity(identity);
+        }
+        for (name, field) in &contact.profile {
+            if is_personal(name) {
+                self.applied.forget.word(&field.value);
             }
         }
-        self.round.unmap_identity(who)?;
+        self.erase_id(context, id)
+    }
+
+    fn erase_id(&mut self, context: &Context<'_>, id: u64) -> Result<(), StoreError> {
+        self.applied.forget.contacts.insert(id);
         self.round.remove_touches(id)?;
         self.round.remove_outcomes(id)?;
         self.round.remove_contact(id)?;

@@ -7,6 +7,7 @@
 mod accounts;
 mod apply;
 mod context;
+mod erase;
 mod identity;
 mod queue;
 pub mod rescore;
@@ -15,6 +16,7 @@ mod tests;
 
 pub use apply::{apply_deliveries, refresh, Applied};
 pub use context::Context;
+pub use erase::{erase, Erased, Erasures};
 
 use crate::clock::now_millis;
 use crate::fields::Recipients;
@@ -41,6 +43,7 @@ pub struct Settings {
 }
 
 pub struct Pipeline {
+    erasures: Erasures,
     stop: Arc<AtomicBool>,
     heartbeat: Arc<AtomicI64>,
     thread: Option<JoinHandle<()>>,
@@ -55,7 +58,9 @@ impl Pipeline {
     ) -> std::io::Result<Pipeline> {
         let stop = Arc::new(AtomicBool::new(false));
         let heartbeat = Arc::new(AtomicI64::new(now_millis()));
+        let erasures = Erasures::new(store.clone());
         let worker = Worker {
+            erasures: erasures.clone(),
             store: store.clone(),
             lines_changed: std::cell::Cell::new(false),
             settings,
@@ -67,11 +72,17 @@ impl Pipeline {
             .name("pipeline".into())
             .spawn(move || worker.run())?;
         Ok(Pipeline {
+            erasures,
             stop,
             heartbeat,
             thread: Some(thread),
             store,
         })
+    }
+
+    /// Where the admin API asks for erasures.
+    pub fn erasures(&self) -> Erasures {
+        self.erasures.clone()
     }
 
     pub fn health(&self) -> PipelineHealth {
@@ -114,6 +125,7 @@ impl PipelineHealth {
 
 struct Worker {
     store: Store,
+    erasures: Erasures,
     /// Set when a round changed an account's line, for the next pass over lines.
     lines_changed: std::cell::Cell<bool>,
     settings: Settings,
@@ -155,6 +167,7 @@ impl Worker {
                     }
                 };
             }
+            self.serve_erasures();
             let applied = self.round();
             if self.lines_changed.take() {
                 next_lines = Some(now_millis());
@@ -162,8 +175,10 @@ impl Worker {
             match applied {
                 Ok(0) => {
                     failures = 0;
-                    self.store
-                        .wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
+                    if !self.erasures.is_waiting() {
+                        self.store
+                            .wait_for_durable_beyond(self.store.cursor(), Duration::from_secs(1));
+                    }
                 }
                 Ok(_) => failures = 0,
                 Err(error) => {
@@ -179,6 +194,20 @@ impl Worker {
             self.metrics
                 .inbox_pending
                 .set(self.store.inbox_pending() as i64);
+        }
+    }
+
+    /// Erasures asked for through the admin API, between rounds.
+    fn serve_erasures(&self) {
+        for (key, answer) in self.erasures.take() {
+            let done = erase(&self.context(), &key).map_err(|error| {
+                tracing::error!(message = "Erasure failed.", %error);
+                error.to_string()
+            });
+            if let Ok(Some(erased)) = &done {
+                tracing::info!(message = "Contact erased on request.", contact = %erased.erased);
+            }
+            let _ = answer.send(done);
         }
     }
 

@@ -11,15 +11,19 @@ use std::iter::Peekable;
 
 impl Store {
     pub fn contact_id_for(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .inner
-            .identities
-            .get(identity.key().as_bytes())?
-            .and_then(|v| read_u64(&v)))
+        let identities = &self.inner.identities;
+        let found = match identities.get(self.identity_key(identity))? {
+            Some(value) => Some(value),
+            // Mapped before identities were kept as keyed hashes.
+            None => identities.get(identity.key().as_bytes())?,
+        };
+        Ok(found.and_then(|v| read_u64(&v)))
     }
 
+    /// A contact whose key was destroyed reads as gone: it was erased.
     pub fn contact(&self, id: u64) -> Result<Option<Contact>, StoreError> {
-        match self.inner.contacts.get(u64_key(id))? {
+        let stored = self.inner.contacts.get(u64_key(id))?;
+        match stored.as_deref().and_then(|bytes| self.unseal(bytes)) {
             Some(bytes) => Ok(Some(Contact::from_bytes(&bytes).ok_or_else(|| {
                 StoreError::Corrupt {
                     tree: "contacts",
@@ -46,6 +50,9 @@ impl Store {
         let mut touches = Vec::new();
         for item in self.inner.touches.scan_prefix(u64_key(contact)) {
             let (key, value) = item?;
+            let Some(value) = self.unseal(&value) else {
+                continue;
+            };
             touches.push(
                 StoredTouch::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
                     tree: "touches",
@@ -131,7 +138,10 @@ impl Store {
         let (low, high) = (u64_key(from), u64_key(to));
         let mut touches = self.inner.touches.range(low..high).peekable();
         for item in self.inner.contacts.range(low..high) {
-            let (key, value) = item?;
+            let (key, stored) = item?;
+            let Some(value) = self.unseal(&stored) else {
+                continue;
+            };
             let mut contact = Contact::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
                 tree: "contacts",
                 key: format!("{key:?}"),
@@ -139,6 +149,7 @@ impl Store {
             let mut log = TouchLog {
                 touches: &mut touches,
                 owner: contact.id,
+                store: self,
             };
             visit(&mut contact, &mut log)?;
             // What the visit left unread is this contact's, not the next one's.
@@ -147,7 +158,9 @@ impl Store {
             }
             let encoded = contact.to_bytes()?;
             if encoded != value.as_ref() {
-                self.inner.contacts.insert(&key, encoded)?;
+                self.inner
+                    .contacts
+                    .insert(&key, self.seal(contact.id, &encoded)?)?;
             }
             self.reindex_contact(&contact)?;
         }
@@ -159,6 +172,7 @@ impl Store {
 pub struct TouchLog<'a> {
     touches: &'a mut Peekable<sled::Iter>,
     owner: u64,
+    store: &'a Store,
 }
 
 impl Iterator for TouchLog<'_> {
@@ -183,11 +197,15 @@ impl Iterator for TouchLog<'_> {
             Ok(item) => item,
             Err(error) => return Some(Err(error.into())),
         };
+        let corrupt = || StoreError::Corrupt {
+            tree: "touches",
+            key: format!("{key:?}"),
+        };
         Some(
-            StoredTouch::from_bytes(&bytes).ok_or_else(|| StoreError::Corrupt {
-                tree: "touches",
-                key: format!("{key:?}"),
-            }),
+            self.store
+                .unseal(&bytes)
+                .and_then(|bytes| StoredTouch::from_bytes(&bytes))
+                .ok_or_else(corrupt),
         )
     }
 }

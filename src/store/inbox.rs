@@ -2,9 +2,13 @@
 //! by the group commit; the pipeline reads them in order up to the durable
 //! watermark, and applied ones are pruned after the retention.
 
-use super::keys::{read_u64, seen_key, u64_key};
+/// Deliveries sealed under one inbox key.
+const INBOX_SPAN: u64 = 1024;
+
+use super::keys::{legacy_seen_key, read_u64, seen_key, u64_key};
 use super::records::{decode_inbox, encode_inbox};
-use super::{Appended, GroupCommit, InboxEntry, Store, StoreError};
+use super::vault::INBOX_KEYS;
+use super::{Appended, GroupCommit, InboxEntry, InboxKey, Store, StoreError};
 use crate::model::Millis;
 use crate::sources::Accepted;
 use std::sync::atomic::Ordering;
@@ -44,10 +48,9 @@ impl Store {
         }
         let mut already_seen = true;
         for event in &events {
-            if !self
-                .inner
-                .seen
-                .contains_key(seen_key(source, &event.provider_id))?
+            let seen = &self.inner.seen;
+            if !seen.contains_key(seen_key(source, &event.provider_id))?
+                && !seen.contains_key(legacy_seen_key(source, &event.provider_id))?
             {
                 already_seen = false;
                 break;
@@ -67,19 +70,62 @@ impl Store {
             },
             body,
         )?;
-        let seq = {
-            let _guard = self
-                .inner
-                .append_lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
-            self.inner.inbox.insert(u64_key(seq), value)?;
-            self.inner.last_seq.store(seq, Ordering::SeqCst);
-            seq
-        };
+        let seq = self.insert_inbox(&value)?;
         commit.wait_durable().await?;
         Ok(Appended::Stored(seq))
+    }
+
+    /// Seals an encoded delivery under the inbox's current key and writes it under
+    /// the next sequence number.
+    pub(super) fn insert_inbox(&self, plain: &[u8]) -> Result<u64, StoreError> {
+        let mut key = self
+            .inner
+            .append_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let id = self.inbox_key(&mut key)?;
+        let value = self.inner.vault.seal(id, plain)?;
+        let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
+        self.inner.inbox.insert(u64_key(seq), value)?;
+        self.inner.last_seq.store(seq, Ordering::SeqCst);
+        Ok(seq)
+    }
+
+    /// The key new deliveries are sealed under: a span of the inbox shares one, so
+    /// that forgetting a person re-seals one span rather than the whole inbox.
+    fn inbox_key(&self, current: &mut InboxKey) -> Result<u64, StoreError> {
+        if current.id == 0 || current.used >= INBOX_SPAN || !self.inner.vault.has(current.id) {
+            current.id = self.new_inbox_key()?;
+            current.used = 0;
+        }
+        current.used += 1;
+        Ok(current.id)
+    }
+
+    /// A key never used before for the inbox, on disk before anything is sealed
+    /// under it.
+    pub(super) fn new_inbox_key(&self) -> Result<u64, StoreError> {
+        let next = self
+            .inner
+            .vault
+            .ids()
+            .into_iter()
+            .filter(|id| *id >= INBOX_KEYS)
+            .max()
+            .map_or(INBOX_KEYS, |id| id + 1)
+            .max(self.inner.next_inbox_key.load(Ordering::SeqCst));
+        self.inner.next_inbox_key.store(next + 1, Ordering::SeqCst);
+        self.inner.vault.ensure(next)?;
+        self.inner.vault.sync()?;
+        Ok(next)
+    }
+
+    /// An inbox value as the entry and the raw body; `None` if unreadable (or its
+    /// key was destroyed).
+    pub(super) fn read_inbox(&self, value: &[u8]) -> Option<(InboxEntry, Vec<u8>)> {
+        let plain = self.inner.vault.unseal(value)?;
+        let (entry, body) = decode_inbox(&plain)?;
+        Some((entry, body.to_vec()))
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -148,7 +194,7 @@ impl Store {
                 tree: "inbox",
                 key: format!("{key:?}"),
             })?;
-            match decode_inbox(&value) {
+            match self.read_inbox(&value) {
                 Some((entry, _body)) => out.push((seq, entry)),
                 None => {
                     // A record we cannot read must not stall the pipeline forever;
@@ -174,7 +220,7 @@ impl Store {
         let Some((_, value)) = self.inner.inbox.get_gt(u64_key(self.cursor()))? else {
             return Ok(None);
         };
-        Ok(decode_inbox(&value).map(|(entry, _)| entry.received_at))
+        Ok(self.read_inbox(&value).map(|(entry, _)| entry.received_at))
     }
 
     /// Drops applied deliveries received before `keep_after`, oldest first.
@@ -182,7 +228,7 @@ impl Store {
         let inbox = &self.inner.inbox;
         for item in inbox.range(..=u64_key(self.cursor())) {
             let (key, value) = item?;
-            match decode_inbox(&value) {
+            match self.read_inbox(&value) {
                 Some((entry, _)) if entry.received_at >= keep_after => break,
                 _ => {
                     inbox.remove(key)?;

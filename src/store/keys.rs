@@ -36,12 +36,44 @@ pub fn touch_key(contact: u64, occurred_at: Millis, id: &[u8; 8]) -> [u8; 24] {
     key
 }
 
+/// Source, 0, then a hash of the provider id: some platforms build their event ids
+/// from the person's own (Calendly's invitee URI, Zoom's participant), which must
+/// not outlive an erasure.
 pub fn seen_key(source: &str, provider_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(source.len() + 1 + 17);
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.push(SEEN_HASHED);
+    key.extend_from_slice(&Sha256::digest(provider_id.as_bytes())[..16]);
+    key
+}
+
+/// The seen key of an event applied before provider ids were hashed.
+pub fn legacy_seen_key(source: &str, provider_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(source.len() + 1 + provider_id.len());
     key.extend_from_slice(source.as_bytes());
     key.push(0);
     key.extend_from_slice(provider_id.as_bytes());
     key
+}
+
+/// Marks a hashed seen key; provider ids kept plain before never start with it.
+const SEEN_HASHED: u8 = 0xFF;
+
+/// The key a value of the `contacts` or `touches` tree is sealed under: its
+/// contact's.
+pub fn contact_key_of(key: &[u8]) -> Option<u64> {
+    read_u64(key)
+}
+
+/// The key an outbox value is sealed under: its contact's; account entries name no
+/// person and stay plain.
+pub fn outbox_contact_of(key: &[u8]) -> Option<u64> {
+    let split = key.iter().position(|byte| *byte == 0)?;
+    match key.get(split + 1)? {
+        b'c' => read_u64(key.get(split + 2..)?),
+        _ => None,
+    }
 }
 
 pub fn outbox_prefix(sink: &str) -> Vec<u8> {

@@ -2,12 +2,11 @@
 //! to the inbox and flushed at once, since no group commit runs, then applied by
 //! the pipeline like any other.
 
-use super::keys::{seen_key, u64_key};
+use super::keys::{legacy_seen_key, seen_key};
 use super::records::encode_inbox;
 use super::{Appended, InboxEntry, Store, StoreError};
 use crate::model::Millis;
 use crate::sources::Accepted;
-use std::sync::atomic::Ordering;
 
 impl Store {
     /// Appends the events of a delivery that were not applied before, and makes them
@@ -25,10 +24,9 @@ impl Store {
         }
         let mut unseen = Vec::with_capacity(events.len());
         for event in events {
-            if !self
-                .inner
-                .seen
-                .contains_key(seen_key(source, &event.provider_id))?
+            let seen = &self.inner.seen;
+            if !seen.contains_key(seen_key(source, &event.provider_id))?
+                && !seen.contains_key(legacy_seen_key(source, &event.provider_id))?
             {
                 unseen.push(event);
             }
@@ -45,17 +43,7 @@ impl Store {
             },
             body,
         )?;
-        let seq = {
-            let _guard = self
-                .inner
-                .append_lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let seq = self.inner.last_seq.load(Ordering::SeqCst) + 1;
-            self.inner.inbox.insert(u64_key(seq), value)?;
-            self.inner.last_seq.store(seq, Ordering::SeqCst);
-            seq
-        };
+        let seq = self.insert_inbox(&value)?;
         self.flush()?;
         self.mark_durable(seq);
         Ok((Appended::Stored(seq), new))

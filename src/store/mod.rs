@@ -12,6 +12,7 @@ mod activity;
 mod commit;
 mod contact_formats;
 mod contacts;
+mod forget;
 mod inbox;
 pub mod index;
 mod keys;
@@ -22,10 +23,12 @@ mod overlay;
 mod pending;
 mod records;
 mod round;
+mod vault;
 mod versions;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
+pub use forget::Forget;
 pub use keys::touch_id;
 pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
@@ -36,6 +39,7 @@ pub use records::{
 pub use round::{OutcomeOwner, Round, TouchKey};
 pub use versions::{LearnedScoring, ScoringVersion};
 
+use crate::model::Identity;
 use keys::read_u64;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +65,8 @@ pub enum StoreError {
     Corrupt { tree: &'static str, key: String },
     #[error("store: the write could not be made durable: {0}")]
     NotDurable(String),
+    #[error("store: {0}")]
+    Vault(#[from] vault::VaultError),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -81,6 +87,13 @@ pub enum Appended {
     Duplicate,
     /// It carried nothing we use (e.g. a `contact.creation`): nothing written.
     Empty,
+}
+
+/// The inbox key deliveries are being sealed under, and how many so far.
+#[derive(Debug, Default)]
+struct InboxKey {
+    id: u64,
+    used: u64,
 }
 
 #[derive(Clone)]
@@ -122,8 +135,12 @@ struct Inner {
     /// The console's record of deliveries and writes (`activity.rs`).
     activity: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
-    /// below a sequence number the pipeline has seen.
-    append_lock: Mutex<()>,
+    /// below a sequence number the pipeline has seen; holds the key deliveries are
+    /// sealed under.
+    append_lock: Mutex<InboxKey>,
+    next_inbox_key: AtomicU64,
+    /// The keys personal data is sealed under, outside sled (`vault.rs`).
+    vault: vault::Vault,
     last_seq: AtomicU64,
     /// Highest sequence number known to be on disk; the pipeline reads up to it.
     durable_seq: AtomicU64,
@@ -159,6 +176,7 @@ impl Store {
                 }
                 other => StoreError::Sled(other),
             })?;
+        let vault = vault::Vault::open(path)?;
         let tree = |name: &str| db.open_tree(name);
         let mut inner = Inner {
             inbox: tree("inbox")?,
@@ -181,7 +199,9 @@ impl Store {
             activity: tree("activity")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
-            append_lock: Mutex::new(()),
+            append_lock: Mutex::new(InboxKey::default()),
+            next_inbox_key: AtomicU64::new(0),
+            vault,
             last_seq: AtomicU64::new(0),
             durable_seq: AtomicU64::new(0),
             durable_changed: (Mutex::new(()), Condvar::new()),
@@ -209,6 +229,7 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.give_outbox_entries_their_turns()?;
+        store.sweep_keys()?;
         store.load_index_settings()?;
         Ok(store)
     }
@@ -272,6 +293,33 @@ impl Store {
     /// Bytes the store's files take, for the operator's disk alert.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// The key an identity is kept under in `identities`: a keyed hash, so that the
+    /// tree's keys name nobody.
+    pub(crate) fn identity_key(&self, identity: &Identity) -> Vec<u8> {
+        let mut key = vec![b'#'];
+        key.extend_from_slice(&self.inner.vault.hash(identity.key().as_bytes()));
+        key
+    }
+
+    /// How an opportunity names a linked person: the keyed hash of the identity, so
+    /// that the link outlives merges and names nobody once they are erased.
+    pub fn link_of(&self, identity: &Identity) -> String {
+        format!(
+            "#{}",
+            hex::encode(self.inner.vault.hash(identity.key().as_bytes()))
+        )
+    }
+
+    /// A value sealed under a contact's key.
+    pub(crate) fn seal(&self, contact: u64, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.inner.vault.seal(contact, plain)?)
+    }
+
+    /// A stored value as written; `None` when its person was erased.
+    pub(crate) fn unseal<'b>(&self, bytes: &'b [u8]) -> Option<std::borrow::Cow<'b, [u8]>> {
+        self.inner.vault.unseal(bytes)
     }
 }
 

@@ -83,7 +83,9 @@ impl Store {
                 self.inner.outbox_turns.remove(turn)?;
                 continue;
             };
-            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
+            let plain = self.unseal(&value);
+            let Some(Ok(entry)) = plain.map(|plain| serde_json::from_slice::<OutboxEntry>(&plain))
+            else {
                 tracing::error!(message = "Unreadable outbox entry dropped.", sink);
                 outbox.remove(&key)?;
                 self.inner.outbox_turns.remove(turn)?;
@@ -103,7 +105,10 @@ impl Store {
         }
         for item in self.inner.outbox.iter() {
             let (key, value) = item?;
-            let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) else {
+            let Some(Ok(entry)) = self
+                .unseal(&value)
+                .map(|plain| serde_json::from_slice::<OutboxEntry>(&plain))
+            else {
                 continue;
             };
             let Some(sink) = key.split(|byte| *byte == 0).next() else {
@@ -129,7 +134,10 @@ impl Store {
             .flatten()
         {
             pending += 1;
-            if let Ok(entry) = serde_json::from_slice::<OutboxEntry>(&value) {
+            if let Some(Ok(entry)) = self
+                .unseal(&value)
+                .map(|plain| serde_json::from_slice::<OutboxEntry>(&plain))
+            {
                 oldest = Some(oldest.map_or(entry.queued_at, |o| o.min(entry.queued_at)));
             }
         }
@@ -215,7 +223,7 @@ impl Store {
         let _ = self.inner.outbox.compare_and_swap(
             &key,
             Some(&pending.read),
-            Some(serde_json::to_vec(&retry)?),
+            Some(self.seal_entry(&retry)?),
         )?;
         Ok(())
     }
@@ -245,16 +253,34 @@ impl Store {
         if !self.outbox_delivered(sink, pending)? {
             return Ok(false);
         }
+        let encoded = serde_json::to_vec(&letter)?;
+        let encoded = match letter.account {
+            Some(_) => encoded,
+            None => self.seal(letter.contact, &encoded)?,
+        };
         self.inner
             .dead_letters
-            .insert(u64_key(letter.id), serde_json::to_vec(&letter)?)?;
+            .insert(u64_key(letter.id), encoded)?;
         Ok(true)
+    }
+
+    /// An outbox entry as stored: a person's sealed under their key.
+    fn seal_entry(&self, entry: &OutboxEntry) -> Result<Vec<u8>, StoreError> {
+        let encoded = serde_json::to_vec(entry)?;
+        match entry.account {
+            Some(_) => Ok(encoded),
+            None => self.seal(entry.contact, &encoded),
+        }
     }
 
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.dead_letters.iter() {
             let (key, value) = item?;
+            // A letter about a person erased since reads as nothing.
+            let Some(value) = self.unseal(&value) else {
+                continue;
+            };
             out.push(
                 serde_json::from_slice(&value).map_err(|_| StoreError::Corrupt {
                     tree: "dead_letters",
@@ -268,7 +294,11 @@ impl Store {
     /// Puts a dead letter back in its sink's outbox, unless a newer value is queued.
     /// Returns whether there was such a letter.
     pub fn retry_dead_letter(&self, id: u64, now: Millis) -> Result<bool, StoreError> {
-        let Some(bytes) = self.inner.dead_letters.get(u64_key(id))? else {
+        let Some(stored) = self.inner.dead_letters.get(u64_key(id))? else {
+            return Ok(false);
+        };
+        let Some(bytes) = self.unseal(&stored) else {
+            self.inner.dead_letters.remove(u64_key(id))?;
             return Ok(false);
         };
         let letter: DeadLetter =
@@ -290,7 +320,7 @@ impl Store {
         let queued = self.inner.outbox.compare_and_swap(
             &key,
             None as Option<&[u8]>,
-            Some(serde_json::to_vec(&entry)?),
+            Some(self.seal_entry(&entry)?),
         )?;
         if queued.is_ok() {
             self.inner
@@ -319,6 +349,10 @@ mod tests {
 
     fn queue(store: &Store, contact: u64, score: i64, at: Millis) {
         let mut round = store.round();
+        // A contact of its own: keys of people who do not exist are swept at open.
+        round
+            .put_contact(&crate::store::Contact::new(contact, at))
+            .unwrap();
         let entry = OutboxEntry::for_contact(
             contact,
             vec![Identity::email(&format!("c{contact}@acme.com"))],

@@ -5,12 +5,20 @@
 //! batch and all batches commit in one transaction. Nothing is read inside the
 //! transaction, which sled cannot do while iterating.
 
+use super::vault::Vault;
+use super::StoreError;
 use sled::{Batch, IVec, Tree};
 use std::collections::BTreeMap;
+
+/// Whose key seals the value under a tree key, if anyone's.
+pub type KeyOf = fn(&[u8]) -> Option<u64>;
 
 pub struct Overlay<'t> {
     tree: &'t Tree,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Values of a tree holding personal data are kept plain here and sealed under
+    /// their person's key when the round is written.
+    sealing: Option<(&'t Vault, KeyOf)>,
 }
 
 impl<'t> Overlay<'t> {
@@ -23,14 +31,33 @@ impl<'t> Overlay<'t> {
         Overlay {
             tree,
             writes: BTreeMap::new(),
+            sealing: None,
         }
     }
 
+    /// An overlay whose values are read unsealed and written sealed under the key
+    /// `key_of` names for each tree key.
+    pub fn sealed(tree: &'t Tree, vault: &'t Vault, key_of: KeyOf) -> Overlay<'t> {
+        Overlay {
+            sealing: Some((vault, key_of)),
+            ..Overlay::new(tree)
+        }
+    }
+
+    /// A value sealed under a destroyed key reads as missing: its person is erased.
     pub fn get(&self, key: impl AsRef<[u8]>) -> sled::Result<Option<IVec>> {
         match self.writes.get(key.as_ref()) {
             Some(Some(value)) => Ok(Some(IVec::from(value.as_slice()))),
             Some(None) => Ok(None),
-            None => self.tree.get(key),
+            None => {
+                let stored = self.tree.get(key)?;
+                Ok(match (stored, self.sealing) {
+                    (Some(bytes), Some((vault, _))) => {
+                        vault.unseal(&bytes).map(|plain| IVec::from(plain.as_ref()))
+                    }
+                    (stored, _) => stored,
+                })
+            }
         }
     }
 
@@ -87,19 +114,28 @@ impl<'t> Overlay<'t> {
     }
 
     /// The tree and this overlay's writes as one batch for it.
-    pub fn into_tree_and_batch(self) -> (&'t Tree, Batch) {
+    pub fn into_tree_and_batch(self) -> Result<(&'t Tree, Batch), StoreError> {
         let tree = self.tree;
-        (tree, self.into_batch())
+        Ok((tree, self.into_batch()?))
     }
 
-    pub fn into_batch(self) -> Batch {
+    pub fn into_batch(self) -> Result<Batch, StoreError> {
         let mut batch = Batch::default();
         for (key, value) in self.writes {
             match value {
-                Some(value) => batch.insert(key, value),
+                Some(value) => {
+                    let value = match self.sealing {
+                        Some((vault, key_of)) => match key_of(&key) {
+                            Some(id) => vault.seal(id, &value)?,
+                            None => value,
+                        },
+                        None => value,
+                    };
+                    batch.insert(key, value)
+                }
                 None => batch.remove(key),
             }
         }
-        batch
+        Ok(batch)
     }
 }

@@ -12,7 +12,8 @@ impl Store {
         contact: u64,
     ) -> Result<Option<OutboxEntry>, StoreError> {
         let key = outbox_key(sink, contact);
-        match self.inner.outbox.get(&key)? {
+        let stored = self.inner.outbox.get(&key)?;
+        match stored.as_deref().and_then(|bytes| self.unseal(bytes)) {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|_| {
                 StoreError::Corrupt {
                     tree: "outbox",

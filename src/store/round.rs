@@ -6,6 +6,7 @@
 //! outbox; which tree and which key hold each is this module's business alone.
 
 use super::index::IndexRound;
+use super::keys;
 use super::keys::{
     account_outbox_key, account_outcome_prefix, contact_outcome_prefix, erased_key,
     opportunity_outcome_prefix, outbox_key, outbox_turn_key, outcome_key, read_u64, seen_key,
@@ -67,21 +68,21 @@ impl Store {
         let trees = &self.inner;
         Round {
             store: self,
-            contacts: Overlay::new(&trees.contacts),
+            contacts: Overlay::sealed(&trees.contacts, &trees.vault, keys::contact_key_of),
             identities: Overlay::new(&trees.identities),
-            touches: Overlay::new(&trees.touches),
+            touches: Overlay::sealed(&trees.touches, &trees.vault, keys::contact_key_of),
             outcomes: Overlay::new(&trees.outcomes),
             seen: Overlay::new(&trees.seen),
-            outbox: Overlay::new(&trees.outbox),
+            outbox: Overlay::sealed(&trees.outbox, &trees.vault, keys::outbox_contact_of),
             outbox_turns: Overlay::new(&trees.outbox_turns),
             erased: Overlay::new(&trees.erased),
             meta: Overlay::new(&trees.meta),
-            dead_letters: Overlay::new(&trees.dead_letters),
+            dead_letters: Overlay::sealed(&trees.dead_letters, &trees.vault, |_| None),
             accounts: Overlay::new(&trees.accounts),
             account_members: Overlay::new(&trees.account_members),
             accounts_relined: Overlay::new(&trees.accounts_relined),
             account_domains: Overlay::new(&trees.account_domains),
-            index: IndexRound::new(&trees.index),
+            index: IndexRound::new(&trees.index, &trees.vault),
         }
     }
 }
@@ -129,18 +130,37 @@ impl<'s> Round<'s> {
 
     /// The contact an identity was last given to (which may since have gone).
     pub fn identity(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .identities
-            .get(identity.key().as_bytes())?
-            .and_then(|value| read_u64(&value)))
+        let found = match self.identities.get(self.store.identity_key(identity))? {
+            Some(value) => Some(value),
+            // Mapped before identities were kept as keyed hashes.
+            None => self.identities.get(identity.key().as_bytes())?,
+        };
+        Ok(found.and_then(|value| read_u64(&value)))
+    }
+
+    /// The contact a person linked to an opportunity is now: by the keyed hash the
+    /// link holds, or by the identity key links held before.
+    pub fn linked(&self, link: &str) -> Result<Option<u64>, StoreError> {
+        let key = match link
+            .strip_prefix('#')
+            .and_then(|hash| hex::decode(hash).ok())
+        {
+            Some(hash) => [b"#".as_slice(), &hash].concat(),
+            None => match Identity::parse_user_key(link) {
+                Some(identity) => return self.identity(&identity),
+                None => return Ok(None),
+            },
+        };
+        Ok(self.identities.get(key)?.and_then(|value| read_u64(&value)))
     }
 
     pub fn map_identity(&mut self, identity: &Identity, contact: u64) {
         self.identities
-            .insert(identity.key().as_bytes(), u64_key(contact));
+            .insert(self.store.identity_key(identity), u64_key(contact));
     }
 
     pub fn unmap_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
+        self.identities.remove(self.store.identity_key(identity))?;
         self.identities.remove(identity.key().as_bytes())?;
         Ok(())
     }
@@ -157,7 +177,11 @@ impl<'s> Round<'s> {
 
     /// Whether the event with this provider id from this source was applied before.
     pub fn seen(&self, source: &str, provider_id: &str) -> Result<bool, StoreError> {
-        Ok(self.seen.get(seen_key(source, provider_id))?.is_some())
+        Ok(self.seen.get(seen_key(source, provider_id))?.is_some()
+            || self
+                .seen
+                .get(keys::legacy_seen_key(source, provider_id))?
+                .is_some())
     }
 
     pub fn mark_seen(&mut self, source: &str, provider_id: &str, seq: u64) {
@@ -308,7 +332,7 @@ impl<'s> Round<'s> {
         for (key, value) in self.dead_letters.entries()? {
             let letter: DeadLetter =
                 serde_json::from_slice(&value).map_err(|_| corrupt("dead_letters", &key))?;
-            if letter.contact == contact {
+            if letter.contact == contact && letter.account.is_none() {
                 self.dead_letters.remove(key)?;
             }
         }
@@ -342,7 +366,7 @@ impl<'s> Round<'s> {
 
     /// Each tree written to, with its writes as one batch; in the same order
     /// whatever was written, so that transactions take their locks alike.
-    fn into_batches(self) -> Vec<(&'s sled::Tree, sled::Batch)> {
+    fn into_batches(self) -> Result<Vec<(&'s sled::Tree, sled::Batch)>, StoreError> {
         [
             self.contacts,
             self.identities,
@@ -378,7 +402,9 @@ impl<'s> Round<'s> {
         }
         let store = self.store;
         let (trees, batches): (Vec<&sled::Tree>, Vec<sled::Batch>) =
-            self.into_batches().into_iter().unzip();
+            self.into_batches()?.into_iter().unzip();
+        // Keys made for new people reach the disk before anything sealed under them.
+        store.inner.vault.sync()?;
         trees
             .as_slice()
             .transaction(|views: &Vec<TransactionalTree>| {
@@ -399,7 +425,10 @@ impl<'s> Round<'s> {
     pub fn apply(mut self) -> Result<(), StoreError> {
         self.index
             .settle(self.store, &self.contacts, &self.touches)?;
-        for (tree, batch) in self.into_batches() {
+        let store = self.store;
+        let batches = self.into_batches()?;
+        store.inner.vault.sync()?;
+        for (tree, batch) in batches {
             tree.apply_batch(batch)?;
         }
         Ok(())

@@ -27,6 +27,7 @@ mod hygiene;
 mod ingest;
 mod learning;
 mod outcomes;
+mod privacy;
 mod problems;
 mod qualification;
 mod readme;

@@ -27,7 +27,8 @@ use cards::{card_key, ACCOUNT, CONTACT};
 use sled::IVec;
 use std::collections::{BTreeMap, BTreeSet};
 
-const SETTINGS: &[u8] = b"index_settings";
+/// Named anew when cards became sealed, so that an index from before is rebuilt.
+const SETTINGS: &[u8] = b"index_settings_sealed";
 /// Contacts written per batch while the index is built anew.
 const REBUILD_BATCH: usize = 2048;
 
@@ -54,19 +55,45 @@ impl Writes for Overlay<'_> {
 /// Writes collected in a batch; reads see the tree as it was.
 struct Direct<'t> {
     tree: &'t sled::Tree,
+    store: &'t Store,
     batch: sled::Batch,
 }
 
 impl Writes for Direct<'_> {
     fn read(&self, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-        Ok(self.tree.get(key)?)
+        Ok(self.tree.get(key)?.and_then(|bytes| {
+            self.store
+                .unseal(&bytes)
+                .map(|plain| IVec::from(plain.as_ref()))
+        }))
     }
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let value = match contact_card_of(&key) {
+            // A card that cannot be sealed is left out: the list skips the person
+            // until the next write, which is better than a card in the clear.
+            Some(id) => match self.store.seal(id, &value) {
+                Ok(sealed) => sealed,
+                Err(error) => {
+                    tracing::error!(message = "Cannot seal an index card.", %error);
+                    return;
+                }
+            },
+            None => value,
+        };
         self.batch.insert(key, value);
     }
     fn delete(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
         self.batch.remove(key);
         Ok(())
+    }
+}
+
+/// A contact's card names the person (email, name): it is sealed under their key.
+/// Entries hold no personal data and stay plain.
+pub(super) fn contact_card_of(key: &[u8]) -> Option<u64> {
+    match key {
+        [CONTACT, cards::CARD, id @ ..] if id.len() == 8 => super::keys::read_u64(id),
+        _ => None,
     }
 }
 
@@ -166,9 +193,9 @@ pub struct IndexRound<'s> {
 }
 
 impl<'s> IndexRound<'s> {
-    pub fn new(tree: &'s sled::Tree) -> IndexRound<'s> {
+    pub fn new(tree: &'s sled::Tree, vault: &'s super::vault::Vault) -> IndexRound<'s> {
         IndexRound {
-            overlay: Overlay::new(tree),
+            overlay: Overlay::sealed(tree, vault, contact_card_of),
             contacts: BTreeSet::new(),
         }
     }
@@ -292,6 +319,7 @@ impl Store {
         self.set_index_settings(settings.clone());
         self.rebuild_contacts(&settings, progress)?;
         let mut writes = Direct {
+            store: self,
             tree: &self.inner.index,
             batch: sled::Batch::default(),
         };
@@ -317,13 +345,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut touches = self.inner.touches.iter().peekable();
         let mut writes = Direct {
+            store: self,
             tree: &self.inner.index,
             batch: sled::Batch::default(),
         };
         let mut in_batch = 0;
         let mut done = 0;
         for item in self.inner.contacts.iter() {
-            let (key, value) = item?;
+            let (key, stored) = item?;
+            let Some(value) = self.unseal(&stored) else {
+                continue;
+            };
             let contact = Contact::from_bytes(&value).ok_or_else(|| StoreError::Corrupt {
                 tree: "contacts",
                 key: format!("{key:?}"),
@@ -333,7 +365,9 @@ impl Store {
                 match read_u64(touch_key) {
                     Some(owner) if owner < contact.id => {}
                     Some(owner) if owner == contact.id => {
-                        if let Some(touch) = StoredTouch::from_bytes(bytes) {
+                        let plain = self.unseal(bytes);
+                        if let Some(touch) = plain.and_then(|plain| StoredTouch::from_bytes(&plain))
+                        {
                             sources.insert(touch.source);
                         }
                     }
@@ -358,6 +392,7 @@ impl Store {
     /// Indexes a contact written outside a round (the rescore).
     pub(super) fn reindex_contact(&self, contact: &Contact) -> Result<(), StoreError> {
         let mut writes = Direct {
+            store: self,
             tree: &self.inner.index,
             batch: sled::Batch::default(),
         };

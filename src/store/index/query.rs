@@ -97,6 +97,7 @@ struct Reading<C> {
 /// `position`, after `after`, at most `limit`.
 struct Listing<'a> {
     tree: &'a sled::Tree,
+    store: &'a Store,
     kind: u8,
     descending: bool,
     after: Option<&'a [u8]>,
@@ -150,7 +151,7 @@ impl Listing<'_> {
         Ok(self
             .tree
             .get(card_key(self.kind, id))?
-            .and_then(|bytes| postcard::from_bytes(&bytes).ok()))
+            .and_then(|bytes| postcard::from_bytes(&self.store.unseal(&bytes)?).ok()))
     }
 
     /// Reads a few entries; `true` once the reading has its answer.
@@ -320,15 +321,9 @@ impl Store {
                 });
             }
         }
-        if let Some(search) = &filter.search {
-            ways.push(Way {
-                prefix: term_prefix(CONTACT, search),
-                offset: 0,
-                ordered: false,
-            });
-        }
         let listing = Listing {
             tree: &self.inner.index,
+            store: self,
             kind: CONTACT,
             descending: query.descending,
             after: query.after.as_deref(),
@@ -373,6 +368,7 @@ impl Store {
         }
         let listing = Listing {
             tree: &self.inner.index,
+            store: self,
             kind: ACCOUNT,
             descending: query.descending,
             after: query.after.as_deref(),

@@ -247,7 +247,7 @@ fn changed_and_removed_contacts_leave_no_stale_entries() {
         .keys()
         .map(|k| k.unwrap())
         .collect();
-    store.inner.meta.remove(b"index_settings").unwrap();
+    store.inner.meta.remove(b"index_settings_sealed").unwrap();
     assert!(store
         .ensure_index(IndexSettings::default(), |_| {})
         .unwrap());
@@ -265,7 +265,7 @@ fn changed_and_removed_contacts_leave_no_stale_entries() {
 fn a_store_from_before_the_index_is_indexed_at_start() {
     let (dir, store) = filled(20);
     store.inner.index.clear().unwrap();
-    store.inner.meta.remove(b"index_settings").unwrap();
+    store.inner.meta.remove(b"index_settings_sealed").unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("data")).unwrap();
     assert!(store
