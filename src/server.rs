@@ -39,6 +39,7 @@ pub async fn run(
             .iter()
             .map(|r| r.name.clone())
             .collect(),
+        ..Default::default()
     };
     let mut told = std::time::Instant::now();
     store

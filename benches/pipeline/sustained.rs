@@ -121,15 +121,19 @@ pub async fn run(
             if let Some(error) = &sent.first_error {
                 eprintln!("    first error: {error}");
             }
-            if !flat {
-                break;
+            drain(client, &daemon, Duration::from_secs(300)).await;
+            match (flat, best) {
+                (true, _) => {
+                    best = Some(rate);
+                    rate *= 1.25;
+                }
+                // Not flat before any flat step: the start was too high; halve it
+                // until a step holds, down to a delivery a second.
+                (false, None) if rate > 1.0 => rate = (rate / 2.0).max(1.0),
+                (false, _) => break,
             }
-            best = Some(rate);
-            rate *= 1.25;
-            drain(client, &daemon, Duration::from_secs(120)).await;
         }
-        drain(client, &daemon, Duration::from_secs(300)).await;
-        let rate = best.unwrap_or(rate / 1.25);
+        let rate = best.unwrap_or(rate);
         let start_pending = metric(client, &daemon, "attentiond_inbox_pending").await;
         let start_applied = applied(client, &daemon).await;
         let schedule = Schedule {

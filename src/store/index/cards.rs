@@ -36,11 +36,19 @@ pub struct IndexSettings {
     pub half_life_days: f64,
     /// The qualification ladder, lowest stage first: the stage order.
     pub stages: Vec<String>,
+    /// How keys are laid out ([`KEY_FORMAT`]); indexes built before it was kept are
+    /// read as 0 and built anew.
+    #[serde(default)]
+    pub key_format: u8,
 }
+
+/// 2: numbers in keys are spread over 7-bit bytes ([`spread`]).
+pub const KEY_FORMAT: u8 = 2;
 
 impl Default for IndexSettings {
     fn default() -> Self {
         IndexSettings {
+            key_format: KEY_FORMAT,
             half_life_days: 14.0,
             stages: crate::scoring::stage::default_ladder()
                 .into_iter()
@@ -109,25 +117,39 @@ pub struct AccountCard {
     pub terms: Vec<String>,
 }
 
+/// A `u64` over ten bytes of seven bits each, big-endian: the same order, and never
+/// a byte `0xFF`. sled 0.34 walks a range backwards by seeking just below a node's
+/// first key with that key's last byte lowered and four `0xFF` appended; keys holding
+/// four `0xFF` in a row past that point (as negative numbers' flipped bits do) make
+/// the walk go round in circles until it panics. Descending console lists walk
+/// backwards, so no key may hold such a run.
+fn spread(value: u64) -> [u8; 10] {
+    let mut out = [0u8; 10];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = ((value >> (7 * (9 - i))) & 0x7f) as u8;
+    }
+    out
+}
+
 /// `f64` as bytes that sort like the numbers.
-fn ordered_f64(value: f64) -> [u8; 8] {
+fn ordered_f64(value: f64) -> [u8; 10] {
     let bits = value.to_bits();
     let flipped = if bits >> 63 == 1 {
         !bits
     } else {
         bits ^ (1 << 63)
     };
-    flipped.to_be_bytes()
+    spread(flipped)
 }
 
-fn ordered_i64(value: i64) -> [u8; 8] {
-    ((value as u64) ^ (1 << 63)).to_be_bytes()
+fn ordered_i64(value: i64) -> [u8; 10] {
+    spread((value as u64) ^ (1 << 63))
 }
 
 /// Raw attention as a key that sorts the same at any time: a tier (negative, none,
 /// positive), then the time-free logarithm.
-pub fn score_key(raw: f64, as_of: Millis, half_life_days: f64) -> [u8; 9] {
-    let mut key = [0u8; 9];
+pub fn score_key(raw: f64, as_of: Millis, half_life_days: f64) -> [u8; 11] {
+    let mut key = [0u8; 11];
     let shift = as_of as f64 / MILLIS_PER_DAY * std::f64::consts::LN_2 / half_life_days;
     let (tier, value) = if raw > 0.0 && raw.is_finite() {
         (2, raw.ln() + shift)
@@ -291,7 +313,7 @@ impl ContactCard {
         self.id.to_be_bytes()
     }
 
-    pub fn score_key(&self, settings: &IndexSettings) -> [u8; 9] {
+    pub fn score_key(&self, settings: &IndexSettings) -> [u8; 11] {
         score_key(self.raw, self.as_of, settings.half_life_days)
     }
 
@@ -458,6 +480,30 @@ mod tests {
             });
             assert_eq!(by_key, by_value, "at {later}");
         }
+    }
+
+    #[test]
+    fn numbers_in_keys_keep_their_order_and_never_hold_a_byte_ff() {
+        let integers = [i64::MIN, -1_000_000, -256, -1, 0, 1, 255, 1 << 40, i64::MAX];
+        let keys: Vec<_> = integers.iter().map(|&v| ordered_i64(v)).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        let floats = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -1e-300,
+            0.0,
+            1e-300,
+            1.0,
+            2.5,
+            1e300,
+        ];
+        let keys_f: Vec<_> = floats.iter().map(|&v| ordered_f64(v)).collect();
+        assert!(keys_f.windows(2).all(|pair| pair[0] < pair[1]));
+        for key in keys.iter().chain(&keys_f) {
+            assert!(!key.contains(&0xFF), "{key:?}");
+        }
+        assert!(!ordered_f64(-0.0).contains(&0xFF));
     }
 
     #[test]
