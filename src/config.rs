@@ -76,6 +76,9 @@ pub struct Config {
     /// The web console's settings.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// How much the pipeline applies at once, and how often it tries a delivery.
+    #[serde(default)]
+    pub pipeline: crate::pipeline::PipelineConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,6 +282,9 @@ impl Config {
                 "server.max_inbox_backlog",
                 "must be greater than 0",
             ));
+        }
+        if let Some((key, problem)) = self.pipeline.problems().into_iter().next() {
+            return Err(ConfigError::invalid(key, problem));
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::invalid(

@@ -45,6 +45,7 @@ pub struct Metrics {
     pub outbox_oldest_seconds: Family<SinkLabels, Gauge>,
     pub contacts: Gauge,
     pub store_bytes: Gauge,
+    pub quarantined: Gauge,
 }
 
 impl Metrics {
@@ -65,6 +66,7 @@ impl Metrics {
             outbox_oldest_seconds: Family::default(),
             contacts: Gauge::default(),
             store_bytes: Gauge::default(),
+            quarantined: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -136,6 +138,11 @@ impl Metrics {
             "store_size_bytes",
             "Size of the store's files on disk",
             metrics.store_bytes.clone(),
+        );
+        registry.register(
+            "quarantined",
+            "Deliveries parked in the quarantine after failing every attempt",
+            metrics.quarantined.clone(),
         );
         Arc::new(Metrics {
             registry,

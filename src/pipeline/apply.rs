@@ -45,9 +45,22 @@ pub fn apply_deliveries(
     context: &Context<'_>,
     deliveries: &[(u64, InboxEntry)],
 ) -> Result<Applied, StoreError> {
-    let Some((last_seq, _)) = deliveries.last() else {
+    let cursor = deliveries.last().map(|(seq, _)| *seq);
+    apply_deliveries_upto(context, deliveries, cursor)
+}
+
+/// As [`apply_deliveries`], committing the cursor given: `None` for a part of a
+/// delivery too large for one round, whose other parts are still to come. A crash
+/// replays the whole delivery, and the events of parts already committed are
+/// skipped as seen.
+pub fn apply_deliveries_upto(
+    context: &Context<'_>,
+    deliveries: &[(u64, InboxEntry)],
+    cursor: Option<u64>,
+) -> Result<Applied, StoreError> {
+    if deliveries.is_empty() {
         return Ok(Applied::default());
-    };
+    }
     let mut apply = Apply {
         round: context.store.round(),
         account_work: AccountWork::new(),
@@ -89,7 +102,7 @@ pub fn apply_deliveries(
             round.put_contact(&contact)?;
         }
     }
-    round.commit(Some(*last_seq))?;
+    round.commit(cursor)?;
     Ok(applied)
 }
 

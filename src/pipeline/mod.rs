@@ -10,15 +10,17 @@ mod context;
 mod identity;
 mod queue;
 pub mod rescore;
+mod rounds;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{apply_deliveries, refresh, Applied};
+pub use apply::{apply_deliveries, apply_deliveries_upto, refresh, Applied};
 pub use context::Context;
+pub use rounds::PipelineConfig;
 
 use crate::clock::now_millis;
 use crate::fields::Recipients;
-use crate::metrics::{KindLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::scoring::ScoringConfig;
 use crate::store::{Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -26,8 +28,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Deliveries read from the inbox per round.
-const ROUND: usize = 256;
 /// Contacts re-checked per refresh transaction.
 const REFRESH_CHUNK: usize = 512;
 
@@ -38,6 +38,8 @@ pub struct Settings {
     pub sinks: Recipients,
     /// Applied deliveries are kept this many days, then pruned.
     pub inbox_retention_days: u32,
+    /// How much a round holds; how often a delivery is tried before it is parked.
+    pub pipeline: PipelineConfig,
 }
 
 pub struct Pipeline {
@@ -58,6 +60,8 @@ impl Pipeline {
         let worker = Worker {
             store: store.clone(),
             lines_changed: std::cell::Cell::new(false),
+            careful_until: std::cell::Cell::new(0),
+            first_round: std::cell::Cell::new(true),
             settings,
             metrics,
             stop: stop.clone(),
@@ -116,6 +120,11 @@ struct Worker {
     store: Store,
     /// Set when a round changed an account's line, for the next pass over lines.
     lines_changed: std::cell::Cell<bool>,
+    /// Deliveries up to this one are applied one at a time: a round that held them
+    /// failed, or the process died in it (`rounds.rs`).
+    careful_until: std::cell::Cell<u64>,
+    /// Until the first round after start-up has begun.
+    first_round: std::cell::Cell<bool>,
     settings: Settings,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
@@ -221,37 +230,6 @@ impl Worker {
             seconds = started.elapsed().as_secs_f64()
         );
         Ok(())
-    }
-
-    /// Applies what is durable past the cursor; returns how many deliveries.
-    fn round(&self) -> Result<usize, StoreError> {
-        let entries = self.store.inbox_after(self.store.cursor(), ROUND)?;
-        if entries.is_empty() {
-            return Ok(0);
-        }
-        let applied = apply_deliveries(&self.context(), &entries)?;
-        for kind in &applied.touches {
-            self.metrics
-                .touches
-                .get_or_create(&KindLabels {
-                    kind: kind.as_str().to_string(),
-                })
-                .inc();
-        }
-        self.metrics.duplicates.inc_by(applied.duplicates as u64);
-        if applied.relined > 0 {
-            self.lines_changed.set(true);
-        }
-        if applied.dropped_erased > 0 {
-            tracing::info!(
-                message = "Events about erased contacts dropped.",
-                count = applied.dropped_erased
-            );
-        }
-        self.metrics
-            .inbox_pending
-            .set(self.store.inbox_pending() as i64);
-        Ok(entries.len())
     }
 
     /// Queues contacts whose score, trend or reasons changed through decay alone.

@@ -4,7 +4,8 @@
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
 //! `outcomes` (contact, account or opportunity/time/id → outcome; opportunity →
 //! its record),
-//! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor).
+//! `outbox` (sink/contact → latest fields), `dead_letters`, `erased`, `meta` (cursor),
+//! `quarantine` (deliveries parked after failing).
 
 mod accounts;
 mod activity;
@@ -18,6 +19,7 @@ mod opportunities;
 mod outbox;
 mod overlay;
 mod pending;
+mod quarantine;
 mod records;
 mod round;
 mod versions;
@@ -27,6 +29,7 @@ pub use contacts::TouchLog;
 pub use keys::touch_id;
 pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
+pub use quarantine::{Attempt, Parked};
 pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
@@ -110,6 +113,9 @@ struct Inner {
     index_settings: std::sync::RwLock<index::IndexSettings>,
     /// The console's record of deliveries and writes (`activity.rs`).
     activity: sled::Tree,
+    /// Deliveries the pipeline could not apply, parked with their error
+    /// (`quarantine.rs`).
+    quarantine: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen.
     append_lock: Mutex<()>,
@@ -164,6 +170,7 @@ impl Store {
             accounts_relined: tree("accounts_relined")?,
             index: tree("index")?,
             activity: tree("activity")?,
+            quarantine: tree("quarantine")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(()),
