@@ -130,6 +130,14 @@ pub struct ServerConfig {
     /// on faster than they can be applied.
     #[serde(default = "default_max_inbox_backlog")]
     pub max_inbox_backlog: u64,
+    /// Seconds a webhook body may take to arrive; a slower one is answered 408 and
+    /// its connection closed.
+    #[serde(default = "default_body_timeout_secs")]
+    pub body_timeout_secs: u64,
+    /// Most memory (bytes) the bodies of requests whose sender is not yet verified may
+    /// hold together; past it, such requests are answered 503 with `Retry-After`.
+    #[serde(default = "default_max_unverified_bytes")]
+    pub max_unverified_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -142,6 +150,8 @@ impl Default for ServerConfig {
             max_body_bytes: default_max_body_bytes(),
             log_format: default_log_format(),
             max_inbox_backlog: default_max_inbox_backlog(),
+            body_timeout_secs: default_body_timeout_secs(),
+            max_unverified_bytes: default_max_unverified_bytes(),
         }
     }
 }
@@ -157,6 +167,12 @@ fn default_log_format() -> String {
 }
 fn default_max_inbox_backlog() -> u64 {
     100_000
+}
+fn default_body_timeout_secs() -> u64 {
+    10
+}
+fn default_max_unverified_bytes() -> usize {
+    64 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +297,18 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.max_inbox_backlog",
                 "must be greater than 0",
+            ));
+        }
+        if self.server.body_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "server.body_timeout_secs",
+                "must be greater than 0",
+            ));
+        }
+        if self.server.max_unverified_bytes < self.server.max_body_bytes {
+            return Err(ConfigError::invalid(
+                "server.max_unverified_bytes",
+                "must be at least server.max_body_bytes, or no body of the largest size could be read",
             ));
         }
         if let Some((key, problem)) = self.pipeline.problems().into_iter().next() {

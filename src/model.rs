@@ -159,10 +159,122 @@ impl<'de> Deserialize<'de> for Identity {
     }
 }
 
+/// Why a text cannot be someone's email address. Lengths are RFC 5321's (§4.5.3.1),
+/// counted in bytes of UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("is empty")]
+    Empty,
+    #[error("has no `@`")]
+    NoAt,
+    #[error("has a control character")]
+    ControlCharacter,
+    #[error("has a space")]
+    Space,
+    #[error("has nothing before the `@`")]
+    NoLocalPart,
+    #[error("has nothing after the `@`")]
+    NoDomain,
+    #[error("has a local part of {0} bytes (at most {MAX_LOCAL_PART})")]
+    LocalPartTooLong(usize),
+    #[error("is {0} bytes long (at most {MAX_EMAIL})")]
+    TooLong(usize),
+    #[error("has a domain without a dot")]
+    DomainWithoutDot,
+    #[error("has a malformed domain")]
+    BadDomain,
+}
+
+/// RFC 5321 §4.5.3.1.1: the local part is at most 64 octets.
+pub const MAX_LOCAL_PART: usize = 64;
+/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets.
+pub const MAX_EMAIL: usize = 254;
+/// The one domain without a dot that is an address on a machine of its own.
+pub const LOCAL_DOMAIN: &str = "localhost";
+/// Ids in CRMs and platforms are short; anything longer is not one.
+pub const MAX_ID: usize = 256;
+
+/// Whether `address` (already trimmed) can be someone's email: an `@` between a local
+/// part and a domain of dotted labels, no control characters or spaces, within RFC
+/// 5321's lengths. The local part's syntax is left to the mail servers.
+fn check_email(address: &str) -> Result<(), EmailError> {
+    if address.is_empty() {
+        return Err(EmailError::Empty);
+    }
+    if address.chars().any(char::is_control) {
+        return Err(EmailError::ControlCharacter);
+    }
+    if address.chars().any(char::is_whitespace) {
+        return Err(EmailError::Space);
+    }
+    let (local, domain) = address.rsplit_once('@').ok_or(EmailError::NoAt)?;
+    if local.is_empty() {
+        return Err(EmailError::NoLocalPart);
+    }
+    if domain.is_empty() {
+        return Err(EmailError::NoDomain);
+    }
+    if local.len() > MAX_LOCAL_PART {
+        return Err(EmailError::LocalPartTooLong(local.len()));
+    }
+    if address.len() > MAX_EMAIL {
+        return Err(EmailError::TooLong(address.len()));
+    }
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label
+                .chars()
+                .any(|c| "@[]()<>,;:\\\"!#$%&'*+/=?^`{|}~".contains(c))
+    });
+    if !labels_ok {
+        return Err(EmailError::BadDomain);
+    }
+    if !domain.contains('.') && !domain.eq_ignore_ascii_case(LOCAL_DOMAIN) {
+        return Err(EmailError::DomainWithoutDot);
+    }
+    Ok(())
+}
+
 impl Identity {
-    /// Emails are compared case-insensitively everywhere, as every CRM does.
+    /// Emails are compared case-insensitively everywhere, as every CRM does, in every
+    /// script: `ÄNN@x.com` and `änn@x.com` are one person. For text a user typed; what
+    /// a platform sends goes through [`Identity::checked_email`].
     pub fn email(address: &str) -> Identity {
-        Identity::Email(address.trim().to_ascii_lowercase())
+        Identity::Email(address.trim().to_lowercase())
+    }
+
+    /// An email from a platform, refused when it cannot be anyone's address.
+    pub fn checked_email(address: &str) -> Result<Identity, EmailError> {
+        let address = address.trim();
+        check_email(address)?;
+        Ok(Identity::email(address))
+    }
+
+    /// Why this identity cannot name anyone, if it cannot: an address that is not one,
+    /// or an id with control characters or of implausible length.
+    pub fn problem(&self) -> Option<String> {
+        let id = match self {
+            Identity::Email(address) => {
+                return check_email(address)
+                    .err()
+                    .map(|error| format!("the email address {error}"))
+            }
+            Identity::Crm { id, .. } | Identity::Anonymous(id) => id,
+        };
+        if id.trim().is_empty() {
+            Some("the id is empty".into())
+        } else if id.chars().any(char::is_control) {
+            Some("the id has a control character".into())
+        } else if id.len() > MAX_ID {
+            Some(format!(
+                "the id is {} bytes long (at most {MAX_ID})",
+                id.len()
+            ))
+        } else {
+            None
+        }
     }
 
     pub fn crm(system: &str, id: impl Into<String>) -> Identity {
@@ -375,6 +487,61 @@ mod tests {
         );
         assert_eq!(Identity::parse_user_key("nonsense"), None);
         assert_eq!(Identity::email(" A@B.c ").key(), "email:a@b.c");
+    }
+
+    #[test]
+    fn only_addresses_that_can_be_someones_are_emails() {
+        for good in [
+            "ann@example.com",
+            " Ann.Lee+news@Mail.Example.co.uk ",
+            "änn@bücher.de",
+            "root@localhost",
+            &format!("{}@example.com", "a".repeat(64)),
+        ] {
+            assert!(Identity::checked_email(good).is_ok(), "{good}");
+        }
+        let long_domain = format!("a@{}.com", vec!["b".repeat(62); 4].join("."));
+        for (bad, why) in [
+            ("", EmailError::Empty),
+            ("@", EmailError::NoLocalPart),
+            ("ann@", EmailError::NoDomain),
+            ("@example.com", EmailError::NoLocalPart),
+            ("ann.example.com", EmailError::NoAt),
+            ("a@b", EmailError::DomainWithoutDot),
+            (
+                "ann@example.com\r\nBcc: x@y.z",
+                EmailError::ControlCharacter,
+            ),
+            ("ann\0@example.com", EmailError::ControlCharacter),
+            ("ann lee@example.com", EmailError::Space),
+            ("ann@example..com", EmailError::BadDomain),
+            ("ann@.example.com", EmailError::BadDomain),
+            ("ann@exa<mple.com", EmailError::BadDomain),
+            (
+                &format!("{}@example.com", "a".repeat(10_000)),
+                EmailError::LocalPartTooLong(10_000),
+            ),
+            (&long_domain, EmailError::TooLong(long_domain.len())),
+        ] {
+            assert_eq!(Identity::checked_email(bad), Err(why), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn emails_fold_case_in_every_script() {
+        assert_eq!(
+            Identity::checked_email("ÄNN@Example.COM"),
+            Ok(Identity::email("änn@example.com"))
+        );
+        assert_eq!(Identity::email("ÄNN@X.DE").key(), "email:änn@x.de");
+        assert_eq!(
+            Identity::crm("hubspot", "5\u{0}1").problem().unwrap(),
+            "the id has a control character"
+        );
+        assert!(Identity::Anonymous("v".repeat(MAX_ID + 1))
+            .problem()
+            .is_some());
+        assert_eq!(Identity::crm("hubspot", "51").problem(), None);
     }
 
     #[test]

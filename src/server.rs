@@ -93,6 +93,7 @@ pub async fn run(
         commit,
         metrics,
         pipeline: pipeline_health.clone(),
+        intake: http::Intake::new(&config.server),
     };
     let address = listener.local_addr().ok();
     let server = HttpServer::new(move || {
@@ -101,6 +102,8 @@ pub async fn run(
             .configure(http::routes)
     })
     .disable_signals()
+    // A refusal sent before the body was read lingers a moment for the client to see it.
+    .client_disconnect_timeout(Duration::from_secs(1))
     .shutdown_timeout(10)
     .listen(listener)
     .context("cannot listen")?

@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench pipeline
 //! PIPELINE_SECTIONS=latency cargo bench --bench pipeline      # sustained,latency,footprint
+//! PIPELINE_WORKLOADS=Segment,out cargo bench --bench pipeline  # workloads by name
 //! PIPELINE_STEP_SECONDS=10 PIPELINE_HOLD_SECONDS=60 PIPELINE_LATENCY_SECONDS=45 \
 //!   PIPELINE_FOOTPRINT=100000,1000000 cargo bench --bench pipeline
 //! ```

@@ -8,6 +8,7 @@ use super::problem::ProblemBody;
 use super::state::AppState;
 use crate::clock::now_millis;
 use crate::model::ContactKey;
+use crate::sources::authorization;
 use crate::store::StoreError;
 use crate::views::{self, AccountView, ContactView, DeadLettersView, OutcomeView};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -24,7 +25,8 @@ pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<Role, Proble
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        // The scheme in any case (RFC 7235 §2.1): `bearer` is `Bearer`.
+        .and_then(|value| authorization(value, "bearer"))
         .unwrap_or("");
     match role_of_token(&state.config, given) {
         Some(role) => Ok(role),

@@ -1,14 +1,15 @@
-//! `/webhooks/{source}`: verify on the exact bytes, store durably, acknowledge.
-//! Nothing else happens on the request path; the pipeline does the rest.
+//! `/webhooks/{source}`: check the credentials outside the body, read the body under
+//! its limits, verify on the exact bytes, store durably, acknowledge. Nothing else
+//! happens on the request path; the pipeline does the rest.
 
+use super::body::BodyError;
 use super::console::activity::Delivered;
 use super::{AppState, Problem};
 use crate::clock::now_millis;
-use crate::sources::{Delivery, Reply, SourceConfig, SourceError};
+use crate::sources::{excerpt, Delivery, Head, Reply, SourceConfig, SourceError};
 use crate::store::Appended;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 
 fn reply(reply: Reply) -> HttpResponse {
     HttpResponse::build(
@@ -65,6 +66,7 @@ async fn ingest(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let Some(source) = state.config.sources.get(&name) else {
+        let name = excerpt(&name);
         tracing::warn!(message = "Webhook for an unknown source.", source = %name);
         return Err(Problem::new(
             404,
@@ -84,39 +86,6 @@ async fn ingest(
         ));
     }
 
-    let limit = state.config.server.max_body_bytes;
-    let too_large = || SourceError::TooLarge(limit);
-    let declared = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Ok(refuse(&state, &name, Some(source), too_large()));
-    }
-    // Gzip bodies (the Segment libraries send them) are inflated here, and the limit
-    // applies to the inflated size, so a small bomb cannot grow past it.
-    let mut payload =
-        actix_web::dev::Decompress::from_headers(payload.into_inner(), request.headers());
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                return Ok(refuse(
-                    &state,
-                    &name,
-                    Some(source),
-                    SourceError::malformed(format!("could not read the body: {error}")),
-                ))
-            }
-        };
-        if body.len() + chunk.len() > limit {
-            return Ok(refuse(&state, &name, Some(source), too_large()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-
     let url = signed_url(&state, &request);
     let headers: Vec<(String, String)> = request
         .headers()
@@ -125,11 +94,31 @@ async fn ingest(
             Some((key.as_str().to_string(), value.to_str().ok()?.to_string()))
         })
         .collect();
-    let delivery = Delivery {
+    let head = Head {
         method: request.method().as_str(),
         url: &url,
         headers: &headers,
-        body: &body,
+    };
+    // Credentials outside the body first: a stranger is turned away before a byte of
+    // the body is read or inflated.
+    let credentials = match source.authenticate(&head, now_millis()) {
+        Ok(credentials) => credentials,
+        Err(error) => return Ok(refuse(&state, &name, Some(source), error)),
+    };
+    let mut body = match state
+        .intake
+        .read(payload, request.headers(), credentials)
+        .await
+    {
+        Ok(body) => body,
+        Err(error) => return Ok(refuse_body(&state, &name, source, error)),
+    };
+
+    let delivery = Delivery {
+        method: head.method,
+        url: &url,
+        headers: &headers,
+        body: &body.bytes,
     };
     let now = now_millis();
     if let Some(probed) = source.probe(&delivery, now) {
@@ -148,10 +137,11 @@ async fn ingest(
         Ok(accepted) => accepted,
         Err(error) => return Ok(refuse(&state, &name, Some(source), error)),
     };
+    body.vouched();
 
     match state
         .store
-        .append(&state.commit, &name, accepted, &body, now)
+        .append(&state.commit, &name, accepted, &body.bytes, now)
         .await
     {
         Ok(outcome) => {
@@ -177,6 +167,33 @@ async fn ingest(
                 503,
                 "delivery could not be stored durably; retry later",
             ))
+        }
+    }
+}
+
+/// A body that could not be read: too large and unreadable bodies are the source's
+/// refusals (in its format when it has one), the rest are ours.
+fn refuse_body(
+    state: &AppState,
+    name: &str,
+    source: &SourceConfig,
+    error: BodyError,
+) -> HttpResponse {
+    match error {
+        BodyError::TooLarge(limit) => {
+            refuse(state, name, Some(source), SourceError::TooLarge(limit))
+        }
+        BodyError::Unreadable(reason) => refuse(
+            state,
+            name,
+            Some(source),
+            SourceError::malformed(format!("could not read the body: {reason}")),
+        ),
+        BodyError::TimedOut(_) | BodyError::Encoding(_) | BodyError::Busy => {
+            let status = error.status();
+            state.metrics.webhook(name, status);
+            tracing::warn!(message = "Webhook refused.", source = %name, status, reason = %error);
+            actix_web::ResponseError::error_response(&Problem::new(status, error.to_string()))
         }
     }
 }

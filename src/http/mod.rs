@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_lists;
+mod body;
 pub mod console;
 mod ingest;
 mod openapi;
@@ -10,6 +11,7 @@ mod ops;
 mod problem;
 mod state;
 
+pub use body::{BodyError, Inflow, Intake};
 pub use problem::Problem;
 pub use state::AppState;
 

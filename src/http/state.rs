@@ -1,6 +1,7 @@
 //! What every request handler is handed: the settings, the store, the group commit,
 //! the metrics, the pipeline's health and the console.
 
+use super::body::Intake;
 use super::console::state::Console;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub pipeline: PipelineHealth,
     /// Console sessions and the delivery figures.
     pub console: Arc<Console>,
+    /// Webhook bodies' limits and the memory strangers may hold.
+    pub intake: Intake,
 }

@@ -8,21 +8,45 @@
 use super::context::Context;
 use super::queue::{queue, queue_account};
 use crate::model::Millis;
-use crate::scoring::account::{account_key, account_name, score_group, Member};
+use crate::scoring::account::{account_key, account_name, company_domain, score_group, Member};
 use crate::store::{Account, AccountVisible, Contact, Round, StoreError};
 use std::collections::BTreeMap;
 
 /// Account key → member → their new part, or `None` when they left.
 pub(super) type AccountWork = BTreeMap<String, BTreeMap<u64, Option<Member>>>;
 
+/// The buying group a contact belongs in: the account a source named (whose email
+/// domain is then noted as that account's), else the CRM account colleagues of the
+/// same email domain were seen in, else the domain's own account.
+pub(super) fn account_of(
+    context: &Context<'_>,
+    round: &mut Round<'_>,
+    contact: &Contact,
+) -> Result<Option<String>, StoreError> {
+    let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
+    let domain = company_domain(contact.email(), context.scoring);
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    match (key.strip_prefix("domain:"), domain) {
+        (Some(domain_key), _) => Ok(Some(round.domain_account(domain_key)?.unwrap_or(key))),
+        (None, Some(domain)) => {
+            round.map_domain_account(&domain, &key)?;
+            Ok(Some(key))
+        }
+        (None, None) => Ok(Some(key)),
+    }
+}
+
 /// Puts the contact's current part in the buying group of its account, and takes it
 /// out of the previous one if the account changed. Returns whether it moved.
 pub(super) fn join_account(
     context: &Context<'_>,
+    round: &mut Round<'_>,
     contact: &mut Contact,
     work: &mut AccountWork,
-) -> bool {
-    let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
+) -> Result<bool, StoreError> {
+    let key = account_of(context, round, contact)?;
     let moved = key != contact.account_key;
     if moved {
         if let Some(old) = contact.account_key.take() {
@@ -43,7 +67,7 @@ pub(super) fn join_account(
             .or_default()
             .insert(contact.id, Some(member));
     }
-    moved
+    Ok(moved)
 }
 
 /// Applies member changes to their accounts, rescores them, and queues the account

@@ -5,12 +5,11 @@
 //! Each event is applied here; who it is about is resolved in `identity`, buying
 //! groups are settled in `accounts`, and what a rep would see is queued in `queue`.
 
-use super::accounts::{join_account, settle_accounts, AccountWork, MemberLines};
+use super::accounts::{account_of, join_account, settle_accounts, AccountWork, MemberLines};
 use super::context::Context;
 use super::queue::queue;
 use crate::model::{Event, EventBody, Identity, Outcome, OutcomeKind, Profile, Touch, TouchKind};
 use crate::scoring;
-use crate::scoring::account::account_key;
 use crate::store::{
     touch_id, Contact, InboxEntry, Opportunity, OutcomeOwner, ProfileField, Round, StoreError,
     StoredOutcome, StoredTouch,
@@ -84,7 +83,12 @@ pub fn apply_deliveries_upto(
     let mut dirty = Vec::new();
     for id in std::mem::take(&mut apply.dirty) {
         if let Some(mut contact) = apply.round.contact(id)? {
-            let moved = join_account(context, &mut contact, &mut apply.account_work);
+            let moved = join_account(
+                context,
+                &mut apply.round,
+                &mut contact,
+                &mut apply.account_work,
+            )?;
             dirty.push((contact, moved));
         }
     }
@@ -119,8 +123,8 @@ pub fn refresh(context: &Context<'_>, ids: &[u64]) -> Result<usize, StoreError> 
         };
         // A member's part decays by itself and needs no new look; people from
         // before accounts existed, or whose account the settings moved, join.
-        let key = account_key(contact.account.as_deref(), contact.email(), context.scoring);
-        let moved = key != contact.account_key && join_account(context, &mut contact, &mut work);
+        let moved = account_of(context, &mut round, &contact)? != contact.account_key
+            && join_account(context, &mut round, &mut contact, &mut work)?;
         if let Some(key) = &contact.account_key {
             work.entry(key.clone()).or_default();
         }
@@ -425,6 +429,9 @@ impl Apply<'_> {
         if profile.account.is_some() {
             contact.account = profile.account.clone();
         }
+        // A profile alone can change fit, stage and buying group: the contact is
+        // looked at now, as a restart's refresh would.
+        self.dirty.insert(id);
         self.round.put_contact(&contact)
     }
 }

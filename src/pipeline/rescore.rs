@@ -170,7 +170,7 @@ fn rescore_range(
                 done.touches += 1;
             }
             contact.attention = attention;
-            join_account(context, contact, &mut work);
+            join_account(context, &mut round, contact, &mut work)?;
             let line = lines.of(&round, contact)?;
             let last_change = latest_change(contact);
             if queue(context, &mut round, contact, line.as_deref())? {

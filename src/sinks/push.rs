@@ -41,7 +41,10 @@ struct Pace {
 enum Round {
     /// Nothing was due.
     Empty,
-    Sent,
+    /// Sent; `more` when the take was full or records go one by one, so that more
+    /// may be due now. Otherwise everything due went, and the next round waits for
+    /// the flush interval to gather a full batch rather than send a few at a time.
+    Sent { more: bool },
     /// The CRM was unavailable and said when to come back: that wait is over.
     RetryNow,
     /// The CRM was unavailable without saying for how long: back off.
@@ -96,19 +99,21 @@ impl PushLoop {
     ) -> Result<(), Stopped> {
         'drain: loop {
             self.update_gauges();
-            let mut sent_any = false;
+            let mut more = false;
             for (slot, records) in [Records::Contacts, Records::Accounts]
                 .into_iter()
                 .enumerate()
             {
                 match self.round(pace, slot, records, stop).await? {
                     Round::Empty => {}
-                    Round::Sent => sent_any = true,
+                    Round::Sent {
+                        more: kind_has_more,
+                    } => more |= kind_has_more,
                     Round::RetryNow => continue 'drain,
                     Round::BackOff => return Ok(()),
                 }
             }
-            if !sent_any {
+            if !more {
                 return Ok(());
             }
         }
@@ -140,6 +145,7 @@ impl PushLoop {
             pace.one_by_one[slot] = false;
             return Ok(Round::Empty);
         }
+        let full = taken.len() == limit * pace.concurrency;
         let batches: Vec<&[Pending]> = taken.chunks(limit).collect();
         let outcomes = tokio::select! {
             outcomes = self.send_all(&pace.limiter, records, &batches) => outcomes,
@@ -164,7 +170,9 @@ impl PushLoop {
             tracing::info!(message = "CRM budget nearly spent; slowing down.", sink = %self.name, pause_ms = delay.as_millis() as u64);
             sleep(delay, stop).await?;
         }
-        Ok(Round::Sent)
+        Ok(Round::Sent {
+            more: full || pace.one_by_one[slot],
+        })
     }
 
     /// Sends the batches at once, each after its turn of the rate limit.

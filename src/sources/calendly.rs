@@ -9,6 +9,7 @@
 //! `invitee_no_show.created` → `meeting_no_show`.
 
 use super::delivery::{Adapter, Delivery, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
@@ -37,6 +38,7 @@ fn invitee_identity(uri: &str) -> Option<Identity> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Calendly webhook object")]
 struct Envelope {
     event: String,
     #[serde(default)]
@@ -45,6 +47,7 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an invitee object")]
 struct Invitee {
     uri: String,
     email: String,
@@ -67,6 +70,7 @@ struct Invitee {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a no-show object")]
 struct NoShow {
     uri: String,
     invitee: String,
@@ -127,12 +131,7 @@ impl Adapter for CalendlySource {
                     // The matching invitee.created carries the new booking.
                     return Ok(Vec::new());
                 }
-                if !invitee.email.contains('@') {
-                    return Err(SourceError::malformed(
-                        "payload.email is not an email address",
-                    ));
-                }
-                let mut who = vec![Identity::email(&invitee.email)];
+                let mut who = vec![email_at("payload.email", &invitee.email)?];
                 who.extend(invitee_identity(&invitee.uri));
                 let occurred_at = if canceled {
                     let cancelled_at = invitee

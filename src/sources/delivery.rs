@@ -4,25 +4,25 @@
 
 use crate::model::{Event, Millis};
 
-/// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
-#[derive(Debug)]
-pub struct Delivery<'a> {
+/// What a platform sent before its body: enough to check credentials that are not in
+/// the body, so that a stranger is turned away before a byte of the body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
     pub method: &'a str,
     /// The full URL the platform called (public URL when configured).
     pub url: &'a str,
     pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
 }
 
-impl Delivery<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
+impl<'a> Head<'a> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
 
-    pub(super) fn require_header(&self, name: &'static str) -> Result<&str, SourceError> {
+    pub(super) fn require_header(&self, name: &'static str) -> Result<&'a str, SourceError> {
         self.header(name).ok_or(SourceError::MissingHeader(name))
     }
 
@@ -35,7 +35,64 @@ impl Delivery<'_> {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.into_owned())
     }
+
+    /// The credentials of `Authorization: <scheme> <credentials>`, the scheme matched in
+    /// any case (RFC 7235 §2.1).
+    pub(super) fn authorization(&self, scheme: &str) -> Option<&'a str> {
+        authorization(self.header("authorization")?, scheme)
+    }
 }
+
+/// The credentials of an `Authorization` value when it uses `scheme`, compared in any
+/// case as RFC 7235 §2.1 asks: `Bearer`, `bearer` and `BEARER` are one scheme.
+pub fn authorization<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, credentials) = value.trim().split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then_some(credentials.trim())
+}
+
+/// What the head of a request says about its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// Checked before the body (a URL key, HTTP Basic, a header secret): the sender is
+    /// known.
+    Checked,
+    /// Only the body can tell (a signature over it, an id inside it): until the body
+    /// is verified, the sender is a stranger.
+    InBody,
+}
+
+/// What a platform sent, as the HTTP layer saw it. Header names are lowercase.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    pub method: &'a str,
+    /// The full URL the platform called (public URL when configured).
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl<'a> Delivery<'a> {
+    pub fn head(&self) -> Head<'a> {
+        Head {
+            method: self.method,
+            url: self.url,
+            headers: self.headers,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.head().header(name)
+    }
+
+    pub(super) fn require_header(&self, name: &'static str) -> Result<&'a str, SourceError> {
+        self.head().require_header(name)
+    }
+}
+
+/// The longest reason a refusal gives, in bytes.
+const MAX_REASON_BYTES: usize = 400;
 
 /// Why a delivery was refused. [`SourceError::status`] is the one place that decides
 /// the HTTP answer.
@@ -72,8 +129,19 @@ impl SourceError {
         }
     }
 
+    /// A payload that cannot be read, and why. The reason is cut to a few hundred
+    /// bytes: it is answered and logged, and may quote what was sent.
     pub fn malformed(reason: impl Into<String>) -> SourceError {
-        SourceError::Malformed(reason.into())
+        let mut reason = reason.into();
+        if reason.len() > MAX_REASON_BYTES {
+            let mut cut = MAX_REASON_BYTES;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+            reason.push('…');
+        }
+        SourceError::Malformed(reason)
     }
 }
 
@@ -100,6 +168,12 @@ impl Reply {
 pub trait Adapter {
     /// Pure checks of the settings: the offending key and why.
     fn validate(&self) -> Result<(), (String, String)>;
+
+    /// Credentials outside the body, checked before the body is read, so that a
+    /// stranger costs no memory. [`Adapter::verify`] checks them again with the rest.
+    fn authenticate(&self, _head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        Ok(Credentials::InBody)
+    }
 
     /// Requests a platform makes to check the endpoint before it sends events (a GET
     /// or HEAD, a URL-validation challenge). `Some` answers them without storing

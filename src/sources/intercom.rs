@@ -23,6 +23,7 @@ pub struct IntercomSource {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an Intercom notification object")]
 struct Notification {
     id: String,
     topic: String,
@@ -45,9 +46,9 @@ fn author_identities(author: &serde_json::Value) -> Vec<Identity> {
     if let Some(email) = author
         .get("email")
         .and_then(|e| e.as_str())
-        .filter(|e| e.contains('@'))
+        .and_then(|e| Identity::checked_email(e).ok())
     {
-        who.push(Identity::email(email));
+        who.push(email);
     }
     if let Some(id) = author
         .get("id")

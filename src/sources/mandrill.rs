@@ -12,8 +12,9 @@
 //! the webhook's own key does not exist yet. Only an empty batch is accepted that way.
 
 use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding};
-use crate::model::{Event, EventBody, Identity, Millis, Touch, TouchKind};
+use crate::model::{Event, EventBody, Millis, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -115,6 +116,7 @@ impl Adapter for MandrillSource {
 
 /// One message event, with the fields used here.
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a Mandrill event object")]
 struct MessageEvent {
     event: String,
     #[serde(rename = "_id")]
@@ -128,6 +130,7 @@ struct MessageEvent {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a `msg` object")]
 struct Message {
     /// When the message was sent, which scoring compares opens and clicks with.
     ts: Option<serde_json::Number>,
@@ -160,11 +163,7 @@ impl MessageEvent {
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .ok_or_else(|| field("msg.email"))?;
-        if !email.contains('@') {
-            return Err(SourceError::malformed(format!(
-                "mandrill_events[{index}]: msg.email `{email}` is not an email address"
-            )));
-        }
+        let email = email_at(&format!("mandrill_events[{index}]: msg.email"), email)?;
         let ts = self.ts.as_ref().ok_or_else(|| field("ts"))?;
         let seconds = ts
             .as_f64()
@@ -218,7 +217,7 @@ impl MessageEvent {
         Ok(Some(Event {
             provider_id,
             body: EventBody::Touch(Touch {
-                who: vec![Identity::email(email)],
+                who: vec![email],
                 kind,
                 occurred_at,
                 account: None,
@@ -231,6 +230,7 @@ impl MessageEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Identity;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use hmac::{Hmac, Mac};

@@ -12,10 +12,12 @@
 use crate::model::{Event, Millis};
 use serde::Deserialize;
 
-pub use delivery::{Adapter, Delivery, Reply, SourceError};
+pub use delivery::{authorization, Adapter, Credentials, Delivery, Head, Reply, SourceError};
+pub use plausible::{excerpt, EARLIEST, LATEST_AHEAD_MILLIS};
 
 mod delivery;
 mod kind_table;
+mod plausible;
 mod signature;
 
 pub mod calendly;
@@ -111,12 +113,20 @@ impl Accepted {
 }
 
 impl SourceConfig {
-    /// Verifies, then normalizes.
+    /// Checks the credentials outside the body, verifies, normalizes, then refuses what
+    /// no platform can mean (times before 2000 or far ahead, unusable addresses).
     pub fn accept(&self, delivery: &Delivery<'_>, now: Millis) -> Result<Accepted, SourceError> {
         let adapter = self.adapter();
+        adapter.authenticate(&delivery.head(), now)?;
         adapter.verify(delivery, now)?;
-        let events = adapter.normalize(delivery)?;
+        let events = plausible::check(adapter.normalize(delivery)?, now)?;
         Ok(Accepted { events })
+    }
+
+    /// The credentials a request carries outside its body, checked before the body is
+    /// read; [`SourceConfig::accept`] checks them again.
+    pub fn authenticate(&self, head: &Head<'_>, now: Millis) -> Result<Credentials, SourceError> {
+        self.adapter().authenticate(head, now)
     }
 
     /// Pure checks of the source's settings: the offending key and why.
@@ -140,3 +150,6 @@ impl SourceConfig {
         self.adapter().refusal(error)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,8 @@
 //! the `whsec_` secret, serialized `v1,<base64>`; several space-separated signatures
 //! may be sent during key rotation.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
@@ -39,6 +40,26 @@ fn decode_secret(secret: &str) -> Option<Vec<u8>> {
     (!key.is_empty()).then_some(key)
 }
 
+impl StandardSource {
+    /// `webhook-id`, `webhook-timestamp` (within the tolerance) and `webhook-signature`.
+    fn signed_headers<'a>(
+        &self,
+        head: &Head<'a>,
+        now: Millis,
+    ) -> Result<(&'a str, &'a str, &'a str), SourceError> {
+        let id = head.require_header("webhook-id")?;
+        let timestamp = head.require_header("webhook-timestamp")?;
+        let signatures = head.require_header("webhook-signature")?;
+        signature::check_timestamp(
+            timestamp.trim(),
+            TimestampUnit::Seconds,
+            now,
+            self.tolerance_secs,
+        )?;
+        Ok((id, timestamp, signatures))
+    }
+}
+
 impl Adapter for StandardSource {
     fn validate(&self) -> Result<(), (String, String)> {
         if decode_secret(self.secret.expose()).is_none() {
@@ -50,16 +71,14 @@ impl Adapter for StandardSource {
         Ok(())
     }
 
+    /// The signature needs the body, but its headers and a fresh timestamp do not: a
+    /// request without them is refused before the body is read.
+    fn authenticate(&self, head: &Head<'_>, now: Millis) -> Result<Credentials, SourceError> {
+        self.signed_headers(head, now).map(|_| Credentials::InBody)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
-        let id = delivery.require_header("webhook-id")?;
-        let timestamp = delivery.require_header("webhook-timestamp")?;
-        let signatures = delivery.require_header("webhook-signature")?;
-        signature::check_timestamp(
-            timestamp.trim(),
-            TimestampUnit::Seconds,
-            now,
-            self.tolerance_secs,
-        )?;
+        let (id, timestamp, signatures) = self.signed_headers(&delivery.head(), now)?;
         let key = decode_secret(self.secret.expose()).ok_or(SourceError::InvalidSignature)?;
         let expected = signature::hmac(
             Algorithm::Sha256,
@@ -160,6 +179,7 @@ fn body_of(kind: &str, data: Data, sent_at: Millis) -> Result<EventBody, SourceE
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an object with `type` and `data`")]
 struct Envelope {
     #[serde(rename = "type")]
     kind: String,
@@ -167,6 +187,7 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a `data` object")]
 struct Data {
     email: Option<String>,
     anonymous_id: Option<String>,
@@ -198,10 +219,8 @@ fn who(data: &Data) -> Vec<Identity> {
 
 fn check_email(data: &Data) -> Result<(), SourceError> {
     match &data.email {
-        Some(email) if !email.contains('@') => Err(SourceError::malformed(format!(
-            "data.email `{email}` is not an email address"
-        ))),
-        _ => Ok(()),
+        Some(email) => email_at("data.email", email).map(|_| ()),
+        None => Ok(()),
     }
 }
 

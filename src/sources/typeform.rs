@@ -9,6 +9,7 @@
 //! Other configured answers become profile fields.
 
 use super::delivery::{Adapter, Delivery, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
@@ -42,6 +43,7 @@ fn default_hidden_anonymous_id() -> String {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Typeform webhook object")]
 struct Webhook {
     event_id: String,
     event_type: String,
@@ -50,6 +52,7 @@ struct Webhook {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a `form_response` object")]
 struct FormResponse {
     form_id: String,
     #[serde(default)]
@@ -64,6 +67,7 @@ struct FormResponse {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an answer object")]
 struct Answer {
     #[serde(rename = "type")]
     kind: String,
@@ -73,6 +77,7 @@ struct Answer {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an answer `field` object")]
 struct AnswerField {
     #[serde(default, rename = "ref")]
     reference: Option<String>,
@@ -96,7 +101,9 @@ impl Answer {
 }
 
 impl TypeformSource {
-    fn respondent(&self, response: &FormResponse) -> Vec<Identity> {
+    /// Who answered: their email and anonymous id. An address that cannot be anyone's
+    /// is refused when nothing else names them.
+    fn respondent(&self, response: &FormResponse) -> Result<Vec<Identity>, SourceError> {
         let configured = self.email_field_ref.as_ref().and_then(|reference| {
             response
                 .answers
@@ -115,12 +122,17 @@ impl TypeformSource {
             .find(|a| a.kind == "email")
             .and_then(Answer::text);
         let mut who = Vec::new();
+        let mut unusable = None;
+        // Text without an `@` (a hidden field left at its placeholder) is no address.
         if let Some(email) = configured
             .or(hidden)
             .or(first_email)
             .filter(|e| e.contains('@'))
         {
-            who.push(Identity::email(&email));
+            match email_at("the respondent's email", &email) {
+                Ok(identity) => who.push(identity),
+                Err(error) => unusable = Some(error),
+            }
         }
         if let Some(anonymous) = response
             .hidden
@@ -130,7 +142,10 @@ impl TypeformSource {
         {
             who.push(Identity::Anonymous(anonymous.to_string()));
         }
-        who
+        match unusable {
+            Some(error) if who.is_empty() => Err(error),
+            _ => Ok(who),
+        }
     }
 }
 
@@ -167,7 +182,7 @@ impl Adapter for TypeformSource {
                 ))
             })?
             .timestamp_millis();
-        let who = self.respondent(&response);
+        let who = self.respondent(&response)?;
         if who.is_empty() {
             // Nobody to attribute it to: acknowledged so Typeform does not retry it.
             return Ok(Vec::new());

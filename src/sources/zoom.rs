@@ -11,8 +11,9 @@
 //! minutes attended, which `[scoring] webinar_full_minutes` turns into weight.
 
 use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::plausible::email_at;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
-use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
+use crate::model::{Event, EventBody, Millis, Profile, Touch, TouchKind};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ fn default_tolerance_secs() -> u64 {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a Zoom event object")]
 struct Envelope {
     event: String,
     #[serde(default)]
@@ -126,11 +128,11 @@ impl Adapter for ZoomSource {
         let person = person.ok_or_else(|| {
             SourceError::malformed(format!("{}: payload.object has no person", envelope.event))
         })?;
-        let Some(email) = text(person, "email").filter(|e| e.contains('@')) else {
+        let Some(email) = text(person, "email") else {
             // Guests who joined without registering have no email to attribute.
             return Ok(Vec::new());
         };
-        let who = vec![Identity::email(email)];
+        let who = vec![email_at("the participant's email", email)?];
         let person_id = text(person, "participant_uuid")
             .or_else(|| text(person, "id"))
             .or_else(|| text(person, "registrant_id"))
@@ -198,6 +200,7 @@ impl Adapter for ZoomSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Identity;
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
 

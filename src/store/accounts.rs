@@ -97,6 +97,15 @@ impl Store {
         Ok(())
     }
 
+    /// The CRM account whose people have this email domain, once one was seen.
+    pub fn domain_account(&self, domain: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .inner
+            .account_domains
+            .get(domain.as_bytes())?
+            .map(|key| String::from_utf8_lossy(&key).into_owned()))
+    }
+
     /// Drops accounts left without members (after a rescore, those nobody joined).
     pub fn drop_empty_accounts(&self) -> Result<usize, StoreError> {
         let mut dropped = 0;
@@ -165,6 +174,24 @@ impl Round<'_> {
     pub fn remove_account_member(&mut self, account: &str, contact: u64) -> Result<(), StoreError> {
         self.account_members
             .remove(account_member_key(account, contact))?;
+        Ok(())
+    }
+
+    /// The CRM account whose people have this email domain, once one was seen.
+    pub fn domain_account(&self, domain: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .account_domains
+            .get(domain.as_bytes())?
+            .map(|key| String::from_utf8_lossy(&key).into_owned()))
+    }
+
+    /// Notes that people of `domain` are in the CRM's `account`; the first account
+    /// seen for a domain keeps it.
+    pub fn map_domain_account(&mut self, domain: &str, account: &str) -> Result<(), StoreError> {
+        if self.account_domains.get(domain.as_bytes())?.is_none() {
+            self.account_domains
+                .insert(domain.as_bytes(), account.as_bytes().to_vec());
+        }
         Ok(())
     }
 

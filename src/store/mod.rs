@@ -108,6 +108,9 @@ struct Inner {
     /// Account key → the member to resume after, for accounts whose line in their
     /// members' reasons changed and has not reached every member yet.
     accounts_relined: sled::Tree,
+    /// Email domain → the CRM account its people were seen in, so that a colleague
+    /// known only by email joins that buying group rather than one of the domain.
+    account_domains: sled::Tree,
     /// The console's secondary indexes (`index/`), and what they are built with.
     index: sled::Tree,
     index_settings: std::sync::RwLock<index::IndexSettings>,
@@ -168,6 +171,7 @@ impl Store {
             account_members: tree("account_members")?,
             outbox_turns: tree("outbox_turns")?,
             accounts_relined: tree("accounts_relined")?,
+            account_domains: tree("account_domains")?,
             index: tree("index")?,
             activity: tree("activity")?,
             quarantine: tree("quarantine")?,

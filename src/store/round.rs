@@ -48,6 +48,7 @@ pub struct Round<'s> {
     pub(super) accounts: Overlay<'s>,
     pub(super) account_members: Overlay<'s>,
     pub(super) accounts_relined: Overlay<'s>,
+    pub(super) account_domains: Overlay<'s>,
     pub(super) index: IndexRound<'s>,
 }
 
@@ -78,6 +79,7 @@ impl Store {
             accounts: Overlay::new(&trees.accounts),
             account_members: Overlay::new(&trees.account_members),
             accounts_relined: Overlay::new(&trees.accounts_relined),
+            account_domains: Overlay::new(&trees.account_domains),
             index: IndexRound::new(&trees.index),
         }
     }
@@ -304,7 +306,7 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 14] {
+    fn overlays(&self) -> [&Overlay<'_>; 15] {
         [
             &self.contacts,
             &self.identities,
@@ -319,6 +321,7 @@ impl<'s> Round<'s> {
             &self.accounts,
             &self.account_members,
             &self.accounts_relined,
+            &self.account_domains,
             self.index.overlay(),
         ]
     }
@@ -340,6 +343,7 @@ impl<'s> Round<'s> {
             self.accounts,
             self.account_members,
             self.accounts_relined,
+            self.account_domains,
             self.index.into_overlay(),
         ]
         .into_iter()

@@ -54,7 +54,8 @@ pub fn account_line(
 
 /// The account a user names: its key (`hubspot-company:42`, `salesforce:001…`,
 /// `domain:acme.com`), or a bare domain, which is what reasons call a domain
-/// account ("3 people from acme.com") and so what a rep pastes. Scored as of `now`.
+/// account ("3 people from acme.com") and so what a rep pastes; a domain whose people
+/// are in a CRM account finds that account. Scored as of `now`.
 pub fn account_view(
     store: &Store,
     key: &str,
@@ -63,10 +64,17 @@ pub fn account_view(
 ) -> Result<Option<AccountView>, StoreError> {
     let found = match store.account(key)? {
         None if !key.contains(':') => {
-            let domain_key = format!("domain:{}", key.to_ascii_lowercase());
-            store
-                .account(&domain_key)?
-                .map(|account| (domain_key, account))
+            // A bare domain: the domain's own account, else the CRM account its
+            // people were seen in.
+            let domain = key.to_ascii_lowercase();
+            let domain_key = format!("domain:{domain}");
+            match store.account(&domain_key)? {
+                Some(account) => Some((domain_key, account)),
+                None => match store.domain_account(&domain)? {
+                    Some(crm_key) => store.account(&crm_key)?.map(|account| (crm_key, account)),
+                    None => None,
+                },
+            }
         }
         found => found.map(|account| (key.to_string(), account)),
     };

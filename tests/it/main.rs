@@ -1,6 +1,7 @@
 //! Integration tests: the real daemon on 127.0.0.1, real HTTP, fake CRMs that speak
 //! their vendors' request and response shapes.
 
+mod accounts;
 mod backpressure;
 mod cli;
 mod console_api;
@@ -17,6 +18,8 @@ mod fake_pipedrive;
 mod fake_salesforce;
 mod full_disk;
 mod harness;
+mod hostile;
+mod hygiene;
 mod ingest;
 mod learning;
 mod outcomes;

@@ -173,13 +173,16 @@ async fn a_lead_known_by_its_marketo_id_is_looked_up_by_id_others_by_email() {
         .iter()
         .filter(|s| s.body["lookupField"] == "email")
         .all(|s| s.body["input"][0]["email"] == "bo@example.com"));
-    // The profile from Marketo's payload comes first, then the touch, then the stage.
+    // The profile from Marketo's payload comes first, then the account (Bo, known by
+    // email only, joins Ann's company), then the touch, then the stage.
     let reasons = fake.lead("ann.lee@example.com").unwrap()["attentionReasons"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(
-        reasons.starts_with("works at Example Corp in Software (C); form submit today; "),
+        reasons.starts_with(
+            "works at Example Corp in Software (C); 2 people from Example Corp engaged this week; form submit today; "
+        ),
         "{reasons}"
     );
 }

@@ -189,20 +189,31 @@ impl AccountConfig {
 }
 
 /// The account a person belongs to: the CRM's or Segment's account when a source
-/// said, else `domain:<email domain>` unless that domain makes no account.
+/// said, else `domain:<email domain>` unless that domain makes no account. A bare
+/// domain a source gives as the account (`"account": "acme.com"`) is that domain's
+/// account, not one of its own.
 pub fn account_key(
     stated: Option<&str>,
     email: Option<&str>,
     config: &ScoringConfig,
 ) -> Option<String> {
-    if let Some(account) = stated.filter(|a| !a.is_empty()) {
+    if let Some(account) = stated.map(str::trim).filter(|a| !a.is_empty()) {
+        if !account.contains(':') && account.contains('.') && !account.contains(' ') {
+            return Some(format!("domain:{}", account.to_lowercase()));
+        }
         return Some(account.to_string());
     }
     if !config.accounts.by_email_domain {
         return None;
     }
+    company_domain(email, config).map(|domain| format!("domain:{domain}"))
+}
+
+/// The domain of a work email that stands for the person's company, unless that
+/// domain makes no account (free mail, competitors, schools, …).
+pub fn company_domain(email: Option<&str>, config: &ScoringConfig) -> Option<String> {
     let domain = email?.rsplit_once('@')?.1.trim().to_lowercase();
-    (!domain.is_empty() && !skipped_domain(&domain, config)).then(|| format!("domain:{domain}"))
+    (!domain.is_empty() && !skipped_domain(&domain, config)).then_some(domain)
 }
 
 /// Domains whose people are not a buying group of a customer: free mail, competitors,

@@ -216,6 +216,11 @@ fn accounts_come_from_the_crm_else_the_work_email_domain() {
     ] {
         assert_eq!(account_key(None, Some(email), &config), None, "{email}");
     }
+    // A bare domain given as the account is that domain's account.
+    assert_eq!(
+        account_key(Some(" Acme.com "), Some("a@other.io"), &config).as_deref(),
+        Some("domain:acme.com")
+    );
     // A company the CRM names is the CRM's to say, whatever the domain.
     assert_eq!(
         account_key(Some("salesforce:001A"), Some("prof@mit.edu"), &config).as_deref(),

@@ -9,7 +9,7 @@
 //!
 //! HubSpot sends v3 alongside v1 to apps; when v3 is present it alone decides.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::kind_table;
 use super::signature::{self, Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Touch, TouchKind};
@@ -203,6 +203,23 @@ impl Adapter for HubspotSource {
         Ok(())
     }
 
+    /// A signature header, and for v3 a fresh timestamp, are needed before the body is
+    /// read; the signature itself is checked on the body.
+    fn authenticate(&self, head: &Head<'_>, now: Millis) -> Result<Credentials, SourceError> {
+        if head.header("x-hubspot-signature-v3").is_some() {
+            let timestamp = head.require_header("x-hubspot-request-timestamp")?;
+            signature::check_timestamp(
+                timestamp.trim(),
+                TimestampUnit::Milliseconds,
+                now,
+                self.tolerance_secs,
+            )?;
+        } else if !(self.accept_legacy_signatures && head.header("x-hubspot-signature").is_some()) {
+            return Err(SourceError::MissingHeader("X-HubSpot-Signature-v3"));
+        }
+        Ok(Credentials::InBody)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
         if let Some(signature) = delivery.header("x-hubspot-signature-v3") {
             return self.verify_v3(delivery, signature, now);
@@ -238,6 +255,7 @@ impl Adapter for HubspotSource {
 /// One element of HubSpot's webhook array. Ids arrive as JSON numbers.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(expecting = "a HubSpot event object")]
 struct Notification {
     event_id: serde_json::Number,
     #[serde(alias = "eventType")]
@@ -274,11 +292,12 @@ impl HubspotSource {
                 })?;
                 let value = n.property_value.as_deref().unwrap_or("");
                 if property == "email" {
-                    if !value.contains('@') {
+                    // A cleared or unusable address ties the contact to nobody new.
+                    let Ok(email) = Identity::checked_email(value) else {
                         return Ok(None);
-                    }
+                    };
                     Some(EventBody::Identify {
-                        who: vec![contact(&n.object_id), Identity::email(value)],
+                        who: vec![contact(&n.object_id), email],
                     })
                 } else if let Some(kind) = self.kind_for(property) {
                     if value.is_empty() {

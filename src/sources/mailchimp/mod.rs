@@ -13,8 +13,9 @@
 //! Mailchimp sends no event id. A retry resends the same body, so the id of a delivery
 //! is the SHA-256 of its bytes.
 
-use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, Reply, SourceError};
 use super::kind_table::{self, IGNORE};
+use super::plausible::email_at;
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
@@ -72,8 +73,8 @@ impl MailchimpSource {
         }
     }
 
-    fn check_key(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
-        let given = delivery.query("key").ok_or_else(|| {
+    fn check_key(&self, head: &Head<'_>) -> Result<(), SourceError> {
+        let given = head.query("key").ok_or_else(|| {
             SourceError::BadCredentials("missing `key` in the webhook URL".into())
         })?;
         if constant_time_eq(given.as_bytes(), self.key.expose().as_bytes()) {
@@ -108,13 +109,17 @@ impl Adapter for MailchimpSource {
             return None;
         }
         Some(
-            self.check_key(delivery)
+            self.check_key(&delivery.head())
                 .map(|()| Reply::ok("text/plain; charset=utf-8", "")),
         )
     }
 
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        self.check_key(head).map(|()| Credentials::Checked)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        self.check_key(delivery)
+        self.check_key(&delivery.head())
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
@@ -261,10 +266,7 @@ impl Form {
             None | Some("") => Err(SourceError::malformed(format!(
                 "form field `{key}` is missing"
             ))),
-            Some(address) if !address.contains('@') => Err(SourceError::malformed(format!(
-                "form field `{key}` (`{address}`) is not an email address"
-            ))),
-            Some(address) => Ok(Identity::email(address)),
+            Some(address) => email_at(&format!("form field `{key}`"), address),
         }
     }
 

@@ -7,7 +7,8 @@
 //! (RFC 6901) to the event id, email, anonymous id, kind and time; `profile` maps more
 //! pointers to profile fields.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
+use super::plausible::email_at;
 use super::signature;
 pub use super::signature::{Algorithm, Encoding, TimestampUnit};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
@@ -262,33 +263,46 @@ impl Adapter for MappedSource {
         Ok(())
     }
 
-    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
+    /// A bearer token or Basic credentials are checked before the body; a signature
+    /// scheme only needs its header to be there.
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
         match &self.auth {
             Auth::Bearer { secret } => {
-                let given = delivery
-                    .header("authorization")
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                let given = head
+                    .authorization("bearer")
                     .ok_or(SourceError::MissingHeader("Authorization"))?;
-                if constant_time_eq(given.trim().as_bytes(), secret.expose().as_bytes()) {
-                    Ok(())
+                if constant_time_eq(given.as_bytes(), secret.expose().as_bytes()) {
+                    Ok(Credentials::Checked)
                 } else {
                     Err(SourceError::BadCredentials("wrong bearer token".into()))
                 }
             }
             Auth::Basic { username, password } => {
-                let encoded = delivery
-                    .header("authorization")
-                    .and_then(|v| v.strip_prefix("Basic "))
+                let encoded = head
+                    .authorization("basic")
                     .ok_or(SourceError::MissingHeader("Authorization"))?;
                 let expected = format!("{username}:{}", password.expose());
-                let given = STANDARD.decode(encoded.trim()).unwrap_or_default();
+                let given = STANDARD.decode(encoded).unwrap_or_default();
                 if constant_time_eq(&given, expected.as_bytes()) {
-                    Ok(())
+                    Ok(Credentials::Checked)
                 } else {
                     Err(SourceError::BadCredentials(
                         "wrong Basic credentials".into(),
                     ))
                 }
+            }
+            Auth::Hmac { header, .. } => {
+                head.header(header)
+                    .ok_or(SourceError::MissingHeader("signature header"))?;
+                Ok(Credentials::InBody)
+            }
+        }
+    }
+
+    fn verify(&self, delivery: &Delivery<'_>, now: Millis) -> Result<(), SourceError> {
+        match &self.auth {
+            Auth::Bearer { .. } | Auth::Basic { .. } => {
+                self.authenticate(&delivery.head(), now).map(|_| ())
             }
             Auth::Hmac {
                 header,
@@ -362,6 +376,10 @@ impl Adapter for MappedSource {
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
         let payload: serde_json::Value = serde_json::from_slice(delivery.body)
             .map_err(|error| SourceError::malformed(format!("body is not JSON: {error}")))?;
+        // Pointers read into an object; `null`, `[]` or `"x"` is no event of any kind.
+        if !payload.is_object() {
+            return Err(SourceError::malformed("body is not a JSON object"));
+        }
         let fields = &self.fields;
         let kind = match (&fields.kind, &fields.kind_field) {
             (Some(kind), _) => TouchKind::parse(kind),
@@ -378,13 +396,16 @@ impl Adapter for MappedSource {
         let event_id = text_at(&payload, &fields.event_id)
             .ok_or_else(|| SourceError::malformed(format!("no event id at {}", fields.event_id)))?;
         let mut who = Vec::new();
-        if let Some(email) = fields
+        let mut unusable = None;
+        if let Some((pointer, email)) = fields
             .email
             .as_deref()
-            .and_then(|p| text_at(&payload, p))
-            .filter(|e| e.contains('@'))
+            .and_then(|p| Some((p, text_at(&payload, p)?)))
         {
-            who.push(Identity::email(&email));
+            match email_at(pointer, &email) {
+                Ok(identity) => who.push(identity),
+                Err(error) => unusable = Some(error),
+            }
         }
         if let Some(anonymous) = fields
             .anonymous_id
@@ -394,6 +415,9 @@ impl Adapter for MappedSource {
             who.push(Identity::Anonymous(anonymous));
         }
         if who.is_empty() {
+            if let Some(error) = unusable {
+                return Err(error);
+            }
             let named: Vec<&str> = [fields.email.as_deref(), fields.anonymous_id.as_deref()]
                 .into_iter()
                 .flatten()

@@ -13,7 +13,7 @@
 //! engagement (lead id, kind, time, campaign, asset, URL, link), so the same request
 //! sent twice is counted once, whatever the profile tokens say the second time.
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use crate::model::{Event, EventBody, Identity, Millis, Profile, Touch, TouchKind};
 use crate::secret::constant_time_eq;
 use crate::secret::Secret;
@@ -80,6 +80,29 @@ pub const CONTEXT_FIELDS: &[&str] = &[
 /// Context fields that tell two engagements apart (part of the delivery id).
 const IDENTIFYING_FIELDS: &[&str] = &["campaign", "campaign_id", "asset", "url", "link"];
 
+impl MarketoSource {
+    /// The shared secret in the custom header, compared in constant time.
+    fn check_secret(&self, head: &Head<'_>) -> Result<(), SourceError> {
+        let Some(given) = head.header(&self.header) else {
+            if self.header.eq_ignore_ascii_case(DEFAULT_HEADER) {
+                return Err(SourceError::MissingHeader(DEFAULT_HEADER));
+            }
+            return Err(SourceError::BadCredentials(format!(
+                "missing header {}",
+                self.header
+            )));
+        };
+        if constant_time_eq(given.trim().as_bytes(), self.secret.expose().as_bytes()) {
+            Ok(())
+        } else {
+            Err(SourceError::BadCredentials(format!(
+                "wrong secret in header {}",
+                self.header
+            )))
+        }
+    }
+}
+
 impl Adapter for MarketoSource {
     fn validate(&self) -> Result<(), (String, String)> {
         self.secret.require("secret")?;
@@ -107,24 +130,12 @@ impl Adapter for MarketoSource {
         Ok(())
     }
 
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        self.check_secret(head).map(|()| Credentials::Checked)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let Some(given) = delivery.header(&self.header) else {
-            if self.header.eq_ignore_ascii_case(DEFAULT_HEADER) {
-                return Err(SourceError::MissingHeader(DEFAULT_HEADER));
-            }
-            return Err(SourceError::BadCredentials(format!(
-                "missing header {}",
-                self.header
-            )));
-        };
-        if constant_time_eq(given.trim().as_bytes(), self.secret.expose().as_bytes()) {
-            Ok(())
-        } else {
-            Err(SourceError::BadCredentials(format!(
-                "wrong secret in header {}",
-                self.header
-            )))
-        }
+        self.check_secret(&delivery.head())
     }
 
     fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
@@ -163,8 +174,8 @@ impl Adapter for MarketoSource {
         let mut who = vec![Identity::crm("marketo", lead_id.clone())];
         // A malformed address stored in Marketo is not worth losing the touch over: the
         // lead id alone identifies the person.
-        if let Some(email) = text(&body, "email")?.filter(|e| e.contains('@')) {
-            who.push(Identity::email(&email));
+        if let Some(email) = text(&body, "email")?.and_then(|e| Identity::checked_email(&e).ok()) {
+            who.push(email);
         }
 
         let mut context = Map::new();

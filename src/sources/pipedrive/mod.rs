@@ -12,7 +12,7 @@
 //! (pipedrive.readme.io/docs/webhooks-v2-migration-guide). v1 has no event id: we use
 //! object, object id, action and `meta.timestamp_micro` (else `meta.timestamp`).
 
-use super::delivery::{Adapter, Delivery, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, SourceError};
 use super::kind_table;
 use crate::model::{
     Event, EventBody, Identity, Millis, Outcome, OutcomeKind, Profile, Touch, TouchKind,
@@ -68,8 +68,33 @@ impl Adapter for PipedriveSource {
         kind_table::check("activity_types", &self.activity_types)
     }
 
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        self.check_basic(head).map(|()| Credentials::Checked)
+    }
+
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {
-        let authorization = delivery.require_header("Authorization")?.trim();
+        self.check_basic(&delivery.head())
+    }
+
+    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
+        let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
+            SourceError::malformed(format!("expected a Pipedrive webhook JSON object: {error}"))
+        })?;
+        let change = Change::read(&body)?;
+        match (change.entity.as_str(), change.action) {
+            (_, Action::Delete) => Ok(Vec::new()),
+            ("person", _) => self.person(&change),
+            ("activity", _) => self.activity(&change),
+            ("deal", _) => self.deal(&change),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+impl PipedriveSource {
+    /// HTTP Basic credentials, both parts compared in constant time.
+    fn check_basic(&self, head: &Head<'_>) -> Result<(), SourceError> {
+        let authorization = head.require_header("Authorization")?.trim();
         let refused =
             || SourceError::BadCredentials("wrong Basic auth username or password".into());
         let (scheme, encoded) = authorization
@@ -93,20 +118,6 @@ impl Adapter for PipedriveSource {
             Err(refused())
         }
     }
-
-    fn normalize(&self, delivery: &Delivery<'_>) -> Result<Vec<Event>, SourceError> {
-        let body: Map<String, Value> = serde_json::from_slice(delivery.body).map_err(|error| {
-            SourceError::malformed(format!("expected a Pipedrive webhook JSON object: {error}"))
-        })?;
-        let change = Change::read(&body)?;
-        match (change.entity.as_str(), change.action) {
-            (_, Action::Delete) => Ok(Vec::new()),
-            ("person", _) => self.person(&change),
-            ("activity", _) => self.activity(&change),
-            ("deal", _) => self.deal(&change),
-            _ => Ok(Vec::new()),
-        }
-    }
 }
 
 fn person(id: impl Into<String>) -> Identity {
@@ -122,8 +133,8 @@ impl PipedriveSource {
         let mut emails = entries(data.get("emails").or_else(|| data.get("email")));
         emails.sort_by_key(|(_, primary)| !primary);
         for (address, _) in emails {
-            if address.contains('@') {
-                let identity = Identity::email(&address);
+            // The person's id names them too: an unusable address is left out.
+            if let Ok(identity) = Identity::checked_email(&address) {
                 if !who.contains(&identity) {
                     who.push(identity);
                 }
@@ -252,11 +263,13 @@ impl PipedriveSource {
             .map(person)
             .into_iter()
             .collect();
+        // Text such as `NaN` or `inf` parses as a number but is no amount.
         let amount = match data.get("value") {
             Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
             _ => None,
-        };
+        }
+        .filter(|amount| amount.is_finite());
         Ok(kinds
             .into_iter()
             .map(|(kind, occurred_at)| Event {

@@ -154,6 +154,19 @@ fn a_created_deal_is_an_opportunity_of_its_person_and_org() {
 }
 
 #[test]
+fn an_amount_that_is_no_number_is_left_out() {
+    for value in ["NaN", "inf", "-infinity"] {
+        let mut deal = deal_created();
+        deal["data"]["value"] = Value::String(value.into());
+        let events = normalize(&deal.to_string()).unwrap();
+        let EventBody::Outcome(outcome) = &events[0].body else {
+            panic!("an outcome")
+        };
+        assert_eq!(outcome.amount, None, "{value}");
+    }
+}
+
+#[test]
 fn won_lost_and_stage_changes_are_read_from_previous() {
     let mut won = deal_created();
     won["meta"] = meta(

@@ -90,9 +90,9 @@ impl Record<'_> {
     }
 
     fn email(&self) -> Option<Identity> {
+        // The record's id names the person too: an unusable address is left out.
         self.text("Email")
-            .filter(|email| email.contains('@'))
-            .map(Identity::email)
+            .and_then(|email| Identity::checked_email(email).ok())
     }
 }
 

@@ -73,7 +73,7 @@ fn parse_time(text: &str) -> Option<Millis> {
 }
 
 fn email_of(text: Option<String>) -> Option<String> {
-    text.filter(|candidate| candidate.contains('@'))
+    text.filter(|candidate| Identity::checked_email(candidate).is_ok())
 }
 
 /// A stable id for a message sent without `messageId`: SHA-256 of its JSON (keys

@@ -19,7 +19,7 @@
 //! `alias` → previous id and user id are one person; `delete` (Webhooks destination
 //! only) → erase.
 
-use super::delivery::{Adapter, Delivery, Reply, SourceError};
+use super::delivery::{Adapter, Credentials, Delivery, Head, Reply, SourceError};
 use super::kind_table;
 use super::signature::{self, Algorithm, Encoding};
 use crate::model::{Event, Millis, TouchKind};
@@ -190,6 +190,31 @@ impl Adapter for SegmentSource {
             }
         }
         Ok(())
+    }
+
+    /// A write key sent as HTTP Basic is checked before the body; one inside the body,
+    /// and the Webhooks destination's signature, after.
+    fn authenticate(&self, head: &Head<'_>, _now: Millis) -> Result<Credentials, SourceError> {
+        match endpoint(head.url) {
+            Endpoint::Destination => {
+                head.require_header("x-signature")?;
+                if self.secret.is_none() {
+                    return Err(SourceError::BadCredentials(
+                        "this source has no shared `secret` for Segment's Webhooks destination"
+                            .into(),
+                    ));
+                }
+                Ok(Credentials::InBody)
+            }
+            Endpoint::Batch | Endpoint::Single(_) => {
+                self.check_tracking()?;
+                match self.header_write_key(head) {
+                    Some(given) => self.check_write_key(&given?).map(|()| Credentials::Checked),
+                    None => Ok(Credentials::InBody),
+                }
+            }
+            Endpoint::Unknown(tail) => Err(unknown_endpoint(&tail)),
+        }
     }
 
     fn verify(&self, delivery: &Delivery<'_>, _now: Millis) -> Result<(), SourceError> {

@@ -5,7 +5,7 @@ use super::message::{text, url_path};
 use super::SegmentSource;
 use crate::model::Event;
 use crate::secret::constant_time_eq;
-use crate::sources::delivery::{Delivery, SourceError};
+use crate::sources::delivery::{Delivery, Head, SourceError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -59,33 +59,46 @@ pub(super) fn unknown_endpoint(tail: &str) -> SourceError {
 }
 
 impl SegmentSource {
-    pub(super) fn verify_write_key(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
+    /// Whether this source takes Tracking API calls at all.
+    pub(super) fn check_tracking(&self) -> Result<(), SourceError> {
         if self.write_keys().next().is_none() {
             return Err(SourceError::BadCredentials(
                 "this source takes no Tracking API calls: no write key (`key`, `write_keys`) is configured".into(),
             ));
         }
-        let basic = delivery.header("authorization").and_then(|value| {
-            let (scheme, encoded) = value.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then_some(encoded.trim())
+        Ok(())
+    }
+
+    /// The write key sent as the HTTP Basic username, when it was sent that way.
+    pub(super) fn header_write_key(&self, head: &Head<'_>) -> Option<Result<String, SourceError>> {
+        let encoded = head.authorization("basic")?;
+        let decoded = STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| SourceError::BadCredentials("unreadable Basic credentials".into()));
+        // `writeKey:`; the key alone (no colon) still works at Segment.
+        Some(decoded.map(|decoded| match decoded.split_once(':') {
+            Some((user, _)) => user.to_string(),
+            None => decoded,
+        }))
+    }
+
+    pub(super) fn check_write_key(&self, given: &str) -> Result<(), SourceError> {
+        let matched = self.write_keys().fold(false, |matched, key| {
+            matched | constant_time_eq(key.expose().as_bytes(), given.as_bytes())
         });
-        let given = match basic {
-            Some(encoded) => {
-                let decoded = STANDARD
-                    .decode(encoded)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        SourceError::BadCredentials("unreadable Basic credentials".into())
-                    })?;
-                // `writeKey:`; the key alone (no colon) still works at Segment.
-                match decoded.split_once(':') {
-                    Some((user, _)) => user.to_string(),
-                    None => decoded,
-                }
-            }
+        if matched {
+            Ok(())
+        } else {
+            Err(SourceError::BadCredentials("invalid write key".into()))
+        }
+    }
+
+    pub(super) fn verify_write_key(&self, delivery: &Delivery<'_>) -> Result<(), SourceError> {
+        self.check_tracking()?;
+        let given = match self.header_write_key(&delivery.head()) {
+            Some(given) => given?,
             None => {
                 let body: Value = serde_json::from_slice(delivery.body).map_err(|error| {
                     SourceError::malformed(format!("body is not JSON: {error}"))
@@ -97,14 +110,7 @@ impl SegmentSource {
                 })?
             }
         };
-        let matched = self.write_keys().fold(false, |matched, key| {
-            matched | constant_time_eq(key.expose().as_bytes(), given.as_bytes())
-        });
-        if matched {
-            Ok(())
-        } else {
-            Err(SourceError::BadCredentials("invalid write key".into()))
-        }
+        self.check_write_key(&given)
     }
 
     pub(super) fn tracking(
