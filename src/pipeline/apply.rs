@@ -75,7 +75,7 @@ pub fn apply_deliveries_upto(
             apply.event(context, &entry.source, event)?;
             apply
                 .round
-                .mark_seen(&entry.source, &event.provider_id, *seq);
+                .mark_seen(&entry.source, &event.provider_id, *seq, entry.received_at);
         }
     }
     // Accounts first, so that what each contact is queued with carries its

@@ -30,6 +30,9 @@ use std::time::Duration;
 
 /// Contacts re-checked per refresh transaction.
 const REFRESH_CHUNK: usize = 512;
+/// Dedupe ids and applied deliveries pruned per pass; passes alternate with rounds.
+const PRUNE_CHUNK: usize = 2_000;
+const DAY_MS: f64 = 86_400_000.0;
 
 /// What the pipeline is told of the settings.
 pub struct Settings {
@@ -38,6 +41,8 @@ pub struct Settings {
     pub sinks: Recipients,
     /// Applied deliveries are kept this many days, then pruned.
     pub inbox_retention_days: u32,
+    /// Dedupe ids are kept this many days, then pruned.
+    pub dedupe_retention_days: f64,
     /// How much a round holds; how often a delivery is tried before it is parked.
     pub pipeline: PipelineConfig,
 }
@@ -139,6 +144,11 @@ impl Worker {
         // Lines left waiting by an earlier run are found by the first pass.
         let mut next_lines = Some(now_millis());
         let mut failures = 0u32;
+        // A tenth of the dedupe retention, within a second and a minute: a short
+        // retention is kept to within a tenth of itself.
+        let prune_every =
+            ((self.settings.dedupe_retention_days * DAY_MS / 10.0) as i64).clamp(1_000, 60_000);
+        let mut next_prune = now_millis();
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
         }
@@ -147,7 +157,7 @@ impl Worker {
             // Due refreshes run even under steady traffic; deliveries wait at most
             // one chunk, since refresh_all applies pending ones between chunks.
             if now_millis() >= next_refresh {
-                if let Err(error) = self.refresh_all().and_then(|_| self.prune_inbox()) {
+                if let Err(error) = self.refresh_all() {
                     tracing::error!(message = "Decay refresh failed.", %error);
                 }
                 next_refresh = now_millis() + refresh_every;
@@ -161,6 +171,17 @@ impl Worker {
                     Err(error) => {
                         tracing::error!(message = "Taking account lines to members failed.", %error);
                         Some(now_millis() + 1000)
+                    }
+                };
+            }
+            if now_millis() >= next_prune {
+                next_prune = match self.prune() {
+                    // A full chunk: the next pass follows the next round.
+                    Ok(true) => now_millis(),
+                    Ok(false) => now_millis() + prune_every,
+                    Err(error) => {
+                        tracing::error!(message = "Pruning the store failed.", %error);
+                        now_millis() + prune_every
                     }
                 };
             }
@@ -274,9 +295,22 @@ impl Worker {
         Ok(next)
     }
 
-    /// Drops applied deliveries older than the retention.
-    fn prune_inbox(&self) -> Result<(), StoreError> {
-        let keep_after = now_millis() - self.settings.inbox_retention_days as i64 * 86_400_000;
-        self.store.prune_inbox(keep_after)
+    /// One bounded pass over what the retention lets go; whether more is waiting.
+    fn prune(&self) -> Result<bool, StoreError> {
+        let now = now_millis();
+        let seen_before = now - (self.settings.dedupe_retention_days * DAY_MS) as i64;
+        let inbox_before = now - self.settings.inbox_retention_days as i64 * DAY_MS as i64;
+        let pruned = self
+            .store
+            .prune(seen_before, inbox_before, now, PRUNE_CHUNK)?;
+        if pruned.seen + pruned.inbox + pruned.listed > 0 {
+            tracing::debug!(
+                message = "Pruned.",
+                seen = pruned.seen,
+                inbox = pruned.inbox,
+                listed = pruned.listed
+            );
+        }
+        Ok(pruned.more)
     }
 }

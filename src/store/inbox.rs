@@ -221,19 +221,4 @@ impl Store {
         };
         Ok(decode_inbox(&value).map(|(entry, _)| entry.received_at))
     }
-
-    /// Drops applied deliveries received before `keep_after`, oldest first.
-    pub fn prune_inbox(&self, keep_after: Millis) -> Result<(), StoreError> {
-        let inbox = &self.inner.inbox;
-        for item in inbox.range(..=u64_key(self.cursor())) {
-            let (key, value) = item?;
-            match decode_inbox(&value) {
-                Some((entry, _)) if entry.received_at >= keep_after => break,
-                _ => {
-                    inbox.remove(key)?;
-                }
-            }
-        }
-        Ok(())
-    }
 }

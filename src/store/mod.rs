@@ -1,6 +1,7 @@
 //! The sled store: trees, typed records, the durable inbox with group commit.
 //!
-//! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `contacts`,
+//! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `seen_times`
+//! (received time/seen key, for retention), `contacts`,
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
 //! `outcomes` (contact, account or opportunity/time/id → outcome; opportunity →
 //! its record),
@@ -21,6 +22,7 @@ mod overlay;
 mod pending;
 mod quarantine;
 mod records;
+mod retention;
 mod round;
 mod versions;
 
@@ -34,6 +36,7 @@ pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
+pub use retention::Pruned;
 pub use round::{OutcomeOwner, Round, TouchKey};
 pub use versions::{LearnedScoring, ScoringVersion};
 
@@ -90,6 +93,9 @@ struct Inner {
     db: sled::Db,
     inbox: sled::Tree,
     seen: sled::Tree,
+    /// Received time, `seen` key → nothing: the dedupe ids oldest first, for
+    /// pruning (`retention.rs`).
+    seen_times: sled::Tree,
     contacts: sled::Tree,
     identities: sled::Tree,
     touches: sled::Tree,
@@ -159,6 +165,7 @@ impl Store {
         let inner = Inner {
             inbox: tree("inbox")?,
             seen: tree("seen")?,
+            seen_times: tree("seen_times")?,
             contacts: tree("contacts")?,
             identities: tree("identities")?,
             touches: tree("touches")?,
