@@ -1,9 +1,10 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
 //! `dead-letters list|retry`, `setup-crm <sink>`, `import <file>`, `learn`, `report`,
-//! `simulate`; the newer ones each in a file of their own under `cli/`.
+//! `simulate`, `quarantine list|retry|drop`; the newer ones each in a file of their own under `cli/`.
 
 mod import;
 mod learn;
+mod quarantine;
 
 use crate::clock::now_millis;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
@@ -47,6 +48,12 @@ pub enum Command {
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
+    },
+    /// Deliveries the pipeline parked after failing every attempt: list them, put
+    /// one back in the inbox, or drop it.
+    Quarantine {
+        #[command(subcommand)]
+        action: quarantine::QuarantineAction,
     },
     /// Import history: JSON lines of the standard source's payloads (touch, profile,
     /// identify, outcome), each with an `id`; importing twice counts once. The daemon
@@ -122,6 +129,9 @@ pub fn main() -> ExitCode {
         Command::Contact { ref key } => contact(&cli.config, key),
         Command::DeadLetters { ref action } => dead_letters(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
+        Command::Quarantine { ref action } => {
+            load(&cli.config).and_then(|config| quarantine::run(&config, action))
+        }
         Command::Rescore => rescore(&cli.config),
         Command::Learn {
             apply,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_lists;
+mod admin_quarantine;
 mod body;
 pub mod console;
 mod ingest;
@@ -66,7 +67,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(
                     "/dead-letters/{id}",
                     web::delete().to(admin::delete_dead_letter),
-                ),
+                )
+                .route("/quarantine", web::get().to(admin_quarantine::list))
+                .route(
+                    "/quarantine/{id}/retry",
+                    web::post().to(admin_quarantine::retry),
+                )
+                .route("/quarantine/{id}", web::delete().to(admin_quarantine::drop)),
         )
         .configure(console::routes)
         .default_service(web::to(unknown_route));

@@ -10,9 +10,11 @@ pub mod explain;
 pub mod lists;
 pub mod overview;
 pub mod person;
+pub mod quarantine;
 pub mod timeline;
 
 pub use account::{account_view, AccountView};
 pub use contact::{contact_view, ContactView, OutcomeView};
 pub use dead_letters::{dead_letters, dead_letters_json, DeadLetterView, DeadLettersView};
 pub use explain::explain;
+pub use quarantine::{quarantine, ParkedView, QuarantineView};

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backpressure;
+mod bounded;
 mod cli;
 mod console_api;
 mod console_browser;
@@ -24,6 +25,8 @@ mod ingest;
 mod learning;
 mod outcomes;
 mod qualification;
+mod quarantine;
+mod retention;
 mod sink_delivery;
 mod sink_hubspot;
 mod sink_marketo;
