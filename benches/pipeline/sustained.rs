@@ -70,7 +70,11 @@ pub async fn run(
     let mut results = Vec::new();
     let only = std::env::var("PIPELINE_WORKLOADS").unwrap_or_default();
     for workload in WORKLOADS {
-        if !only.is_empty() && !only.split(',').any(|name| workload.name().starts_with(name.trim())) {
+        if !only.is_empty()
+            && !only
+                .split(',')
+                .any(|name| workload.name().starts_with(name.trim()))
+        {
             continue;
         }
         let epd = workload.events_per_delivery() as f64;

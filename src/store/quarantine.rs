@@ -146,6 +146,14 @@ impl Store {
         Ok(out)
     }
 
+    /// When the delivery longest in the quarantine was parked.
+    pub fn oldest_parked_at(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(match self.inner.quarantine.first()? {
+            Some((_, value)) => decode(&value).map(|(parked, _)| parked.parked_at),
+            None => None,
+        })
+    }
+
     /// How many deliveries wait in the quarantine.
     pub fn quarantined_count(&self) -> usize {
         self.inner.quarantine.len()
