@@ -424,6 +424,9 @@ async fn soak(seconds: u64, rate: u64) {
                 break;
             }
             events.remove(0);
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
             note.push_str(what);
             match what {
                 "CRM outage begins" => crm.outage.store(true, Ordering::Relaxed),
