@@ -1,11 +1,13 @@
 //! Subcommands: `serve`, `check-config`, `contact <key>`, `explain <key>`, `rescore`,
 //! `dead-letters list|retry|delete`, `setup-crm <sink>`, `import <file>`, `learn`,
-//! `report`, `simulate`; the newer ones each in a file of their own under `cli/`.
+//! `report`, `simulate`, `quarantine list|retry|drop`; the newer ones each in a file of
+//! their own under `cli/`.
 
 mod dead_letters;
 mod import;
 mod learn;
 mod privacy;
+mod quarantine;
 mod report;
 
 pub use dead_letters::DeadLetterAction;
@@ -82,6 +84,12 @@ pub enum Command {
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
+    },
+    /// Deliveries the pipeline parked after failing every attempt: list them, put
+    /// one back in the inbox, or drop it.
+    Quarantine {
+        #[command(subcommand)]
+        action: quarantine::QuarantineAction,
     },
     /// Import history: JSON lines of the standard source's payloads (touch, profile,
     /// identify, outcome), each with an `id`; importing twice counts once. The daemon
@@ -167,6 +175,9 @@ pub fn main() -> ExitCode {
         Command::Contact { ref key } => contact(&cli.config, key),
         Command::DeadLetters { ref action } => dead_letters::run(&cli.config, action),
         Command::Explain { ref key } => explain(&cli.config, key),
+        Command::Quarantine { ref action } => {
+            load(&cli.config).and_then(|config| quarantine::run(&config, action))
+        }
         Command::Rescore => rescore(&cli.config),
         Command::Erase { ref key } => load(&cli.config).and_then(|config| {
             privacy::erase(&config, key, |path| {

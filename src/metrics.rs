@@ -25,6 +25,11 @@ pub struct SinkStatusLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TreeLabels {
+    pub tree: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SinkLabels {
     pub sink: String,
 }
@@ -45,6 +50,8 @@ pub struct Metrics {
     pub outbox_oldest_seconds: Family<SinkLabels, Gauge>,
     pub contacts: Gauge,
     pub store_bytes: Gauge,
+    pub quarantined: Gauge,
+    pub oldest_retained_seconds: Family<TreeLabels, Gauge>,
 }
 
 impl Metrics {
@@ -65,6 +72,8 @@ impl Metrics {
             outbox_oldest_seconds: Family::default(),
             contacts: Gauge::default(),
             store_bytes: Gauge::default(),
+            quarantined: Gauge::default(),
+            oldest_retained_seconds: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -133,9 +142,19 @@ impl Metrics {
             metrics.contacts.clone(),
         );
         registry.register(
-            "store_size_bytes",
+            "store_bytes",
             "Size of the store's files on disk",
             metrics.store_bytes.clone(),
+        );
+        registry.register(
+            "quarantined_deliveries",
+            "Deliveries parked in the quarantine after failing every attempt",
+            metrics.quarantined.clone(),
+        );
+        registry.register(
+            "oldest_retained_seconds",
+            "Age of the oldest item a pruned tree still keeps",
+            metrics.oldest_retained_seconds.clone(),
         );
         Arc::new(Metrics {
             registry,
@@ -174,5 +193,14 @@ impl Metrics {
         self.outbox_oldest_seconds
             .get_or_create(&labels)
             .set(oldest_queued_at.map_or(0, |o| (now - o).max(0) / 1000));
+    }
+
+    /// Age of the oldest item a pruned tree keeps; 0 when it keeps nothing.
+    pub fn oldest_retained(&self, tree: &str, oldest: Option<i64>, now: i64) {
+        self.oldest_retained_seconds
+            .get_or_create(&TreeLabels {
+                tree: tree.to_string(),
+            })
+            .set(oldest.map_or(0, |at| (now - at).max(0) / 1000));
     }
 }

@@ -59,6 +59,8 @@ pub async fn run(
         scoring: config.scoring.clone(),
         sinks: config.recipients(),
         inbox_retention_days: config.store.inbox_retention_days,
+        dedupe_retention_days: config.store.dedupe_retention_days,
+        pipeline: config.pipeline.clone(),
     };
     let mut pipeline = Pipeline::spawn(store.clone(), settings, metrics.clone())
         .context("cannot start the pipeline")?;

@@ -35,8 +35,13 @@ impl Served {
 }
 
 /// attentiond with a `site` (Standard Webhooks) and a `segment` source, plus `extra`
-/// TOML (sinks, scoring).
+/// TOML (sinks, scoring) and then `PIPELINE_CONFIG`, TOML to compare settings by
+/// (`PIPELINE_CONFIG=$'[pipeline]\nround_max_events = 100000'`).
 pub fn attentiond(extra: &str) -> Served {
+    let extra = format!(
+        "{extra}\n{}",
+        std::env::var("PIPELINE_CONFIG").unwrap_or_default()
+    );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"bench\"\nmax_inbox_backlog = 10000000\n\

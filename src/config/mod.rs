@@ -109,6 +109,9 @@ pub struct Config {
     /// Keys that still hold a secret of the committed example.
     #[serde(skip)]
     example_secrets: Vec<String>,
+    /// How much the pipeline applies at once, and how often it tries a delivery.
+    #[serde(default)]
+    pub pipeline: crate::pipeline::PipelineConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +218,11 @@ pub struct StoreConfig {
     /// audit, then pruned.
     #[serde(default = "default_inbox_retention_days")]
     pub inbox_retention_days: u32,
+    /// Days an event's id is remembered to refuse a redelivery of it; fractions
+    /// allowed. Longer than the longest retry window of every platform sending
+    /// webhooks (docs/operations.md), or a late retry would count twice.
+    #[serde(default = "default_dedupe_retention_days")]
+    pub dedupe_retention_days: f64,
     /// Most memory (MiB) the store keeps of its data; a store that fits is rescored
     /// and refreshed without reading the disk.
     #[serde(default = "default_cache_mb")]
@@ -226,6 +234,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             inbox_retention_days: default_inbox_retention_days(),
+            dedupe_retention_days: default_dedupe_retention_days(),
             cache_mb: default_cache_mb(),
         }
     }
@@ -240,6 +249,9 @@ fn default_store_path() -> PathBuf {
 }
 fn default_inbox_retention_days() -> u32 {
     7
+}
+fn default_dedupe_retention_days() -> f64 {
+    30.0
 }
 
 impl Config {
@@ -363,6 +375,16 @@ impl Config {
                 "server.max_unverified_bytes",
                 "must be at least server.max_body_bytes, or no body of the largest size could be read",
             ));
+        }
+        let dedupe_days = self.store.dedupe_retention_days;
+        if !(dedupe_days.is_finite() && dedupe_days > 0.0 && dedupe_days <= 36_500.0) {
+            return Err(ConfigError::invalid(
+                "store.dedupe_retention_days",
+                "must be more than 0 and at most 36500 days",
+            ));
+        }
+        if let Some((key, problem)) = self.pipeline.problems().into_iter().next() {
+            return Err(ConfigError::invalid(key, problem));
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::invalid(

@@ -38,7 +38,7 @@ pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<Role, Proble
 }
 
 /// Changes need the admin token; a viewer token is refused.
-fn authorize_admin(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
+pub(super) fn authorize_admin(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
     match authorize(state, request)? {
         Role::Admin => Ok(()),
         Role::Viewer => Err(Problem::new(403, "a viewer token cannot change anything")),

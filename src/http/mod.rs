@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_lists;
+mod admin_quarantine;
 mod body;
 pub mod console;
 mod cors;
@@ -82,6 +83,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/dead-letters/{id}")
                         .route(web::delete().to(admin::delete_dead_letter)),
+                )
+                .service(resource_get("/quarantine", admin_quarantine::list))
+                .service(
+                    web::resource("/quarantine/{id}/retry")
+                        .route(web::post().to(admin_quarantine::retry)),
+                )
+                .service(
+                    web::resource("/quarantine/{id}")
+                        .route(web::delete().to(admin_quarantine::drop)),
                 )
                 .default_service(web::to(unknown_route)),
         )

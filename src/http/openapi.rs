@@ -2,7 +2,7 @@
 //! own declarations, served at `/api/v1/openapi.json`.
 
 use super::problem::ProblemBody;
-use super::{admin, admin_lists, privacy};
+use super::{admin, admin_lists, admin_quarantine, privacy};
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,7 +23,7 @@ impl Modify for BearerToken {
 #[openapi(
     info(
         title = "attentiond admin API",
-        description = "Contacts, accounts, outcomes, dead letters and the figures of the \
+        description = "Contacts, accounts, outcomes, dead letters, parked deliveries and the figures of the \
                        sources and sinks. Every route needs `Authorization: Bearer <token>`: \
                        the admin token, or a viewer token for what only reads."
     ),
@@ -42,6 +42,9 @@ impl Modify for BearerToken {
         admin::retry_all_dead_letters,
         admin::retry_dead_letter,
         admin::delete_dead_letter,
+        admin_quarantine::list,
+        admin_quarantine::retry,
+        admin_quarantine::drop,
     ),
     components(schemas(
         ProblemBody,

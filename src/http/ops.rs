@@ -62,6 +62,17 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Err(error) => tracing::warn!(message = "Could not read the store's size.", %error),
     }
     let now = now_millis();
+    metrics
+        .quarantined
+        .set(state.store.quarantined_count() as i64);
+    match state.store.oldest_retained() {
+        Ok(trees) => {
+            for (tree, oldest) in trees {
+                metrics.oldest_retained(tree, oldest, now);
+            }
+        }
+        Err(error) => tracing::warn!(message = "Could not read the oldest retained items.", %error),
+    }
     for name in state.config.sinks.keys() {
         let (pending, oldest) = state.store.outbox_stats(name);
         metrics.outbox(name, pending, oldest, now);

@@ -49,9 +49,22 @@ pub fn apply_deliveries(
     context: &Context<'_>,
     deliveries: &[(u64, InboxEntry)],
 ) -> Result<Applied, StoreError> {
-    let Some((last_seq, _)) = deliveries.last() else {
+    let cursor = deliveries.last().map(|(seq, _)| *seq);
+    apply_deliveries_upto(context, deliveries, cursor)
+}
+
+/// As [`apply_deliveries`], committing the cursor given: `None` for a part of a
+/// delivery too large for one round, whose other parts are still to come. A crash
+/// replays the whole delivery, and the events of parts already committed are
+/// skipped as seen.
+pub fn apply_deliveries_upto(
+    context: &Context<'_>,
+    deliveries: &[(u64, InboxEntry)],
+    cursor: Option<u64>,
+) -> Result<Applied, StoreError> {
+    if deliveries.is_empty() {
         return Ok(Applied::default());
-    };
+    }
     let mut apply = Apply {
         round: context.store.round(),
         account_work: AccountWork::new(),
@@ -67,7 +80,7 @@ pub fn apply_deliveries(
             apply.event(context, &entry.source, event)?;
             apply
                 .round
-                .mark_seen(&entry.source, &event.provider_id, *seq);
+                .mark_seen(&entry.source, &event.provider_id, *seq, entry.received_at);
         }
     }
     // Accounts first, so that what each contact is queued with carries its
@@ -104,7 +117,7 @@ pub fn apply_deliveries(
     for account in &relined {
         ride_along(context, &mut round, account, &done)?;
     }
-    round.commit(Some(*last_seq))?;
+    round.commit(cursor)?;
     context.store.forget(&applied.forget)?;
     Ok(applied)
 }

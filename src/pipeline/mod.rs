@@ -11,16 +11,18 @@ mod erase;
 mod identity;
 mod queue;
 pub mod rescore;
+mod rounds;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{apply_deliveries, refresh, Applied};
+pub use apply::{apply_deliveries, apply_deliveries_upto, refresh, Applied};
 pub use context::Context;
 pub use erase::{erase, Erased, Erasures};
+pub use rounds::PipelineConfig;
 
 use crate::clock::now_millis;
 use crate::fields::Recipients;
-use crate::metrics::{KindLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::scoring::ScoringConfig;
 use crate::store::{Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -28,10 +30,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Deliveries read from the inbox per round.
-const ROUND: usize = 256;
 /// Contacts re-checked per refresh transaction.
 const REFRESH_CHUNK: usize = 512;
+/// Dedupe ids and applied deliveries pruned per pass; passes alternate with rounds.
+const PRUNE_CHUNK: usize = 2_000;
+const DAY_MS: f64 = 86_400_000.0;
 
 /// What the pipeline is told of the settings.
 pub struct Settings {
@@ -40,6 +43,10 @@ pub struct Settings {
     pub sinks: Recipients,
     /// Applied deliveries are kept this many days, then pruned.
     pub inbox_retention_days: u32,
+    /// Dedupe ids are kept this many days, then pruned.
+    pub dedupe_retention_days: f64,
+    /// How much a round holds; how often a delivery is tried before it is parked.
+    pub pipeline: PipelineConfig,
 }
 
 pub struct Pipeline {
@@ -63,6 +70,8 @@ impl Pipeline {
             erasures: erasures.clone(),
             store: store.clone(),
             lines_changed: std::cell::Cell::new(false),
+            careful_until: std::cell::Cell::new(0),
+            first_round: std::cell::Cell::new(true),
             settings,
             metrics,
             stop: stop.clone(),
@@ -128,6 +137,11 @@ struct Worker {
     erasures: Erasures,
     /// Set when a round changed an account's line, for the next pass over lines.
     lines_changed: std::cell::Cell<bool>,
+    /// Deliveries up to this one are applied one at a time: a round that held them
+    /// failed, or the process died in it (`rounds.rs`).
+    careful_until: std::cell::Cell<u64>,
+    /// Until the first round after start-up has begun.
+    first_round: std::cell::Cell<bool>,
     settings: Settings,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
@@ -142,6 +156,11 @@ impl Worker {
         // Lines left waiting by an earlier run are found by the first pass.
         let mut next_lines = Some(now_millis());
         let mut failures = 0u32;
+        // A tenth of the dedupe retention, within a second and a minute: a short
+        // retention is kept to within a tenth of itself.
+        let prune_every =
+            ((self.settings.dedupe_retention_days * DAY_MS / 10.0) as i64).clamp(1_000, 60_000);
+        let mut next_prune = now_millis();
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
         }
@@ -150,7 +169,7 @@ impl Worker {
             // Due refreshes run even under steady traffic; deliveries wait at most
             // one chunk, since refresh_all applies pending ones between chunks.
             if now_millis() >= next_refresh {
-                if let Err(error) = self.refresh_all().and_then(|_| self.prune_inbox()) {
+                if let Err(error) = self.refresh_all() {
                     tracing::error!(message = "Decay refresh failed.", %error);
                 }
                 next_refresh = now_millis() + refresh_every;
@@ -168,6 +187,17 @@ impl Worker {
                 };
             }
             self.serve_erasures();
+            if now_millis() >= next_prune {
+                next_prune = match self.prune() {
+                    // A full chunk: the next pass follows the next round.
+                    Ok(true) => now_millis(),
+                    Ok(false) => now_millis() + prune_every,
+                    Err(error) => {
+                        tracing::error!(message = "Pruning the store failed.", %error);
+                        now_millis() + prune_every
+                    }
+                };
+            }
             let applied = self.round();
             if self.lines_changed.take() {
                 next_lines = Some(now_millis());
@@ -252,37 +282,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Applies what is durable past the cursor; returns how many deliveries.
-    fn round(&self) -> Result<usize, StoreError> {
-        let entries = self.store.inbox_after(self.store.cursor(), ROUND)?;
-        if entries.is_empty() {
-            return Ok(0);
-        }
-        let applied = apply_deliveries(&self.context(), &entries)?;
-        for kind in &applied.touches {
-            self.metrics
-                .touches
-                .get_or_create(&KindLabels {
-                    kind: kind.as_str().to_string(),
-                })
-                .inc();
-        }
-        self.metrics.duplicates.inc_by(applied.duplicates as u64);
-        if applied.relined > 0 {
-            self.lines_changed.set(true);
-        }
-        if applied.dropped_erased > 0 {
-            tracing::info!(
-                message = "Events about erased contacts dropped.",
-                count = applied.dropped_erased
-            );
-        }
-        self.metrics
-            .inbox_pending
-            .set(self.store.inbox_pending() as i64);
-        Ok(entries.len())
-    }
-
     /// Queues contacts whose score, trend or reasons changed through decay alone.
     pub fn refresh_all(&self) -> Result<(), StoreError> {
         let mut ids = Vec::with_capacity(REFRESH_CHUNK);
@@ -325,9 +324,22 @@ impl Worker {
         Ok(next)
     }
 
-    /// Drops applied deliveries older than the retention.
-    fn prune_inbox(&self) -> Result<(), StoreError> {
-        let keep_after = now_millis() - self.settings.inbox_retention_days as i64 * 86_400_000;
-        self.store.prune_inbox(keep_after)
+    /// One bounded pass over what the retention lets go; whether more is waiting.
+    fn prune(&self) -> Result<bool, StoreError> {
+        let now = now_millis();
+        let seen_before = now - (self.settings.dedupe_retention_days * DAY_MS) as i64;
+        let inbox_before = now - self.settings.inbox_retention_days as i64 * DAY_MS as i64;
+        let pruned = self
+            .store
+            .prune(seen_before, inbox_before, now, PRUNE_CHUNK)?;
+        if pruned.seen + pruned.inbox + pruned.listed > 0 {
+            tracing::debug!(
+                message = "Pruned.",
+                seen = pruned.seen,
+                inbox = pruned.inbox,
+                listed = pruned.listed
+            );
+        }
+        Ok(pruned.more)
     }
 }

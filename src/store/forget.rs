@@ -192,6 +192,10 @@ impl Store {
             let (_, value) = item?;
             used.extend(sealed_by(&value));
         }
+        // A parked delivery keeps its inbox value as it was sealed, for a retry.
+        for value in self.quarantined_inbox_values()? {
+            used.extend(sealed_by(&value));
+        }
         let mut unused = Vec::new();
         for id in self.inner.vault.ids() {
             let gone = if id >= super::vault::INBOX_KEYS {

@@ -214,6 +214,51 @@ impl Store {
         Ok(out)
     }
 
+    /// The next durable deliveries after `after`, oldest first: at most `deliveries`
+    /// of them, stopping before the one that would take the round past `events`
+    /// events or `bytes` stored bytes. The first is always taken, however large: the
+    /// pipeline applies a delivery larger than a round in parts. A first entry that
+    /// cannot be read is an error, so that the pipeline counts it as a failed attempt
+    /// and, after enough of them, parks it instead of skipping it unseen.
+    pub fn inbox_round(
+        &self,
+        after: u64,
+        deliveries: usize,
+        events: usize,
+        bytes: usize,
+    ) -> Result<Vec<(u64, InboxEntry)>, StoreError> {
+        let upto = self.durable_seq();
+        let mut out: Vec<(u64, InboxEntry)> = Vec::new();
+        if upto <= after {
+            return Ok(out);
+        }
+        let (mut held_events, mut held_bytes) = (0usize, 0usize);
+        for item in self.inner.inbox.range(u64_key(after + 1)..=u64_key(upto)) {
+            let (key, value) = item?;
+            let corrupt = || StoreError::Corrupt {
+                tree: "inbox",
+                key: format!("{key:?}"),
+            };
+            let seq = read_u64(&key).ok_or_else(corrupt)?;
+            let Some((entry, _body)) = self.read_inbox(&value) else {
+                if out.is_empty() {
+                    return Err(corrupt());
+                }
+                break;
+            };
+            let full = held_events + entry.events.len() > events
+                || held_bytes + value.len() > bytes
+                || out.len() >= deliveries;
+            if full && !out.is_empty() {
+                break;
+            }
+            held_events += entry.events.len();
+            held_bytes += value.len();
+            out.push((seq, entry));
+        }
+        Ok(out)
+    }
+
     /// When the oldest delivery not yet applied was received: how far the pipeline
     /// lags.
     pub fn oldest_pending_at(&self) -> Result<Option<Millis>, StoreError> {
@@ -221,20 +266,5 @@ impl Store {
             return Ok(None);
         };
         Ok(self.read_inbox(&value).map(|(entry, _)| entry.received_at))
-    }
-
-    /// Drops applied deliveries received before `keep_after`, oldest first.
-    pub fn prune_inbox(&self, keep_after: Millis) -> Result<(), StoreError> {
-        let inbox = &self.inner.inbox;
-        for item in inbox.range(..=u64_key(self.cursor())) {
-            let (key, value) = item?;
-            match self.read_inbox(&value) {
-                Some((entry, _)) if entry.received_at >= keep_after => break,
-                _ => {
-                    inbox.remove(key)?;
-                }
-            }
-        }
-        Ok(())
     }
 }

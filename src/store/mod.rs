@@ -1,11 +1,13 @@
 //! The sled store: trees, typed records, the durable inbox with group commit.
 //!
-//! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `contacts`,
+//! Trees: `inbox` (seq → delivery), `seen` (source/event id → seq), `seen_times`
+//! (received time/seen key, for retention), `contacts`,
 //! `identities` (identity key → contact), `touches` (contact/time/id → touch),
 //! `outcomes` (contact, account or opportunity/time/id → outcome; opportunity →
 //! its record),
 //! `outbox` (sink/contact → latest fields), `outbox_sent` (sink/contact → digest of
-//! what the sink last wrote), `dead_letters`, `erased`, `meta` (cursor).
+//! what the sink last wrote), `dead_letters`, `erased`, `meta` (cursor), `quarantine`
+//! (deliveries parked after failing).
 
 mod accounts;
 mod activity;
@@ -21,7 +23,9 @@ mod opportunities;
 mod outbox;
 mod overlay;
 mod pending;
+mod quarantine;
 mod records;
+mod retention;
 mod round;
 mod vault;
 mod versions;
@@ -32,10 +36,12 @@ pub use forget::Forget;
 pub use keys::touch_id;
 pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
+pub use quarantine::{Attempt, Parked};
 pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
+pub use retention::Pruned;
 pub use round::{OutcomeOwner, Round, TouchKey};
 pub use versions::{LearnedScoring, ScoringVersion};
 
@@ -105,6 +111,9 @@ struct Inner {
     db: sled::Db,
     inbox: sled::Tree,
     seen: sled::Tree,
+    /// Received time, `seen` key → nothing: the dedupe ids oldest first, for
+    /// pruning (`retention.rs`).
+    seen_times: sled::Tree,
     contacts: sled::Tree,
     identities: sled::Tree,
     touches: sled::Tree,
@@ -134,6 +143,9 @@ struct Inner {
     index_settings: std::sync::RwLock<index::IndexSettings>,
     /// The console's record of deliveries and writes (`activity.rs`).
     activity: sled::Tree,
+    /// Deliveries the pipeline could not apply, parked with their error
+    /// (`quarantine.rs`).
+    quarantine: sled::Tree,
     /// Serializes sequence allocation with the insert, so the inbox never has a hole
     /// below a sequence number the pipeline has seen; holds the key deliveries are
     /// sealed under.
@@ -181,6 +193,7 @@ impl Store {
         let mut inner = Inner {
             inbox: tree("inbox")?,
             seen: tree("seen")?,
+            seen_times: tree("seen_times")?,
             contacts: tree("contacts")?,
             identities: tree("identities")?,
             touches: tree("touches")?,
@@ -197,6 +210,7 @@ impl Store {
             outbox_sent: tree("outbox_sent")?,
             index: tree("index")?,
             activity: tree("activity")?,
+            quarantine: tree("quarantine")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
             db,
             append_lock: Mutex::new(InboxKey::default()),

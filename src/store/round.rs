@@ -42,6 +42,7 @@ pub struct Round<'s> {
     /// Also holds opportunity records (`super::opportunities`).
     pub(super) outcomes: Overlay<'s>,
     pub(super) seen: Overlay<'s>,
+    pub(super) seen_times: Overlay<'s>,
     pub(super) outbox: Overlay<'s>,
     pub(super) outbox_turns: Overlay<'s>,
     pub(super) erased: Overlay<'s>,
@@ -73,6 +74,7 @@ impl Store {
             touches: Overlay::sealed(&trees.touches, &trees.vault, keys::contact_key_of),
             outcomes: Overlay::new(&trees.outcomes),
             seen: Overlay::new(&trees.seen),
+            seen_times: Overlay::new(&trees.seen_times),
             outbox: Overlay::sealed(&trees.outbox, &trees.vault, keys::outbox_contact_of),
             outbox_turns: Overlay::new(&trees.outbox_turns),
             erased: Overlay::new(&trees.erased),
@@ -184,9 +186,15 @@ impl<'s> Round<'s> {
                 .is_some())
     }
 
-    pub fn mark_seen(&mut self, source: &str, provider_id: &str, seq: u64) {
-        self.seen
-            .insert(seen_key(source, provider_id), u64_key(seq));
+    /// Remembers the event as applied, listed under when its delivery was received
+    /// so that it is forgotten after the retention (`retention.rs`).
+    pub fn mark_seen(&mut self, source: &str, provider_id: &str, seq: u64, received_at: Millis) {
+        let key = seen_key(source, provider_id);
+        self.seen_times.insert(
+            super::retention::seen_time_key(received_at, &key),
+            Vec::new(),
+        );
+        self.seen.insert(key, u64_key(seq));
     }
 
     /// Adds or replaces a touch in the contact's log, which is ordered by time.
@@ -344,13 +352,14 @@ impl<'s> Round<'s> {
         self.overlays().iter().all(|overlay| overlay.is_empty())
     }
 
-    fn overlays(&self) -> [&Overlay<'_>; 15] {
+    fn overlays(&self) -> [&Overlay<'_>; 16] {
         [
             &self.contacts,
             &self.identities,
             &self.touches,
             &self.outcomes,
             &self.seen,
+            &self.seen_times,
             &self.outbox,
             &self.outbox_turns,
             &self.erased,
@@ -373,6 +382,7 @@ impl<'s> Round<'s> {
             self.touches,
             self.outcomes,
             self.seen,
+            self.seen_times,
             self.outbox,
             self.outbox_turns,
             self.erased,

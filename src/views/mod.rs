@@ -11,6 +11,7 @@ pub mod export;
 pub mod lists;
 pub mod overview;
 pub mod person;
+pub mod quarantine;
 pub mod timeline;
 
 pub use account::{account_view, AccountView};
@@ -18,3 +19,4 @@ pub use contact::{contact_view, ContactView, OutcomeView};
 pub use dead_letters::{dead_letters, dead_letters_json, DeadLetterView, DeadLettersView};
 pub use explain::explain;
 pub use export::{export, ExportView};
+pub use quarantine::{quarantine, ParkedView, QuarantineView};

@@ -366,7 +366,7 @@ async fn health_readiness_and_metrics_answer() {
     }
     let store_bytes: u64 = metrics
         .lines()
-        .find_map(|line| line.strip_prefix("attentiond_store_size_bytes "))
+        .find_map(|line| line.strip_prefix("attentiond_store_bytes "))
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no store size in {metrics}"));
     assert!(store_bytes > 0, "{metrics}");

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backpressure;
+mod bounded;
 mod cli;
 mod cli_commands;
 mod cli_config;
@@ -30,8 +31,10 @@ mod outcomes;
 mod privacy;
 mod problems;
 mod qualification;
+mod quarantine;
 mod readme;
 mod report;
+mod retention;
 mod senders;
 mod sink_delivery;
 mod sink_hubspot;
