@@ -13,9 +13,15 @@ pub enum QuarantineAction {
     /// Print the parked deliveries as JSON, each with the error that parked it.
     List,
     /// Put a parked delivery back at the end of the inbox, to be applied again.
-    Retry { id: String },
+    Retry {
+        /// The parked delivery's id, as `quarantine list` shows it.
+        id: String,
+    },
     /// Forget a parked delivery.
-    Drop { id: String },
+    Drop {
+        /// The parked delivery's id, as `quarantine list` shows it.
+        id: String,
+    },
 }
 
 fn parse_id(id: &str) -> anyhow::Result<u64> {

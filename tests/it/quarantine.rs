@@ -36,8 +36,9 @@ fn gauge(metrics: &str) -> Option<&str> {
         .find_map(|line| line.strip_prefix("attentiond_quarantined_deliveries "))
 }
 
-/// Ann's contact record, with its first (format) byte replaced.
-fn set_format_byte(data: &std::path::Path, byte: Option<u8>) -> u8 {
+/// Ann's contact record (`c_<ann>`), with its first byte replaced: a record sealed
+/// under her key then reads as a plain record of an unknown format.
+fn set_format_byte(data: &std::path::Path, ann: u64, byte: Option<u8>) -> u8 {
     // The stopped daemon's last threads may still be letting go of the store.
     let deadline = Instant::now() + Duration::from_secs(10);
     let db = loop {
@@ -47,14 +48,8 @@ fn set_format_byte(data: &std::path::Path, byte: Option<u8>) -> u8 {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let id = db
-        .open_tree("identities")
-        .unwrap()
-        .get("email:ann@example.com")
-        .unwrap()
-        .expect("Ann's identity");
     let contacts = db.open_tree("contacts").unwrap();
-    let key = id.to_vec();
+    let key = ann.to_be_bytes().to_vec();
     let value = contacts.get(&key).unwrap().expect("Ann's record");
     let was = value[0];
     if let Some(byte) = byte {
@@ -70,13 +65,18 @@ fn set_format_byte(data: &std::path::Path, byte: Option<u8>) -> u8 {
 async fn a_delivery_that_cannot_be_applied_is_parked_and_the_ones_behind_it_are_applied() {
     let daemon = Daemon::start(EXTRA);
     daemon.touch("ann@example.com", "email_click").await;
-    daemon
+    let view = daemon
         .wait_contact("ann@example.com", |view| view["touch_count"] == 1)
         .await;
+    let ann: u64 = view["id"]
+        .as_str()
+        .and_then(|id| id.strip_prefix("c_"))
+        .and_then(|n| n.parse().ok())
+        .expect("Ann's id");
     let dir = daemon.stop();
     let data = dir.path().join("data");
-    // A format byte a later version might write; this one knows 1 and JSON.
-    let format = set_format_byte(&data, Some(0x7e));
+    // A format byte a later version might write; this one knows 1, 2 and JSON.
+    let format = set_format_byte(&data, ann, Some(0x7e));
 
     let daemon = Daemon::start_in(dir, EXTRA);
     daemon.touch("ann@example.com", "form_submit").await;
@@ -119,7 +119,7 @@ async fn a_delivery_that_cannot_be_applied_is_parked_and_the_ones_behind_it_are_
     let dir = daemon.stop();
 
     // Readable again (rolled forward); the operator works on the store offline.
-    set_format_byte(&data, Some(format));
+    set_format_byte(&data, ann, Some(format));
     let config = write_config(dir.path(), EXTRA);
     let config = config.to_str().unwrap();
     let (code, out, err) = run_attentiond(&["--config", config, "quarantine", "list"], &[]);
