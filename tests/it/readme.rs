@@ -138,7 +138,12 @@ fn the_readme_lists_what_the_tests_need() {
             "README does not list `{package}`, which .ci/run installs"
         );
     }
-    for step in ["npm ci --prefix tests/browser", "schemathesis", "venv"] {
+    for step in [
+        "npm ci --prefix tests/browser",
+        "npm ci --prefix tests/senders",
+        "schemathesis",
+        "venv",
+    ] {
         assert!(ci.contains(step) && section.contains(step), "{step}");
     }
 }
