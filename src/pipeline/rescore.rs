@@ -9,7 +9,9 @@
 //! log is only read: the weights it shows are recounted by the contact view and by
 //! `explain`.
 
-use super::accounts::{join_account, settle_accounts, take_lines, AccountWork, MemberLines};
+use super::accounts::{
+    account_of, join_account, settle_accounts, take_lines, AccountWork, MemberLines,
+};
 use super::context::Context;
 use super::queue::queue;
 use crate::model::Millis;
@@ -43,6 +45,7 @@ pub fn rescore(
 ) -> Result<Rescored, StoreError> {
     // Accounts are built afresh from their members, keeping what was last pushed.
     context.store.reset_accounts()?;
+    note_crm_account_domains(context)?;
     let highest = context.store.highest_contact_id()?;
     // Ids are given out in sequence, so the highest is the count give or take the
     // merged-away: close enough for a progress bar, and free, where counting is a scan.
@@ -114,6 +117,23 @@ pub fn rescore(
     // version after a crash holds everything rescored before it.
     record_version(context)?;
     Ok(done)
+}
+
+/// Notes, before the parts run side by side, the email domain of every contact a
+/// source put in a CRM account: a colleague known only by email joins that account
+/// whichever part meets them first.
+fn note_crm_account_domains(context: &Context<'_>) -> Result<(), StoreError> {
+    let mut round = context.store.round();
+    for id in context.store.contact_ids() {
+        let Some(contact) = context.store.contact(id?)? else {
+            continue;
+        };
+        if contact.account.is_some() {
+            account_of(context, &mut round, &contact)?;
+        }
+    }
+    round.apply()?;
+    Ok(())
 }
 
 /// Tells a stage change made by the last `queue` from what was there before: the
