@@ -190,6 +190,24 @@ async fn a_relative_store_path_is_beside_the_config_file() {
         request = request.header(key, value);
     }
     assert_eq!(request.send().await.unwrap().status(), 200);
+    // Applied before the stop, so that the CLI's offline read finds the contact.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = client
+            .get(format!("{base}/api/v1/contacts/beside@example.com"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200);
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the touch was applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
