@@ -43,7 +43,7 @@ fn reasons(store: &Store, email: &str) -> Vec<String> {
 #[test]
 fn a_rescore_counts_each_queued_contact_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
     let sinks = Recipients::new();
     let before = ScoringConfig::default();
     let context = |scoring| Context {
@@ -104,7 +104,7 @@ fn take_lines(context: &Context<'_>) -> usize {
 #[test]
 fn a_changed_line_reaches_idle_members_at_most_once_per_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
     let scoring = ScoringConfig::default();
     let sinks = Recipients::new();
     let at = |now| Context {
@@ -151,7 +151,7 @@ fn a_changed_line_reaches_idle_members_at_most_once_per_interval() {
 #[test]
 fn the_account_line_reaches_every_member_and_runs_out_after_a_week() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
     let scoring = ScoringConfig::default();
     let sinks = Recipients::new();
     let at = |now| Context {

@@ -170,6 +170,21 @@ impl Store {
         Store::open_with_cache(path, 512)
     }
 
+    /// Opens a store a test has just dropped: sled's flusher thread lets go of the
+    /// files up to a flush interval after the last handle is gone.
+    #[cfg(test)]
+    pub(crate) fn open_when_free(path: &Path) -> Result<Store, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Store::open(path) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                opened => return opened,
+            }
+        }
+    }
+
     /// Opens with a cache of at most `cache_mb` MiB (`store.cache_mb`).
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()

@@ -415,17 +415,7 @@ mod tests {
             store.inner.outbox_turns.clear().unwrap();
             store.flush().unwrap();
         }
-        // sled's flusher thread lets go of the files up to a flush interval after the
-        // last handle is dropped.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let store = loop {
-            match Store::open(&path) {
-                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(50))
-                }
-                opened => break opened.unwrap(),
-            }
-        };
+        let store = Store::open_when_free(&path).unwrap();
         assert_eq!(due_order(&store), [(7, 2), (2, 1)]);
     }
 }

@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn a_parked_delivery_leaves_the_inbox_with_the_cursor_past_it_and_comes_back_on_retry() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data")).unwrap();
+        let store = Store::open_when_free(&dir.path().join("data")).unwrap();
         let entry = InboxEntry {
             source: "site".into(),
             received_at: 7,

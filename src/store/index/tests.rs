@@ -60,7 +60,7 @@ fn touch(source: &str, at: i64) -> StoredTouch {
 
 fn filled(count: u64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
     let mut round = store.round();
     for n in 1..=count {
         round.put_contact(&contact(n)).unwrap();
@@ -267,7 +267,7 @@ fn a_store_from_before_the_index_is_indexed_at_start() {
     store.inner.index.clear().unwrap();
     store.inner.meta.remove(b"index_settings_sealed").unwrap();
     drop(store);
-    let store = Store::open(&dir.path().join("data")).unwrap();
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
     assert!(store
         .ensure_index(IndexSettings::default(), |_| {})
         .unwrap());
