@@ -116,7 +116,7 @@ def main():
     write("body", bytes([0]) + gzip.compress(bytes(200_000)))
     # Settings: the example file and every TOML the tests parse.
     write("config", (ROOT / "config" / "attentiond.toml").read_bytes())
-    for path in [ROOT / "src" / "config.rs", *(ROOT / "src" / "sources").glob("**/tests.rs")]:
+    for path in [*(ROOT / "src" / "config").glob("*.rs"), *(ROOT / "src" / "sources").glob("**/tests.rs")]:
         for text in literals(path):
             if "[" in text and "=" in text and not text.lstrip().startswith(("{", "[{", "<")):
                 write("config", text.encode("utf-8"))
