@@ -39,9 +39,19 @@ pub fn authorize(state: &AppState, request: &HttpRequest) -> Result<Role, Proble
 
 /// Changes need the admin token; a viewer token is refused.
 pub(super) fn authorize_admin(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
+    authorize_admin_or(state, request, "a viewer token cannot change anything")
+}
+
+/// The admin token only; a viewer is refused with `refusal`, which says why for
+/// routes that read rather than change (a person's export).
+pub(super) fn authorize_admin_or(
+    state: &AppState,
+    request: &HttpRequest,
+    refusal: &'static str,
+) -> Result<(), Problem> {
     match authorize(state, request)? {
         Role::Admin => Ok(()),
-        Role::Viewer => Err(Problem::new(403, "a viewer token cannot change anything")),
+        Role::Viewer => Err(Problem::new(403, refusal)),
     }
 }
 

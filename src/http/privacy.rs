@@ -2,8 +2,7 @@
 //! rights over what is kept about them. Both need the admin token: an export holds
 //! everything personal, an erasure cannot be undone.
 
-use super::admin::{authorize, internal, parse_contact_key};
-use super::console::session::Role;
+use super::admin::{authorize_admin_or, internal, parse_contact_key};
 use super::problem::{Problem, ProblemBody};
 use super::state::AppState;
 use crate::clock::now_millis;
@@ -12,10 +11,7 @@ use crate::views::{self, ExportView};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 fn authorize_admin_only(state: &AppState, request: &HttpRequest) -> Result<(), Problem> {
-    match authorize(state, request)? {
-        Role::Admin => Ok(()),
-        Role::Viewer => Err(Problem::new(403, "only the admin token may do this")),
-    }
+    authorize_admin_or(state, request, "only the admin token may do this")
 }
 
 /// Forgets the person: records, keys, the deliveries naming them. Later deliveries
