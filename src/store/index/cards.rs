@@ -12,6 +12,7 @@ use crate::scoring::account::account_name;
 use crate::scoring::Trend;
 use crate::store::{Account, Contact};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 pub(super) const CONTACT: u8 = b'c';
 pub(super) const ACCOUNT: u8 = b'a';
@@ -42,8 +43,9 @@ pub struct IndexSettings {
     pub key_format: u8,
 }
 
-/// 2: numbers in keys are spread over 7-bit bytes ([`spread`]).
-pub const KEY_FORMAT: u8 = 2;
+/// 2: numbers in keys are spread over 7-bit bytes ([`spread`]); 3: contacts stand
+/// under keyed hashes of their search terms' prefixes ([`term_prefixes`]).
+pub const KEY_FORMAT: u8 = 3;
 
 impl Default for IndexSettings {
     fn default() -> Self {
@@ -243,6 +245,64 @@ fn with_end(value: &str) -> Vec<u8> {
     bytes
 }
 
+/// Lengths, in characters, at which a contact's search terms are indexed. A search
+/// shorter than the shortest is common enough to be found along the score order
+/// soon; a longer one reads the longest length it covers and the cards check the
+/// rest.
+const TERM_PREFIX_LENGTHS: [usize; 11] = [3, 4, 5, 6, 7, 8, 10, 12, 16, 24, 32];
+
+/// The first `length` characters of `term`, when it has that many.
+fn first_chars(term: &str, length: usize) -> Option<&str> {
+    match term.char_indices().nth(length) {
+        Some((end, _)) => Some(&term[..end]),
+        None => (term.chars().count() == length).then_some(term),
+    }
+}
+
+/// The indexed prefix a search of `term` reads: `None` when it is too short.
+pub(super) fn searched_prefix(term: &str) -> Option<&str> {
+    TERM_PREFIX_LENGTHS
+        .iter()
+        .rev()
+        .find_map(|&length| first_chars(term, length))
+}
+
+/// Every indexed prefix of the terms, each once.
+pub(super) fn term_prefixes(terms: &[String]) -> BTreeSet<&str> {
+    terms
+        .iter()
+        .flat_map(|term| {
+            TERM_PREFIX_LENGTHS
+                .iter()
+                .filter_map(move |&length| first_chars(term, length))
+        })
+        .collect()
+}
+
+/// Where contacts whose terms start with a prefix stand, given the prefix's keyed
+/// hash: emails and names never appear in keys, which an erasure could not reach
+/// inside sled's files, while the hash tells nothing without the store's secret.
+pub(super) fn hashed_term_range(hash: &[u8; 32]) -> Vec<u8> {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    let mut range = vec![CONTACT, TERM];
+    range.extend_from_slice(&spread(u64::from_be_bytes(first)));
+    range
+}
+
+/// The text hashed for a term prefix, apart from every other keyed hash in the store.
+pub(super) fn term_hash_input(prefix: &str) -> Vec<u8> {
+    let mut input = b"search term prefix\0".to_vec();
+    input.extend_from_slice(prefix.as_bytes());
+    input
+}
+
+/// Whether an entry is one of a contact's hashed terms, which the card checks by
+/// its terms rather than by recomputing every hash.
+pub(super) fn is_term_entry(key: &[u8]) -> bool {
+    key.starts_with(&[CONTACT, TERM])
+}
+
 /// The words a search starts with: lowercase, at most 100 bytes.
 pub fn search_term(query: &str) -> String {
     let mut term = query.trim().to_lowercase();
@@ -363,9 +423,23 @@ impl ContactCard {
         for source in &self.sources {
             entries.push(entry(CONTACT, SOURCE, &[&with_end(source), &score], &id));
         }
-        // No entry per search term: terms are people's emails and names, which keys
-        // in the clear would keep past an erasure. A search reads the sealed cards.
+        // Search terms stand under keyed hashes, added by the caller that holds the
+        // store's secret (`term_entries`).
         entries
+    }
+
+    /// The entries of the card's search terms, given the store's keyed hash.
+    pub fn term_entries(&self, hash: impl Fn(&[u8]) -> [u8; 32]) -> Vec<Vec<u8>> {
+        let id = self.id_bytes();
+        term_prefixes(&self.terms)
+            .into_iter()
+            .map(|prefix| {
+                let mut key = hashed_term_range(&hash(&term_hash_input(prefix)));
+                key.extend_from_slice(&id);
+                key.extend_from_slice(&(id.len() as u16).to_be_bytes());
+                key
+            })
+            .collect()
     }
 }
 

@@ -22,6 +22,7 @@ pub use query::{AccountQuery, ContactFilter, ContactQuery, Page};
 
 use super::keys::read_u64;
 use super::overlay::Overlay;
+use super::vault::Vault;
 use super::{Account, Contact, Store, StoreError, StoredTouch};
 use cards::{card_key, ACCOUNT, CONTACT};
 use sled::IVec;
@@ -141,6 +142,7 @@ fn stored<T: serde::de::DeserializeOwned>(
 /// its card already names.
 fn index_contact(
     writes: &mut impl Writes,
+    vault: &Vault,
     settings: &IndexSettings,
     id: u64,
     contact: Option<&Contact>,
@@ -159,9 +161,20 @@ fn index_contact(
     if old == new {
         return Ok(());
     }
-    let old_entries = old.map(|card| card.entries(settings)).unwrap_or_default();
+    // Hashing every prefix costs more than the rest of the card: terms that stayed
+    // keep their entries untouched.
+    let terms_changed =
+        old.as_ref().map(|card| &card.terms) != new.as_ref().map(|card| &card.terms);
+    let entries = |card: &ContactCard| {
+        let mut entries = card.entries(settings);
+        if terms_changed {
+            entries.extend(card.term_entries(|text| vault.hash(text)));
+        }
+        entries
+    };
+    let old_entries = old.as_ref().map(entries).unwrap_or_default();
     let new = match new {
-        Some(card) => Some((encode(&card)?, card.entries(settings))),
+        Some(card) => Some((encode(&card)?, entries(&card))),
         None => None,
     };
     replace(writes, key, old_entries, new)
@@ -189,6 +202,7 @@ fn index_account(
 /// A round's index writes: accounts as they are put, contacts when it commits.
 pub struct IndexRound<'s> {
     overlay: Overlay<'s>,
+    vault: &'s Vault,
     contacts: BTreeSet<u64>,
 }
 
@@ -196,6 +210,7 @@ impl<'s> IndexRound<'s> {
     pub fn new(tree: &'s sled::Tree, vault: &'s super::vault::Vault) -> IndexRound<'s> {
         IndexRound {
             overlay: Overlay::sealed(tree, vault, contact_card_of),
+            vault,
             contacts: BTreeSet::new(),
         }
     }
@@ -245,7 +260,14 @@ impl<'s> IndexRound<'s> {
                 None => None,
             };
             let found = sources.get(&id).unwrap_or(&none);
-            index_contact(&mut self.overlay, &settings, id, contact.as_ref(), found)?;
+            index_contact(
+                &mut self.overlay,
+                self.vault,
+                &settings,
+                id,
+                contact.as_ref(),
+                found,
+            )?;
         }
         Ok(())
     }
@@ -375,7 +397,14 @@ impl Store {
                 }
                 touches.next();
             }
-            index_contact(&mut writes, settings, contact.id, Some(&contact), &sources)?;
+            index_contact(
+                &mut writes,
+                &self.inner.vault,
+                settings,
+                contact.id,
+                Some(&contact),
+                &sources,
+            )?;
             in_batch += 1;
             if in_batch == REBUILD_BATCH {
                 let batch = std::mem::take(&mut writes.batch);
@@ -399,6 +428,7 @@ impl Store {
         let settings = self.index_settings();
         index_contact(
             &mut writes,
+            &self.inner.vault,
             &settings,
             contact.id,
             Some(contact),

@@ -8,8 +8,9 @@
 //! a few times the work of the quickest.
 
 use super::cards::{
-    card_key, contact_range, fit_rank, id_of, matrix_rank, stage_rank, term_prefix, text_value,
-    trend_rank, ACCOUNT, CONTACT, FIT, IN_ACCOUNT, MATRIX, SCORE, SOURCE, STAGE, TREND,
+    card_key, contact_range, fit_rank, hashed_term_range, id_of, is_term_entry, matrix_rank,
+    searched_prefix, stage_rank, term_hash_input, term_prefix, text_value, trend_rank, ACCOUNT,
+    CONTACT, FIT, IN_ACCOUNT, MATRIX, SCORE, SOURCE, STAGE, TREND,
 };
 use super::{AccountCard, AccountSort, ContactCard, ContactSort};
 use crate::model::Millis;
@@ -321,6 +322,14 @@ impl Store {
                 });
             }
         }
+        if let Some(prefix) = filter.search.as_deref().and_then(searched_prefix) {
+            let prefix = hashed_term_range(&self.inner.vault.hash(&term_hash_input(prefix)));
+            ways.push(Way {
+                prefix,
+                offset: 0,
+                ordered: false,
+            });
+        }
         let listing = Listing {
             tree: &self.inner.index,
             store: self,
@@ -332,7 +341,9 @@ impl Store {
         listing.run(
             ways,
             |card: &ContactCard, key| {
-                filter.admits(card) && card.entries(&settings).iter().any(|entry| entry == key)
+                filter.admits(card)
+                    && (is_term_entry(key)
+                        || card.entries(&settings).iter().any(|entry| entry == key))
             },
             |card| card.sort_entry(sort, &settings)[2..].to_vec(),
         )

@@ -170,6 +170,24 @@ fn every_sort_and_filter_pages_through_the_same_list_as_sorting_by_hand() {
             trend: Some(Trend::Fading),
             ..ContactFilter::default()
         },
+        // Longer than an indexed length: the hashed prefix finds more, the cards check.
+        ContactFilter {
+            search: Some("p17@company3.c".into()),
+            ..ContactFilter::default()
+        },
+        ContactFilter {
+            search: Some("hubspot:51".into()),
+            ..ContactFilter::default()
+        },
+        ContactFilter {
+            search: Some("c_".into()),
+            stage: Some("engaged".into()),
+            ..ContactFilter::default()
+        },
+        ContactFilter {
+            search: Some("nobody@nowhere".into()),
+            ..ContactFilter::default()
+        },
     ];
     let sorts = [
         ContactSort::Score,
@@ -289,4 +307,61 @@ fn a_store_from_before_the_index_is_indexed_at_start() {
     let ids: Vec<u64> = page.items.iter().map(|card| card.id).collect();
     // No attention kinds in these records: no last touch, so by id.
     assert_eq!(ids, [19, 17, 15, 13, 11, 9, 7, 5, 3, 1]);
+}
+
+#[test]
+fn search_terms_stand_in_the_index_only_as_keyed_hashes() {
+    let (_dir, store) = filled(40);
+    let contact_keys: Vec<Vec<u8>> = store
+        .inner
+        .index
+        .scan_prefix([cards::CONTACT])
+        .keys()
+        .map(|key| key.unwrap().to_vec())
+        .collect();
+    assert!(contact_keys.iter().any(|key| cards::is_term_entry(key)));
+    for word in [&b"ann1"[..], b"p17@", b"hubspot:5"] {
+        assert!(
+            !contact_keys
+                .iter()
+                .any(|key| key.windows(word.len()).any(|w| w == word)),
+            "{} in a key",
+            String::from_utf8_lossy(word)
+        );
+    }
+    // A new name moves the person's term entries: the old name no longer finds them.
+    let mut renamed = contact(17);
+    renamed.profile.get_mut("first_name").unwrap().value = "Zelda".into();
+    let mut round = store.round();
+    round.put_contact(&renamed).unwrap();
+    round.commit(None).unwrap();
+    let search = |text: &str| {
+        every_page(
+            &store,
+            ContactQuery {
+                sort: ContactSort::Score,
+                descending: true,
+                filter: ContactFilter {
+                    search: Some(text.into()),
+                    ..ContactFilter::default()
+                },
+                after: None,
+                limit: 5,
+            },
+        )
+    };
+    assert_eq!(search("zelda"), [17]);
+    assert_eq!(search("ann17"), Vec::<u64>::new());
+    let hashed = |prefix: &str| {
+        store
+            .inner
+            .index
+            .scan_prefix(cards::hashed_term_range(
+                &store.inner.vault.hash(&cards::term_hash_input(prefix)),
+            ))
+            .count()
+    };
+    assert_eq!(hashed("zel"), 1);
+    assert_eq!(hashed("ann17"), 0, "the old name's entries are gone");
+    assert_eq!(hashed("ann16"), 1);
 }
