@@ -98,11 +98,10 @@ impl Store {
         Ok(())
     }
 
-    /// Gives every outbox entry its turn, for a store written before turns were kept.
+    /// Gives every outbox entry without one its turn at open: a store written before
+    /// turns were kept, or a dead letter put back just before a crash.
     pub(super) fn give_outbox_entries_their_turns(&self) -> Result<(), StoreError> {
-        if !self.inner.outbox_turns.is_empty() || self.inner.outbox.is_empty() {
-            return Ok(());
-        }
+        let mut given = 0usize;
         for item in self.inner.outbox.iter() {
             let (key, value) = item?;
             let Some(Ok(entry)) = self
@@ -115,9 +114,17 @@ impl Store {
                 continue;
             };
             let sink = String::from_utf8_lossy(sink);
-            self.inner
-                .outbox_turns
-                .insert(outbox_turn_key(&key, &sink, entry.queued_at), &[])?;
+            let turn = outbox_turn_key(&key, &sink, entry.queued_at);
+            if !self.inner.outbox_turns.contains_key(&turn)? {
+                self.inner.outbox_turns.insert(turn, &[])?;
+                given += 1;
+            }
+        }
+        if given > 0 {
+            tracing::info!(
+                message = "Outbox entries given back their turn.",
+                entries = given
+            );
         }
         Ok(())
     }
@@ -402,6 +409,24 @@ mod tests {
         queue(&store, 1, 21, 500);
         assert!(!store.outbox_delivered("crm", &taken[0]).unwrap());
         assert_eq!(due_order(&store), [(1, 21), (5, 30)]);
+    }
+
+    #[test]
+    fn a_value_queued_while_the_sink_settled_the_one_waiting_keeps_a_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        queue(&store, 3, 1, 100);
+        let taken = store
+            .outbox_due("crm", Records::Contacts, 1, 1_000_000)
+            .unwrap();
+        let mut round = store.round();
+        let newer =
+            OutboxEntry::for_contact(3, vec![Identity::email("c3@acme.com")], fields(2), 300);
+        round.queue("crm", &newer).unwrap();
+        // The CRM took the older value while the round was still open.
+        assert!(store.outbox_delivered("crm", &taken[0]).unwrap());
+        round.commit(None).unwrap();
+        assert_eq!(due_order(&store), [(3, 2)]);
     }
 
     #[test]

@@ -300,22 +300,17 @@ impl<'s> Round<'s> {
             .outbox
             .get(&key)?
             .and_then(|bytes| serde_json::from_slice::<OutboxEntry>(&bytes).ok());
-        let encoded = match waiting {
-            Some(waiting) if waiting.queued_at != entry.queued_at => {
-                let kept = OutboxEntry {
-                    queued_at: waiting.queued_at,
-                    ..entry.clone()
-                };
-                serde_json::to_vec(&kept)?
-            }
-            Some(_) => serde_json::to_vec(entry)?,
-            None => {
-                self.outbox_turns
-                    .insert(outbox_turn_key(&key, sink, entry.queued_at), Vec::new());
-                serde_json::to_vec(entry)?
-            }
+        let queued_at = waiting.map_or(entry.queued_at, |waiting| waiting.queued_at);
+        let kept = OutboxEntry {
+            queued_at,
+            ..entry.clone()
         };
-        self.outbox.insert(key, encoded);
+        // The turn is written again even when it exists: a sink may settle the
+        // waiting value, and remove its turn, before this round commits, and an entry
+        // without a turn would never be taken.
+        self.outbox_turns
+            .insert(outbox_turn_key(&key, sink, queued_at), Vec::new());
+        self.outbox.insert(key, serde_json::to_vec(&kept)?);
         Ok(())
     }
 
