@@ -117,8 +117,9 @@ pub fn apply_deliveries_upto(
     for account in &relined {
         ride_along(context, &mut round, account, &done)?;
     }
+    let note = context.store.note_forget(&mut round, &applied.forget)?;
     round.commit(cursor)?;
-    context.store.forget(&applied.forget)?;
+    context.store.forget_noted(note, &applied.forget)?;
     Ok(applied)
 }
 

@@ -41,9 +41,10 @@ pub fn erase(context: &Context<'_>, key: &ContactKey) -> Result<Option<Erased>, 
         ..
     } = apply;
     settle_accounts(context, &mut round, account_work)?;
+    let note = context.store.note_forget(&mut round, &applied.forget)?;
     round.commit(None)?;
     context.store.flush()?;
-    context.store.forget(&applied.forget)?;
+    context.store.forget_noted(note, &applied.forget)?;
     Ok(Some(Erased {
         erased: format!("c_{}", contact.id),
         identities: contact.identities.len() + contact.retired.len(),

@@ -32,7 +32,7 @@ mod versions;
 
 pub use commit::GroupCommit;
 pub use contacts::TouchLog;
-pub use forget::Forget;
+pub use forget::{Forget, ForgetNote};
 pub use keys::touch_id;
 pub use opportunities::{Holder, LinkedPerson, Opportunity};
 pub use outbox::Pending;
@@ -258,6 +258,7 @@ impl Store {
             inner: Arc::new(inner),
         };
         store.give_outbox_entries_their_turns()?;
+        store.finish_noted_forgets()?;
         store.sweep_keys()?;
         store.load_index_settings()?;
         Ok(store)
