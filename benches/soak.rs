@@ -14,7 +14,9 @@
 //! over a pool of 2,000 people; every tenth delivery a Segment batch of 100 calls
 //! (`POST /v1/batch`, as Segment's libraries send it); every fifth a HubSpot batch of
 //! 10 `contact.propertyChange` events (developers.hubspot.com/docs/api/webhooks,
-//! "Example payload"), each about a new HubSpot contact.
+//! "Example payload") about a pool of 20,000 HubSpot contacts; the burst names the
+//! whole pool. Every population is bounded, so after warm-up no new person comes
+//! and only touches add to what the store holds.
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::Engine;
@@ -31,8 +33,23 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const WRITE_KEY: &str = "soak-write-key";
 const HUBSPOT_SECRET: &str = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
 const SITE_PEOPLE: u64 = 2_000;
+/// HubSpot contacts the traffic is about: a portal's people, met again and again, so
+/// that after warm-up the population stops growing and only touches add up.
+const HUBSPOT_PEOPLE: u64 = 20_000;
+const HUBSPOT_FIRST_ID: u64 = 10_000_000;
 const BURST_DELIVERIES: u64 = 8;
 const BURST_EVENTS: u64 = 2_500;
+
+impl Acked {
+    fn count_hubspot(&mut self, first: u64, count: u64) {
+        for i in 0..count {
+            *self
+                .hubspot
+                .entry(HUBSPOT_FIRST_ID + (first + i) % HUBSPOT_PEOPLE)
+                .or_default() += 1;
+        }
+    }
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -50,8 +67,8 @@ fn now_ms() -> i64 {
 struct Acked {
     /// Site person → touches acknowledged.
     site: HashMap<u64, u64>,
-    /// HubSpot object ids named by acknowledged batches, one event each.
-    hubspot: Vec<u64>,
+    /// HubSpot object id → events acknowledged about it.
+    hubspot: HashMap<u64, u64>,
     segment_events: u64,
     deliveries: u64,
     refused: u64,
@@ -262,14 +279,16 @@ fn segment(n: u64) -> Delivery {
     }
 }
 
-/// A HubSpot batch naming `count` contacts from `first` on, one email click each.
-fn hubspot(base: &str, first: u64, count: u64) -> Delivery {
+/// HubSpot delivery `n`: a batch naming `count` contacts of the pool from `first`
+/// on, one email click each, with event ids of its own.
+fn hubspot(base: &str, n: u64, first: u64, count: u64) -> Delivery {
     let now = now_ms();
-    let events: Vec<serde_json::Value> = (first..first + count)
-        .map(|id| {
+    let events: Vec<serde_json::Value> = (0..count)
+        .map(|i| {
+            let id = HUBSPOT_FIRST_ID + (first + i) % HUBSPOT_PEOPLE;
             serde_json::json!({"objectId": id, "propertyName": "hs_email_last_click_date",
                 "propertyValue": (now - 1_000).to_string(), "changeSource": "EMAIL",
-                "eventId": id, "subscriptionId": 25, "portalId": 62515, "appId": 54321,
+                "eventId": n.wrapping_mul(100_000) + i, "subscriptionId": 25, "portalId": 62515, "appId": 54321,
                 "occurredAt": now, "subscriptionType": "contact.propertyChange", "attemptNumber": 0})
         })
         .collect();
@@ -374,11 +393,11 @@ async fn soak(seconds: u64, rate: u64) {
                             acked.refused += 1
                         }
                     } else if n % 5 == 4 {
-                        let first = 10_000_000 + n * 10;
-                        let ok = send(&client, &base, || hubspot(&base, first, 10)).await;
+                        let first = (n / 5 * 10) % HUBSPOT_PEOPLE;
+                        let ok = send(&client, &base, || hubspot(&base, n, first, 10)).await;
                         let mut acked = acked.lock().expect("acked");
                         if ok {
-                            acked.hubspot.extend(first..first + 10);
+                            acked.count_hubspot(first, 10);
                             acked.deliveries += 1
                         } else {
                             acked.refused += 1
@@ -441,10 +460,15 @@ async fn soak(seconds: u64, rate: u64) {
                     let (client, base, acked) = (client.clone(), base.clone(), acked.clone());
                     tokio::spawn(async move {
                         for b in 0..BURST_DELIVERIES {
-                            let first = 50_000_000 + b * BURST_EVENTS;
-                            if send(&client, &base, || hubspot(&base, first, BURST_EVENTS)).await {
+                            let first = b * BURST_EVENTS;
+                            let delivery = 1_000_000_000 + b;
+                            if send(&client, &base, || {
+                                hubspot(&base, delivery, first, BURST_EVENTS)
+                            })
+                            .await
+                            {
                                 let mut acked = acked.lock().expect("acked");
-                                acked.hubspot.extend(first..first + BURST_EVENTS);
+                                acked.count_hubspot(first, BURST_EVENTS);
                                 acked.deliveries += 1;
                             }
                         }
@@ -552,13 +576,16 @@ async fn soak(seconds: u64, rate: u64) {
         );
         site_checked += 1;
     }
-    for id in &acked.hubspot {
+    for (id, count) in &acked.hubspot {
         let key = attentiond::model::ContactKey::parse(&format!("hubspot:{id}")).expect("a key");
         let contact = store
             .find_contact(&key)
             .expect("readable")
             .unwrap_or_else(|| panic!("hubspot:{id} lost"));
-        assert_eq!(contact.touch_count, 1, "hubspot:{id} counted twice");
+        assert_eq!(
+            contact.touch_count, *count,
+            "hubspot:{id}: counted vs acknowledged"
+        );
     }
     let (mut counted, mut logged, mut contacts) = (0u64, 0u64, 0u64);
     for id in store.contact_ids() {
@@ -575,7 +602,7 @@ async fn soak(seconds: u64, rate: u64) {
          CRM: {} records written, {} calls refused during the outage",
         acked.deliveries,
         acked.site.values().sum::<u64>(),
-        acked.hubspot.len(),
+        acked.hubspot.values().sum::<u64>(),
         acked.segment_events,
         acked.refused,
         quarantined,
