@@ -30,31 +30,45 @@ const REASON_CHARS: usize = 160;
 /// Least time between two saves to the store.
 const SAVE_EVERY: Millis = 5_000;
 
-/// A refusal reason with the values it quotes (`…` or "…") left out: they are what
-/// the sender wrote, an email address among them, and the reasons are kept for a
-/// week where an erasure does not look; the log line has them whole. It also makes
-/// one reason of many values.
+/// A refusal reason without the quoted values (`…` or "…") that could name a
+/// person: an address, a number, words with spaces. They are what the sender wrote,
+/// the reasons are kept for a week where an erasure does not look, and the log line
+/// has them whole. A word such as an unknown kind's name stays.
 fn without_quoted_values(reason: &str) -> String {
+    let could_name_someone = |value: &str| {
+        value.chars().count() > 40
+            || value
+                .chars()
+                .any(|c| c == '@' || c.is_numeric() || c.is_whitespace())
+    };
     let mut kept = String::with_capacity(reason.len());
-    let mut open: Option<char> = None;
+    let mut open: Option<(char, String)> = None;
     for c in reason.chars() {
-        match open {
-            Some(quote) if c == quote => {
-                kept.push('…');
+        match &mut open {
+            Some((quote, value)) if c == *quote => {
+                kept.push_str(if could_name_someone(value) {
+                    "…"
+                } else {
+                    value
+                });
                 kept.push(c);
                 open = None;
             }
-            Some(_) => {}
+            Some((_, value)) => value.push(c),
             None => {
                 kept.push(c);
                 if c == '`' || c == '"' {
-                    open = Some(c);
+                    open = Some((c, String::new()));
                 }
             }
         }
     }
-    if open.is_some() {
-        kept.push('…');
+    if let Some((_, value)) = open {
+        kept.push_str(if could_name_someone(&value) {
+            "…"
+        } else {
+            &value
+        });
     }
     kept
 }
@@ -401,6 +415,10 @@ mod tests {
             r#"invalid type: string "…", expected u64"#
         );
         assert_eq!(super::without_quoted_values("cut `ann@ac"), "cut `…");
+        assert_eq!(
+            super::without_quoted_values("phone \"+1 555 0100\" and kind `telepathy`"),
+            "phone \"…\" and kind `telepathy`"
+        );
         assert_eq!(
             super::without_quoted_values("invalid signature"),
             "invalid signature"
