@@ -104,14 +104,30 @@ fn contact(n: u64, now: i64, config: &ScoringConfig) -> Contact {
     contact
 }
 
+/// Opens the store, waiting for an earlier handle's flusher to let go of it.
+fn reopen(path: &std::path::Path) -> Store {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Store::open_with_cache(path, 1024) {
+            Ok(store) => return store,
+            Err(error) if Instant::now() < deadline => {
+                let _ = error;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(error) => panic!("the store: {error}"),
+        }
+    }
+}
+
 fn fill(path: &std::path::Path, count: u64, config: &ScoringConfig) {
-    let store = Store::open_with_cache(path, 1024).expect("store");
+    let mut store = reopen(path);
     store
         .set_scoring_version(&scoring::version(config))
         .expect("version");
     let now = attentiond::clock::now_millis();
     let started = Instant::now();
-    let chunk = 5_000;
+    // As many as a pipeline round holds at most (`pipeline.round_max_events`).
+    let chunk = 1_000;
     let mut n = 1;
     while n <= count {
         let mut round = store.round();
@@ -143,6 +159,12 @@ fn fill(path: &std::path::Path, count: u64, config: &ScoringConfig) {
                 n - 1,
                 started.elapsed().as_secs_f64()
             );
+            // sled keeps what a long stream of writes leaves behind in memory until
+            // the handle goes; the daemon's rounds come and go with a process that
+            // serves, but one filling a million people at once would not fit.
+            store.flush().expect("flush");
+            drop(store);
+            store = reopen(path);
         }
     }
     store.flush().expect("flush");

@@ -27,6 +27,9 @@ struct Crm {
     latencies_ms: Vec<f64>,
     /// Per object type: calls and records written.
     by_object: HashMap<String, (u64, u64)>,
+    /// Touches the daemon did not acknowledge (a 503 under backpressure, a timeout):
+    /// no write is waited for.
+    refused: u64,
 }
 
 pub struct Latency {
@@ -35,6 +38,7 @@ pub struct Latency {
     pub p95: f64,
     pub p99: f64,
     pub unwritten: usize,
+    pub refused: u64,
     pub calls_per_100: f64,
     pub resent_share: f64,
     /// Per object type: calls and records per call.
@@ -118,6 +122,10 @@ fn record(crm: &mut Crm, input: &serde_json::Value, arrived: Instant) {
     crm.latencies_ms.extend(reached);
 }
 
+fn email_of_n(n: u64) -> String {
+    format!("lat{}@company{}.com", n % CONTACTS, n % 1000)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -156,7 +164,7 @@ pub async fn run(client: &reqwest::Client, rate: f64, seconds: f64) -> Latency {
                     }
                     let due = started + Duration::from_secs_f64(n as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
-                    let email = format!("lat{}@company{}.com", n % CONTACTS, n % 1000);
+                    let email = email_of_n(n);
                     let millis = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as i64);
@@ -178,7 +186,7 @@ pub async fn run(client: &reqwest::Client, rate: f64, seconds: f64) -> Latency {
                         .entry(email)
                         .or_default()
                         .push_back((millis, sent));
-                    let _ = client
+                    let acknowledged = client
                         .post(&url)
                         .header("webhook-id", id)
                         .header("webhook-timestamp", timestamp.to_string())
@@ -187,7 +195,14 @@ pub async fn run(client: &reqwest::Client, rate: f64, seconds: f64) -> Latency {
                         .body(body)
                         .send()
                         .await
-                        .map(|response| response.status());
+                        .is_ok_and(|response| response.status().is_success());
+                    if !acknowledged {
+                        let mut crm = state.lock().expect("state");
+                        crm.refused += 1;
+                        if let Some(pending) = crm.pending.get_mut(&email_of_n(n)) {
+                            pending.retain(|(at, when)| (*at, *when) != (millis, sent));
+                        }
+                    }
                 }
             })
         })
@@ -221,6 +236,7 @@ pub async fn run(client: &reqwest::Client, rate: f64, seconds: f64) -> Latency {
         p95: percentile(&latencies, 95.0) / 1000.0,
         p99: percentile(&latencies, 99.0) / 1000.0,
         unwritten: crm.pending.values().map(VecDeque::len).sum(),
+        refused: crm.refused,
         calls_per_100: crm.calls as f64 * 100.0 / (crm.new_touch_writes.max(1) as f64),
         resent_share: crm.other_writes as f64 / writes.max(1) as f64,
         by_object: crm

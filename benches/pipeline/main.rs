@@ -107,11 +107,12 @@ fn main() {
         let seconds: f64 = env_or("PIPELINE_LATENCY_SECONDS", 45.0);
         println!("\n(2) signal → CRM, 5,000 contacts, fake HubSpot at 100 ms a call, 150 requests / 10 s");
         println!(
-            "{:>10} {:>8} {:>8} {:>8} {:>10} {:>22} {:>16}",
+            "{:>10} {:>8} {:>8} {:>8} {:>9} {:>10} {:>22} {:>16}",
             "touches/s",
             "p50 s",
             "p95 s",
             "p99 s",
+            "refused",
             "unwritten",
             "calls / 100 changed",
             "contact writes re-sent"
@@ -119,11 +120,12 @@ fn main() {
         for rate in [200.0, 2000.0] {
             let result = runtime.block_on(latency::run(&client, rate, seconds));
             println!(
-                "{:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>10} {:>22.2} {:>15.0}%",
+                "{:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>10} {:>22.2} {:>15.0}%",
                 result.rate,
                 result.p50,
                 result.p95,
                 result.p99,
+                result.refused,
                 result.unwritten,
                 result.calls_per_100,
                 result.resent_share * 100.0,

@@ -61,6 +61,17 @@ struct Slots {
     dirty: bool,
 }
 
+/// [`Vault::hash`] ready to use: a copy of the keyed state per text skips keying.
+pub struct KeyedHash(Hmac<Sha256>);
+
+impl KeyedHash {
+    pub fn hash(&self, text: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(text);
+        mac.finalize().into_bytes().into()
+    }
+}
+
 pub struct Vault {
     path: String,
     secret: [u8; 32],
@@ -230,10 +241,15 @@ impl Vault {
     /// A keyed hash: the same text always gives the same bytes in this store, and
     /// the bytes tell nothing of the text without the secret.
     pub fn hash(&self, text: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
-            .expect("HMAC takes a key of any length");
-        mac.update(text);
-        mac.finalize().into_bytes().into()
+        self.hasher().hash(text)
+    }
+
+    /// The keyed hash with its key set up once, for many texts in a row.
+    pub fn hasher(&self) -> KeyedHash {
+        KeyedHash(
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
+                .expect("HMAC takes a key of any length"),
+        )
     }
 
     /// `SEALED`, key id, nonce, then the value encrypted and authenticated under the

@@ -165,10 +165,11 @@ fn index_contact(
     // keep their entries untouched.
     let terms_changed =
         old.as_ref().map(|card| &card.terms) != new.as_ref().map(|card| &card.terms);
+    let hasher = terms_changed.then(|| vault.hasher());
     let entries = |card: &ContactCard| {
         let mut entries = card.entries(settings);
-        if terms_changed {
-            entries.extend(card.term_entries(|text| vault.hash(text)));
+        if let Some(hasher) = &hasher {
+            entries.extend(card.term_entries(|text| hasher.hash(text)));
         }
         entries
     };
