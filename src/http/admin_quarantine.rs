@@ -55,12 +55,7 @@ pub async fn retry(
     let Some(seq) = state.store.retry_quarantined(id).map_err(internal)? else {
         return Err(Problem::new(404, format!("nothing parked under {id}")));
     };
-    // The pipeline reads only what a flush covered, like any acknowledged delivery.
-    state.commit.wait_durable().await.map_err(internal)?;
-    state
-        .metrics
-        .quarantined
-        .set(state.store.quarantined_count() as i64);
+    quarantine_changed(&state).await?;
     Ok(HttpResponse::Ok().json(Requeued {
         id: id.to_string(),
         seq: seq.to_string(),
@@ -86,10 +81,17 @@ pub async fn drop(
     if !state.store.drop_quarantined(id).map_err(internal)? {
         return Err(Problem::new(404, format!("nothing parked under {id}")));
     }
+    quarantine_changed(&state).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// After a retry or a drop: on disk before the answer (the pipeline reads only what a
+/// flush covered, like any acknowledged delivery), and the gauge says the new count.
+async fn quarantine_changed(state: &AppState) -> Result<(), Problem> {
     state.commit.wait_durable().await.map_err(internal)?;
     state
         .metrics
         .quarantined
         .set(state.store.quarantined_count() as i64);
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
