@@ -17,6 +17,7 @@ pub struct Daemon {
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    store: std::path::PathBuf,
     pub dir: tempfile::TempDir,
 }
 
@@ -60,6 +61,7 @@ impl Daemon {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let store = config.store.path.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(attentiond::server::run(
                 config,
@@ -74,6 +76,7 @@ impl Daemon {
             client: reqwest::Client::new(),
             stop: Some(stop),
             thread: Some(thread),
+            store,
             dir,
         }
     }
@@ -85,6 +88,21 @@ impl Daemon {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// Opens the store of a daemon stopped in this process. Its server workers drop
+    /// their store handles on their own threads, so sled's lock can outlive `stop`
+    /// by a moment.
+    pub fn open_stopped_store(path: &std::path::Path) -> attentiond::store::Store {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match attentiond::store::Store::open(path) {
+                Err(attentiond::store::StoreError::Locked(_)) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                opened => return opened.expect("the stopped daemon's store opens"),
+            }
+        }
+    }
+
     fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -94,6 +112,9 @@ impl Daemon {
                 .join()
                 .expect("daemon thread")
                 .expect("daemon ran cleanly");
+            // The CLI and the tests open the store next; a handle still closing
+            // would make them find it locked.
+            drop(Daemon::open_stopped_store(&self.store));
         }
     }
 

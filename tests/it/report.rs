@@ -279,7 +279,7 @@ async fn the_numbers_match_a_history_worked_out_by_hand() {
 
     // The same history read from the store, as of day 100.
     let config = attentiond::config::Config::from_toml(&config_text(dir.path(), extra)).unwrap();
-    let store = attentiond::store::Store::open(&config.store.path).unwrap();
+    let store = Daemon::open_stopped_store(&config.store.path);
     let built = report::build(
         &store,
         &config.scoring,
