@@ -3,6 +3,7 @@
 //! `report`, `simulate`, `quarantine list|retry|drop`; the newer ones each in a file of
 //! their own under `cli/`.
 
+mod compact;
 mod dead_letters;
 mod import;
 mod learn;
@@ -80,6 +81,9 @@ pub enum Command {
     /// `[scoring]` and queue changed fields for the CRMs (the daemon must be stopped;
     /// it also does this by itself at start when `[scoring]` changed).
     Rescore,
+    /// Write the store again with only what it holds now, to give back the space
+    /// sled's files keep beyond the data (the daemon must be stopped).
+    Compact,
     /// Records a CRM refused for good: list them, or put them back in the outbox.
     DeadLetters {
         #[command(subcommand)]
@@ -179,6 +183,7 @@ pub fn main() -> ExitCode {
             load(&cli.config).and_then(|config| quarantine::run(&config, action))
         }
         Command::Rescore => rescore(&cli.config),
+        Command::Compact => load(&cli.config).and_then(|config| compact::run(&config)),
         Command::Erase { ref key } => load(&cli.config).and_then(|config| {
             privacy::erase(&config, key, |path| {
                 ask_daemon(&config, Method::DELETE, path)

@@ -12,6 +12,7 @@
 mod accounts;
 mod activity;
 mod commit;
+pub mod compact;
 mod contact_formats;
 mod contacts;
 mod forget;
@@ -73,6 +74,8 @@ pub enum StoreError {
     NotDurable(String),
     #[error("store: {0}")]
     Vault(#[from] vault::VaultError),
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -187,22 +190,10 @@ impl Store {
 
     /// Opens with a cache of at most `cache_mb` MiB (`store.cache_mb`).
     pub fn open_with_cache(path: &Path, cache_mb: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_mb.max(16) * 1024 * 1024)
-            // Durability comes from explicit group-commit flushes; the background
-            // flush only bounds how much non-acknowledged state a crash can drop.
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|error| match error {
-                sled::Error::Io(ref io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::Locked(format!("{}: {io}", path.display()))
-                }
-                other => StoreError::Sled(other),
-            })?;
+        compact::finish_interrupted(path)?;
+        // Durability comes from explicit group-commit flushes; the background
+        // flush only bounds how much non-acknowledged state a crash can drop.
+        let db = open_sled(path, cache_mb, Some(1000))?;
         let vault = vault::Vault::open(path)?;
         let tree = |name: &str| db.open_tree(name);
         let mut inner = Inner {
@@ -351,6 +342,24 @@ impl Store {
     pub(crate) fn unseal<'b>(&self, bytes: &'b [u8]) -> Option<std::borrow::Cow<'b, [u8]>> {
         self.inner.vault.unseal(bytes)
     }
+}
+
+/// sled's database in `path`, a lock held by another process reported as such.
+fn open_sled(path: &Path, cache_mb: u64, flush_every_ms: Option<u64>) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_mb.max(16) * 1024 * 1024)
+        .flush_every_ms(flush_every_ms)
+        .open()
+        .map_err(|error| match error {
+            sled::Error::Io(ref io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                StoreError::Locked(format!("{}: {io}", path.display()))
+            }
+            other => StoreError::Sled(other),
+        })
 }
 
 /// Above every contact id the store holds (a copy restored from a backup may hold

@@ -1,0 +1,42 @@
+//! `attentiond compact`: the store written again with only what is live, with the
+//! daemon stopped. See docs/operations.md, "Disk use".
+
+use crate::config::Config;
+use crate::store::compact::{compact, directory_bytes};
+use crate::store::StoreError;
+use anyhow::anyhow;
+use std::process::ExitCode;
+
+pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let path = &config.store.path;
+    if !path.exists() {
+        return Err(anyhow!("there is no store at {}", path.display()));
+    }
+    // The copy is at most the size of the store, and usually much smaller.
+    let needed = directory_bytes(path)?;
+    eprintln!(
+        "compacting the store at {} ({} MiB); the copy is written beside it",
+        path.display(),
+        needed >> 20
+    );
+    match compact(path) {
+        Ok(done) => {
+            println!(
+                "compacted the store at {}: {} MiB before, {} MiB after, {} keys",
+                path.display(),
+                done.before >> 20,
+                done.after >> 20,
+                done.entries
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::Locked(_)) => Err(anyhow!(
+            "the daemon holds the store at {}: stop it (e.g. `systemctl stop attentiond`), run `attentiond compact`, then start it again",
+            path.display()
+        )),
+        Err(error) => Err(anyhow!(error).context(format!(
+            "cannot compact the store at {}; it is left as it was",
+            path.display()
+        ))),
+    }
+}
