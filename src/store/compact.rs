@@ -78,6 +78,7 @@ fn build_copy(old: &sled::Db, path: &Path, building: &Path) -> Result<u64, Store
     };
     copy_other_files(path, building)?;
     write_synced(&building.join(FINISHED), b"")?;
+    take_owner_and_mode(path, building)?;
     sync_directory(building)?;
     Ok(entries)
 }
@@ -170,6 +171,25 @@ fn copy_other_files(from: &Path, to: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Run as root on a service's store, the copy would otherwise belong to root and the
+/// service could not open it.
+fn take_owner_and_mode(from: &Path, to: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, metadata.permissions())?;
+    let (uid, gid) = (metadata.uid(), metadata.gid());
+    let mut paths = vec![to.to_path_buf()];
+    while let Some(path) = paths.pop() {
+        std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                paths.push(entry?.path());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn is_sleds(name: &OsString) -> bool {
     let name = name.to_string_lossy();
     name == "db" || name == "conf" || name == "blobs" || name.starts_with("snap.")
@@ -191,7 +211,10 @@ fn sync_directory(path: &Path) -> std::io::Result<()> {
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    match path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         Some(parent) => sync_directory(parent),
         None => sync_directory(Path::new(".")),
     }
@@ -233,12 +256,10 @@ mod tests {
     fn touches(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         let store = when_free(|| Store::open(dir));
         let tree = store.inner.db.open_tree("touches").unwrap();
-        let held = tree
-            .iter()
+        tree.iter()
             .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
             .collect::<Result<_, _>>()
-            .unwrap();
-        held
+            .unwrap()
     }
 
     /// A store written the way the pipeline writes: rounds of keys landing all over
@@ -264,7 +285,11 @@ mod tests {
                 people.apply_batch(rewritten).unwrap();
                 store.flush().unwrap();
             }
-            store.inner.meta.insert(NEXT_CONTACT_ID, &u64_key(42)).unwrap();
+            store
+                .inner
+                .meta
+                .insert(NEXT_CONTACT_ID, &u64_key(42))
+                .unwrap();
             store.flush().unwrap();
         }
         touches(dir)
@@ -359,5 +384,47 @@ mod tests {
 
         assert_eq!(touches(&dir), held);
         assert!(!building.exists());
+    }
+
+    fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut paths = vec![dir.to_path_buf()];
+        while let Some(path) = paths.pop() {
+            if path.is_dir() {
+                paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else if std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|window| window == needle)
+            {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_value_deleted_before_the_compaction_is_in_no_file_after_it() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let marker = b"dana.rivera.plain@example.com";
+        {
+            let store = Store::open(&dir).unwrap();
+            let tree = store.inner.db.open_tree("contacts").unwrap();
+            tree.insert(b"old-record", &marker[..]).unwrap();
+            store.flush().unwrap();
+            tree.remove(b"old-record").unwrap();
+            tree.insert(b"other", &b"kept"[..]).unwrap();
+            store.flush().unwrap();
+        }
+        assert!(
+            !files_holding(&dir, marker).is_empty(),
+            "sled keeps the deleted value in its log"
+        );
+        when_free(|| compact(&dir));
+        assert_eq!(files_holding(parent.path(), marker), Vec::<PathBuf>::new());
+        let store = when_free(|| Store::open(&dir));
+        let tree = store.inner.db.open_tree("contacts").unwrap();
+        assert_eq!(tree.get(b"other").unwrap().as_deref(), Some(&b"kept"[..]));
     }
 }

@@ -345,7 +345,11 @@ impl Store {
 }
 
 /// sled's database in `path`, a lock held by another process reported as such.
-fn open_sled(path: &Path, cache_mb: u64, flush_every_ms: Option<u64>) -> Result<sled::Db, StoreError> {
+fn open_sled(
+    path: &Path,
+    cache_mb: u64,
+    flush_every_ms: Option<u64>,
+) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(path)
         .cache_capacity(cache_mb.max(16) * 1024 * 1024)

@@ -8,6 +8,7 @@ mod cli;
 mod cli_commands;
 mod cli_config;
 mod cli_pipe;
+mod compact;
 mod console_api;
 mod console_browser;
 mod console_openapi;
