@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 const FINISHED: &str = "compacted";
 /// Entries written per batch while copying a tree.
 const BATCH: usize = 10_000;
+/// Bytes written through one handle of the copy before it is opened again.
+const REOPEN_BYTES: usize = 256 << 20;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,12 +72,7 @@ pub fn compact(path: &Path) -> Result<Compacted, StoreError> {
 
 /// A finished, marked copy of the store at `path` in `building`.
 fn build_copy(old: &sled::Db, path: &Path, building: &Path) -> Result<u64, StoreError> {
-    let entries = {
-        let new = super::open_sled(building, 64, None)?;
-        let entries = copy_trees(old, &new)?;
-        new.flush()?;
-        entries
-    };
+    let entries = copy_trees(old, building, REOPEN_BYTES)?;
     copy_other_files(path, building)?;
     write_synced(&building.join(FINISHED), b"")?;
     take_owner_and_mode(path, building)?;
@@ -110,25 +107,39 @@ pub(super) fn finish_interrupted(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<u64, StoreError> {
+/// Copies every tree of `old` into a new database at `building`.
+fn copy_trees(old: &sled::Db, building: &Path, reopen_bytes: usize) -> Result<u64, StoreError> {
+    let mut new = super::open_sled(building, 64, None)?;
     let mut entries = 0;
+    let mut since_open = 0;
     for name in old.tree_names() {
         let from = old.open_tree(&name)?;
-        let to = new.open_tree(&name)?;
+        let mut to = new.open_tree(&name)?;
         let mut batch = sled::Batch::default();
-        let mut pending = 0u64;
+        let mut pending = 0;
         for entry in from.iter() {
             let (key, value) = entry?;
+            since_open += key.len() + value.len();
             batch.insert(key, value);
             pending += 1;
-            if pending == BATCH as u64 {
+            if pending == BATCH {
                 to.apply_batch(std::mem::take(&mut batch))?;
-                entries += pending;
+                entries += pending as u64;
                 pending = 0;
+                if since_open > reopen_bytes {
+                    // A sled handle's memory grows with what it has written; a new
+                    // handle starts small.
+                    new.flush()?;
+                    drop(to);
+                    drop(new);
+                    new = reopen(building)?;
+                    to = new.open_tree(&name)?;
+                    since_open = 0;
+                }
             }
         }
         to.apply_batch(batch)?;
-        entries += pending;
+        entries += pending as u64;
         if from.checksum()? != to.checksum()? {
             return Err(StoreError::Corrupt {
                 tree: "compaction",
@@ -147,7 +158,21 @@ fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<u64, StoreError> {
         let next = old.generate_id()?.max(highest + 1).max(1);
         meta.insert(NEXT_CONTACT_ID, &u64_key(next))?;
     }
+    new.flush()?;
     Ok(entries)
+}
+
+/// Opens the copy again once the handle just dropped has let go of its lock.
+fn reopen(building: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match super::open_sled(building, 64, None) {
+            Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            opened => return opened,
+        }
+    }
 }
 
 /// sled's own files are written anew; everything else (the key file) is copied.
@@ -426,5 +451,28 @@ mod tests {
         let store = when_free(|| Store::open(&dir));
         let tree = store.inner.db.open_tree("contacts").unwrap();
         assert_eq!(tree.get(b"other").unwrap().as_deref(), Some(&b"kept"[..]));
+    }
+
+    #[test]
+    fn a_copy_written_through_many_handles_holds_every_entry() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let held = filled(&dir);
+        let copy = parent.path().join("copy");
+        {
+            let old = when_free(|| super::super::open_sled(&dir, 16, Some(1000)));
+            // 60,000 touches of about 110 bytes: the copy is opened again some 25 times.
+            let entries = copy_trees(&old, &copy, 256 << 10).unwrap();
+            assert!(entries > held.len() as u64);
+        }
+        let copied = when_free(|| super::super::open_sled(&copy, 16, Some(1000)));
+        let touches: Vec<(Vec<u8>, Vec<u8>)> = copied
+            .open_tree("touches")
+            .unwrap()
+            .iter()
+            .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(touches, held);
     }
 }
