@@ -610,4 +610,43 @@ async fn soak(seconds: u64, rate: u64) {
         crm.refused.load(Ordering::Relaxed),
     );
     assert_eq!(quarantined, Some(0.0), "nothing parked");
+    drop(store);
+
+    // What `attentiond compact` gives back of the files the run left, and that the
+    // compacted store holds every touch once still.
+    let before = dir_mib(&dir.path().join("data"));
+    let compacting = Instant::now();
+    let compacted = Command::new(env!("CARGO_BIN_EXE_attentiond"))
+        .arg("--config")
+        .arg(dir.path().join("attentiond.toml"))
+        .arg("compact")
+        .output()
+        .expect("attentiond compact");
+    assert!(
+        compacted.status.success(),
+        "compact: {}",
+        String::from_utf8_lossy(&compacted.stderr)
+    );
+    let took = compacting.elapsed().as_secs_f64();
+    let after = dir_mib(&dir.path().join("data"));
+    let store = attentiond::store::Store::open(&dir.path().join("data")).expect("the store");
+    let (mut recounted, mut relogged) = (0u64, 0u64);
+    for id in store.contact_ids() {
+        let id = id.expect("an id");
+        recounted += store
+            .contact(id)
+            .expect("readable")
+            .expect("present")
+            .touch_count;
+        relogged += store.touches_of(id).expect("log").len() as u64;
+    }
+    assert_eq!(
+        (recounted, relogged),
+        (counted, logged),
+        "compaction kept every touch once"
+    );
+    println!(
+        "compact: store {before:.1} MiB before, {after:.1} MiB after ({:.0} bytes per touch) in {took:.0} s",
+        after * 1_048_576.0 / counted.max(1) as f64
+    );
 }
