@@ -2,7 +2,7 @@
 //! daemon stopped. See docs/operations.md, "Disk use".
 
 use crate::config::Config;
-use crate::store::compact::{compact, directory_bytes};
+use crate::store::compact::{compact_telling, directory_bytes};
 use crate::store::StoreError;
 use anyhow::anyhow;
 use std::process::ExitCode;
@@ -19,7 +19,17 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         path.display(),
         needed >> 20
     );
-    match compact(path) {
+    let started = std::time::Instant::now();
+    // A million people take minutes: say how far it got.
+    let told = |tree: crate::store::compact::TreeCopied| {
+        eprintln!(
+            "  {:>7.1} s  copied and checked {} ({} keys)",
+            started.elapsed().as_secs_f64(),
+            tree.name,
+            tree.entries
+        )
+    };
+    match compact_telling(path, told) {
         Ok(done) => {
             println!(
                 "compacted the store at {}: {} MiB before, {} MiB after, {} keys",

@@ -24,6 +24,13 @@ const BATCH: usize = 10_000;
 /// Bytes written through one handle of the copy before it is opened again.
 const REOPEN_BYTES: usize = 256 << 20;
 
+/// One tree written into the copy and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeCopied {
+    pub name: String,
+    pub entries: u64,
+}
+
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compacted {
@@ -38,6 +45,14 @@ pub struct Compacted {
 /// not be open: the caller holds no handle, and another process holding it gets
 /// [`StoreError::Locked`].
 pub fn compact(path: &Path) -> Result<Compacted, StoreError> {
+    compact_telling(path, |_| {})
+}
+
+/// [`compact`], calling `copied` after each tree with its name and entries.
+pub fn compact_telling(
+    path: &Path,
+    mut copied: impl FnMut(TreeCopied),
+) -> Result<Compacted, StoreError> {
     finish_interrupted(path)?;
     let before = directory_bytes(path)?;
     // The old store stays locked until the copy has taken its place, so that a
@@ -47,7 +62,7 @@ pub fn compact(path: &Path) -> Result<Compacted, StoreError> {
     if building.exists() {
         std::fs::remove_dir_all(&building)?;
     }
-    let entries = match build_copy(&old, path, &building) {
+    let entries = match build_copy(&old, path, &building, &mut copied) {
         Ok(entries) => entries,
         Err(error) => {
             // A full disk is the likely cause: give the space back at once.
@@ -71,8 +86,13 @@ pub fn compact(path: &Path) -> Result<Compacted, StoreError> {
 }
 
 /// A finished, marked copy of the store at `path` in `building`.
-fn build_copy(old: &sled::Db, path: &Path, building: &Path) -> Result<u64, StoreError> {
-    let entries = copy_trees(old, building, REOPEN_BYTES)?;
+fn build_copy(
+    old: &sled::Db,
+    path: &Path,
+    building: &Path,
+    copied: &mut dyn FnMut(TreeCopied),
+) -> Result<u64, StoreError> {
+    let entries = copy_trees(old, building, REOPEN_BYTES, copied)?;
     copy_other_files(path, building)?;
     write_synced(&building.join(FINISHED), b"")?;
     take_owner_and_mode(path, building)?;
@@ -108,7 +128,12 @@ pub(super) fn finish_interrupted(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Copies every tree of `old` into a new database at `building`.
-fn copy_trees(old: &sled::Db, building: &Path, reopen_bytes: usize) -> Result<u64, StoreError> {
+fn copy_trees(
+    old: &sled::Db,
+    building: &Path,
+    reopen_bytes: usize,
+    copied: &mut dyn FnMut(TreeCopied),
+) -> Result<u64, StoreError> {
     let mut new = super::open_sled(building, 64, None)?;
     let mut entries = 0;
     let mut since_open = 0;
@@ -117,8 +142,11 @@ fn copy_trees(old: &sled::Db, building: &Path, reopen_bytes: usize) -> Result<u6
         let mut to = new.open_tree(&name)?;
         let mut batch = sled::Batch::default();
         let mut pending = 0;
+        let tree_started = entries;
+        let mut read = Fingerprint::default();
         for entry in from.iter() {
             let (key, value) = entry?;
+            read.add(&key, &value);
             since_open += key.len() + value.len();
             batch.insert(key, value);
             pending += 1;
@@ -140,12 +168,23 @@ fn copy_trees(old: &sled::Db, building: &Path, reopen_bytes: usize) -> Result<u6
         }
         to.apply_batch(batch)?;
         entries += pending as u64;
-        if from.checksum()? != to.checksum()? {
+        // sled's own checksum holds one epoch for the whole scan, so nothing it
+        // reads can be freed before the end: memory the size of the tree.
+        let mut written = Fingerprint::default();
+        for entry in to.iter() {
+            let (key, value) = entry?;
+            written.add(&key, &value);
+        }
+        if read != written {
             return Err(StoreError::Corrupt {
                 tree: "compaction",
                 key: String::from_utf8_lossy(&name).into_owned(),
             });
         }
+        copied(TreeCopied {
+            name: String::from_utf8_lossy(&name).into_owned(),
+            entries: entries - tree_started,
+        });
     }
     // A store from before the contact counter was kept takes its ids from sled's
     // generator, which a new directory starts again from zero.
@@ -160,6 +199,25 @@ fn copy_trees(old: &sled::Db, building: &Path, reopen_bytes: usize) -> Result<u6
     }
     new.flush()?;
     Ok(entries)
+}
+
+/// What a tree holds, in order, to tell a faithful copy from one that is not.
+#[derive(Default, PartialEq, Eq)]
+struct Fingerprint {
+    entries: u64,
+    hash: u64,
+}
+
+impl Fingerprint {
+    fn add(&mut self, key: &[u8], value: &[u8]) {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash.hash(&mut hasher);
+        key.hash(&mut hasher);
+        value.hash(&mut hasher);
+        self.hash = hasher.finish();
+        self.entries += 1;
+    }
 }
 
 /// Opens the copy again once the handle just dropped has let go of its lock.
@@ -266,7 +324,7 @@ mod tests {
     use crate::store::Store;
 
     /// Retries while a handle this process just dropped still holds the lock.
-    fn when_free<T>(attempt: impl Fn() -> Result<T, StoreError>) -> T {
+    fn when_free<T>(mut attempt: impl FnMut() -> Result<T, StoreError>) -> T {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match attempt() {
@@ -326,7 +384,15 @@ mod tests {
         let dir = parent.path().join("data");
         let held = filled(&dir);
         let keys_before = std::fs::read(dir.join(crate::store::vault::FILE)).unwrap();
-        let done = when_free(|| compact(&dir));
+        let mut told = Vec::new();
+        let done = when_free(|| compact_telling(&dir, |tree| told.push(tree)));
+        assert!(
+            told.contains(&TreeCopied {
+                name: "touches".into(),
+                entries: held.len() as u64
+            }),
+            "{told:?}"
+        );
         assert!(
             done.after * 2 < done.before,
             "{} bytes after, {} before",
@@ -386,7 +452,7 @@ mod tests {
         let building = sibling(&dir, "compacting");
         {
             let old = when_free(|| super::super::open_sled(&dir, 16, Some(1000)));
-            build_copy(&old, &dir, &building).unwrap();
+            build_copy(&old, &dir, &building, &mut |_| {}).unwrap();
         }
         std::fs::rename(&dir, sibling(&dir, "precompact")).unwrap();
 
@@ -462,7 +528,7 @@ mod tests {
         {
             let old = when_free(|| super::super::open_sled(&dir, 16, Some(1000)));
             // 60,000 touches of about 110 bytes: the copy is opened again some 25 times.
-            let entries = copy_trees(&old, &copy, 256 << 10).unwrap();
+            let entries = copy_trees(&old, &copy, 256 << 10, &mut |_| {}).unwrap();
             assert!(entries > held.len() as u64);
         }
         let copied = when_free(|| super::super::open_sled(&copy, 16, Some(1000)));
