@@ -18,6 +18,8 @@ pub struct Footprint {
     pub touches: u64,
     pub rss_bytes: u64,
     pub disk_bytes: u64,
+    /// The same store after `attentiond compact`'s step.
+    pub compacted_bytes: u64,
     pub seconds: f64,
 }
 
@@ -70,14 +72,28 @@ pub fn child(contacts: u64) {
     }
     store.flush().expect("flushed");
     let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{contacts} {touches} {} {} {seconds:.1}",
-        rss(),
-        disk_use(&dir.path().join("data"))
-    );
+    let (rss, disk) = (rss(), disk_use(&dir.path().join("data")));
+    drop(store);
+    let compacted = compacted(&dir.path().join("data"));
+    println!("{contacts} {touches} {rss} {disk} {compacted} {seconds:.1}");
     if std::env::var_os(TREES).is_some() {
-        drop(store);
         live_bytes_by_tree(&dir.path().join("data"), touches);
+    }
+}
+
+/// Bytes of the store at `path` once compacted, when sled's flusher has let go of it.
+fn compacted(path: &std::path::Path) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match attentiond::store::compact::compact(path) {
+            Ok(done) => return done.after,
+            Err(attentiond::store::StoreError::Locked(_))
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(error) => panic!("compaction failed: {error}"),
+        }
     }
 }
 
@@ -126,6 +142,7 @@ pub fn run(contacts: u64) -> Option<Footprint> {
         touches: next()? as u64,
         rss_bytes: next()? as u64,
         disk_bytes: next()? as u64,
+        compacted_bytes: next()? as u64,
         seconds: next()?,
     })
 }

@@ -146,8 +146,14 @@ fn main() {
             "\n(4) memory per contact and disk per touch (raw-body audit copies not included)"
         );
         println!(
-            "{:>10} {:>10} {:>12} {:>16} {:>14} {:>10}",
-            "contacts", "touches", "RSS MiB", "RSS B/contact", "disk B/touch", "load s"
+            "{:>10} {:>10} {:>12} {:>16} {:>14} {:>18} {:>10}",
+            "contacts",
+            "touches",
+            "RSS MiB",
+            "RSS B/contact",
+            "disk B/touch",
+            "compacted B/touch",
+            "load s"
         );
         for size in sizes
             .split(',')
@@ -155,12 +161,13 @@ fn main() {
         {
             match footprint::run(size) {
                 Some(f) => println!(
-                    "{:>10} {:>10} {:>12.0} {:>16.0} {:>14.0} {:>10.1}",
+                    "{:>10} {:>10} {:>12.0} {:>16.0} {:>14.0} {:>18.0} {:>10.1}",
                     f.contacts,
                     f.touches,
                     f.rss_bytes as f64 / 1048576.0,
                     f.rss_bytes as f64 / f.contacts as f64,
                     f.disk_bytes as f64 / f.touches as f64,
+                    f.compacted_bytes as f64 / f.touches as f64,
                     f.seconds
                 ),
                 None => println!("{size:>10} the footprint run failed"),
