@@ -59,6 +59,7 @@ pub async fn run(
         scoring: config.scoring.clone(),
         sinks: config.recipients(),
         inbox_retention_days: config.store.inbox_retention_days,
+        touch_retention_days: config.store.touch_retention_days,
         dedupe_retention_days: config.store.dedupe_retention_days,
         pipeline: config.pipeline.clone(),
     };

@@ -215,9 +215,14 @@ pub struct StoreConfig {
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
     /// Applied webhook deliveries (with their raw bodies) are kept this many days for
-    /// audit, then pruned.
+    /// audit, then pruned; fractions allowed.
     #[serde(default = "default_inbox_retention_days")]
-    pub inbox_retention_days: u32,
+    pub inbox_retention_days: f64,
+    /// Touches that occurred longer ago than this many days leave the touch log;
+    /// fractions allowed, 0 keeps every touch. Their part in attention has long
+    /// decayed by then; what they counted stays counted.
+    #[serde(default = "default_touch_retention_days")]
+    pub touch_retention_days: f64,
     /// Days an event's id is remembered to refuse a redelivery of it; fractions
     /// allowed. Longer than the longest retry window of every platform sending
     /// webhooks (docs/operations.md), or a late retry would count twice.
@@ -234,6 +239,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             inbox_retention_days: default_inbox_retention_days(),
+            touch_retention_days: default_touch_retention_days(),
             dedupe_retention_days: default_dedupe_retention_days(),
             cache_mb: default_cache_mb(),
         }
@@ -247,8 +253,11 @@ fn default_cache_mb() -> u64 {
 fn default_store_path() -> PathBuf {
     PathBuf::from("./data")
 }
-fn default_inbox_retention_days() -> u32 {
-    7
+fn default_inbox_retention_days() -> f64 {
+    7.0
+}
+fn default_touch_retention_days() -> f64 {
+    730.0
 }
 fn default_dedupe_retention_days() -> f64 {
     30.0
@@ -381,6 +390,20 @@ impl Config {
             return Err(ConfigError::invalid(
                 "store.dedupe_retention_days",
                 "must be more than 0 and at most 36500 days",
+            ));
+        }
+        let inbox_days = self.store.inbox_retention_days;
+        if !(0.0..=36_500.0).contains(&inbox_days) {
+            return Err(ConfigError::invalid(
+                "store.inbox_retention_days",
+                "must be between 0 and 36500 days",
+            ));
+        }
+        let touch_days = self.store.touch_retention_days;
+        if !(0.0..=36_500.0).contains(&touch_days) {
+            return Err(ConfigError::invalid(
+                "store.touch_retention_days",
+                "must be between 0 (keep every touch) and 36500 days",
             ));
         }
         if let Some((key, problem)) = self.pipeline.problems().into_iter().next() {

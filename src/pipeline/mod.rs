@@ -24,7 +24,7 @@ use crate::clock::now_millis;
 use crate::fields::Recipients;
 use crate::metrics::Metrics;
 use crate::scoring::ScoringConfig;
-use crate::store::{Store, StoreError};
+use crate::store::{Horizons, Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -42,7 +42,9 @@ pub struct Settings {
     /// The sinks to queue for, and which records each can address.
     pub sinks: Recipients,
     /// Applied deliveries are kept this many days, then pruned.
-    pub inbox_retention_days: u32,
+    pub inbox_retention_days: f64,
+    /// Touches leave the log this many days after they occurred; 0 keeps them.
+    pub touch_retention_days: f64,
     /// Dedupe ids are kept this many days, then pruned.
     pub dedupe_retention_days: f64,
     /// How much a round holds; how often a delivery is tried before it is parked.
@@ -156,10 +158,17 @@ impl Worker {
         // Lines left waiting by an earlier run are found by the first pass.
         let mut next_lines = Some(now_millis());
         let mut failures = 0u32;
-        // A tenth of the dedupe retention, within a second and a minute: a short
+        // A tenth of the shortest retention, within a second and a minute: a short
         // retention is kept to within a tenth of itself.
-        let prune_every =
-            ((self.settings.dedupe_retention_days * DAY_MS / 10.0) as i64).clamp(1_000, 60_000);
+        let shortest = [
+            self.settings.dedupe_retention_days,
+            self.settings.inbox_retention_days,
+            self.settings.touch_retention_days,
+        ]
+        .into_iter()
+        .filter(|days| *days > 0.0)
+        .fold(f64::INFINITY, f64::min);
+        let prune_every = ((shortest * DAY_MS / 10.0).min(60_000.0) as i64).clamp(1_000, 60_000);
         let mut next_prune = now_millis();
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
@@ -327,17 +336,22 @@ impl Worker {
     /// One bounded pass over what the retention lets go; whether more is waiting.
     fn prune(&self) -> Result<bool, StoreError> {
         let now = now_millis();
-        let seen_before = now - (self.settings.dedupe_retention_days * DAY_MS) as i64;
-        let inbox_before = now - self.settings.inbox_retention_days as i64 * DAY_MS as i64;
-        let pruned = self
-            .store
-            .prune(seen_before, inbox_before, now, PRUNE_CHUNK)?;
-        if pruned.seen + pruned.inbox + pruned.listed > 0 {
+        let days_before = |days: f64| now - (days * DAY_MS) as i64;
+        let touch_days = self.settings.touch_retention_days;
+        let horizons = Horizons {
+            seen_before: days_before(self.settings.dedupe_retention_days),
+            inbox_before: days_before(self.settings.inbox_retention_days),
+            touches_before: (touch_days > 0.0).then(|| days_before(touch_days)),
+            now,
+        };
+        let pruned = self.store.prune(&horizons, PRUNE_CHUNK)?;
+        if pruned.seen + pruned.inbox + pruned.listed + pruned.touches > 0 {
             tracing::debug!(
                 message = "Pruned.",
                 seen = pruned.seen,
                 inbox = pruned.inbox,
-                listed = pruned.listed
+                listed = pruned.listed,
+                touches = pruned.touches
             );
         }
         Ok(pruned.more)

@@ -42,7 +42,7 @@ pub use records::{
     Account, AccountVisible, Contact, DeadLetter, InboxEntry, OutboxEntry, ProfileField,
     StageChange, StoredOutcome, StoredTouch,
 };
-pub use retention::Pruned;
+pub use retention::{Horizons, Pruned};
 pub use round::{OutcomeOwner, Round, TouchKey};
 pub use versions::{LearnedScoring, ScoringVersion};
 

@@ -74,3 +74,72 @@ async fn a_duplicate_is_refused_inside_the_window_and_its_id_forgotten_after() {
     );
     daemon.drained().await;
 }
+
+/// Export of the contact's touch log, as the admin API gives it.
+async fn logged_touches(daemon: &Daemon, email: &str) -> Vec<serde_json::Value> {
+    let export: serde_json::Value = daemon
+        .client
+        .get(format!("{}/api/v1/contacts/{email}/export", daemon.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("export")
+        .json()
+        .await
+        .expect("json");
+    export["touches"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn touches_older_than_the_retention_leave_the_log_and_stay_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    // About nine seconds.
+    let text = config_text(dir.path(), "")
+        .replace("[store]\n", "[store]\ntouch_retention_days = 0.0001\n");
+    let config = attentiond::config::Config::from_toml(&text).unwrap();
+    let daemon = Daemon::start_with(dir, config);
+    let email = "fading@example.com";
+    let old = touch_body(email, "pricing_view", &rfc3339_from_now(-3_600));
+    assert_eq!(daemon.post_site("msg_old", &old).await.status(), 200);
+    // Times go to the second: the recent touch may be dated up to a second before
+    // `sent`, so it may leave from 7.6 s after it.
+    let recent = touch_body(email, "email_click", &now_rfc3339());
+    let sent = Instant::now();
+    assert_eq!(daemon.post_site("msg_recent", &recent).await.status(), 200);
+    daemon
+        .wait_contact(email, |view| view["touch_count"] == 2)
+        .await;
+
+    // The hour-old touch goes within a pass or two; the recent one stays about its
+    // nine seconds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let kept = loop {
+        let log = logged_touches(&daemon, email).await;
+        if log.len() < 2 {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old touch never left: {log:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    if sent.elapsed() < Duration::from_secs(7) {
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0]["kind"], "email_click", "{kept:?}");
+    }
+
+    // Then the recent one too; what both counted stays.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !logged_touches(&daemon, email).await.is_empty() {
+        assert!(Instant::now() < deadline, "the recent touch never left");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        sent.elapsed() >= Duration::from_millis(7_600),
+        "a touch left before its retention"
+    );
+    let view = daemon.contact(email).await.expect("the contact stays");
+    assert_eq!(view["touch_count"], 2, "{view}");
+    daemon.drained().await;
+}
