@@ -2,7 +2,7 @@
 //! daemon stopped. See docs/operations.md, "Disk use".
 
 use crate::config::Config;
-use crate::store::compact::{compact_telling, directory_bytes};
+use crate::store::compact::{compact_telling, Progress};
 use crate::store::StoreError;
 use anyhow::anyhow;
 use std::process::ExitCode;
@@ -12,22 +12,19 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if !path.exists() {
         return Err(anyhow!("there is no store at {}", path.display()));
     }
-    // The copy is at most the size of the store, and usually much smaller.
-    let needed = directory_bytes(path)?;
-    eprintln!(
-        "compacting the store at {} ({} MiB); the copy is written beside it",
-        path.display(),
-        needed >> 20
-    );
     let started = std::time::Instant::now();
     // A million people take minutes: say how far it got.
-    let told = |tree: crate::store::compact::TreeCopied| {
-        eprintln!(
-            "  {:>7.1} s  copied and checked {} ({} keys)",
-            started.elapsed().as_secs_f64(),
-            tree.name,
-            tree.entries
-        )
+    let told = |progress: Progress| match progress {
+        Progress::Begun { bytes } => eprintln!(
+            "compacting the store at {} ({} MiB); the copy is written beside it",
+            path.display(),
+            bytes >> 20
+        ),
+        Progress::Copied { tree, entries } if entries > 0 => eprintln!(
+            "  {:>7.1} s  copied and checked {tree} ({entries} keys)",
+            started.elapsed().as_secs_f64()
+        ),
+        Progress::Copied { .. } => {}
     };
     match compact_telling(path, told) {
         Ok(done) => {

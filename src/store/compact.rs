@@ -24,11 +24,13 @@ const BATCH: usize = 10_000;
 /// Bytes written through one handle of the copy before it is opened again.
 const REOPEN_BYTES: usize = 256 << 20;
 
-/// One tree written into the copy and checked.
+/// How far a compaction has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeCopied {
-    pub name: String,
-    pub entries: u64,
+pub enum Progress {
+    /// The store is held, `bytes` of it; the copy is being written.
+    Begun { bytes: u64 },
+    /// One tree written into the copy and checked.
+    Copied { tree: String, entries: u64 },
 }
 
 /// What a compaction did.
@@ -48,21 +50,22 @@ pub fn compact(path: &Path) -> Result<Compacted, StoreError> {
     compact_telling(path, |_| {})
 }
 
-/// [`compact`], calling `copied` after each tree with its name and entries.
+/// [`compact`], telling how far it has got.
 pub fn compact_telling(
     path: &Path,
-    mut copied: impl FnMut(TreeCopied),
+    mut told: impl FnMut(Progress),
 ) -> Result<Compacted, StoreError> {
     finish_interrupted(path)?;
     let before = directory_bytes(path)?;
     // The old store stays locked until the copy has taken its place, so that a
     // daemon started meanwhile cannot write where nobody will look again.
     let old = super::open_sled(path, 64, Some(1000))?;
+    told(Progress::Begun { bytes: before });
     let building = sibling(path, "compacting");
     if building.exists() {
         std::fs::remove_dir_all(&building)?;
     }
-    let entries = match build_copy(&old, path, &building, &mut copied) {
+    let entries = match build_copy(&old, path, &building, &mut told) {
         Ok(entries) => entries,
         Err(error) => {
             // A full disk is the likely cause: give the space back at once.
@@ -90,9 +93,9 @@ fn build_copy(
     old: &sled::Db,
     path: &Path,
     building: &Path,
-    copied: &mut dyn FnMut(TreeCopied),
+    told: &mut dyn FnMut(Progress),
 ) -> Result<u64, StoreError> {
-    let entries = copy_trees(old, building, REOPEN_BYTES, copied)?;
+    let entries = copy_trees(old, building, REOPEN_BYTES, told)?;
     copy_other_files(path, building)?;
     write_synced(&building.join(FINISHED), b"")?;
     take_owner_and_mode(path, building)?;
@@ -132,7 +135,7 @@ fn copy_trees(
     old: &sled::Db,
     building: &Path,
     reopen_bytes: usize,
-    copied: &mut dyn FnMut(TreeCopied),
+    told: &mut dyn FnMut(Progress),
 ) -> Result<u64, StoreError> {
     let mut new = super::open_sled(building, 64, None)?;
     let mut entries = 0;
@@ -181,8 +184,8 @@ fn copy_trees(
                 key: String::from_utf8_lossy(&name).into_owned(),
             });
         }
-        copied(TreeCopied {
-            name: String::from_utf8_lossy(&name).into_owned(),
+        told(Progress::Copied {
+            tree: String::from_utf8_lossy(&name).into_owned(),
             entries: entries - tree_started,
         });
     }
@@ -387,8 +390,8 @@ mod tests {
         let mut told = Vec::new();
         let done = when_free(|| compact_telling(&dir, |tree| told.push(tree)));
         assert!(
-            told.contains(&TreeCopied {
-                name: "touches".into(),
+            told.contains(&Progress::Copied {
+                tree: "touches".into(),
                 entries: held.len() as u64
             }),
             "{told:?}"

@@ -108,6 +108,10 @@ async fn a_compacted_store_serves_the_same_people_in_less_space() {
     assert_eq!(code, 1, "compact while the daemon runs: {stderr}");
     assert!(stderr.contains("the daemon holds the store"), "{stderr}");
     assert!(stderr.contains("stop it"), "{stderr}");
+    assert!(
+        !stderr.contains("compacting the store"),
+        "it never said it was compacting: {stderr}"
+    );
 
     stop(daemon);
     let store = dir.path().join("data");
@@ -115,6 +119,10 @@ async fn a_compacted_store_serves_the_same_people_in_less_space() {
     let (code, stdout, stderr) = run_attentiond(&["--config", &config, "compact"], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("compacted the store"), "{stdout}");
+    assert!(
+        stderr.contains("compacting the store") && stderr.contains("copied and checked touches"),
+        "it says how far it got: {stderr}"
+    );
     let bytes_after = store_bytes(&store);
     assert!(
         bytes_after < bytes_before,
