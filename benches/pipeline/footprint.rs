@@ -8,7 +8,8 @@ use crate::served::{disk_use, rss};
 use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind};
 use attentiond::pipeline::{apply_deliveries, Context};
 use attentiond::scoring::ScoringConfig;
-use attentiond::store::{InboxEntry, Store};
+use attentiond::store::compact::{compact_telling, Progress};
+use attentiond::store::{InboxEntry, Store, StoreError};
 use std::process::Command;
 
 pub const CHILD: &str = "PIPELINE_FOOTPRINT_CONTACTS";
@@ -74,22 +75,32 @@ pub fn child(contacts: u64) {
     let seconds = started.elapsed().as_secs_f64();
     let (rss, disk) = (rss(), disk_use(&dir.path().join("data")));
     drop(store);
-    let compacted = compacted(&dir.path().join("data"));
+    let (compacted, trees) = compacted(&dir.path().join("data"));
     println!("{contacts} {touches} {rss} {disk} {compacted} {seconds:.1}");
     if std::env::var_os(TREES).is_some() {
-        live_bytes_by_tree(&dir.path().join("data"), touches);
+        live_bytes_by_tree(&trees, touches);
     }
 }
 
-/// Bytes of the store at `path` once compacted, when sled's flusher has let go of it.
-fn compacted(path: &std::path::Path) -> u64 {
+/// Bytes of the store at `path` once compacted, when sled's flusher has let go of
+/// it, and what the compaction copied of each tree.
+fn compacted(path: &std::path::Path) -> (u64, Vec<(String, u64, u64)>) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        match attentiond::store::compact::compact(path) {
-            Ok(done) => return done.after,
-            Err(attentiond::store::StoreError::Locked(_))
-                if std::time::Instant::now() < deadline =>
+        let mut trees = Vec::new();
+        let copied = |progress| {
+            if let Progress::Copied {
+                tree,
+                entries,
+                bytes,
+            } = progress
             {
+                trees.push((tree, entries, bytes))
+            }
+        };
+        match compact_telling(path, copied) {
+            Ok(done) => return (done.after, trees),
+            Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
             Err(error) => panic!("compaction failed: {error}"),
@@ -101,24 +112,14 @@ pub const TREES: &str = "PIPELINE_FOOTPRINT_TREES";
 
 /// Where the disk goes: each tree's keys and values, per touch, against what the
 /// files hold (the rest is sled's log: superseded page versions not yet reclaimed).
-fn live_bytes_by_tree(path: &std::path::Path, touches: u64) {
-    let db = sled::open(path).expect("the store opens again");
-    let mut total = 0u64;
-    for name in db.tree_names() {
-        let tree = db.open_tree(&name).expect("tree");
-        let (mut entries, mut bytes) = (0u64, 0u64);
-        for item in tree.iter() {
-            let (key, value) = item.expect("entry");
-            entries += 1;
-            bytes += (key.len() + value.len()) as u64;
-        }
-        total += bytes;
+fn live_bytes_by_tree(trees: &[(String, u64, u64)], touches: u64) {
+    for (name, entries, bytes) in trees {
         eprintln!(
-            "  {:<18} {entries:>9} entries {:>8.0} B/touch live",
-            String::from_utf8_lossy(&name),
-            bytes as f64 / touches as f64
+            "  {name:<18} {entries:>9} entries {:>8.0} B/touch live",
+            *bytes as f64 / touches as f64
         );
     }
+    let total: u64 = trees.iter().map(|tree| tree.2).sum();
     eprintln!(
         "  {:<18} {:>27.0} B/touch live",
         "all trees",

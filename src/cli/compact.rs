@@ -20,9 +20,14 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             path.display(),
             bytes >> 20
         ),
-        Progress::Copied { tree, entries } if entries > 0 => eprintln!(
-            "  {:>7.1} s  copied and checked {tree} ({entries} keys)",
-            started.elapsed().as_secs_f64()
+        Progress::Copied {
+            tree,
+            entries,
+            bytes,
+        } if entries > 0 => eprintln!(
+            "  {:>7.1} s  copied and checked {tree} ({entries} keys, {:.1} MiB with their values)",
+            started.elapsed().as_secs_f64(),
+            bytes as f64 / 1_048_576.0
         ),
         Progress::Copied { .. } => {}
     };

@@ -385,26 +385,31 @@ impl Config {
                 "must be at least server.max_body_bytes, or no body of the largest size could be read",
             ));
         }
-        let dedupe_days = self.store.dedupe_retention_days;
-        if !(dedupe_days.is_finite() && dedupe_days > 0.0 && dedupe_days <= 36_500.0) {
-            return Err(ConfigError::invalid(
+        let store = &self.store;
+        for (key, days, zero_allowed, problem) in [
+            (
                 "store.dedupe_retention_days",
+                store.dedupe_retention_days,
+                false,
                 "must be more than 0 and at most 36500 days",
-            ));
-        }
-        let inbox_days = self.store.inbox_retention_days;
-        if !(0.0..=36_500.0).contains(&inbox_days) {
-            return Err(ConfigError::invalid(
+            ),
+            (
                 "store.inbox_retention_days",
+                store.inbox_retention_days,
+                true,
                 "must be between 0 and 36500 days",
-            ));
-        }
-        let touch_days = self.store.touch_retention_days;
-        if !(0.0..=36_500.0).contains(&touch_days) {
-            return Err(ConfigError::invalid(
+            ),
+            (
                 "store.touch_retention_days",
+                store.touch_retention_days,
+                true,
                 "must be between 0 (keep every touch) and 36500 days",
-            ));
+            ),
+        ] {
+            let in_range = (0.0..=36_500.0).contains(&days) && (zero_allowed || days > 0.0);
+            if !in_range {
+                return Err(ConfigError::invalid(key, problem));
+            }
         }
         if let Some((key, problem)) = self.pipeline.problems().into_iter().next() {
             return Err(ConfigError::invalid(key, problem));

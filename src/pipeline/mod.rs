@@ -168,7 +168,7 @@ impl Worker {
         .into_iter()
         .filter(|days| *days > 0.0)
         .fold(f64::INFINITY, f64::min);
-        let prune_every = ((shortest * DAY_MS / 10.0).min(60_000.0) as i64).clamp(1_000, 60_000);
+        let prune_every = ((shortest * DAY_MS / 10.0) as i64).clamp(1_000, 60_000);
         let mut next_prune = now_millis();
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);

@@ -29,8 +29,13 @@ const REOPEN_BYTES: usize = 256 << 20;
 pub enum Progress {
     /// The store is held, `bytes` of it; the copy is being written.
     Begun { bytes: u64 },
-    /// One tree written into the copy and checked.
-    Copied { tree: String, entries: u64 },
+    /// One tree written into the copy and checked: its keys, and their bytes with
+    /// their values'.
+    Copied {
+        tree: String,
+        entries: u64,
+        bytes: u64,
+    },
 }
 
 /// What a compaction did.
@@ -145,7 +150,6 @@ fn copy_trees(
         let mut to = new.open_tree(&name)?;
         let mut batch = sled::Batch::default();
         let mut pending = 0;
-        let tree_started = entries;
         let mut read = Fingerprint::default();
         for entry in from.iter() {
             let (key, value) = entry?;
@@ -186,7 +190,8 @@ fn copy_trees(
         }
         told(Progress::Copied {
             tree: String::from_utf8_lossy(&name).into_owned(),
-            entries: entries - tree_started,
+            entries: read.entries,
+            bytes: read.bytes,
         });
     }
     // A store from before the contact counter was kept takes its ids from sled's
@@ -208,6 +213,7 @@ fn copy_trees(
 #[derive(Default, PartialEq, Eq)]
 struct Fingerprint {
     entries: u64,
+    bytes: u64,
     hash: u64,
 }
 
@@ -220,6 +226,7 @@ impl Fingerprint {
         value.hash(&mut hasher);
         self.hash = hasher.finish();
         self.entries += 1;
+        self.bytes += (key.len() + value.len()) as u64;
     }
 }
 
@@ -389,10 +396,12 @@ mod tests {
         let keys_before = std::fs::read(dir.join(crate::store::vault::FILE)).unwrap();
         let mut told = Vec::new();
         let done = when_free(|| compact_telling(&dir, |tree| told.push(tree)));
+        let live: u64 = held.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
         assert!(
             told.contains(&Progress::Copied {
                 tree: "touches".into(),
-                entries: held.len() as u64
+                entries: held.len() as u64,
+                bytes: live,
             }),
             "{told:?}"
         );

@@ -189,10 +189,10 @@ impl Daemon {
         }
     }
 
-    /// `GET /api/v1/accounts/{key}`: the account's score, reasons and members.
-    pub async fn account(&self, key: &str) -> serde_json::Value {
+    /// `GET /api/v1/{path}` with the admin token, as JSON.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
         self.client
-            .get(format!("{}/api/v1/accounts/{key}", self.base))
+            .get(format!("{}/api/v1/{path}", self.base))
             .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
@@ -202,19 +202,14 @@ impl Daemon {
             .expect("json")
     }
 
+    /// `GET /api/v1/accounts/{key}`: the account's score, reasons and members.
+    pub async fn account(&self, key: &str) -> serde_json::Value {
+        self.admin_get(&format!("accounts/{key}")).await
+    }
+
     /// The `dead_letters` array of `GET /api/v1/dead-letters`.
     pub async fn dead_letters(&self) -> Vec<serde_json::Value> {
-        let listing: serde_json::Value = self
-            .client
-            .get(format!("{}/api/v1/dead-letters", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("admin api")
-            .json()
-            .await
-            .expect("json");
-        listing["dead_letters"]
+        self.admin_get("dead-letters").await["dead_letters"]
             .as_array()
             .cloned()
             .expect("dead_letters array")

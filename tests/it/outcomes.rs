@@ -5,16 +5,7 @@ use crate::harness::*;
 use serde_json::{json, Value};
 
 async fn admin(daemon: &Daemon, path: &str) -> Value {
-    daemon
-        .client
-        .get(format!("{}/api/v1/{path}", daemon.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("admin api")
-        .json()
-        .await
-        .expect("json")
+    daemon.admin_get(path).await
 }
 
 fn kinds(outcomes: &Value) -> Vec<String> {

@@ -77,16 +77,7 @@ async fn a_duplicate_is_refused_inside_the_window_and_its_id_forgotten_after() {
 
 /// Export of the contact's touch log, as the admin API gives it.
 async fn logged_touches(daemon: &Daemon, email: &str) -> Vec<serde_json::Value> {
-    let export: serde_json::Value = daemon
-        .client
-        .get(format!("{}/api/v1/contacts/{email}/export", daemon.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("export")
-        .json()
-        .await
-        .expect("json");
+    let export = daemon.admin_get(&format!("contacts/{email}/export")).await;
     export["touches"].as_array().cloned().unwrap_or_default()
 }
 
