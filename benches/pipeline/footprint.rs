@@ -1,6 +1,6 @@
 //! (4) Memory per contact and disk per touch, at 100 k and 1 M contacts: contacts of
 //! 1,000 company domains, two touches each, applied by the pipeline's own step on a
-//! store with the default cache, in a child process so that nothing else the bench
+//! store with the daemon's default cache (`PIPELINE_CACHE_MB` to compare another), in a child process so that nothing else the bench
 //! did counts in its memory. The inbox's copy of each raw body is not in these
 //! figures: it is kept `store.inbox_retention_days` for audit, then pruned.
 
@@ -27,7 +27,13 @@ pub struct Footprint {
 /// Runs in the child: loads, flushes, and prints one line of figures.
 pub fn child(contacts: u64) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(&dir.path().join("data")).expect("store");
+    // The daemon's default cache, or `PIPELINE_CACHE_MB` to compare another.
+    let cache_mb = std::env::var("PIPELINE_CACHE_MB")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| attentiond::config::StoreConfig::default().cache_mb);
+    eprintln!("  store cache {cache_mb} MiB");
+    let store = Store::open_with_cache(&dir.path().join("data"), cache_mb).expect("store");
     let config = ScoringConfig::default();
     let sinks = Default::default();
     let now = attentiond::clock::now_millis();

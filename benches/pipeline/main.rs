@@ -68,30 +68,34 @@ fn main() {
         let raw = sustained::raw_sled(5.0);
         println!("\n(1) sustained ingest + apply, the highest rate with a flat backlog, held");
         println!(
-            "{:<24} {:>12} {:>12} {:>10} {:>14} {:>12} {:>16}",
+            "{:<24} {:>11} {:>11} {:>8} {:>15} {:>11} {:>11} {:>11} {:>10}",
             "workload",
             "acked ev/s",
-            "applied ev/s",
+            "applied",
             "applied/",
             "backlog start",
-            "bare actix",
-            "attentiond/bare"
+            "front door",
+            "applied",
+            "held/",
+            "bare actix"
         );
         println!(
-            "{:<24} {:>12} {:>12} {:>10} {:>14} {:>12} {:>16}",
-            "", "", "", "acked", "→ end", "ev/s", ""
+            "{:<24} {:>11} {:>11} {:>8} {:>15} {:>11} {:>11} {:>11} {:>10}",
+            "", "held", "ev/s", "acked", "→ end", "flat out", "meanwhile", "front door", "ev/s"
         );
         for result in &results {
             println!(
-                "{:<24} {:>12.0} {:>12.0} {:>10.2} {:>6.0} → {:<6.0} {:>12.0} {:>16.2}",
+                "{:<24} {:>11.0} {:>11.0} {:>8.2} {:>6.0} → {:<6.0} {:>11.0} {:>11.0} {:>11.2} {:>10.0}",
                 result.workload.name(),
                 result.acked,
                 result.applied,
                 result.applied / result.acked.max(1e-9),
                 result.backlog.0,
                 result.backlog.1,
+                result.front_door.0,
+                result.front_door.1,
+                result.applied / result.front_door.0.max(1e-9),
                 result.bare,
-                result.acked / result.bare.max(1e-9),
             );
         }
         println!(

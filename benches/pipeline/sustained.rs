@@ -10,6 +10,9 @@ pub struct Sustained {
     pub workload: Workload,
     /// Events per second the bare server acknowledged, closed loop.
     pub bare: f64,
+    /// Events per second attentiond's front door acknowledged, closed loop, and how
+    /// many it applied in the same seconds.
+    pub front_door: (f64, f64),
     /// Events per second offered and acknowledged over the held run.
     pub acked: f64,
     /// Events per second applied over the held run.
@@ -85,6 +88,16 @@ pub async fn run(
 
         let daemon = served::attentiond("");
         wait_healthy(client, &daemon).await;
+        // The front door at full tilt: what ingest acknowledges with the pipeline
+        // working beside it on the same cores, and what the pipeline applied meanwhile.
+        let start_applied = applied(client, &daemon).await;
+        let flat_out = closed_loop(client, &daemon, workload, 10.0, connections).await;
+        let front_seconds = flat_out.elapsed.as_secs_f64();
+        let front_door = (
+            flat_out.acked as f64 * epd / front_seconds,
+            (applied(client, &daemon).await - start_applied) / front_seconds,
+        );
+        drain(client, &daemon, Duration::from_secs(600)).await;
         let mut first = 0u64;
         let mut rate = (bare_events * 0.2 / epd).max(2.0);
         let mut best = None;
@@ -150,6 +163,7 @@ pub async fn run(
         results.push(Sustained {
             workload,
             bare: bare_events,
+            front_door,
             acked: sent.acked as f64 * epd / seconds,
             applied: (end_applied - start_applied) / seconds,
             backlog: (start_pending, end_pending),

@@ -144,8 +144,8 @@ impl Round<'_> {
     }
 
     pub fn remove_account(&mut self, key: &str) -> Result<(), StoreError> {
-        self.accounts.remove(key.as_bytes())?;
-        self.accounts_relined.remove(key.as_bytes())?;
+        self.accounts.delete(key.as_bytes());
+        self.accounts_relined.delete(key.as_bytes());
         self.index.account(key, None)
     }
 
@@ -173,7 +173,7 @@ impl Round<'_> {
 
     pub fn remove_account_member(&mut self, account: &str, contact: u64) -> Result<(), StoreError> {
         self.account_members
-            .remove(account_member_key(account, contact))?;
+            .delete(account_member_key(account, contact));
         Ok(())
     }
 
@@ -214,7 +214,7 @@ impl Round<'_> {
     }
 
     pub fn unmark_relined(&mut self, key: &str) -> Result<(), StoreError> {
-        self.accounts_relined.remove(key.as_bytes())?;
+        self.accounts_relined.delete(key.as_bytes());
         Ok(())
     }
 }

@@ -69,8 +69,14 @@ impl<'t> Overlay<'t> {
     /// Removes and returns what was there.
     pub fn remove(&mut self, key: impl AsRef<[u8]>) -> sled::Result<Option<IVec>> {
         let previous = self.get(key.as_ref())?;
-        self.writes.insert(key.as_ref().to_vec(), None);
+        self.delete(key);
         Ok(previous)
+    }
+
+    /// Removes without looking: reading what was there costs a walk down the tree
+    /// (and an unsealing) that a caller who does not need it should not pay.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        self.writes.insert(key.as_ref().to_vec(), None);
     }
 
     /// Keys under `prefix`, as the tree will hold them after this delivery.

@@ -112,7 +112,7 @@ impl<'s> Round<'s> {
     }
 
     pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
-        self.contacts.remove(u64_key(id))?;
+        self.contacts.delete(u64_key(id));
         self.index.contact(id);
         Ok(())
     }
@@ -162,8 +162,8 @@ impl<'s> Round<'s> {
     }
 
     pub fn unmap_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
-        self.identities.remove(self.store.identity_key(identity))?;
-        self.identities.remove(identity.key().as_bytes())?;
+        self.identities.delete(self.store.identity_key(identity));
+        self.identities.delete(identity.key().as_bytes());
         Ok(())
     }
 
@@ -242,7 +242,7 @@ impl<'s> Round<'s> {
 
     pub fn remove_touches(&mut self, contact: u64) -> Result<(), StoreError> {
         for key in self.touches.keys_with_prefix(&u64_key(contact))? {
-            self.touches.remove(key)?;
+            self.touches.delete(key);
         }
         Ok(())
     }
@@ -284,7 +284,7 @@ impl<'s> Round<'s> {
             .outcomes
             .keys_with_prefix(&contact_outcome_prefix(contact))?
         {
-            self.outcomes.remove(key)?;
+            self.outcomes.delete(key);
         }
         Ok(())
     }
@@ -325,7 +325,7 @@ impl<'s> Round<'s> {
         if let Some(bytes) = self.outbox.remove(&key)? {
             if let Ok(waiting) = serde_json::from_slice::<OutboxEntry>(&bytes) {
                 self.outbox_turns
-                    .remove(outbox_turn_key(&key, sink, waiting.queued_at))?;
+                    .delete(outbox_turn_key(&key, sink, waiting.queued_at));
             }
         }
         Ok(())
@@ -336,7 +336,7 @@ impl<'s> Round<'s> {
             let letter: DeadLetter =
                 serde_json::from_slice(&value).map_err(|_| corrupt("dead_letters", &key))?;
             if letter.contact == contact && letter.account.is_none() {
-                self.dead_letters.remove(key)?;
+                self.dead_letters.delete(key);
             }
         }
         Ok(())

@@ -48,7 +48,7 @@ impl Writes for Overlay<'_> {
         self.insert(key, value);
     }
     fn delete(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
-        self.remove(key)?;
+        Overlay::delete(self, key);
         Ok(())
     }
 }
