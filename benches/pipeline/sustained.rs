@@ -97,9 +97,18 @@ pub async fn run(
             flat_out.acked as f64 * epd / front_seconds,
             (applied(client, &daemon).await - start_applied) / front_seconds,
         );
+        eprintln!(
+            "  {:<24} front door flat out: {:>7.0} events/s acked, {:>7.0} applied meanwhile ({:.2})",
+            workload.name(),
+            front_door.0,
+            front_door.1,
+            front_door.1 / front_door.0.max(1e-9)
+        );
         drain(client, &daemon, Duration::from_secs(600)).await;
         let mut first = 0u64;
-        let mut rate = (bare_events * 0.2 / epd).max(2.0);
+        // Starting below the pace the pipeline kept at full tilt saves the steps (and
+        // the long drains) of rates it cannot hold.
+        let mut rate = (front_door.1 * 0.8 / epd).max(2.0);
         let mut best = None;
         loop {
             let before_pending = metric(client, &daemon, "attentiond_inbox_pending").await;

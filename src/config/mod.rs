@@ -228,8 +228,8 @@ pub struct StoreConfig {
     /// webhooks (docs/operations.md), or a late retry would count twice.
     #[serde(default = "default_dedupe_retention_days")]
     pub dedupe_retention_days: f64,
-    /// Most memory (MiB) the store keeps of its data; a store that fits is rescored
-    /// and refreshed without reading the disk.
+    /// sled's cache (MiB), counted at the size the cached pages take on disk; the
+    /// memory they take is several times that (docs/operations.md, Memory).
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
 }
@@ -247,7 +247,7 @@ impl Default for StoreConfig {
 }
 
 fn default_cache_mb() -> u64 {
-    512
+    crate::store::DEFAULT_CACHE_MB
 }
 
 fn default_store_path() -> PathBuf {
