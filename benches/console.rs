@@ -9,6 +9,7 @@
 //! CONSOLE_CONTACTS=100000 cargo bench --bench console
 //! CONSOLE_STORE=/tmp/console-store cargo bench --bench console   # fill once, reuse after
 //! CONSOLE_REQUESTS=100 cargo bench --bench console                 # requests per query
+//! CONSOLE_CACHE_MB=1024 cargo bench --bench console                # store.cache_mb
 //! ```
 
 use attentiond::config::Config;
@@ -185,10 +186,10 @@ fn ms(duration: Duration) -> f64 {
 }
 
 /// p95 of 50-key range scans of the contacts tree from scattered places.
-fn sled_reference(path: &std::path::Path, count: u64, runs: usize) -> Duration {
+fn sled_reference(path: &std::path::Path, count: u64, runs: usize, cache_mb: u64) -> Duration {
     let db = sled::Config::new()
         .path(path)
-        .cache_capacity(1024 * 1024 * 1024)
+        .cache_capacity(cache_mb * 1024 * 1024)
         .open()
         .expect("sled");
     let contacts = db.open_tree("contacts").expect("contacts tree");
@@ -220,11 +221,16 @@ fn main() {
     } else {
         fill(&path, count, &config_scoring);
     }
-    let scan = sled_reference(&path, count, runs);
+    // What a daemon on the default settings reads through, or another cache to compare.
+    let cache_mb = env_or(
+        "CONSOLE_CACHE_MB",
+        attentiond::store::DEFAULT_CACHE_MB as usize,
+    );
+    let scan = sled_reference(&path, count, runs, cache_mb as u64);
 
     let config = Config::from_toml(&format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"{TOKEN}\"\n\
-         [store]\npath = \"{}\"\ncache_mb = 1024\n\
+         [store]\npath = \"{}\"\ncache_mb = {cache_mb}\n\
          [scoring]\nrefresh_interval_secs = 86400\n",
         path.display()
     ))
