@@ -1,8 +1,9 @@
 //! (4) Memory per contact and disk per touch, at 100 k and 1 M contacts: contacts of
 //! 1,000 company domains, two touches each, applied by the pipeline's own step on a
-//! store with the daemon's default cache (`PIPELINE_CACHE_MB` to compare another), in a child process so that nothing else the bench
-//! did counts in its memory. The inbox's copy of each raw body is not in these
-//! figures: it is kept `store.inbox_retention_days` for audit, then pruned.
+//! store with the daemon's default cache (`PIPELINE_CACHE_MB` to compare another),
+//! in a child process so that nothing else the bench did counts in its memory. The
+//! inbox's copy of each raw body is not in these figures: it is kept
+//! `store.inbox_retention_days` for audit, then pruned.
 
 use crate::served::{disk_use, rss};
 use attentiond::model::{Event, EventBody, Identity, Touch, TouchKind};
@@ -27,11 +28,7 @@ pub struct Footprint {
 /// Runs in the child: loads, flushes, and prints one line of figures.
 pub fn child(contacts: u64) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    // The daemon's default cache, or `PIPELINE_CACHE_MB` to compare another.
-    let cache_mb = std::env::var("PIPELINE_CACHE_MB")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| attentiond::config::StoreConfig::default().cache_mb);
+    let cache_mb = crate::env_or("PIPELINE_CACHE_MB", attentiond::store::DEFAULT_CACHE_MB);
     eprintln!("  store cache {cache_mb} MiB");
     let store = Store::open_with_cache(&dir.path().join("data"), cache_mb).expect("store");
     let config = ScoringConfig::default();

@@ -99,7 +99,7 @@ pub(super) fn settle_accounts(
                     account.group.add(&member, context.scoring);
                     round.put_account_member(&key, &member)?;
                 }
-                None => round.remove_account_member(&key, id)?,
+                None => round.remove_account_member(&key, id),
             }
         }
         if account.group.members == 0 {
@@ -219,7 +219,7 @@ pub(super) fn take_lines(
     let mut wait_until = |at: Millis| next_due = Some(next_due.map_or(at, |due| due.min(at)));
     for key in context.store.relined_accounts(usize::MAX)? {
         let Some(mut account) = round.account(&key)? else {
-            round.unmark_relined(&key)?;
+            round.unmark_relined(&key);
             continue;
         };
         let due_at = match account.line_pushed_at {
@@ -256,7 +256,7 @@ pub(super) fn take_lines(
             _ => {
                 account.line_pushed_at = Some(context.now);
                 round.put_account(&account)?;
-                round.unmark_relined(&key)?;
+                round.unmark_relined(&key);
             }
         }
     }

@@ -224,7 +224,7 @@ impl Apply<'_> {
         self.applied.forget.contacts.insert(loser);
         self.round.move_touches(loser, winner)?;
         self.round.move_outcomes(loser, winner)?;
-        self.round.remove_contact(loser)?;
+        self.round.remove_contact(loser);
         for sink in context.sinks.keys() {
             self.round.unqueue_contact(sink, loser)?;
         }
@@ -246,7 +246,7 @@ impl Apply<'_> {
         let Some(id) = self.lookup(who)? else {
             return Ok(());
         };
-        self.round.unmap_identity(who)?;
+        self.round.unmap_identity(who);
         match self.round.contact(id)? {
             Some(contact) => self.erase_contact(context, &contact),
             None => self.erase_id(context, id),
@@ -267,7 +267,7 @@ impl Apply<'_> {
                 .insert(id, None);
         }
         for identity in contact.identities.iter().chain(&contact.retired) {
-            self.round.unmap_identity(identity)?;
+            self.round.unmap_identity(identity);
             self.round.mark_erased(identity, context.now);
             self.applied.forget.identity(identity);
         }
@@ -283,7 +283,7 @@ impl Apply<'_> {
         self.applied.forget.contacts.insert(id);
         self.round.remove_touches(id)?;
         self.round.remove_outcomes(id)?;
-        self.round.remove_contact(id)?;
+        self.round.remove_contact(id);
         for sink in context.sinks.keys() {
             self.round.unqueue_contact(sink, id)?;
         }

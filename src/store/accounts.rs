@@ -171,10 +171,9 @@ impl Round<'_> {
         Ok(())
     }
 
-    pub fn remove_account_member(&mut self, account: &str, contact: u64) -> Result<(), StoreError> {
+    pub fn remove_account_member(&mut self, account: &str, contact: u64) {
         self.account_members
             .delete(account_member_key(account, contact));
-        Ok(())
     }
 
     /// The CRM account whose people have this email domain, once one was seen.
@@ -213,8 +212,7 @@ impl Round<'_> {
             .insert(key.as_bytes(), u64_key(member));
     }
 
-    pub fn unmark_relined(&mut self, key: &str) -> Result<(), StoreError> {
+    pub fn unmark_relined(&mut self, key: &str) {
         self.accounts_relined.delete(key.as_bytes());
-        Ok(())
     }
 }

@@ -111,10 +111,9 @@ impl<'s> Round<'s> {
         Ok(())
     }
 
-    pub fn remove_contact(&mut self, id: u64) -> Result<(), StoreError> {
+    pub fn remove_contact(&mut self, id: u64) {
         self.contacts.delete(u64_key(id));
         self.index.contact(id);
-        Ok(())
     }
 
     /// An id no contact has had: ids only grow, one at a time, and the counter
@@ -161,10 +160,9 @@ impl<'s> Round<'s> {
             .insert(self.store.identity_key(identity), u64_key(contact));
     }
 
-    pub fn unmap_identity(&mut self, identity: &Identity) -> Result<(), StoreError> {
+    pub fn unmap_identity(&mut self, identity: &Identity) {
         self.identities.delete(self.store.identity_key(identity));
         self.identities.delete(identity.key().as_bytes());
-        Ok(())
     }
 
     pub fn is_erased(&self, identity: &Identity) -> Result<bool, StoreError> {

@@ -37,7 +37,7 @@ const REBUILD_BATCH: usize = 2048;
 trait Writes {
     fn read(&self, key: &[u8]) -> Result<Option<IVec>, StoreError>;
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
-    fn delete(&mut self, key: Vec<u8>) -> Result<(), StoreError>;
+    fn delete(&mut self, key: Vec<u8>);
 }
 
 impl Writes for Overlay<'_> {
@@ -47,9 +47,8 @@ impl Writes for Overlay<'_> {
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.insert(key, value);
     }
-    fn delete(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
+    fn delete(&mut self, key: Vec<u8>) {
         Overlay::delete(self, key);
-        Ok(())
     }
 }
 
@@ -83,9 +82,8 @@ impl Writes for Direct<'_> {
         };
         self.batch.insert(key, value);
     }
-    fn delete(&mut self, key: Vec<u8>) -> Result<(), StoreError> {
+    fn delete(&mut self, key: Vec<u8>) {
         self.batch.remove(key);
-        Ok(())
     }
 }
 
@@ -111,14 +109,14 @@ fn replace(
         .unwrap_or_default();
     let old: BTreeSet<Vec<u8>> = old.into_iter().collect();
     for key in old.difference(&new_entries) {
-        writes.delete(key.clone())?;
+        writes.delete(key.clone());
     }
     for key in new_entries.difference(&old) {
         writes.put(key.clone(), Vec::new());
     }
     match new {
         Some((bytes, _)) => writes.put(card, bytes),
-        None => writes.delete(card)?,
+        None => writes.delete(card),
     }
     Ok(())
 }
