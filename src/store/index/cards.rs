@@ -44,8 +44,9 @@ pub struct IndexSettings {
 }
 
 /// 2: numbers in keys are spread over 7-bit bytes ([`spread`]); 3: contacts stand
-/// under keyed hashes of their search terms' prefixes ([`term_prefixes`]).
-pub const KEY_FORMAT: u8 = 3;
+/// under keyed hashes of their search terms' prefixes ([`term_prefixes`]); 4: only
+/// the score, velocity and last-touch entries carry the score.
+pub const KEY_FORMAT: u8 = 4;
 
 impl Default for IndexSettings {
     fn default() -> Self {
@@ -379,51 +380,77 @@ impl ContactCard {
         score_key(self.raw, self.as_of, settings.half_life_days)
     }
 
-    /// The entry this card stands under in the index of `sort`.
+    /// Where the card stands in a list ordered by `sort`: the bytes its position is
+    /// compared by, as `kind, tag, position…, id, id length`. Score, velocity and last
+    /// touch are stored under exactly this key; a rank (trend, stage, fit, matrix) is
+    /// stored without the score ([`Self::entries`]) and its lists read each rank along
+    /// the score order.
     pub fn sort_entry(&self, sort: ContactSort, settings: &IndexSettings) -> Vec<u8> {
         let score = self.score_key(settings);
         let id = self.id_bytes();
-        let (tag, first): (u8, Vec<u8>) = match sort {
-            ContactSort::Score => (SCORE, Vec::new()),
-            ContactSort::Trend => (TREND, vec![trend_rank(self.trend)]),
-            ContactSort::Stage => (STAGE, vec![stage_rank(self.stage.as_deref(), settings)]),
-            ContactSort::Fit => (FIT, vec![fit_rank(self.fit_grade.as_deref())]),
-            ContactSort::Matrix => (MATRIX, vec![matrix_rank(self.matrix.as_deref())]),
-            ContactSort::Velocity => (VELOCITY, ordered_i64(self.velocity).to_vec()),
+        match sort {
+            ContactSort::Score => entry(CONTACT, SCORE, &[&score], &id),
+            ContactSort::Velocity => entry(
+                CONTACT,
+                VELOCITY,
+                &[&ordered_i64(self.velocity), &score],
+                &id,
+            ),
             ContactSort::LastTouch => {
                 let at = self.last_touch_at.unwrap_or(i64::MIN);
-                return entry(CONTACT, LAST_TOUCH, &[&ordered_i64(at)], &id);
+                entry(CONTACT, LAST_TOUCH, &[&ordered_i64(at)], &id)
             }
-        };
-        entry(CONTACT, tag, &[&first, &score], &id)
+            ContactSort::Trend | ContactSort::Stage | ContactSort::Fit | ContactSort::Matrix => {
+                let tag = rank_tag(sort).unwrap_or(SCORE);
+                let rank = self.rank(sort, settings);
+                entry(CONTACT, tag, &[&[rank], &score], &id)
+            }
+        }
     }
 
-    /// Every entry of the card: one per sort, its account, each source, each term.
+    /// The card's rank in a sort by a field of few values; 0 for the other sorts.
+    pub(super) fn rank(&self, sort: ContactSort, settings: &IndexSettings) -> u8 {
+        match sort {
+            ContactSort::Trend => trend_rank(self.trend),
+            ContactSort::Stage => stage_rank(self.stage.as_deref(), settings),
+            ContactSort::Fit => fit_rank(self.fit_grade.as_deref()),
+            ContactSort::Matrix => matrix_rank(self.matrix.as_deref()),
+            ContactSort::Score | ContactSort::Velocity | ContactSort::LastTouch => 0,
+        }
+    }
+
+    /// Every entry of the card but its search terms.
+    ///
+    /// Only the orders a touch changes anyway carry the score (score, velocity, last
+    /// touch). Ranks, the account and the sources stand under entries that stay put
+    /// while the score moves: a touch to a known person then rewrites three entries
+    /// instead of nine and more, and the lists filtered or ordered by them read the
+    /// score order beside them ([`super::query`]).
     pub fn entries(&self, settings: &IndexSettings) -> Vec<Vec<u8>> {
-        let score = self.score_key(settings);
         let id = self.id_bytes();
         let mut entries: Vec<Vec<u8>> = [
             ContactSort::Score,
-            ContactSort::Trend,
             ContactSort::Velocity,
-            ContactSort::Stage,
-            ContactSort::Fit,
-            ContactSort::Matrix,
             ContactSort::LastTouch,
         ]
         .into_iter()
         .map(|sort| self.sort_entry(sort, settings))
         .collect();
+        for sort in [
+            ContactSort::Trend,
+            ContactSort::Stage,
+            ContactSort::Fit,
+            ContactSort::Matrix,
+        ] {
+            if let Some(tag) = rank_tag(sort) {
+                entries.push(entry(CONTACT, tag, &[&[self.rank(sort, settings)]], &id));
+            }
+        }
         if let Some(account) = &self.account {
-            entries.push(entry(
-                CONTACT,
-                IN_ACCOUNT,
-                &[&with_end(account), &score],
-                &id,
-            ));
+            entries.push(entry(CONTACT, IN_ACCOUNT, &[&with_end(account)], &id));
         }
         for source in &self.sources {
-            entries.push(entry(CONTACT, SOURCE, &[&with_end(source), &score], &id));
+            entries.push(entry(CONTACT, SOURCE, &[&with_end(source)], &id));
         }
         // Search terms stand under keyed hashes, added by the caller that holds the
         // store's secret (`term_entries`).
@@ -445,7 +472,18 @@ impl ContactCard {
     }
 }
 
-/// The first bytes of every entry of a filter's range, ordered by score within.
+/// The tag of a sort by a field of few values, whose entries hold the rank alone.
+pub(super) fn rank_tag(sort: ContactSort) -> Option<u8> {
+    match sort {
+        ContactSort::Trend => Some(TREND),
+        ContactSort::Stage => Some(STAGE),
+        ContactSort::Fit => Some(FIT),
+        ContactSort::Matrix => Some(MATRIX),
+        ContactSort::Score | ContactSort::Velocity | ContactSort::LastTouch => None,
+    }
+}
+
+/// The first bytes of every entry of a filter's range.
 pub(super) fn contact_range(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut prefix = vec![CONTACT, tag];
     prefix.extend_from_slice(value);

@@ -1,16 +1,20 @@
 //! Pages of contacts and accounts, read through the indexes.
 //!
 //! A list can be read in more than one way: along the index of its sort, checking
-//! each card against the filters, or along the range of one filter (already in
-//! score order, else sorted once read whole). Which is quicker depends on how many
-//! records pass the filters, which nothing tells in advance, so the ways are read
-//! side by side, a few entries at a time, and the first to finish answers: at most
-//! a few times the work of the quickest.
+//! each card against the filters, or along the range of one filter, sorted once
+//! read whole. Which is quicker depends on how many records pass the filters, which
+//! nothing tells in advance, so the ways are read side by side, a few entries at a
+//! time, and the first to finish answers: at most a few times the work of the
+//! quickest.
+//!
+//! A list ordered by a field of few values (trend, stage, fit, matrix) is read one
+//! value at a time, in order: each is a list of its own, ordered by score, read along
+//! the score index or along that value's range, until the page is full.
 
 use super::cards::{
     card_key, contact_range, fit_rank, hashed_term_range, id_of, is_term_entry, matrix_rank,
-    searched_prefix, stage_rank, term_hash_input, term_prefix, text_value, trend_rank, ACCOUNT,
-    CONTACT, FIT, IN_ACCOUNT, MATRIX, SCORE, SOURCE, STAGE, TREND,
+    rank_tag, searched_prefix, stage_rank, term_hash_input, term_prefix, text_value, trend_rank,
+    ACCOUNT, CONTACT, IN_ACCOUNT, SCORE, SOURCE, TREND,
 };
 use super::{AccountCard, AccountSort, ContactCard, ContactSort};
 use crate::model::Millis;
@@ -69,7 +73,22 @@ pub struct Page<T> {
 struct Way {
     prefix: Vec<u8>,
     offset: usize,
+    /// What the position starts with before the key's own bytes: the rank when one
+    /// rank of a list is read along the score index.
+    lead: Vec<u8>,
     ordered: bool,
+}
+
+impl Way {
+    /// A range read whole and sorted.
+    fn whole(prefix: Vec<u8>) -> Way {
+        Way {
+            prefix,
+            offset: 0,
+            lead: Vec::new(),
+            ordered: false,
+        }
+    }
 }
 
 /// The bytes right after every key that starts with `prefix`.
@@ -89,20 +108,21 @@ type Entries = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
 struct Reading<C> {
     entries: Entries,
     offset: usize,
+    lead: Vec<u8>,
     ordered: bool,
     found: Vec<(Vec<u8>, C)>,
     seen: HashSet<Vec<u8>>,
 }
 
 /// The list as read the quickest way: cards that `keep` accepts, ordered by
-/// `position`, after `after`, at most `limit`.
+/// `position`, after `after`, the first `want` of them.
 struct Listing<'a> {
     tree: &'a sled::Tree,
     store: &'a Store,
     kind: u8,
     descending: bool,
     after: Option<&'a [u8]>,
-    limit: usize,
+    want: usize,
 }
 
 impl Listing<'_> {
@@ -113,7 +133,13 @@ impl Listing<'_> {
             None => Bound::Unbounded,
         };
         let (mut low, mut high) = (low, high);
-        if let (Some(after), true) = (self.after, way.ordered) {
+        // A cursor in another rank leaves this one whole: the caller reads only the
+        // ranks on the right side of it.
+        let after = self
+            .after
+            .filter(|_| way.ordered)
+            .and_then(|after| after.strip_prefix(way.lead.as_slice()));
+        if let Some(after) = after {
             let mut start = way.prefix[..way.offset].to_vec();
             start.extend_from_slice(after);
             if self.descending {
@@ -142,6 +168,7 @@ impl Listing<'_> {
         Reading {
             entries,
             offset: way.offset,
+            lead: way.lead,
             ordered: way.ordered,
             found: Vec::new(),
             seen: HashSet::new(),
@@ -176,19 +203,21 @@ impl Listing<'_> {
                 continue;
             }
             let at = if reading.ordered {
-                key[reading.offset.min(key.len())..].to_vec()
+                let mut at = reading.lead.clone();
+                at.extend_from_slice(&key[reading.offset.min(key.len())..]);
+                at
             } else {
                 position(&card)
             };
             reading.found.push((at, card));
-            if reading.ordered && reading.found.len() > self.limit {
+            if reading.ordered && reading.found.len() >= self.want {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
-    fn finish<C>(&self, mut reading: Reading<C>) -> Page<C> {
+    fn finish<C>(&self, mut reading: Reading<C>) -> Vec<(Vec<u8>, C)> {
         if !reading.ordered {
             reading.found.sort_by(|a, b| a.0.cmp(&b.0));
             if self.descending {
@@ -204,21 +233,17 @@ impl Listing<'_> {
                 });
             }
         }
-        let mut found = reading.found;
-        let next = (found.len() > self.limit).then(|| found[self.limit - 1].0.clone());
-        found.truncate(self.limit);
-        Page {
-            items: found.into_iter().map(|(_, card)| card).collect(),
-            next,
-        }
+        reading.found.truncate(self.want);
+        reading.found
     }
 
+    /// The cards with their positions, in order.
     fn run<C: serde::de::DeserializeOwned>(
         &self,
         ways: Vec<Way>,
         keep: impl Fn(&C, &[u8]) -> bool,
         position: impl Fn(&C) -> Vec<u8>,
-    ) -> Result<Page<C>, StoreError> {
+    ) -> Result<Vec<(Vec<u8>, C)>, StoreError> {
         let mut readings: Vec<Option<Reading<C>>> =
             ways.into_iter().map(|way| Some(self.open(way))).collect();
         loop {
@@ -233,6 +258,16 @@ impl Listing<'_> {
                 }
             }
         }
+    }
+}
+
+/// A page of the first `limit` of `found`, which holds one more when there is more.
+fn page<C>(mut found: Vec<(Vec<u8>, C)>, limit: usize) -> Page<C> {
+    let next = (found.len() > limit).then(|| found[limit - 1].0.clone());
+    found.truncate(limit);
+    Page {
+        items: found.into_iter().map(|(_, card)| card).collect(),
+        next,
     }
 }
 
@@ -261,15 +296,12 @@ impl ContactFilter {
     }
 }
 
+/// The tag of the index a sort reads in its own order.
 fn sort_tag(sort: ContactSort) -> u8 {
     match sort {
-        ContactSort::Score => SCORE,
-        ContactSort::Trend => TREND,
-        ContactSort::Stage => STAGE,
-        ContactSort::Fit => FIT,
-        ContactSort::Matrix => MATRIX,
         ContactSort::Velocity => super::cards::VELOCITY,
         ContactSort::LastTouch => super::cards::LAST_TOUCH,
+        _ => rank_tag(sort).unwrap_or(SCORE),
     }
 }
 
@@ -279,74 +311,127 @@ impl Store {
         let settings = self.index_settings();
         let filter = &query.filter;
         let sort = query.sort;
-        let mut ways = vec![Way {
-            prefix: vec![CONTACT, sort_tag(sort)],
-            offset: 2,
-            ordered: true,
-        }];
-        // A rank range (trend, stage, fit, matrix) is in score order within, and is
-        // the very index of its own sort.
-        let mut rank_way = |field: ContactSort, rank: u8| {
-            ways.push(Way {
-                prefix: vec![CONTACT, sort_tag(field), rank],
-                offset: if sort == field { 2 } else { 3 },
-                ordered: sort == field || sort == ContactSort::Score,
-            });
-        };
+        let limit = query.limit.max(1);
+        let mut filter_ways = Vec::new();
+        // The rank each filtered field of few values must have.
+        let mut fixed: Vec<(ContactSort, u8)> = Vec::new();
         if let Some(trend) = filter.trend {
-            rank_way(ContactSort::Trend, trend_rank(trend));
+            fixed.push((ContactSort::Trend, trend_rank(trend)));
         }
         if let Some(stage) = &filter.stage {
             let rank = stage_rank(Some(stage), &settings);
             if rank == 0 {
-                return Ok(Page {
-                    items: Vec::new(),
-                    next: None,
-                });
+                return Ok(page(Vec::new(), limit));
             }
-            rank_way(ContactSort::Stage, rank);
+            fixed.push((ContactSort::Stage, rank));
         }
         if let Some(grade) = &filter.fit_grade {
-            rank_way(ContactSort::Fit, fit_rank(Some(grade)));
+            fixed.push((ContactSort::Fit, fit_rank(Some(grade))));
         }
         if let Some(cell) = &filter.matrix {
-            rank_way(ContactSort::Matrix, matrix_rank(Some(cell)));
+            fixed.push((ContactSort::Matrix, matrix_rank(Some(cell))));
+        }
+        for &(field, rank) in &fixed {
+            if let Some(tag) = rank_tag(field) {
+                filter_ways.push(Way::whole(vec![CONTACT, tag, rank]));
+            }
         }
         for (tag, value) in [(IN_ACCOUNT, &filter.account), (SOURCE, &filter.source)] {
             if let Some(value) = value {
-                let prefix = contact_range(tag, &text_value(value));
-                ways.push(Way {
-                    offset: prefix.len(),
-                    prefix,
-                    ordered: sort == ContactSort::Score,
-                });
+                filter_ways.push(Way::whole(contact_range(tag, &text_value(value))));
             }
         }
         if let Some(prefix) = filter.search.as_deref().and_then(searched_prefix) {
-            let prefix = hashed_term_range(&self.inner.vault.hash(&term_hash_input(prefix)));
-            ways.push(Way {
-                prefix,
-                offset: 0,
-                ordered: false,
-            });
+            let hash = self.inner.vault.hash(&term_hash_input(prefix));
+            filter_ways.push(Way::whole(hashed_term_range(&hash)));
         }
-        let listing = Listing {
+        let listing = |want: usize| Listing {
             tree: &self.inner.index,
             store: self,
             kind: CONTACT,
             descending: query.descending,
             after: query.after.as_deref(),
-            limit: query.limit.max(1),
+            want,
         };
-        listing.run(
-            ways,
-            |card: &ContactCard, key| {
-                filter.admits(card)
-                    && (is_term_entry(key)
-                        || card.entries(&settings).iter().any(|entry| entry == key))
-            },
-            |card| card.sort_entry(sort, &settings)[2..].to_vec(),
-        )
+        let current = |card: &ContactCard, key: &[u8]| {
+            filter.admits(card)
+                && (is_term_entry(key) || card.entries(&settings).iter().any(|entry| entry == key))
+        };
+        let position = |card: &ContactCard| card.sort_entry(sort, &settings)[2..].to_vec();
+        let Some(tag) = rank_tag(sort) else {
+            let mut ways = vec![Way {
+                prefix: vec![CONTACT, sort_tag(sort)],
+                offset: 2,
+                lead: Vec::new(),
+                ordered: true,
+            }];
+            ways.extend(filter_ways);
+            let found = listing(limit + 1).run(ways, current, position)?;
+            return Ok(page(found, limit));
+        };
+        let mut ranks = self.ranks_present(tag)?;
+        if query.descending {
+            ranks.reverse();
+        }
+        if let Some(&(_, only)) = fixed.iter().find(|(field, _)| *field == sort) {
+            ranks.retain(|&rank| rank == only);
+        }
+        // The cursor's rank is the first still to read.
+        if let Some(&at) = query.after.as_deref().and_then(<[u8]>::first) {
+            ranks.retain(|&rank| {
+                if query.descending {
+                    rank <= at
+                } else {
+                    rank >= at
+                }
+            });
+        }
+        let mut found = Vec::new();
+        for rank in ranks {
+            let mut ways = vec![
+                Way {
+                    prefix: vec![CONTACT, SCORE],
+                    offset: 2,
+                    lead: vec![rank],
+                    ordered: true,
+                },
+                Way::whole(vec![CONTACT, tag, rank]),
+            ];
+            ways.extend(
+                filter_ways
+                    .iter()
+                    .filter(|way| way.prefix != [CONTACT, tag, rank])
+                    .map(|way| Way::whole(way.prefix.clone())),
+            );
+            let in_rank = |card: &ContactCard, key: &[u8]| {
+                card.rank(sort, &settings) == rank && current(card, key)
+            };
+            found.extend(listing(limit + 1 - found.len()).run(ways, in_rank, position)?);
+            if found.len() > limit {
+                break;
+            }
+        }
+        Ok(page(found, limit))
+    }
+
+    /// The ranks that some contact has in the index of `tag`, lowest first.
+    fn ranks_present(&self, tag: u8) -> Result<Vec<u8>, StoreError> {
+        let mut ranks = Vec::new();
+        let mut from = vec![CONTACT, tag];
+        while let Some(item) = self.inner.index.range(from.clone()..).next() {
+            let (key, _) = item?;
+            match key.get(..3) {
+                Some([CONTACT, found, rank]) if *found == tag => {
+                    ranks.push(*rank);
+                    match rank.checked_add(1) {
+                        Some(next) => from = vec![CONTACT, tag, next],
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok(ranks)
     }
 
     /// A page of accounts; `next` continues it.
@@ -361,31 +446,30 @@ impl Store {
         let mut ways = vec![Way {
             prefix: vec![ACCOUNT, tag(sort)],
             offset: 2,
+            lead: Vec::new(),
             ordered: true,
         }];
         if let Some(trend) = query.trend {
             ways.push(Way {
                 prefix: vec![ACCOUNT, TREND, trend_rank(trend)],
                 offset: if sort == AccountSort::Trend { 2 } else { 3 },
+                lead: Vec::new(),
                 ordered: matches!(sort, AccountSort::Trend | AccountSort::Score),
             });
         }
         if let Some(search) = &query.search {
-            ways.push(Way {
-                prefix: term_prefix(ACCOUNT, search),
-                offset: 0,
-                ordered: false,
-            });
+            ways.push(Way::whole(term_prefix(ACCOUNT, search)));
         }
+        let limit = query.limit.max(1);
         let listing = Listing {
             tree: &self.inner.index,
             store: self,
             kind: ACCOUNT,
             descending: query.descending,
             after: query.after.as_deref(),
-            limit: query.limit.max(1),
+            want: limit + 1,
         };
-        listing.run(
+        let found = listing.run(
             ways,
             |card: &AccountCard, key| {
                 query.trend.is_none_or(|trend| card.trend == trend)
@@ -397,6 +481,7 @@ impl Store {
                     && card.entries().iter().any(|entry| entry == key)
             },
             |card| card.sort_entry(sort)[2..].to_vec(),
-        )
+        )?;
+        Ok(page(found, limit))
     }
 }

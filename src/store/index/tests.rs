@@ -366,3 +366,53 @@ fn search_terms_stand_in_the_index_only_as_keyed_hashes() {
     assert_eq!(hashed("zeld"), 1);
     assert_eq!(hashed("ann1"), 10, "the old name's entries are gone");
 }
+
+#[test]
+fn a_new_score_moves_only_the_entries_ordered_by_score() {
+    let (_dir, store) = filled(30);
+    let keys = || -> BTreeSet<Vec<u8>> {
+        store
+            .inner
+            .index
+            .iter()
+            .keys()
+            .map(|key| key.unwrap().to_vec())
+            .collect()
+    };
+    let before = keys();
+    let mut touched = contact(12);
+    touched.attention.raw += 40.0;
+    touched.attention.as_of = NOW;
+    touched.visible.as_mut().unwrap().velocity += 1;
+    let mut round = store.round();
+    round.put_contact(&touched).unwrap();
+    round.commit(None).unwrap();
+    let after = keys();
+    let tags = |keys: Vec<&Vec<u8>>| -> Vec<u8> { keys.into_iter().map(|key| key[1]).collect() };
+    // The score and velocity orders move; trend, stage, fit, matrix, account and
+    // source stay where they were, and so does the card's key.
+    assert_eq!(
+        tags(before.difference(&after).collect()),
+        [cards::SCORE, cards::VELOCITY]
+    );
+    assert_eq!(
+        tags(after.difference(&before).collect()),
+        [cards::SCORE, cards::VELOCITY]
+    );
+    let first = store
+        .contact_page(&ContactQuery {
+            sort: ContactSort::Trend,
+            descending: true,
+            filter: ContactFilter {
+                account: Some("domain:company5.com".into()),
+                ..ContactFilter::default()
+            },
+            after: None,
+            limit: 1,
+        })
+        .unwrap();
+    assert_eq!(
+        first.items[0].id, 12,
+        "the one rising person there, read along the score order"
+    );
+}
