@@ -310,7 +310,8 @@ impl Worker {
         queued += refresh(&self.context(), &ids)?;
         // Lines that ran out with the week are taken to their members next.
         self.lines_changed.set(true);
-        self.metrics.contacts.set(known);
+        self.store.set_people(known);
+        self.metrics.contacts.set(known as i64);
         if queued > 0 {
             tracing::info!(message = "Decay refresh queued changed contacts.", queued);
         }

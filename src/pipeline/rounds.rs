@@ -255,5 +255,8 @@ impl Worker {
         self.metrics
             .inbox_pending
             .set(self.store.inbox_pending() as i64);
+        if let Some(people) = self.store.people() {
+            self.metrics.contacts.set(people as i64);
+        }
     }
 }

@@ -8,6 +8,7 @@ use super::keys::{
 use super::{Contact, Store, StoreError, StoredOutcome, StoredTouch};
 use crate::model::{ContactKey, Identity};
 use std::iter::Peekable;
+use std::sync::atomic::Ordering;
 
 impl Store {
     pub fn contact_id_for(&self, identity: &Identity) -> Result<Option<u64>, StoreError> {
@@ -121,6 +122,30 @@ impl Store {
 
     pub fn has_contacts(&self) -> bool {
         !self.inner.contacts.is_empty()
+    }
+
+    /// How many people the store holds: `None` until counted ([`Self::set_people`]),
+    /// then kept by every round that adds or removes one.
+    pub fn people(&self) -> Option<u64> {
+        u64::try_from(self.inner.people.load(Ordering::SeqCst)).ok()
+    }
+
+    /// The people counted by a walk over every contact (the decay refresh).
+    pub fn set_people(&self, counted: u64) {
+        let counted = i64::try_from(counted).unwrap_or(i64::MAX);
+        self.inner.people.store(counted, Ordering::SeqCst);
+    }
+
+    pub(super) fn people_changed(&self, change: i64) {
+        if change != 0 {
+            // Not counted yet: the count that comes will include this round.
+            let _ = self
+                .inner
+                .people
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |people| {
+                    (people >= 0).then(|| (people + change).max(0))
+                });
+        }
     }
 
     /// Walks the contacts with ids in `[from, to)`, each with its touch log in time

@@ -49,7 +49,7 @@ pub use versions::{LearnedScoring, ScoringVersion};
 use crate::model::Identity;
 use keys::read_u64;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 const CURSOR: &[u8] = b"cursor";
@@ -167,6 +167,8 @@ struct Inner {
     durable_seq: AtomicU64,
     durable_changed: (Mutex<()>, Condvar),
     cursor: AtomicU64,
+    /// How many people there are, -1 until counted (`contacts.rs`).
+    people: AtomicI64,
     /// No contact id below this may be given: above every id the store holds at open.
     contact_id_floor: u64,
     /// Set once a flush fails. sled refuses every write after an I/O error until the
@@ -232,6 +234,7 @@ impl Store {
             durable_seq: AtomicU64::new(0),
             durable_changed: (Mutex::new(()), Condvar::new()),
             cursor: AtomicU64::new(0),
+            people: AtomicI64::new(-1),
             contact_id_floor: 1,
             failure: tokio::sync::watch::Sender::new(None),
         };
@@ -247,6 +250,10 @@ impl Store {
             .unwrap_or(0);
         let last = cursor.max(last_inbox);
         inner.contact_id_floor = contact_id_floor(&inner, cursor)?;
+        // An empty store is counted already; others wait for a walk over them.
+        if inner.contacts.is_empty() {
+            inner.people = AtomicI64::new(0);
+        }
         inner.cursor.store(cursor, Ordering::SeqCst);
         inner.last_seq.store(last, Ordering::SeqCst);
         // Everything that survived the restart is on disk.

@@ -396,7 +396,8 @@ impl<'s> Round<'s> {
     /// Commits every write of the round, and the cursor past the deliveries it
     /// applied, in one transaction: all or nothing.
     pub fn commit(mut self, cursor: Option<u64>) -> Result<(), StoreError> {
-        self.index
+        let people = self
+            .index
             .settle(self.store, &self.contacts, &self.touches)?;
         if let Some(seq) = cursor {
             self.meta.insert(CURSOR, u64_key(seq));
@@ -419,6 +420,7 @@ impl<'s> Round<'s> {
         if let Some(seq) = cursor {
             store.set_cursor_cached(seq);
         }
+        store.people_changed(people);
         Ok(())
     }
 
@@ -426,7 +428,8 @@ impl<'s> Round<'s> {
     /// work that is redone whole if interrupted (a rescore), where a transaction
     /// would cost more than the work.
     pub fn apply(mut self) -> Result<(), StoreError> {
-        self.index
+        let people = self
+            .index
             .settle(self.store, &self.contacts, &self.touches)?;
         let store = self.store;
         let batches = self.into_batches()?;
@@ -434,6 +437,7 @@ impl<'s> Round<'s> {
         for (tree, batch) in batches {
             tree.apply_batch(batch)?;
         }
+        store.people_changed(people);
         Ok(())
     }
 }

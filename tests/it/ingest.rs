@@ -361,6 +361,8 @@ async fn health_readiness_and_metrics_answer() {
         r#"attentiond_webhooks_total{source="site",status="200"} 1"#,
         "attentiond_inbox_pending 0",
         r#"attentiond_touches_total{kind="email_open"} 1"#,
+        // Counted as people arrive, not only by the decay refresh.
+        "attentiond_contacts 1",
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics}");
     }

@@ -137,7 +137,8 @@ fn stored<T: serde::de::DeserializeOwned>(
 }
 
 /// Indexes a contact as it now stands (`None`: gone), adding `sources` to the ones
-/// its card already names.
+/// its card already names. Returns how the number of indexed people changed: 1 for a
+/// new card, -1 for one removed.
 fn index_contact(
     writes: &mut impl Writes,
     vault: &Vault,
@@ -145,9 +146,10 @@ fn index_contact(
     id: u64,
     contact: Option<&Contact>,
     sources: &BTreeSet<String>,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let key = card_key(CONTACT, &id.to_be_bytes());
     let old: Option<ContactCard> = stored(writes, &key)?;
+    let change = i64::from(contact.is_some()) - i64::from(old.is_some());
     let new = contact.map(|contact| {
         let mut all: BTreeSet<String> = old
             .as_ref()
@@ -157,7 +159,7 @@ fn index_contact(
         ContactCard::of(contact, all.into_iter().collect())
     });
     if old == new {
-        return Ok(());
+        return Ok(change);
     }
     // Hashing every prefix costs more than the rest of the card: terms that stayed
     // keep their entries untouched.
@@ -176,7 +178,8 @@ fn index_contact(
         Some(card) => Some((encode(&card)?, entries(&card))),
         None => None,
     };
-    replace(writes, key, old_entries, new)
+    replace(writes, key, old_entries, new)?;
+    Ok(change)
 }
 
 fn index_account(
@@ -223,15 +226,16 @@ impl<'s> IndexRound<'s> {
         index_account(&mut self.overlay, key, account)
     }
 
-    /// Indexes every contact the round wrote, as the round leaves it.
+    /// Indexes every contact the round wrote, as the round leaves it; returns how
+    /// the number of people changed.
     pub fn settle(
         &mut self,
         store: &Store,
         contacts: &Overlay<'_>,
         touches: &Overlay<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         if self.contacts.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let settings = store.index_settings();
         let mut sources: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
@@ -246,6 +250,7 @@ impl<'s> IndexRound<'s> {
             }
         }
         let none = BTreeSet::new();
+        let mut change = 0;
         for id in std::mem::take(&mut self.contacts) {
             let contact = match contacts.get(id.to_be_bytes())? {
                 Some(bytes) => {
@@ -259,7 +264,7 @@ impl<'s> IndexRound<'s> {
                 None => None,
             };
             let found = sources.get(&id).unwrap_or(&none);
-            index_contact(
+            change += index_contact(
                 &mut self.overlay,
                 self.vault,
                 &settings,
@@ -268,7 +273,7 @@ impl<'s> IndexRound<'s> {
                 found,
             )?;
         }
-        Ok(())
+        Ok(change)
     }
 
     pub fn overlay(&self) -> &Overlay<'s> {
