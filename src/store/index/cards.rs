@@ -45,8 +45,9 @@ pub struct IndexSettings {
 
 /// 2: numbers in keys are spread over 7-bit bytes ([`spread`]); 3: contacts stand
 /// under keyed hashes of their search terms' prefixes ([`term_prefixes`]); 4: only
-/// the score, velocity and last-touch entries carry the score.
-pub const KEY_FORMAT: u8 = 4;
+/// the score, velocity and last-touch entries carry the score; 5: public ids have no
+/// term entries ([`public_id_ranges`]).
+pub const KEY_FORMAT: u8 = 5;
 
 impl Default for IndexSettings {
     fn default() -> Self {
@@ -457,10 +458,19 @@ impl ContactCard {
         entries
     }
 
-    /// The entries of the card's search terms, given the store's keyed hash.
+    /// The entries of the card's search terms, given the store's keyed hash. The
+    /// public id (`c_<id>`) has none: a search for one reads the cards of the ids it
+    /// can name ([`public_id_ranges`]).
     pub fn term_entries(&self, hash: impl Fn(&[u8]) -> [u8; 32]) -> Vec<Vec<u8>> {
         let id = self.id_bytes();
-        term_prefixes(&self.terms)
+        let public = Contact::public_id(self.id);
+        let searched: Vec<String> = self
+            .terms
+            .iter()
+            .filter(|term| **term != public)
+            .cloned()
+            .collect();
+        term_prefixes(&searched)
             .into_iter()
             .map(|prefix| {
                 let mut key = hashed_term_range(&hash(&term_hash_input(prefix)));
@@ -470,6 +480,42 @@ impl ContactCard {
             })
             .collect()
     }
+}
+
+/// The ids, as `[low, high)` ranges, whose public id (`c_<id>`) starts with
+/// `search`: `c_12` names 12, 120 to 129, 1200 to 1299, and so on.
+pub(super) fn public_id_ranges(search: &str) -> Vec<(u64, u64)> {
+    let Some(digits) = search.strip_prefix("c_") else {
+        return Vec::new();
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
+    let Ok(first) = digits.parse::<u64>() else {
+        return Vec::new();
+    };
+    // Ids are written without leading zeros: `c_0` is 0 alone and `c_01` nobody.
+    if digits.starts_with('0') {
+        return if digits.len() == 1 {
+            vec![(0, 1)]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut ranges = Vec::new();
+    let mut scale: u64 = 1;
+    while let Some(low) = first.checked_mul(scale) {
+        let high = first
+            .checked_add(1)
+            .and_then(|next| next.checked_mul(scale))
+            .unwrap_or(u64::MAX);
+        ranges.push((low, high));
+        match scale.checked_mul(10) {
+            Some(next) => scale = next,
+            None => break,
+        }
+    }
+    ranges
 }
 
 /// The tag of a sort by a field of few values, whose entries hold the rank alone.
@@ -628,6 +674,18 @@ mod tests {
         assert_eq!(id_of(&key), Some(&b"domain:acme.com"[..]));
         assert_eq!(id_of(&[1]), None);
         assert_eq!(id_of(&[0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn a_public_id_search_names_every_id_written_with_its_digits_first() {
+        let ranges = public_id_ranges("c_12");
+        assert_eq!(&ranges[..3], [(12, 13), (120, 130), (1200, 1300)]);
+        assert!(ranges.iter().all(|&(low, high)| low < high));
+        assert_eq!(ranges.last().map(|r| r.0), Some(12 * 10u64.pow(18)));
+        assert_eq!(public_id_ranges("c_0"), [(0, 1)]);
+        for nothing in ["c_", "c_01", "c_1a", "12", "c_99999999999999999999"] {
+            assert_eq!(public_id_ranges(nothing), [], "{nothing}");
+        }
     }
 
     #[test]

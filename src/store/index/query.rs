@@ -13,8 +13,8 @@
 
 use super::cards::{
     card_key, contact_range, fit_rank, hashed_term_range, id_of, is_term_entry, matrix_rank,
-    rank_tag, searched_prefix, stage_rank, term_hash_input, term_prefix, text_value, trend_rank,
-    ACCOUNT, CONTACT, IN_ACCOUNT, SCORE, SOURCE, TREND,
+    public_id_ranges, rank_tag, searched_prefix, stage_rank, term_hash_input, term_prefix,
+    text_value, trend_rank, ACCOUNT, CONTACT, IN_ACCOUNT, SCORE, SOURCE, TERM, TREND,
 };
 use super::{AccountCard, AccountSort, ContactCard, ContactSort};
 use crate::model::Millis;
@@ -70,6 +70,7 @@ pub struct Page<T> {
 
 /// One way of reading a list: a key range, where in its keys the sort position
 /// starts, and whether the range is already in the order asked for.
+#[derive(Clone)]
 struct Way {
     prefix: Vec<u8>,
     offset: usize,
@@ -77,6 +78,9 @@ struct Way {
     /// rank of a list is read along the score index.
     lead: Vec<u8>,
     ordered: bool,
+    /// Ranges of contact ids whose cards are read after the range, as if they were
+    /// its entries (a search for public ids).
+    ids: Vec<(u64, u64)>,
 }
 
 impl Way {
@@ -87,8 +91,38 @@ impl Way {
             offset: 0,
             lead: Vec::new(),
             ordered: false,
+            ids: Vec::new(),
         }
     }
+
+    fn along(prefix: Vec<u8>, lead: Vec<u8>) -> Way {
+        Way {
+            offset: prefix.len(),
+            prefix,
+            lead,
+            ordered: true,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// The cards of contacts with ids in `ranges`, each as a search-term entry of its
+/// id, so that they are checked like the people a search term found.
+fn cards_as_entries(tree: &sled::Tree, ranges: Vec<(u64, u64)>) -> Entries {
+    let tree = tree.clone();
+    Box::new(ranges.into_iter().flat_map(move |(low, high)| {
+        let low = card_key(CONTACT, &low.to_be_bytes());
+        let high = card_key(CONTACT, &high.to_be_bytes());
+        tree.range(low..high).map(|item| {
+            item.map(|(key, value)| {
+                let id = key.get(2..).unwrap_or_default();
+                let mut entry = vec![CONTACT, TERM];
+                entry.extend_from_slice(id);
+                entry.extend_from_slice(&(id.len() as u16).to_be_bytes());
+                (sled::IVec::from(entry), value)
+            })
+        })
+    }))
 }
 
 /// The bytes right after every key that starts with `prefix`.
@@ -164,6 +198,11 @@ impl Listing<'_> {
             Box::new(self.tree.range::<Vec<u8>, _>((low, high)).rev())
         } else {
             Box::new(self.tree.range::<Vec<u8>, _>((low, high)))
+        };
+        let entries = if way.ids.is_empty() {
+            entries
+        } else {
+            Box::new(entries.chain(cards_as_entries(self.tree, way.ids)))
         };
         Reading {
             entries,
@@ -341,9 +380,13 @@ impl Store {
                 filter_ways.push(Way::whole(contact_range(tag, &text_value(value))));
             }
         }
-        if let Some(prefix) = filter.search.as_deref().and_then(searched_prefix) {
-            let hash = self.inner.vault.hash(&term_hash_input(prefix));
-            filter_ways.push(Way::whole(hashed_term_range(&hash)));
+        if let Some(search) = &filter.search {
+            if let Some(prefix) = searched_prefix(search) {
+                let hash = self.inner.vault.hash(&term_hash_input(prefix));
+                let mut way = Way::whole(hashed_term_range(&hash));
+                way.ids = public_id_ranges(search);
+                filter_ways.push(way);
+            }
         }
         let listing = |want: usize| Listing {
             tree: &self.inner.index,
@@ -359,12 +402,7 @@ impl Store {
         };
         let position = |card: &ContactCard| card.sort_entry(sort, &settings)[2..].to_vec();
         let Some(tag) = rank_tag(sort) else {
-            let mut ways = vec![Way {
-                prefix: vec![CONTACT, sort_tag(sort)],
-                offset: 2,
-                lead: Vec::new(),
-                ordered: true,
-            }];
+            let mut ways = vec![Way::along(vec![CONTACT, sort_tag(sort)], Vec::new())];
             ways.extend(filter_ways);
             let found = listing(limit + 1).run(ways, current, position)?;
             return Ok(page(found, limit));
@@ -389,19 +427,14 @@ impl Store {
         let mut found = Vec::new();
         for rank in ranks {
             let mut ways = vec![
-                Way {
-                    prefix: vec![CONTACT, SCORE],
-                    offset: 2,
-                    lead: vec![rank],
-                    ordered: true,
-                },
+                Way::along(vec![CONTACT, SCORE], vec![rank]),
                 Way::whole(vec![CONTACT, tag, rank]),
             ];
             ways.extend(
                 filter_ways
                     .iter()
                     .filter(|way| way.prefix != [CONTACT, tag, rank])
-                    .map(|way| Way::whole(way.prefix.clone())),
+                    .cloned(),
             );
             let in_rank = |card: &ContactCard, key: &[u8]| {
                 card.rank(sort, &settings) == rank && current(card, key)
@@ -443,18 +476,14 @@ impl Store {
             AccountSort::People => super::cards::PEOPLE,
             AccountSort::Name => super::cards::NAME,
         };
-        let mut ways = vec![Way {
-            prefix: vec![ACCOUNT, tag(sort)],
-            offset: 2,
-            lead: Vec::new(),
-            ordered: true,
-        }];
+        let mut ways = vec![Way::along(vec![ACCOUNT, tag(sort)], Vec::new())];
         if let Some(trend) = query.trend {
             ways.push(Way {
                 prefix: vec![ACCOUNT, TREND, trend_rank(trend)],
                 offset: if sort == AccountSort::Trend { 2 } else { 3 },
                 lead: Vec::new(),
                 ordered: matches!(sort, AccountSort::Trend | AccountSort::Score),
+                ids: Vec::new(),
             });
         }
         if let Some(search) = &query.search {

@@ -188,6 +188,20 @@ fn every_sort_and_filter_pages_through_the_same_list_as_sorting_by_hand() {
             search: Some("nobody@nowhere".into()),
             ..ContactFilter::default()
         },
+        // Public ids stand under no term entry: the ids they can name are read.
+        ContactFilter {
+            search: Some("c_12".into()),
+            ..ContactFilter::default()
+        },
+        ContactFilter {
+            search: Some("c_240".into()),
+            fit_grade: Some("A".into()),
+            ..ContactFilter::default()
+        },
+        ContactFilter {
+            search: Some("c_0123".into()),
+            ..ContactFilter::default()
+        },
     ];
     let sorts = [
         ContactSort::Score,
@@ -340,6 +354,8 @@ fn search_terms_stand_in_the_index_only_as_keyed_hashes() {
     };
     // Ann1 and Ann10 to Ann19.
     assert_eq!(hashed("ann1"), 11);
+    // The public id says where the card is: it needs no entry.
+    assert_eq!(hashed("c_12"), 0);
     // A new name moves the person's term entries: the old name no longer finds them.
     let mut renamed = contact(17);
     renamed.profile.get_mut("first_name").unwrap().value = "Zelda".into();
