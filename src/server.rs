@@ -31,28 +31,6 @@ pub async fn run(
     config.scoring = crate::learn::active_scoring(&store, &config.scoring)
         .context("cannot read the scoring version in force")?;
     let config = Arc::new(config);
-    let index = crate::store::index::IndexSettings {
-        half_life_days: config.scoring.half_life_days,
-        stages: config
-            .scoring
-            .stages
-            .iter()
-            .map(|r| r.name.clone())
-            .collect(),
-        ..Default::default()
-    };
-    let mut told = std::time::Instant::now();
-    store
-        .ensure_index(index, |done| {
-            // Building the indexes of a large store outlasts systemd's start timeout.
-            if told.elapsed() > Duration::from_secs(10) {
-                told = std::time::Instant::now();
-                tracing::info!(message = "Building the console's indexes.", contacts = done);
-                let more = sd_notify::NotifyState::ExtendTimeoutUsec(60_000_000);
-                let _ = sd_notify::notify(false, &[more]);
-            }
-        })
-        .context("cannot build the console's indexes")?;
     let metrics = Metrics::new();
     let commit = GroupCommit::spawn(store.clone());
     let settings = pipeline::Settings {

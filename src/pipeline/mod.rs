@@ -24,6 +24,7 @@ use crate::clock::now_millis;
 use crate::fields::Recipients;
 use crate::metrics::Metrics;
 use crate::scoring::ScoringConfig;
+use crate::store::index::IndexSettings;
 use crate::store::{Horizons, Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -170,6 +171,9 @@ impl Worker {
         .fold(f64::INFINITY, f64::min);
         let prune_every = ((shortest * DAY_MS / 10.0) as i64).clamp(1_000, 60_000);
         let mut next_prune = now_millis();
+        if let Err(error) = self.index_if_needed() {
+            tracing::error!(message = "Building the console's indexes failed; lists may miss people until the next start.", %error);
+        }
         if let Err(error) = self.rescore_if_changed() {
             tracing::error!(message = "Rescore after a scoring change failed; scores keep the old settings until the next start.", %error);
         }
@@ -257,6 +261,42 @@ impl Worker {
             sinks: &self.settings.sinks,
             now: now_millis(),
         }
+    }
+
+    /// Builds the console's indexes anew when the store's were built otherwise (an
+    /// earlier layout, another half-life or ladder). Deliveries are acknowledged
+    /// meanwhile and applied between chunks, so that the minutes a large store takes
+    /// neither turn webhooks away nor hold back their fields in the CRMs.
+    fn index_if_needed(&self) -> Result<(), StoreError> {
+        let scoring = &self.settings.scoring;
+        let settings = IndexSettings {
+            half_life_days: scoring.half_life_days,
+            stages: scoring
+                .stages
+                .iter()
+                .map(|rung| rung.name.clone())
+                .collect(),
+            ..IndexSettings::default()
+        };
+        let started = std::time::Instant::now();
+        let mut told = std::time::Instant::now();
+        let built = self.store.ensure_index(settings, |done| {
+            self.heartbeat.store(now_millis(), Ordering::Relaxed);
+            if told.elapsed() >= Duration::from_secs(10) {
+                told = std::time::Instant::now();
+                tracing::info!(message = "Building the console's indexes.", contacts = done);
+            }
+            if let Err(error) = self.round() {
+                tracing::error!(message = "Pipeline could not apply deliveries while indexing; retrying after the next chunk.", %error);
+            }
+        })?;
+        if built {
+            tracing::info!(
+                message = "The console's indexes are built.",
+                seconds = started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
     }
 
     /// A changed `[scoring]` rescores everything before new deliveries are applied;

@@ -291,3 +291,44 @@ async fn an_unknown_route_is_a_problem() {
         assert_eq!(problem["status"], 404);
     }
 }
+
+/// A new half-life orders people otherwise: the next start indexes them anew, with
+/// the pipeline applying what arrives between its chunks, and lists the same people
+/// with every sort and search, the newcomer included.
+#[tokio::test]
+async fn a_new_half_life_indexes_the_lists_anew_at_start() {
+    let daemon = start("");
+    people(&daemon).await;
+    daemon.drained().await;
+    let (_, before) = get(&daemon, "/api/v1/contacts").await;
+    let dir = daemon.stop();
+    let config = crate::console_seed::config(dir.path(), "[scoring]\nhalf_life_days = 7.0\n");
+    let daemon = Daemon::start_with(dir, config);
+    let body = touch_body("eve@hooli.com", "demo_request", &now_rfc3339());
+    let answer = daemon.post_site(&delivery_id("after"), &body).await;
+    assert_eq!(answer.status(), 200);
+    daemon.drained().await;
+    let (status, after) = get(&daemon, "/api/v1/contacts").await;
+    assert_eq!(status, 200);
+    let mut expected = emails(&before);
+    expected.push("eve@hooli.com".into());
+    let mut listed = emails(&after);
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+    for path in [
+        "/api/v1/contacts?sort=stage",
+        "/api/v1/contacts?sort=trend&order=asc",
+        "/api/v1/contacts?sort=last_touch",
+    ] {
+        let (_, page) = get(&daemon, path).await;
+        let mut sorted = emails(&page);
+        sorted.sort();
+        assert_eq!(sorted, expected, "{path}");
+    }
+    let (_, found) = get(&daemon, "/api/v1/contacts?q=eve%40hoo").await;
+    assert_eq!(emails(&found), ["eve@hooli.com"]);
+    let id = after["contacts"][0]["id"].as_str().expect("a public id");
+    let (_, by_id) = get(&daemon, &format!("/api/v1/contacts?q={id}")).await;
+    assert!(emails(&by_id).contains(&emails(&after)[0]), "{id}: {by_id}");
+}

@@ -325,8 +325,9 @@ impl Store {
     }
 
     /// Builds the index anew unless it was built whole with these settings. Returns
-    /// whether it did. `progress(contacts done)` is called as it goes, so that a
-    /// service manager can be told start-up is still under way.
+    /// whether it did. `progress(contacts done)` is called between chunks: the
+    /// pipeline applies deliveries there, whose rounds index what they write with
+    /// these settings already, so a chunk that comes after them finds their cards.
     pub fn ensure_index(
         &self,
         settings: IndexSettings,
@@ -359,7 +360,6 @@ impl Store {
         self.inner
             .meta
             .insert(SETTINGS, serde_json::to_vec(&settings)?)?;
-        tracing::info!(message = "The console's indexes are built.");
         Ok(true)
     }
 
