@@ -306,6 +306,10 @@ fn main() {
             "account=domain:company77.com",
             "source=calendly",
             "source=calendly&sort=velocity",
+            // Ordered by a rank, filtered by a large range: each rank is read apart.
+            "source=calendly&sort=matrix",
+            "account=domain:company77.com&sort=trend&order=asc",
+            "q=c_4242",
             "q=p4242",
             "q=person1&sort=last_touch",
         ] {
