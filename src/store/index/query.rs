@@ -335,12 +335,13 @@ impl ContactFilter {
     }
 }
 
-/// The tag of the index a sort reads in its own order.
+/// The tag of the index a sort without ranks reads in its own order (rank sorts
+/// read the score index, one rank at a time).
 fn sort_tag(sort: ContactSort) -> u8 {
     match sort {
         ContactSort::Velocity => super::cards::VELOCITY,
         ContactSort::LastTouch => super::cards::LAST_TOUCH,
-        _ => rank_tag(sort).unwrap_or(SCORE),
+        _ => SCORE,
     }
 }
 
