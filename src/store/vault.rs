@@ -50,15 +50,80 @@ pub enum VaultError {
     NoKey(u64),
     #[error("cannot seal a record")]
     Seal,
+    #[error("the key file has no room for another key")]
+    Full,
 }
 
 struct Slots {
     file: File,
-    keys: HashMap<u64, ([u8; 32], u64)>,
+    keys: Keys,
     free: Vec<u64>,
     count: u64,
     /// Slots written since the last sync.
     dirty: bool,
+}
+
+/// A key and the slot it is written in.
+#[derive(Clone, Copy)]
+struct Held {
+    key: [u8; 32],
+    slot: u32,
+}
+
+/// Contacts' ids are given in order from 1, so their keys sit in a vector by id: at a
+/// million people a hash map of the same keys held two and a half times the memory.
+/// Any other id (the inbox's spans, from `INBOX_KEYS` up, or one far past the last)
+/// goes to the map.
+#[derive(Default)]
+struct Keys {
+    by_id: Vec<Option<Held>>,
+    others: HashMap<u64, Held>,
+}
+
+/// How far past the end of the vector a new id may land and still go in it.
+const DENSE_REACH: u64 = 1 << 16;
+
+impl Keys {
+    fn get(&self, id: u64) -> Option<Held> {
+        let dense = usize::try_from(id).ok().and_then(|at| self.by_id.get(at));
+        match dense {
+            Some(Some(held)) => Some(*held),
+            _ => self.others.get(&id).copied(),
+        }
+    }
+
+    fn insert(&mut self, id: u64, held: Held) {
+        if id < INBOX_KEYS && id < self.by_id.len() as u64 + DENSE_REACH {
+            let at = id as usize;
+            if at >= self.by_id.len() {
+                self.by_id.resize(at + 1, None);
+            }
+            self.by_id[at] = Some(held);
+        } else {
+            self.others.insert(id, held);
+        }
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Held> {
+        let dense = usize::try_from(id)
+            .ok()
+            .and_then(|at| self.by_id.get_mut(at));
+        match dense.and_then(Option::take) {
+            Some(held) => Some(held),
+            None => self.others.remove(&id),
+        }
+    }
+
+    fn ids(&self) -> Vec<u64> {
+        let held = self
+            .by_id
+            .iter()
+            .enumerate()
+            .filter(|(_, held)| held.is_some());
+        held.map(|(id, _)| id as u64)
+            .chain(self.others.keys().copied())
+            .collect()
+    }
 }
 
 /// [`Vault::hash`] ready to use: a copy of the keyed state per text skips keying.
@@ -123,19 +188,22 @@ impl Vault {
             return Err(VaultError::Foreign(shown));
         }
         secret.copy_from_slice(&bytes[8..HEADER as usize]);
-        let mut keys = HashMap::new();
+        let mut keys = Keys::default();
         let mut free = Vec::new();
         let count = (bytes.len() as u64 - HEADER) / SLOT;
+        keys.by_id.reserve(count as usize);
         for slot in 0..count {
             let at = (HEADER + slot * SLOT) as usize;
             let raw = &bytes[at..at + SLOT as usize];
             let id = u64::from_be_bytes(raw[..8].try_into().unwrap_or_default());
             let mut key = [0u8; 32];
             key.copy_from_slice(&raw[8..40]);
-            if raw[40..48] == check(id, &key) && !keys.contains_key(&id) {
-                keys.insert(id, (key, slot));
-            } else {
-                free.push(slot);
+            let held = u32::try_from(slot).ok().map(|slot| Held { key, slot });
+            match held {
+                Some(held) if raw[40..48] == check(id, &key) && keys.get(id).is_none() => {
+                    keys.insert(id, held)
+                }
+                _ => free.push(slot),
             }
         }
         Ok(Vault {
@@ -168,17 +236,18 @@ impl Vault {
     /// next [`Vault::sync`], which must come before anything sealed under it is.
     pub fn ensure(&self, id: u64) -> Result<[u8; 32], VaultError> {
         let mut slots = self.slots();
-        if let Some((key, _)) = slots.keys.get(&id) {
-            return Ok(*key);
+        if let Some(held) = slots.keys.get(id) {
+            return Ok(held.key);
         }
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        let slot = match slots.free.pop() {
-            Some(slot) => slot,
-            None => {
-                slots.count += 1;
-                slots.count - 1
-            }
+        let slot = match slots.free.last() {
+            Some(slot) => *slot,
+            None => slots.count,
+        };
+        let held = Held {
+            key,
+            slot: u32::try_from(slot).map_err(|_| VaultError::Full)?,
         };
         let mut raw = Vec::with_capacity(SLOT as usize);
         raw.extend_from_slice(&id.to_be_bytes());
@@ -188,17 +257,20 @@ impl Vault {
             .file
             .write_all_at(&raw, HEADER + slot * SLOT)
             .map_err(|error| self.io(error))?;
-        slots.keys.insert(id, (key, slot));
+        if slots.free.pop().is_none() {
+            slots.count += 1;
+        }
+        slots.keys.insert(id, held);
         slots.dirty = true;
         Ok(key)
     }
 
     pub fn key(&self, id: u64) -> Option<[u8; 32]> {
-        self.slots().keys.get(&id).map(|(key, _)| *key)
+        self.slots().keys.get(id).map(|held| held.key)
     }
 
     pub fn has(&self, id: u64) -> bool {
-        self.slots().keys.contains_key(&id)
+        self.slots().keys.get(id).is_some()
     }
 
     /// Makes the keys made so far durable.
@@ -217,7 +289,8 @@ impl Vault {
         let mut slots = self.slots();
         let mut destroyed = 0;
         for id in ids {
-            if let Some((_, slot)) = slots.keys.remove(id) {
+            if let Some(Held { slot, .. }) = slots.keys.remove(*id) {
+                let slot = u64::from(slot);
                 slots
                     .file
                     .write_all_at(&[0u8; SLOT as usize], HEADER + slot * SLOT)
@@ -235,7 +308,7 @@ impl Vault {
 
     /// Every key id held, for sweeping keys nothing uses any more.
     pub fn ids(&self) -> Vec<u64> {
-        self.slots().keys.keys().copied().collect()
+        self.slots().keys.ids()
     }
 
     /// A keyed hash: the same text always gives the same bytes in this store, and
@@ -349,5 +422,43 @@ mod tests {
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
         assert!(vault.unseal(&sealed).is_none());
+    }
+
+    #[test]
+    fn keys_of_people_far_ids_and_inbox_spans_are_found_again_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let far = 1 << 40;
+        let span = INBOX_KEYS + 3;
+        let ids = [1, 2, 5, far, span];
+        let keys: Vec<[u8; 32]> = ids.iter().map(|id| vault.ensure(*id).unwrap()).collect();
+        assert_eq!(
+            vault.ensure(5).unwrap(),
+            keys[2],
+            "a second ensure keeps the key"
+        );
+        assert!(!vault.has(3) && !vault.has(far + 1));
+        vault.sync().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        for (id, key) in ids.iter().zip(&keys) {
+            assert_eq!(vault.key(*id), Some(*key), "key {id}");
+        }
+        let mut held = vault.ids();
+        held.sort_unstable();
+        assert_eq!(held, ids);
+        assert_eq!(vault.destroy(&[2, far, span, 9]).unwrap(), 3);
+        assert_eq!(vault.ids(), [1, 5]);
+        // The freed slots are reused, and what they held is gone for good.
+        let fresh = vault.ensure(7).unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        assert_eq!(vault.key(7), Some(fresh));
+        assert_eq!(
+            (vault.key(2), vault.key(far), vault.key(span)),
+            (None, None, None)
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join(FILE)).unwrap().len(),
+            HEADER + 5 * SLOT
+        );
     }
 }
