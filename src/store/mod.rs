@@ -106,10 +106,11 @@ struct InboxKey {
 }
 
 /// sled's cache budget (`store.cache_mb`). sled counts the pages it caches at their
-/// size on disk, and holds several times that in memory: at 1,000,000 people, 512 MiB
-/// kept 2.9 GiB resident and 64 MiB 1.2 GiB, with the same load time
-/// (`cargo bench --bench pipeline`, footprint).
-pub const DEFAULT_CACHE_MB: u64 = 64;
+/// size on disk, and holds several times that in memory: at 1,000,000 people, 64 MiB
+/// kept 1,121 B a person resident and 24 MiB 972 B, with the same load time and new
+/// contacts applied as fast (`cargo bench --bench pipeline`, footprint and sustained;
+/// docs/operations.md, Memory).
+pub const DEFAULT_CACHE_MB: u64 = 24;
 
 #[derive(Clone)]
 pub struct Store {
