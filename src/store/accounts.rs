@@ -3,11 +3,19 @@
 //! Accounts whose line in their members' reasons changed wait in `accounts_relined`
 //! until the line has reached every member.
 
-use super::keys::{account_member_key, account_members_prefix, read_u64, u64_key};
+use super::keys::{
+    account_member_contact_of, account_member_key, account_members_prefix, read_u64, u64_key,
+};
 use super::records::{member_from_bytes, member_to_bytes};
 use super::round::Round;
+use super::vault::sealed_by;
 use super::{Account, Store, StoreError};
 use crate::scoring::account::{Group, Member};
+
+/// Set in `meta` once every part of an account is sealed.
+const MEMBERS_SEALED: &[u8] = b"account_members_sealed";
+/// Parts sealed per batch when a store from before sealing them is opened.
+const SEAL_BATCH: usize = 4096;
 
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
     StoreError::Corrupt {
@@ -26,7 +34,8 @@ impl Store {
             .and_then(|bytes| Account::from_bytes(&bytes)))
     }
 
-    /// Every member's part of an account, by contact id.
+    /// Every member's part of an account, by contact id. A part sealed under a
+    /// destroyed key is of someone erased, and left out.
     pub fn account_members(&self, key: &str) -> Result<Vec<Member>, StoreError> {
         let mut members = Vec::new();
         for item in self
@@ -35,11 +44,44 @@ impl Store {
             .scan_prefix(account_members_prefix(key))
         {
             let (member_key, bytes) = item?;
+            let Some(plain) = self.unseal(&bytes) else {
+                continue;
+            };
             members.push(
-                member_from_bytes(&bytes).ok_or_else(|| corrupt("account_members", &member_key))?,
+                member_from_bytes(&plain).ok_or_else(|| corrupt("account_members", &member_key))?,
             );
         }
         Ok(members)
+    }
+
+    /// Seals, under each member's key, the parts of accounts an earlier version
+    /// wrote plain: they carry the member's title and company. Once per store.
+    pub(super) fn seal_plain_account_members(&self) -> Result<(), StoreError> {
+        if self.inner.meta.contains_key(MEMBERS_SEALED)? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut held = 0;
+        for item in self.inner.account_members.iter() {
+            let (key, bytes) = item?;
+            let owner = account_member_contact_of(&key);
+            if let (None, Some(id)) = (sealed_by(&bytes), owner) {
+                batch.insert(key, self.seal(id, &bytes)?);
+                held += 1;
+            }
+            if held == SEAL_BATCH {
+                self.inner
+                    .account_members
+                    .apply_batch(std::mem::take(&mut batch))?;
+                held = 0;
+            }
+        }
+        self.inner.account_members.apply_batch(batch)?;
+        // Keys made above reach the disk before the values sealed under them.
+        self.inner.vault.sync()?;
+        self.flush()?;
+        self.inner.meta.insert(MEMBERS_SEALED, &[])?;
+        Ok(())
     }
 
     /// Contact ids of the account's members after `after`, at most `limit`, in order.
@@ -214,5 +256,93 @@ impl Round<'_> {
 
     pub fn unmark_relined(&mut self, key: &str) {
         self.accounts_relined.delete(key.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Contact;
+
+    const TITLE: &str = "Head of Quintessential Procurement";
+
+    fn member(id: u64) -> Member {
+        Member {
+            id,
+            as_of: 1_790_000_000_000,
+            raw: 12.5,
+            fast: 3.0,
+            slow: 1.0,
+            last_touch_at: Some(1_790_000_000_000),
+            engaged_at: None,
+            title: Some(TITLE.to_string()),
+            company: Some("Quintero Zymurgy Holdings".to_string()),
+            short: 0.0,
+        }
+    }
+
+    fn holds(bytes: &[u8], text: &str) -> bool {
+        bytes
+            .windows(text.len())
+            .any(|window| window == text.as_bytes())
+    }
+
+    #[test]
+    fn a_members_part_is_sealed_under_their_key_and_gone_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut round = store.round();
+        round.put_contact(&Contact::new(7, 1)).unwrap();
+        round
+            .put_account_member("domain:acme.com", &member(7))
+            .unwrap();
+        round.commit(None).unwrap();
+
+        let stored = store
+            .inner
+            .account_members
+            .get(account_member_key("domain:acme.com", 7))
+            .unwrap()
+            .unwrap();
+        assert_eq!(sealed_by(&stored), Some(7));
+        assert!(!holds(&stored, TITLE));
+        assert_eq!(
+            store.account_members("domain:acme.com").unwrap(),
+            vec![member(7)]
+        );
+        assert_eq!(
+            store.round().account_member("domain:acme.com", 7).unwrap(),
+            Some(member(7))
+        );
+
+        store.inner.vault.destroy(&[7]).unwrap();
+        assert!(store.account_members("domain:acme.com").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parts_an_earlier_version_wrote_plain_are_sealed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = account_member_key("domain:acme.com", 9);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut round = store.round();
+            round.put_contact(&Contact::new(9, 1)).unwrap();
+            round.commit(None).unwrap();
+            // As an earlier version left them: plain, and no mark of sealing.
+            let plain = member_to_bytes(&member(9)).unwrap();
+            store.inner.account_members.insert(&key, plain).unwrap();
+            store.inner.meta.remove(MEMBERS_SEALED).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open_when_free(dir.path()).unwrap();
+        let stored = store.inner.account_members.get(&key).unwrap().unwrap();
+        assert_eq!(sealed_by(&stored), Some(9));
+        assert!(!holds(&stored, TITLE));
+        assert_eq!(
+            store.account_members("domain:acme.com").unwrap(),
+            vec![member(9)]
+        );
+        assert_eq!(account_member_contact_of(&key), Some(9));
+        assert_eq!(account_member_contact_of(b"short"), None);
     }
 }

@@ -192,6 +192,16 @@ pub fn account_member_key(account: &str, contact: u64) -> Vec<u8> {
     key
 }
 
+/// The key a member's part of an account is sealed under: the member's own, named by
+/// the key's last eight bytes after the account's `0x00`.
+pub fn account_member_contact_of(key: &[u8]) -> Option<u64> {
+    let id_at = key.len().checked_sub(8)?;
+    match key.get(id_at.checked_sub(1)?) {
+        Some(0) => read_u64(&key[id_at..]),
+        _ => None,
+    }
+}
+
 pub fn account_members_prefix(account: &str) -> Vec<u8> {
     let mut key = account.as_bytes().to_vec();
     key.push(0);

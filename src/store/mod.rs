@@ -264,6 +264,7 @@ impl Store {
         };
         store.give_outbox_entries_their_turns()?;
         store.finish_noted_forgets()?;
+        store.seal_plain_account_members()?;
         store.sweep_keys()?;
         store.load_index_settings()?;
         Ok(store)

@@ -81,7 +81,11 @@ impl Store {
             meta: Overlay::new(&trees.meta),
             dead_letters: Overlay::sealed(&trees.dead_letters, &trees.vault, |_| None),
             accounts: Overlay::new(&trees.accounts),
-            account_members: Overlay::new(&trees.account_members),
+            account_members: Overlay::sealed(
+                &trees.account_members,
+                &trees.vault,
+                keys::account_member_contact_of,
+            ),
             accounts_relined: Overlay::new(&trees.accounts_relined),
             account_domains: Overlay::new(&trees.account_domains),
             index: IndexRound::new(&trees.index, &trees.vault),

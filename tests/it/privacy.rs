@@ -16,6 +16,10 @@ const ANONYMOUS: &str = "visitor-5b1e0c77d2";
 const FIRST: &str = "Zelda";
 const LAST: &str = "Quintero";
 const PHONE: &str = "+1 555 0199 321";
+// Her part of her company's buying group carries her title. The company's name is
+// the account's, which names no person and stays plain.
+const TITLE: &str = "Head of Quintessential Procurement";
+const COMPANY: &str = "Zymurgy Holdings";
 
 fn sink(fake: &FakeHubspot) -> String {
     format!(
@@ -89,7 +93,8 @@ async fn an_erased_person_leaves_no_byte_in_the_store_and_others_stay() {
     post_site(
         &daemon,
         serde_json::json!({"type": "profile", "data": {"email": EMAIL, "fields": {
-            "first_name": FIRST, "last_name": LAST, "phone": PHONE, "title": "CFO"}}}),
+            "first_name": FIRST, "last_name": LAST, "phone": PHONE, "title": TITLE,
+            "company": COMPANY}}}),
     )
     .await;
     daemon.touch(EMAIL, "webinar_attended").await;
@@ -236,6 +241,7 @@ async fn an_erased_person_leaves_no_byte_in_the_store_and_others_stay() {
         FIRST.to_string(),
         LAST.to_string(),
         PHONE.to_string(),
+        TITLE.to_string(),
         // As a form or a URL would carry them.
         "Zelda.Quintero%40Example.org".to_string(),
         "%2B1+555+0199+321".to_string(),
