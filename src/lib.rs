@@ -12,6 +12,7 @@ pub mod learn;
 pub mod links;
 pub mod metrics;
 pub mod model;
+pub mod numbers;
 pub mod pipeline;
 pub mod report;
 pub mod scoring;

@@ -151,6 +151,8 @@ struct Inner {
     /// The console's secondary indexes (`index/`), and what they are built with.
     index: sled::Tree,
     index_settings: std::sync::RwLock<index::IndexSettings>,
+    /// People indexed so far by a build of the index under way.
+    indexed: AtomicU64,
     /// The console's record of deliveries and writes (`activity.rs`).
     activity: sled::Tree,
     /// Deliveries the pipeline could not apply, parked with their error
@@ -227,6 +229,7 @@ impl Store {
             activity: tree("activity")?,
             quarantine: tree("quarantine")?,
             index_settings: std::sync::RwLock::new(index::IndexSettings::default()),
+            indexed: AtomicU64::new(0),
             db,
             append_lock: Mutex::new(InboxKey::default()),
             next_inbox_key: AtomicU64::new(0),

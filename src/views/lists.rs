@@ -3,6 +3,7 @@
 
 use crate::clock::rfc3339;
 use crate::model::Millis;
+use crate::numbers::grouped;
 use crate::scoring::{self, ScoringConfig};
 use crate::store::index::{AccountCard, AccountQuery, ContactCard, ContactQuery};
 use crate::store::{Contact, Store, StoreError};
@@ -39,6 +40,40 @@ pub struct PeopleView {
     pub contacts: Vec<PersonRow>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
+    /// Set while the lists are being built anew; `null` once they are whole.
+    pub indexing: Option<Indexing>,
+}
+
+/// The lists are being built anew (after an upgrade that changed them, or a new
+/// `scoring.half_life_days` or stage ladder), which takes minutes on a large store.
+/// Until then a list holds only the people indexed so far.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Indexing {
+    /// People indexed so far.
+    pub indexed: u64,
+    /// People in the store; `null` until they are counted.
+    pub contacts: Option<u64>,
+}
+
+impl Indexing {
+    pub fn of(store: &Store) -> Result<Option<Indexing>, StoreError> {
+        Ok(store.index_progress()?.map(|progress| Indexing {
+            indexed: progress.indexed,
+            contacts: progress.contacts,
+        }))
+    }
+
+    /// What the console says meanwhile.
+    pub fn notice(&self) -> String {
+        let of = match self.contacts {
+            Some(contacts) => format!(" of {}", grouped(contacts as f64)),
+            None => String::new(),
+        };
+        format!(
+            "The lists are being built anew: {}{of} people indexed so far. Until then they show only those.",
+            grouped(self.indexed as f64)
+        )
+    }
 }
 
 /// One row of the account leaderboard.
@@ -57,6 +92,9 @@ pub struct AccountRow {
 pub struct AccountsView {
     pub accounts: Vec<AccountRow>,
     pub next_cursor: Option<String>,
+    /// Set while the lists are being built anew; `null` once they are whole.
+    /// Accounts are indexed after every person.
+    pub indexing: Option<Indexing>,
 }
 
 /// A page position as the API hands it out: opaque, URL-safe.
@@ -105,6 +143,7 @@ pub fn people(
             .map(|card| PersonRow::of(card, now, config))
             .collect(),
         next_cursor: page.next.as_deref().map(encode_cursor),
+        indexing: Indexing::of(store)?,
     })
 }
 
@@ -126,5 +165,74 @@ pub fn accounts(store: &Store, query: &AccountQuery) -> Result<AccountsView, Sto
     Ok(AccountsView {
         accounts: page.items.iter().map(AccountRow::from).collect(),
         next_cursor: page.next.as_deref().map(encode_cursor),
+        indexing: Indexing::of(store)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::index::{AccountSort, ContactFilter, ContactSort, IndexSettings};
+
+    #[test]
+    fn lists_read_during_a_build_say_how_far_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut round = store.round();
+        for id in 1..=2_100 {
+            round
+                .put_contact(&Contact::new(id, 1_790_000_000_000))
+                .unwrap();
+        }
+        round.commit(None).unwrap();
+        let config = ScoringConfig::default();
+        let contacts = ContactQuery {
+            sort: ContactSort::Score,
+            descending: true,
+            filter: ContactFilter::default(),
+            after: None,
+            limit: 10,
+        };
+        let accounts = AccountQuery {
+            sort: AccountSort::Score,
+            descending: true,
+            trend: None,
+            search: None,
+            after: None,
+            limit: 10,
+        };
+        let whole = people(&store, &contacts, 0, &config).unwrap();
+        assert!(whole.indexing.is_none());
+        assert_eq!(whole.contacts.len(), 10);
+
+        let mut during = Vec::new();
+        let settings = IndexSettings {
+            half_life_days: 7.0,
+            ..IndexSettings::default()
+        };
+        store
+            .ensure_index(settings, |_| {
+                let listed = people(&store, &contacts, 0, &config).unwrap();
+                during.push(listed.indexing.map(|indexing| indexing.notice()));
+                let board = super::accounts(&store, &accounts).unwrap();
+                assert!(board.indexing.is_some());
+            })
+            .unwrap();
+        assert_eq!(
+            during,
+            [Some(
+                "The lists are being built anew: 2,048 of 2,100 people indexed so far. \
+                 Until then they show only those."
+                    .to_string()
+            )]
+        );
+        assert!(people(&store, &contacts, 0, &config)
+            .unwrap()
+            .indexing
+            .is_none());
+        assert!(super::accounts(&store, &accounts)
+            .unwrap()
+            .indexing
+            .is_none());
+    }
 }

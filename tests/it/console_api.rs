@@ -301,6 +301,11 @@ async fn a_new_half_life_indexes_the_lists_anew_at_start() {
     people(&daemon).await;
     daemon.drained().await;
     let (_, before) = get(&daemon, "/api/v1/contacts").await;
+    assert_eq!(
+        before.get("indexing"),
+        Some(&serde_json::Value::Null),
+        "{before}"
+    );
     let dir = daemon.stop();
     let config = crate::console_seed::config(dir.path(), "[scoring]\nhalf_life_days = 7.0\n");
     let daemon = Daemon::start_with(dir, config);
@@ -310,6 +315,18 @@ async fn a_new_half_life_indexes_the_lists_anew_at_start() {
     daemon.drained().await;
     let (status, after) = get(&daemon, "/api/v1/contacts").await;
     assert_eq!(status, 200);
+    // Built whole before the delivery after it was applied.
+    assert_eq!(
+        after.get("indexing"),
+        Some(&serde_json::Value::Null),
+        "{after}"
+    );
+    let (_, board) = get(&daemon, "/api/v1/accounts").await;
+    assert_eq!(
+        board.get("indexing"),
+        Some(&serde_json::Value::Null),
+        "{board}"
+    );
     let mut expected = emails(&before);
     expected.push("eve@hooli.com".into());
     let mut listed = emails(&after);

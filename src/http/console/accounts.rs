@@ -32,6 +32,8 @@ struct AccountsPage {
     sort: String,
     order: String,
     problem: Option<String>,
+    /// Said while the lists are being built anew.
+    indexing: Option<String>,
     headers: Vec<Header>,
     rows: Vec<AccountLine>,
     next_href: Option<String>,
@@ -65,6 +67,7 @@ pub async fn accounts(
             lists::AccountsView {
                 accounts: Vec::new(),
                 next_cursor: None,
+                indexing: None,
             }
         }
         Err(error) => return Err(error),
@@ -90,6 +93,7 @@ pub async fn accounts(
         sort: get(&pairs, "sort").to_string(),
         order: get(&pairs, "order").to_string(),
         problem,
+        indexing: view.indexing.map(|indexing| indexing.notice()),
         headers: headers("/accounts", &pairs, &columns, "score", |sort| {
             sort != "name"
         }),

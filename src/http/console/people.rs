@@ -41,6 +41,8 @@ struct PeoplePage {
     form: FilterForm,
     selects: Vec<Select>,
     problem: Option<String>,
+    /// Said while the lists are being built anew.
+    indexing: Option<String>,
     caption: String,
     headers: Vec<Header>,
     rows: Vec<PersonLine>,
@@ -76,6 +78,7 @@ pub async fn people(
             lists::PeopleView {
                 contacts: Vec::new(),
                 next_cursor: None,
+                indexing: None,
             }
         }
         Err(error) => return Err(error),
@@ -228,6 +231,7 @@ pub async fn people(
         },
         selects,
         problem,
+        indexing: view.indexing.map(|indexing| indexing.notice()),
         caption,
         headers: headers("/people", &pairs, &columns, "score", |_| true),
         rows,

@@ -87,19 +87,7 @@ fn day(at: i64) -> String {
 
 /// `1,234,000`.
 fn whole(value: f64) -> String {
-    let digits = format!("{:.0}", value.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if value < -0.5 {
-        format!("-{out}")
-    } else {
-        out
-    }
+    crate::numbers::grouped(value)
 }
 
 /// The whole page.

@@ -33,6 +33,15 @@ const SETTINGS: &[u8] = b"index_settings_sealed";
 /// Contacts written per batch while the index is built anew.
 const REBUILD_BATCH: usize = 2048;
 
+/// A build of the index under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexProgress {
+    /// People the build has indexed so far.
+    pub indexed: u64,
+    /// People in the store, once counted.
+    pub contacts: Option<u64>,
+}
+
 /// Where index writes go: a round's overlay, or a batch applied straight away.
 trait Writes {
     fn read(&self, key: &[u8]) -> Result<Option<IVec>, StoreError>;
@@ -301,6 +310,21 @@ impl Store {
         }
     }
 
+    /// How far the index is while it is being built anew, `None` once it is whole:
+    /// lists read meanwhile hold only the people indexed so far.
+    pub fn index_progress(&self) -> Result<Option<IndexProgress>, StoreError> {
+        if self.inner.meta.contains_key(SETTINGS)? {
+            return Ok(None);
+        }
+        Ok(Some(IndexProgress {
+            indexed: self
+                .inner
+                .indexed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            contacts: self.people(),
+        }))
+    }
+
     /// The settings the index was last built with, if it was ever built whole.
     fn built_index_settings(&self) -> Option<IndexSettings> {
         let bytes = self.inner.meta.get(SETTINGS).ok()??;
@@ -337,11 +361,17 @@ impl Store {
             self.set_index_settings(settings);
             return Ok(false);
         }
-        tracing::info!(
-            message = "Building the console's indexes.",
-            contacts = self.inner.contacts.len()
-        );
+        let contacts = self.inner.contacts.len();
+        tracing::info!(message = "Building the console's indexes.", contacts);
+        // Counted here rather than by the first refresh, which comes after the
+        // build: the lists say meanwhile how many people they will hold.
+        if self.people().is_none() {
+            self.set_people(contacts as u64);
+        }
         self.inner.meta.remove(SETTINGS)?;
+        self.inner
+            .indexed
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.inner.index.clear()?;
         self.set_index_settings(settings.clone());
         self.rebuild_contacts(&settings, progress)?;
@@ -415,6 +445,9 @@ impl Store {
                 self.inner.index.apply_batch(batch)?;
                 done += in_batch;
                 in_batch = 0;
+                self.inner
+                    .indexed
+                    .store(done as u64, std::sync::atomic::Ordering::Relaxed);
                 progress(done);
             }
         }

@@ -432,3 +432,41 @@ fn a_new_score_moves_only_the_entries_ordered_by_score() {
         "the one rising person there, read along the score order"
     );
 }
+
+#[test]
+fn a_build_under_way_says_how_far_it_is_and_nothing_once_whole() {
+    let count = REBUILD_BATCH as u64 * 2 + 5;
+    let (dir, store) = filled(count);
+    assert_eq!(store.index_progress().unwrap(), None);
+    store.inner.meta.remove(b"index_settings_sealed").unwrap();
+    drop(store);
+    let store = Store::open_when_free(&dir.path().join("data")).unwrap();
+    // Opened, not yet built, people not yet counted.
+    assert_eq!(
+        store.index_progress().unwrap(),
+        Some(IndexProgress {
+            indexed: 0,
+            contacts: None
+        })
+    );
+    let mut seen = Vec::new();
+    assert!(store
+        .ensure_index(IndexSettings::default(), |done| {
+            seen.push((done, store.index_progress().unwrap()));
+        })
+        .unwrap());
+    assert_eq!(
+        seen,
+        [1, 2].map(|chunks| {
+            let done = chunks * REBUILD_BATCH;
+            (
+                done,
+                Some(IndexProgress {
+                    indexed: done as u64,
+                    contacts: Some(count),
+                }),
+            )
+        })
+    );
+    assert_eq!(store.index_progress().unwrap(), None);
+}
