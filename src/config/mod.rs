@@ -263,6 +263,25 @@ fn default_dedupe_retention_days() -> f64 {
     30.0
 }
 
+/// A relative `store` path taken from the config file's folder, without the `./`
+/// steps that would otherwise show in every message naming it (`config/./data`).
+fn beside(config_file: &Path, store: &Path) -> PathBuf {
+    if store.is_absolute() {
+        return store.to_path_buf();
+    }
+    let folder = config_file.parent().unwrap_or(Path::new(""));
+    let joined: PathBuf = folder
+        .components()
+        .chain(store.components())
+        .filter(|part| !matches!(part, std::path::Component::CurDir))
+        .collect();
+    if joined.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        joined
+    }
+}
+
 impl Config {
     /// Reads the file, then the environment, then `*_file` secrets. An error names
     /// the line or the environment variable the offending setting came from. A
@@ -277,10 +296,7 @@ impl Config {
         let text = std::fs::read_to_string(path).ok();
         let mut config =
             Config::load_merged(path).map_err(|error| error.located(text.as_deref()))?;
-        if config.store.path.is_relative() {
-            let folder = path.parent().unwrap_or(Path::new(""));
-            config.store.path = folder.join(&config.store.path);
-        }
+        config.store.path = beside(path, &config.store.path);
         Ok(config)
     }
 
@@ -543,6 +559,26 @@ fn resolve_secret_files(tree: &mut serde_json::Value, at: &str) -> Result<(), Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_store_path_is_named_from_the_config_files_folder_without_dot_steps() {
+        let at = |file: &str, store: &str| beside(Path::new(file), Path::new(store));
+        assert_eq!(
+            at("config/attentiond.toml", "./data"),
+            Path::new("config/data")
+        );
+        assert_eq!(at("attentiond.toml", "./data"), Path::new("data"));
+        assert_eq!(at("./attentiond.toml", "."), Path::new("."));
+        assert_eq!(
+            at("/etc/attentiond/attentiond.toml", "state/./db"),
+            Path::new("/etc/attentiond/state/db")
+        );
+        assert_eq!(
+            at("/etc/a.toml", "../srv/data"),
+            Path::new("/etc/../srv/data")
+        );
+        assert_eq!(at("config/a.toml", "/var/lib/x"), Path::new("/var/lib/x"));
+    }
 
     #[test]
     fn the_committed_example_config_is_valid() {
