@@ -349,3 +349,111 @@ async fn a_new_half_life_indexes_the_lists_anew_at_start() {
     let (_, by_id) = get(&daemon, &format!("/api/v1/contacts?q={id}")).await;
     assert!(emails(&by_id).contains(&emails(&after)[0]), "{id}: {by_id}");
 }
+
+/// A store whose lists are built anew at start (here for a new half-life) answers
+/// webhooks and lists meanwhile; the lists say how far the build is, in the API and
+/// above the console's table, and are whole once it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_read_while_they_are_built_anew_say_so_and_webhooks_are_served() {
+    const PEOPLE: u64 = 5_000;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = attentiond::store::Store::open(&dir.path().join("data")).unwrap();
+        let now = attentiond::clock::now_millis();
+        for first in (1..=PEOPLE).step_by(1_000) {
+            let mut round = store.round();
+            for id in first..first + 1_000 {
+                let mut contact = attentiond::store::Contact::new(id, now);
+                contact.add_identity(attentiond::model::Identity::email(&format!(
+                    "p{id}@built.example"
+                )));
+                round.put_contact(&contact).unwrap();
+            }
+            round.commit(None).unwrap();
+        }
+    }
+    let config = crate::console_seed::config(dir.path(), "[scoring]\nhalf_life_days = 7.0\n");
+    let daemon = Daemon::start_with(dir, config);
+    // Until the build begins, the lists are whole in the order they were built in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, page) = get(&daemon, "/api/v1/contacts?limit=1").await;
+        assert_eq!(status, 200);
+        if !page["indexing"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (cookie, _) = crate::console_security::sign_in(&daemon, VIEWER_TOKEN, &[]).await;
+    let body = touch_body("during@built.example", "demo_request", &now_rfc3339());
+    let answer = daemon.post_site(&delivery_id("during"), &body).await;
+    assert_eq!(answer.status(), 200);
+
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let html = daemon
+            .client
+            .get(format!("{}/people", daemon.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("the people page")
+            .text()
+            .await
+            .expect("html");
+        let said = html
+            .contains(r#"<p class="notice warn" role="status">The lists are being built anew: "#);
+        let (status, page) = get(&daemon, "/api/v1/contacts?limit=1").await;
+        assert_eq!(status, 200);
+        let indexing = page
+            .get("indexing")
+            .cloned()
+            .expect("the field is always there");
+        if indexing.is_null() {
+            break;
+        }
+        let indexed = indexing["indexed"].as_u64().expect("indexed");
+        assert!(indexed <= PEOPLE + 1, "{indexing}");
+        if let Some(contacts) = indexing["contacts"].as_u64() {
+            assert!((PEOPLE..=PEOPLE + 1).contains(&contacts), "{indexing}");
+        }
+        seen.push((indexed, said));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never built: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!seen.is_empty(), "the build was never seen under way");
+    assert!(
+        seen.iter().any(|(indexed, _)| *indexed >= 2_048),
+        "the count never moved: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(_, said)| *said),
+        "the console never said so: {seen:?}"
+    );
+    let html = daemon
+        .client
+        .get(format!("{}/people", daemon.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the people page")
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("being built anew"));
+
+    daemon.drained().await;
+    let (_, found) = get(&daemon, "/api/v1/contacts?q=during%40built").await;
+    assert_eq!(emails(&found), ["during@built.example"]);
+    let (_, page) = get(&daemon, "/api/v1/contacts?limit=200&sort=last_touch").await;
+    assert_eq!(page["contacts"].as_array().map(Vec::len), Some(200));
+    assert_eq!(page["contacts"][0]["email"], "during@built.example");
+}
