@@ -350,6 +350,20 @@ async fn a_new_half_life_indexes_the_lists_anew_at_start() {
     assert!(emails(&by_id).contains(&emails(&after)[0]), "{id}: {by_id}");
 }
 
+/// The console's People page as the session `cookie` sees it.
+async fn people_page(daemon: &Daemon, cookie: &str) -> String {
+    daemon
+        .client
+        .get(format!("{}/people", daemon.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("the people page")
+        .text()
+        .await
+        .expect("html")
+}
+
 /// A store whose lists are built anew at start (here for a new half-life) answers
 /// webhooks and lists meanwhile; the lists say how far the build is, in the API and
 /// above the console's table, and are whole once it is done.
@@ -396,16 +410,7 @@ async fn lists_read_while_they_are_built_anew_say_so_and_webhooks_are_served() {
     let mut seen = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let html = daemon
-            .client
-            .get(format!("{}/people", daemon.base))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .expect("the people page")
-            .text()
-            .await
-            .expect("html");
+        let html = people_page(&daemon, &cookie).await;
         let said = html
             .contains(r#"<p class="notice warn" role="status">The lists are being built anew: "#);
         let (status, page) = get(&daemon, "/api/v1/contacts?limit=1").await;
@@ -438,16 +443,7 @@ async fn lists_read_while_they_are_built_anew_say_so_and_webhooks_are_served() {
         seen.iter().any(|(_, said)| *said),
         "the console never said so: {seen:?}"
     );
-    let html = daemon
-        .client
-        .get(format!("{}/people", daemon.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("the people page")
-        .text()
-        .await
-        .expect("html");
+    let html = people_page(&daemon, &cookie).await;
     assert!(!html.contains("being built anew"));
 
     daemon.drained().await;
