@@ -81,7 +81,10 @@ pub async fn run(
         .local_addr()
         .map(|address| address.to_string())
         .unwrap_or_default();
+    let worker_nice = config.server.worker_nice;
+    // Called once on each worker's own thread, as it starts.
     let server = HttpServer::new(move || {
+        yield_to_the_pipeline(worker_nice);
         App::new()
             .wrap(http::bare_errors())
             .app_data(web::Data::new(state.clone()))
@@ -123,6 +126,51 @@ pub async fn run(
         );
     }
     store.flush().context("final flush of the store")?;
+    Ok(())
+}
+
+/// Lowers the calling thread's priority by `nice` below the daemon's own, once per
+/// thread. A webhook costs the front door far less than applying it costs the
+/// pipeline: at equal shares of a busy CPU the front door acknowledges faster than
+/// the pipeline applies, and the backlog, with the time from signal to CRM, grows
+/// without bound. Lowered, the workers take what the pipeline leaves.
+fn yield_to_the_pipeline(nice: u8) {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if nice == 0 || LOWERED.with(|lowered| lowered.replace(true)) {
+        return;
+    }
+    if let Err(error) = lower_this_thread(nice) {
+        tracing::warn!(message = "Cannot lower the priority of an HTTP worker; it keeps the daemon's.", %error);
+    }
+}
+
+/// Linux schedules each thread by its own nice value, which `setpriority` sets for
+/// one thread when given its thread id.
+#[cfg(target_os = "linux")]
+fn lower_this_thread(nice: u8) -> std::io::Result<()> {
+    // SAFETY: gettid, getpriority and setpriority read or change only the calling
+    // thread's scheduling; errno is the calling thread's own.
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        // -1 is also a valid priority: only errno tells them apart.
+        *libc::__errno_location() = 0;
+        let current = libc::getpriority(libc::PRIO_PROCESS, thread);
+        if current == -1 && *libc::__errno_location() != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let lowered = (current + i32::from(nice)).min(19);
+        if libc::setpriority(libc::PRIO_PROCESS, thread, lowered) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere a thread has no priority of its own to lower.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread(_nice: u8) -> std::io::Result<()> {
     Ok(())
 }
 

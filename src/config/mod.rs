@@ -171,6 +171,12 @@ pub struct ServerConfig {
     /// hold together; past it, such requests are answered 503 with `Retry-After`.
     #[serde(default = "default_max_unverified_bytes")]
     pub max_unverified_bytes: usize,
+    /// Niceness (0 to 19) of the threads that answer HTTP, above the daemon's own.
+    /// When the CPU is short, the pipeline then runs before new deliveries are taken,
+    /// so ingest slows to the pace they are applied instead of the backlog growing.
+    /// `0` gives both the same share.
+    #[serde(default = "default_worker_nice")]
+    pub worker_nice: u8,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +191,7 @@ impl Default for ServerConfig {
             max_inbox_backlog: default_max_inbox_backlog(),
             body_timeout_secs: default_body_timeout_secs(),
             max_unverified_bytes: default_max_unverified_bytes(),
+            worker_nice: default_worker_nice(),
         }
     }
 }
@@ -206,6 +213,9 @@ fn default_body_timeout_secs() -> u64 {
 }
 fn default_max_unverified_bytes() -> usize {
     64 * 1024 * 1024
+}
+fn default_worker_nice() -> u8 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -387,6 +397,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.max_inbox_backlog",
                 "must be greater than 0",
+            ));
+        }
+        if self.server.worker_nice > 19 {
+            return Err(ConfigError::invalid(
+                "server.worker_nice",
+                "must be 0 to 19, as nice(1) counts",
             ));
         }
         if self.server.body_timeout_secs == 0 {
@@ -596,6 +612,18 @@ mod tests {
         assert!(text.contains("server"), "{text}");
         assert!(text.contains("lisen"), "{text}");
         assert!(text.contains("listen"), "lists valid keys: {text}");
+    }
+
+    #[test]
+    fn the_workers_yield_by_ten_unless_told_and_never_past_nineteen() {
+        assert_eq!(Config::from_toml("").unwrap().server.worker_nice, 10);
+        let equal = Config::from_toml("[server]\nworker_nice = 0\n").unwrap();
+        assert_eq!(equal.server.worker_nice, 0);
+        let text = Config::from_toml("[server]\nworker_nice = 20\n")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("server.worker_nice"), "{text}");
+        assert!(text.contains("0 to 19"), "{text}");
     }
 
     #[test]
