@@ -91,12 +91,13 @@ async fn a_backlogged_inbox_defers_webhooks_and_loses_nothing_acknowledged() {
     );
 }
 
-/// Each thread of process `pid` by name, with its nice value (`/proc/<pid>/task/*/stat`,
+/// Each thread of process `pid`: its id, name and nice value (`/proc/<pid>/task/*/stat`,
 /// proc(5): the name in parentheses is field 2, nice is field 19).
-fn threads_and_nice(pid: u32) -> Vec<(String, i32)> {
+fn threads_and_nice(pid: u32) -> Vec<(u32, String, i32)> {
     let mut threads = Vec::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads") {
-        let Ok(stat) = std::fs::read_to_string(task.expect("a thread").path().join("stat")) else {
+        let task = task.expect("a thread");
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue; // a thread that ended meanwhile
         };
         let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
@@ -105,36 +106,38 @@ fn threads_and_nice(pid: u32) -> Vec<(String, i32)> {
         let after: Vec<&str> = stat[close + 2..].split(' ').collect();
         // Fields from 3 on: state is field 3, so nice (field 19) is the 17th after the name.
         let nice = after[16].parse().expect("a nice value");
-        threads.push((stat[open + 1..close].to_string(), nice));
+        let id = task
+            .file_name()
+            .to_string_lossy()
+            .parse()
+            .expect("a thread id");
+        threads.push((id, stat[open + 1..close].to_string(), nice));
     }
     threads
 }
 
-/// The daemon's own nice, the pipeline's, and every HTTP worker's.
+/// The daemon's own nice (its main thread's, whose id is the process's), the
+/// pipeline's, and every HTTP worker's.
 fn priorities(pid: u32) -> (i32, i32, Vec<i32>) {
     let threads = threads_and_nice(pid);
-    let main = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the daemon's stat");
-    let close = main.rfind(')').expect("a name");
-    let main_nice: i32 = main[close + 2..]
-        .split(' ')
-        .nth(16)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let pipeline = threads
+    let nice_of = |name: &str| -> Vec<i32> {
+        threads
+            .iter()
+            .filter(|thread| thread.1 == name)
+            .map(|thread| thread.2)
+            .collect()
+    };
+    let main = threads
         .iter()
-        .find(|(name, _)| name == "pipeline")
-        .map(|(_, nice)| *nice)
-        .expect("a pipeline thread");
+        .find(|thread| thread.0 == pid)
+        .map(|thread| thread.2)
+        .expect("the main thread");
+    let pipeline = *nice_of("pipeline").first().expect("a pipeline thread");
     // Each worker runs on an arbiter of its own, named `actix-rt|system:0|arbiter:1`
     // and cut to 15 bytes.
-    let workers: Vec<i32> = threads
-        .iter()
-        .filter(|(name, _)| name == "actix-rt|system")
-        .map(|(_, nice)| *nice)
-        .collect();
+    let workers = nice_of("actix-rt|system");
     assert!(!workers.is_empty(), "no HTTP worker among {threads:?}");
-    (main_nice, pipeline, workers)
+    (main, pipeline, workers)
 }
 
 /// When the CPU is short the pipeline runs first: the built daemon's HTTP workers run
@@ -161,23 +164,13 @@ async fn http_workers_yield_the_cpu_to_the_pipeline() {
             );
         }
         let body = touch_body("nice@example.com", "form_submit", &now_rfc3339());
-        let response = reqwest::Client::new()
+        let mut request = reqwest::Client::new()
             .post(format!("{}/webhooks/site", daemon.base))
-            .headers(
-                sign_standard(SITE_SECRET, &delivery_id("nice"), unix_now(), &body)
-                    .into_iter()
-                    .map(|(name, value)| {
-                        (
-                            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                            value.parse().unwrap(),
-                        )
-                    })
-                    .collect(),
-            )
-            .body(body)
-            .send()
-            .await
-            .expect("the webhook is answered");
+            .body(body.clone());
+        for (key, value) in sign_standard(SITE_SECRET, &delivery_id("nice"), unix_now(), &body) {
+            request = request.header(key, value);
+        }
+        let response = request.send().await.expect("the webhook is answered");
         assert_eq!(response.status(), 200, "worker_nice {setting:?}");
     }
 }
